@@ -1,0 +1,114 @@
+import express, { type Express, type Request, type Response } from 'express';
+import { performance } from 'node:perf_hooks';
+import { parseContactEvent, type ContactEvent } from './contact/event.js';
+import type { ContactResolver, Resolved } from './contact/resolve.js';
+import { AppError } from './errors.js';
+import { bearerAuth } from './http/auth.js';
+import { deadlineBudget, safetyMargin } from './http/deadline.js';
+import { errorHandler, notFound } from './http/errors.js';
+import { maskEmail, maskPhone, type Logger } from './ops/logger.js';
+
+export interface Readiness {
+  /** false while starting or draining */
+  ready(): boolean;
+  /** each dependency's state, for the /readyz body */
+  details(): Record<string, unknown>;
+}
+
+export interface AppDeps {
+  resolver: ContactResolver;
+  logger: Logger;
+  authTokens: readonly string[];
+  resolveDeadlineMs: number;
+  readiness: Readiness;
+}
+
+interface RequestLog {
+  contactId?: string;
+  channel?: string;
+  customerStatus?: string;
+  identity?: string;
+  identitySource?: string;
+  failure?: string;
+  errorCode?: string;
+}
+
+function maskedIdentity(r: Resolved): string | undefined {
+  const phone = r.answer.phoneE164;
+  const email = r.answer.emailAddress;
+  if (phone) return maskPhone(phone);
+  if (email) return maskEmail(email);
+  return undefined;
+}
+
+/** The Express app. It never listens and never reads the environment: main.ts and tests do that. */
+export function buildApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+
+  // arrival time and the per-request log line
+  app.use((req, res, next) => {
+    const arrived = performance.now();
+    res.locals.arrivedAt = arrived;
+    res.locals.log = {} satisfies RequestLog;
+    res.on('finish', () => {
+      const log = res.locals.log as RequestLog;
+      const line = { method: req.method, route: req.path.slice(0, 100), status: res.statusCode, durationMs: Math.round((performance.now() - arrived) * 10) / 10, ...log };
+      if (res.statusCode >= 500) deps.logger.error(line, 'request failed');
+      else deps.logger.info(line, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.readiness.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', dependencies: deps.readiness.details() });
+  });
+
+  const resolveRoute = express.Router();
+  if (deps.authTokens.length > 0) resolveRoute.use(bearerAuth(deps.authTokens));
+  resolveRoute.use((req, _res, next) => {
+    // false: a body of another type; null: no body at all (then the event is missing: 400)
+    if (req.is('application/json') === false) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, 'Content-Type must be application/json');
+    }
+    next();
+  });
+  resolveRoute.use(express.json({ limit: '64kb', strict: true, type: 'application/json' }));
+  resolveRoute.post('/', async (req: Request, res: Response) => {
+    const log = res.locals.log as RequestLog;
+    const event: ContactEvent = parseContactEvent(req.body);
+    log.contactId = event.contactId;
+    log.channel = event.channel;
+
+    const budget = deadlineBudget(req.headers['x-deadline-ms'], deps.resolveDeadlineMs);
+    const left = budget - safetyMargin(budget) - (performance.now() - (res.locals.arrivedAt as number));
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.max(0, left));
+    try {
+      const resolved = await deps.resolver.resolve(event, controller.signal);
+      Object.assign(log, {
+        customerStatus: resolved.status,
+        identity: maskedIdentity(resolved),
+        identitySource: resolved.identitySource,
+        failure: resolved.failure,
+      });
+      res.json(resolved.answer);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+  app.use('/v1/resolve', (req, _res, next) => {
+    if (req.method !== 'POST') throw new AppError('NOT_FOUND', 404, `no route for ${req.method} /v1/resolve`);
+    next();
+  }, resolveRoute);
+
+  app.use(notFound);
+  app.use(errorHandler((err) => deps.logger.error({ err }, 'unexpected error')));
+  return app;
+}

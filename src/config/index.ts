@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { CountryCode } from 'libphonenumber-js/max';
+import { z } from 'zod';
+import { parseAttributeMapping, type AttributeMapping } from '../contact/mapping.js';
+import { ConfigError } from '../errors.js';
+import type { Profile } from '../profiles/profile.js';
+import { envSchema, settings } from './schema.js';
+
+export interface Config {
+  nodeEnv: 'development' | 'test' | 'production';
+  port: number;
+  /** unset: the embedded store */
+  domain: string | undefined;
+  aws: { region: string | undefined; customerProfilesEndpoint: string | undefined; connectEndpoint: string | undefined };
+  /** empty: no authentication (refused in production) */
+  authTokens: string[];
+  defaultCountry: CountryCode;
+  resolveDeadlineMs: number;
+  logLevel: string;
+  shutdownGraceMs: number;
+  createProfiles: boolean;
+  attributeMapping: AttributeMapping;
+  embeddedProfiles: Profile[];
+}
+
+type Env = Record<string, string | undefined>;
+
+const profileSchema = z.looseObject({ ProfileId: z.string().regex(/^[0-9a-f]{32}$/, '32 lower-case hex characters') });
+
+function readJson(path: string, variable: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (err) {
+    problems.push(`${variable}: cannot read ${path} as JSON (${(err as Error).message})`);
+    return undefined;
+  }
+}
+
+/**
+ * Reads the configuration once: config/default.json, overlaid by the environment, validated by one schema.
+ * Throws ConfigError naming every variable that is wrong.
+ */
+export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
+  const defaults = JSON.parse(readFileSync(resolve(baseDir, 'config/default.json'), 'utf8')) as Env;
+  const input: Env = { NODE_ENV: 'development', ...defaults };
+  for (const name of Object.keys(settings)) {
+    const value = env[name];
+    // an empty variable (common in container specs) means "not set"
+    if (value !== undefined && value.trim() !== '') input[name] = value.trim();
+  }
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        return `${name}: expected ${i.message} (got ${JSON.stringify(name === 'AUTH_TOKENS' ? '<redacted>' : input[name])})`;
+      }),
+    );
+  }
+  const s = parsed.data;
+  const problems: string[] = [];
+  if (s.NODE_ENV === 'production') {
+    if (!s.CUSTOMER_PROFILES_DOMAIN) problems.push('CUSTOMER_PROFILES_DOMAIN: required when NODE_ENV=production (the embedded store is for local runs)');
+    if (!s.AUTH_TOKENS?.length) problems.push('AUTH_TOKENS: required when NODE_ENV=production');
+  }
+  if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
+
+  const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const { mapping, problems: mappingProblems } = parseAttributeMapping(
+    readJson(fromBase(s.ATTRIBUTE_MAPPING_FILE), 'ATTRIBUTE_MAPPING_FILE', problems),
+  );
+  problems.push(...mappingProblems.map((p) => `ATTRIBUTE_MAPPING_FILE: ${p}`));
+
+  let embeddedProfiles: Profile[] = [];
+  if (!s.CUSTOMER_PROFILES_DOMAIN) {
+    const seed = z
+      .object({ profiles: z.array(profileSchema) })
+      .safeParse(readJson(fromBase(s.EMBEDDED_PROFILES_FILE), 'EMBEDDED_PROFILES_FILE', problems));
+    if (seed.success) embeddedProfiles = seed.data.profiles as Profile[];
+    else problems.push(`EMBEDDED_PROFILES_FILE: expected {"profiles": [{"ProfileId": "<32 hex>", ...}]}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    nodeEnv: s.NODE_ENV,
+    port: s.PORT,
+    domain: s.CUSTOMER_PROFILES_DOMAIN,
+    aws: {
+      region: s.AWS_REGION,
+      customerProfilesEndpoint: s.AWS_ENDPOINT_URL_CUSTOMER_PROFILES,
+      connectEndpoint: s.AWS_ENDPOINT_URL_CONNECT,
+    },
+    authTokens: s.AUTH_TOKENS ?? [],
+    defaultCountry: s.DEFAULT_COUNTRY as CountryCode,
+    resolveDeadlineMs: s.RESOLVE_DEADLINE_MS,
+    logLevel: s.LOG_LEVEL,
+    shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+    createProfiles: s.CREATE_PROFILES,
+    attributeMapping: mapping,
+    embeddedProfiles,
+  };
+}

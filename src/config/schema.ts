@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { isCountryCode } from '../contact/identity.js';
+
+// Every setting: its environment name, validator and description. Defaults live in config/default.json.
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `an integer between ${min} and ${max}`).max(max, `an integer between ${min} and ${max}`));
+
+const bool = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'true or false' }))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' });
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+export const settings = {
+  NODE_ENV: z.enum(['development', 'test', 'production'], { error: 'development, test or production' }).describe(
+    'production refuses to start without CUSTOMER_PROFILES_DOMAIN and AUTH_TOKENS',
+  ),
+  PORT: int(0, 65535).describe('listen port'),
+  CUSTOMER_PROFILES_DOMAIN: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -')
+    .optional()
+    .describe('Customer Profiles domain name; unset: the embedded in-process store'),
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1')
+    .optional()
+    .describe('AWS region of the domain and the Connect instance; required with a domain'),
+  AWS_ENDPOINT_URL_CUSTOMER_PROFILES: url.optional().describe('Customer Profiles endpoint override (VPC endpoint, tests)'),
+  AWS_ENDPOINT_URL_CONNECT: url.optional().describe('Amazon Connect endpoint override'),
+  AUTH_TOKENS: list
+    .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
+    .optional()
+    .describe('comma-separated bearer tokens accepted (several during a rotation)'),
+  DEFAULT_COUNTRY: z
+    .string()
+    .refine(isCountryCode, 'an ISO 3166-1 alpha-2 region such as US or GB')
+    .describe('region for numbers without a country code'),
+  RESOLVE_DEADLINE_MS: int(100, 8000).describe('the most one resolve may take before a fallback answer (Connect waits at most 8 s)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    error: 'fatal, error, warn, info, debug, trace or silent',
+  }),
+  SHUTDOWN_GRACE_MS: int(0, 120000).describe('the most a SIGTERM drain may take'),
+  CREATE_PROFILES: bool.describe('create a profile for a caller with none (a flow can turn it off per call)'),
+  ATTRIBUTE_MAPPING_FILE: z.string().min(1).describe('JSON file of extra answer keys -> profile fields'),
+  EMBEDDED_PROFILES_FILE: z.string().min(1).describe('JSON file of profiles the embedded store starts with'),
+} as const;
+
+export const envSchema = z.object(settings);
+export type EnvSettings = z.infer<typeof envSchema>;

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { InvalidEventError } from '../errors.js';
+
+export const CHANNELS = ['VOICE', 'CHAT', 'TASK', 'EMAIL'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** What the service uses of an Amazon Connect contact-flow Lambda event. */
+export interface ContactEvent {
+  contactId: string;
+  initialContactId: string;
+  previousContactId: string;
+  channel: Channel;
+  initiationMethod: string;
+  instanceArn: string;
+  queueName: string;
+  customerEndpoint: Endpoint | null;
+  systemEndpoint: Endpoint | null;
+  /** contact attributes (user-defined), strings only */
+  attributes: Record<string, string>;
+  parameters: {
+    phoneNumber?: string;
+    emailAddress?: string;
+    countryCode?: string;
+    /** undefined: the service default */
+    createProfile?: boolean;
+  };
+}
+export interface Endpoint {
+  address: string | null;
+  type: string;
+}
+
+// Connect ContactIds are UUIDs; anything in this shape is safe to log and to use in keys.
+const id = z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'must be a contact id (letters, digits and -)');
+const optionalId = id.nullish();
+const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const endpoint = z
+  .object({ Address: text(1024).nullish(), Type: text(64).nullish() })
+  .nullish();
+const stringMap = z.record(z.string().max(256), z.string().max(32 * 1024, 'must be at most 32768 characters'));
+
+const eventSchema = z.object({
+  Name: z.literal('ContactFlowEvent', 'must be "ContactFlowEvent"').optional(),
+  Details: z.object(
+    {
+      ContactData: z.object(
+        {
+          ContactId: id,
+          InitialContactId: optionalId,
+          PreviousContactId: optionalId,
+          Channel: z.enum(CHANNELS, `must be one of ${CHANNELS.join(', ')}`),
+          InitiationMethod: text(64).nullish(),
+          InstanceARN: text(256).nullish(),
+          CustomerEndpoint: endpoint,
+          SystemEndpoint: endpoint,
+          Queue: z.object({ Name: text(256).nullish() }).nullish(),
+          Attributes: stringMap.nullish(),
+        },
+        'must be an object',
+      ),
+      Parameters: z
+        .object({
+          phoneNumber: text(256).optional(),
+          emailAddress: text(512).optional(),
+          countryCode: z
+            .string()
+            .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 region such as US')
+            .optional(),
+          createProfile: z
+            .string()
+            .regex(/^(true|false)$/i, 'must be "true" or "false"')
+            .optional(),
+        })
+        .nullish(),
+    },
+    'must be an object',
+  ),
+});
+
+function toEndpoint(e: { Address?: string | null; Type?: string | null } | null | undefined): Endpoint | null {
+  if (!e) return null;
+  return { address: e.Address ?? null, type: e.Type ?? '' };
+}
+
+/** Validates a Connect Lambda event; unknown fields are ignored. Throws InvalidEventError naming the field. */
+export function parseContactEvent(body: unknown): ContactEvent {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidEventError('body', 'must be the Amazon Connect Lambda event object');
+  }
+  const parsed = eventSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
+    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    throw new InvalidEventError(field, message);
+  }
+  const d = parsed.data.Details.ContactData;
+  const p = parsed.data.Details.Parameters ?? {};
+  return {
+    contactId: d.ContactId,
+    initialContactId: d.InitialContactId ?? d.ContactId,
+    previousContactId: d.PreviousContactId ?? '',
+    channel: d.Channel,
+    initiationMethod: d.InitiationMethod ?? '',
+    instanceArn: d.InstanceARN ?? '',
+    queueName: d.Queue?.Name ?? '',
+    customerEndpoint: toEndpoint(d.CustomerEndpoint),
+    systemEndpoint: toEndpoint(d.SystemEndpoint),
+    attributes: d.Attributes ?? {},
+    parameters: {
+      phoneNumber: p.phoneNumber,
+      emailAddress: p.emailAddress,
+      countryCode: p.countryCode?.toUpperCase(),
+      createProfile: p.createProfile === undefined ? undefined : p.createProfile.toLowerCase() === 'true',
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { CountryCode } from 'libphonenumber-js/max';
+import type { ContactEvent } from './event.js';
+import { normaliseEmail, normalisePhone, type Identity } from './identity.js';
+
+export type IdentitySource = 'parameter' | 'endpoint' | 'attribute';
+
+/**
+ * The caller's identity, first usable source wins (contract order):
+ * 1. flow parameters phoneNumber / emailAddress; 2. the customer endpoint (voice: phone, email channel:
+ * address); 3. contact attributes phoneNumber / email (chat and task carry identity there).
+ * A withheld or invalid value is skipped and the next source tried.
+ */
+export function identify(event: ContactEvent, region: CountryCode): { identity: Identity; source: IdentitySource } | undefined {
+  const { parameters: p, customerEndpoint: e, attributes: a } = event;
+  const candidates: Array<[IdentitySource, () => Identity | undefined]> = [
+    ['parameter', () => normalisePhone(p.phoneNumber, region)],
+    ['parameter', () => normaliseEmail(p.emailAddress)],
+    ['endpoint', () => (e?.type === 'TELEPHONE_NUMBER' ? normalisePhone(e.address, region) : undefined)],
+    ['endpoint', () => (e?.type === 'EMAIL_ADDRESS' ? normaliseEmail(e.address) : undefined)],
+    ['attribute', () => normalisePhone(a.phoneNumber, region)],
+    ['attribute', () => normaliseEmail(a.email)],
+  ];
+  for (const [source, read] of candidates) {
+    const identity = read();
+    if (identity) return { identity, source };
+  }
+  return undefined;
+}

@@ -1,0 +1,26 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { AppError } from '../errors.js';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * Bearer-token check. Tokens are compared as SHA-256 digests with timingSafeEqual, against every
+ * configured token without stopping at the first match, so neither the length nor the position of
+ * a token leaks through timing. Several tokens are valid at once for rotation.
+ */
+export function bearerAuth(tokens: readonly string[]): RequestHandler {
+  const expected = tokens.map(digest);
+  return (req, _res, next) => {
+    const header = req.headers.authorization;
+    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    let ok = false;
+    if (presented) {
+      const d = digest(presented);
+      for (const e of expected) ok = timingSafeEqual(d, e) || ok;
+    }
+    // One message whatever was wrong: missing, malformed or unknown token.
+    if (!ok) throw new AppError('UNAUTHORIZED', 401, 'a valid bearer token is required');
+    next();
+  };
+}

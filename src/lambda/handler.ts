@@ -1,0 +1,98 @@
+/**
+ * The contact-flow Lambda: forwards the Amazon Connect event to the resolver service and returns its
+ * flat string map. When the service cannot answer in time (down, slow, unreachable, misconfigured) it
+ * returns a fallback map with customerStatus UNAVAILABLE, so the flow takes its normal branch instead
+ * of its Error branch and the caller is not dropped.
+ *
+ * Environment (set on the Lambda function):
+ *   RESOLVER_URL        base URL of the service, e.g. https://resolver.internal:8443
+ *   RESOLVER_TOKEN      one of the service's AUTH_TOKENS
+ *   RESOLVER_MARGIN_MS  time kept back from the Lambda's remaining time for the fallback (default 250)
+ *   RESOLVER_MAX_MS     the most to wait for the service whatever the Lambda timeout (default 7500)
+ *
+ * Built to dist/lambda/index.mjs (no dependencies: Node's fetch) by `npm run build`.
+ */
+
+export interface ConnectEvent {
+  Name?: string;
+  Details?: { ContactData?: { ContactId?: string } };
+}
+export interface LambdaContext {
+  getRemainingTimeInMillis(): number;
+}
+export type FlowAttributes = Record<string, string>;
+
+export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
+  customerStatus: 'UNAVAILABLE',
+  profileId: '',
+  profileMatchCount: '0',
+  identityType: 'NONE',
+  phoneE164: '',
+  phoneCountry: '',
+  emailAddress: '',
+  firstName: '',
+  lastName: '',
+  accountNumber: '',
+  isRepeatContact: 'false',
+  lastContactAt: '',
+  contactRecordStatus: 'SKIPPED',
+  degraded: 'true',
+});
+
+export interface HandlerOptions {
+  url: string;
+  token?: string | undefined;
+  marginMs: number;
+  maxMs: number;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+function isFlatStringMap(v: unknown): v is FlowAttributes {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+export function createHandler(o: HandlerOptions) {
+  const endpoint = `${o.url.replace(/\/+$/, '')}/v1/resolve`;
+  const log = o.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
+  return async function handler(event: ConnectEvent, context: LambdaContext): Promise<FlowAttributes> {
+    const contactId = event?.Details?.ContactData?.ContactId;
+    const budget = Math.min(o.maxMs, context.getRemainingTimeInMillis() - o.marginMs);
+    if (budget < 50) {
+      log({ level: 'warn', msg: 'no time left to call the resolver', contactId, budget });
+      return { ...FALLBACK };
+    }
+    const started = Date.now();
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-deadline-ms': String(budget),
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+        },
+        body: JSON.stringify(event),
+        signal: AbortSignal.timeout(budget),
+      });
+      const body: unknown = await res.json();
+      if (res.ok && isFlatStringMap(body)) return body;
+      const code = (body as { error?: { code?: string } })?.error?.code;
+      log({ level: 'error', msg: 'resolver refused the event', contactId, status: res.status, code });
+    } catch (err) {
+      log({ level: 'error', msg: 'resolver did not answer', contactId, error: (err as Error).name, ms: Date.now() - started });
+    }
+    return { ...FALLBACK };
+  };
+}
+
+const positive = (v: string | undefined, fallback: number): number => {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+};
+
+/** The Lambda entry point, configured from the function's environment. */
+export const handler = createHandler({
+  url: process.env.RESOLVER_URL ?? 'http://127.0.0.1:8080',
+  token: process.env.RESOLVER_TOKEN,
+  marginMs: positive(process.env.RESOLVER_MARGIN_MS, 250),
+  maxMs: positive(process.env.RESOLVER_MAX_MS, 7500),
+});
