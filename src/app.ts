@@ -1,4 +1,4 @@
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import { parseContactEvent, type ContactEvent } from './contact/event.js';
 import type { ContactResolver, Resolved } from './contact/resolve.js';
@@ -30,7 +30,7 @@ interface RequestLog {
   identity?: string;
   identitySource?: string;
   failure?: string;
-  errorCode?: string;
+  replayed?: boolean;
 }
 
 function maskedIdentity(r: Resolved): string | undefined {
@@ -70,17 +70,17 @@ export function buildApp(deps: AppDeps): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', dependencies: deps.readiness.details() });
   });
 
-  const resolveRoute = express.Router();
-  if (deps.authTokens.length > 0) resolveRoute.use(bearerAuth(deps.authTokens));
-  resolveRoute.use((req, _res, next) => {
+  const requireJson: RequestHandler = (req, _res, next) => {
     // false: a body of another type; null: no body at all (then the event is missing: 400)
     if (req.is('application/json') === false) {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, 'Content-Type must be application/json');
     }
     next();
-  });
-  resolveRoute.use(express.json({ limit: '64kb', strict: true, type: 'application/json' }));
-  resolveRoute.post('/', async (req: Request, res: Response) => {
+  };
+  const auth: RequestHandler[] = deps.authTokens.length > 0 ? [bearerAuth(deps.authTokens)] : [];
+  const readJson = express.json({ limit: '64kb', strict: true, type: 'application/json' });
+
+  app.post('/v1/resolve', ...auth, requireJson, readJson, async (req: Request, res: Response) => {
     const log = res.locals.log as RequestLog;
     const event: ContactEvent = parseContactEvent(req.body);
     log.contactId = event.contactId;
@@ -97,16 +97,13 @@ export function buildApp(deps: AppDeps): Express {
         identity: maskedIdentity(resolved),
         identitySource: resolved.identitySource,
         failure: resolved.failure,
+        replayed: resolved.replayed || undefined,
       });
       res.json(resolved.answer);
     } finally {
       clearTimeout(timer);
     }
   });
-  app.use('/v1/resolve', (req, _res, next) => {
-    if (req.method !== 'POST') throw new AppError('NOT_FOUND', 404, `no route for ${req.method} /v1/resolve`);
-    next();
-  }, resolveRoute);
 
   app.use(notFound);
   app.use(errorHandler((err) => deps.logger.error({ err }, 'unexpected error')));

@@ -1,16 +1,9 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { buildApp } from './app.js';
 import { loadConfig, type Config } from './config/index.js';
-import { MemoryRecentContacts } from './contact/recent-contacts.js';
-import { ContactResolver } from './contact/resolve.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './ops/logger.js';
-import { createCustomerProfilesClient, CustomerProfilesStore } from './profiles/customer-profiles.js';
-import { EmbeddedProfileStore } from './profiles/embedded.js';
-import type { ProfileStore } from './profiles/profile.js';
-
-const REPEAT_WINDOW_MS = 24 * 60 * 60 * 1000;
+import { createService } from './service.js';
 
 function readConfig(): Config {
   try {
@@ -24,53 +17,16 @@ function readConfig(): Config {
   }
 }
 
-/** The composition root: configuration, clients, the app, the listener, the signals. */
+/** The process: configuration, the service, the listener, the signals. */
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  const service = createService(config, logger);
 
-  let store: ProfileStore;
-  if (config.domain) {
-    const client = createCustomerProfilesClient({
-      region: config.aws.region!,
-      endpoint: config.aws.customerProfilesEndpoint,
-      requestTimeoutMs: config.resolveDeadlineMs,
-    });
-    store = new CustomerProfilesStore(client, config.domain);
-  } else {
-    store = new EmbeddedProfileStore(config.embeddedProfiles);
-    logger.warn(
-      { profiles: config.embeddedProfiles.length },
-      'EMBEDDED MODE: no CUSTOMER_PROFILES_DOMAIN, profiles live in this process only and vanish on exit. Not for production.',
-    );
-  }
-  if (config.authTokens.length === 0) {
-    logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
-  }
-
-  const resolver = new ContactResolver({
-    store,
-    recentContacts: new MemoryRecentContacts(REPEAT_WINDOW_MS),
-    mapping: config.attributeMapping,
-    defaultCountry: config.defaultCountry,
-    createProfiles: config.createProfiles,
-  });
-  let state: 'starting' | 'ready' | 'draining' = 'starting';
-  const app = buildApp({
-    resolver,
-    logger,
-    authTokens: config.authTokens,
-    resolveDeadlineMs: config.resolveDeadlineMs,
-    readiness: {
-      ready: () => state === 'ready',
-      details: () => ({ state, profileStore: store.kind }),
-    },
-  });
-
-  const server = app.listen(config.port);
+  const server = service.app.listen(config.port);
   await once(server, 'listening');
-  state = 'ready';
-  logger.info({ port: (server.address() as AddressInfo).port, store: store.kind, domain: config.domain }, 'listening');
+  service.setState('ready');
+  logger.info({ port: (server.address() as AddressInfo).port, store: service.store.kind, domain: config.domain }, 'listening');
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -79,16 +35,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    state = 'draining';
+    service.setState('draining');
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'draining');
-    const deadline = setTimeout(() => {
+    setTimeout(() => {
       logger.error('grace period over with requests still open: exiting');
       process.exit(1);
-    }, config.shutdownGraceMs);
-    deadline.unref();
+    }, config.shutdownGraceMs).unref();
     server.close(() => {
-      logger.info('stopped');
-      process.exit(0);
+      void service.close().then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      });
     });
     server.closeIdleConnections();
   };

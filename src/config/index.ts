@@ -20,6 +20,8 @@ export interface Config {
   logLevel: string;
   shutdownGraceMs: number;
   createProfiles: boolean;
+  repeatWindowMs: number;
+  idempotencyTtlMs: number;
   attributeMapping: AttributeMapping;
   embeddedProfiles: Profile[];
 }
@@ -77,7 +79,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     const seed = z
       .object({ profiles: z.array(profileSchema) })
       .safeParse(readJson(fromBase(s.EMBEDDED_PROFILES_FILE), 'EMBEDDED_PROFILES_FILE', problems));
-    if (seed.success) embeddedProfiles = seed.data.profiles as Profile[];
+    if (seed.success) embeddedProfiles = seed.data.profiles;
     else problems.push(`EMBEDDED_PROFILES_FILE: expected {"profiles": [{"ProfileId": "<32 hex>", ...}]}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -92,11 +94,13 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       connectEndpoint: s.AWS_ENDPOINT_URL_CONNECT,
     },
     authTokens: s.AUTH_TOKENS ?? [],
-    defaultCountry: s.DEFAULT_COUNTRY as CountryCode,
+    defaultCountry: s.DEFAULT_COUNTRY,
     resolveDeadlineMs: s.RESOLVE_DEADLINE_MS,
     logLevel: s.LOG_LEVEL,
     shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
     createProfiles: s.CREATE_PROFILES,
+    repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
+    idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
     attributeMapping: mapping,
     embeddedProfiles,
   };

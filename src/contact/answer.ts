@@ -1,5 +1,5 @@
 import type { Identity } from './identity.js';
-import { CORE_KEYS, MAX_ANSWER_BYTES, jsonBytes, readMapped, sanitiseValue, type AttributeMapping } from './mapping.js';
+import { MAX_ANSWER_BYTES, jsonBytes, readMapped, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
 import type { Profile } from '../profiles/profile.js';
 
 export const CUSTOMER_STATUSES = ['KNOWN', 'NEW', 'MULTIPLE', 'NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const;

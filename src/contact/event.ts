@@ -82,6 +82,15 @@ function toEndpoint(e: { Address?: string | null; Type?: string | null } | null 
   return { address: e.Address ?? null, type: e.Type ?? '' };
 }
 
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
 /** Validates a Connect Lambda event; unknown fields are ignored. Throws InvalidEventError naming the field. */
 export function parseContactEvent(body: unknown): ContactEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -91,7 +100,8 @@ export function parseContactEvent(body: unknown): ContactEvent {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    const missing = issue.code === 'invalid_type' && valueAt(body, issue.path) === undefined;
+    const message = missing ? 'is required' : issue.message;
     throw new InvalidEventError(field, message);
   }
   const d = parsed.data.Details.ContactData;

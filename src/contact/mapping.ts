@@ -96,7 +96,7 @@ export function sanitiseValue(value: string | undefined): string {
   if (Buffer.byteLength(out) > MAX_VALUE_BYTES) {
     out = Buffer.from(out).subarray(0, MAX_VALUE_BYTES).toString('utf8');
     // a cut in the middle of a character leaves U+FFFD at the end: drop it
-    out = out.replace(/\uFFFD+$/, '');
+    out = out.replace(/\uFFFD+$/, '').trimEnd();
   }
   return out;
 }
@@ -106,15 +106,22 @@ export function jsonBytes(key: string, value: string): number {
   return Buffer.byteLength(JSON.stringify(key)) + Buffer.byteLength(JSON.stringify(value)) + 2;
 }
 
-/** The mapped values of a profile, sanitised, within the byte budget left after the core keys. */
+/**
+ * The mapped values of a profile, sanitised, within the byte budget left after the core keys. Every
+ * key is always present; the bytes of the empty pairs are set aside first, so values that come
+ * early can never push later keys over the budget.
+ */
 export function readMapped(profile: Profile | undefined, mapping: AttributeMapping, budgetBytes: number): Record<string, string> {
   const out: Record<string, string> = {};
   let left = budgetBytes;
+  for (const { key } of mapping) left -= jsonBytes(key, '');
   for (const { key, read } of mapping) {
-    let value = profile ? sanitiseValue(read(profile)) : '';
-    if (jsonBytes(key, value) > left) value = '';
-    left -= jsonBytes(key, value);
-    out[key] = value;
+    const value = profile ? sanitiseValue(read(profile)) : '';
+    const extra = value === '' ? 0 : jsonBytes(key, value) - jsonBytes(key, '');
+    if (extra <= left) {
+      out[key] = value;
+      left -= extra;
+    } else out[key] = '';
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
+import type { IdempotencyStore } from '../cache/idempotency.js';
 import { chooseProfile, ProfileStoreError, type Profile, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
 import { buildAnswer, type Answer, type CustomerStatus, type Outcome } from './answer.js';
 import type { ContactEvent } from './event.js';
@@ -11,6 +12,7 @@ import { SingleFlight } from './single-flight.js';
 export interface ResolverDeps {
   store: ProfileStore;
   recentContacts: RecentContacts;
+  idempotency: IdempotencyStore;
   mapping: AttributeMapping;
   defaultCountry: CountryCode;
   createProfiles: boolean;
@@ -23,6 +25,8 @@ export interface Resolved {
   status: CustomerStatus;
   identitySource: IdentitySource | undefined;
   failure: StoreFailure | undefined;
+  /** the answer was the one already given to this ContactId */
+  replayed: boolean;
 }
 
 class DeadlineExceeded extends Error {}
@@ -58,6 +62,18 @@ export class ContactResolver {
   }
 
   async resolve(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
+    const earlier = await this.deps.idempotency.get(event.contactId);
+    if (earlier) {
+      const status = earlier.customerStatus as CustomerStatus;
+      return { answer: earlier, status, identitySource: undefined, failure: undefined, replayed: true };
+    }
+    const resolved = await this.resolveAfresh(event, signal);
+    // A fallback is not kept: a retry deserves a fresh attempt.
+    if (resolved.answer.degraded !== 'true') await this.deps.idempotency.put(event.contactId, resolved.answer);
+    return resolved;
+  }
+
+  private async resolveAfresh(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
     const region = (event.parameters.countryCode as CountryCode | undefined) ?? this.deps.defaultCountry;
     const found = identify(event, region);
     if (!found) return this.finish(this.empty('ANONYMOUS', undefined), undefined, undefined);
@@ -95,6 +111,6 @@ export class ContactResolver {
   }
 
   private finish(outcome: Outcome, identitySource: IdentitySource | undefined, failure: StoreFailure | undefined): Resolved {
-    return { answer: buildAnswer(outcome, this.deps.mapping), status: outcome.status, identitySource, failure };
+    return { answer: buildAnswer(outcome, this.deps.mapping), status: outcome.status, identitySource, failure, replayed: false };
   }
 }

@@ -12,8 +12,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 export function bearerAuth(tokens: readonly string[]): RequestHandler {
   const expected = tokens.map(digest);
   return (req, _res, next) => {
-    const header = req.headers.authorization;
-    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    // the scheme name is case-insensitive (RFC 9110 11.1)
+    const presented = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '')?.[1];
     let ok = false;
     if (presented) {
       const d = digest(presented);

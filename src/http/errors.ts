@@ -16,7 +16,7 @@ export const notFound: RequestHandler = (req, _res, next) => {
 // body-parser's error types, mapped to the contract's codes
 const BODY_ERRORS: Record<string, [number, string, string]> = {
   'entity.too.large': [413, 'PAYLOAD_TOO_LARGE', 'the body is larger than 64 KB'],
-  'entity.parse.failed': [400, 'INVALID_EVENT', 'body: is not valid JSON'],
+  'entity.parse.failed': [400, 'INVALID_EVENT', 'body: is not a JSON object'],
   'encoding.unsupported': [415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content encoding'],
   'charset.unsupported': [415, 'UNSUPPORTED_MEDIA_TYPE', 'the body must be UTF-8 JSON'],
   'request.aborted': [400, 'INVALID_EVENT', 'body: the request was aborted'],

@@ -47,6 +47,14 @@ export interface HandlerOptions {
   log?: (line: Record<string, unknown>) => void;
 }
 
+/**
+ * The service is told to answer this much earlier than the Lambda gives up, so its own fallback
+ * (which still carries the caller's normalised identity) arrives over the network in time.
+ */
+export function serviceHeadroom(budgetMs: number): number {
+  return Math.min(200, Math.max(50, Math.floor(budgetMs / 10)));
+}
+
 function isFlatStringMap(v: unknown): v is FlowAttributes {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
 }
@@ -57,7 +65,7 @@ export function createHandler(o: HandlerOptions) {
   return async function handler(event: ConnectEvent, context: LambdaContext): Promise<FlowAttributes> {
     const contactId = event?.Details?.ContactData?.ContactId;
     const budget = Math.min(o.maxMs, context.getRemainingTimeInMillis() - o.marginMs);
-    if (budget < 50) {
+    if (budget < 100) {
       log({ level: 'warn', msg: 'no time left to call the resolver', contactId, budget });
       return { ...FALLBACK };
     }
@@ -67,7 +75,7 @@ export function createHandler(o: HandlerOptions) {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-deadline-ms': String(budget),
+          'x-deadline-ms': String(budget - serviceHeadroom(budget)),
           ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
         },
         body: JSON.stringify(event),

@@ -19,6 +19,8 @@ export interface CustomerProfilesClientOptions {
   endpoint?: string | undefined;
   /** the resolve deadline: no single HTTP attempt may outlive it */
   requestTimeoutMs: number;
+  /** default: the SDK's credential chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 /**
@@ -32,6 +34,7 @@ export function createCustomerProfilesClient(o: CustomerProfilesClientOptions): 
   return new CustomerProfilesClient({
     region: o.region,
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
     maxAttempts: 2,
     retryMode: 'standard',
     requestHandler: new NodeHttpHandler({

@@ -1,0 +1,212 @@
+import { expect } from 'chai';
+import nock from 'nock';
+import { MemoryIdempotencyStore } from '../../src/cache/idempotency.js';
+import { MemoryRecentContacts } from '../../src/contact/recent-contacts.js';
+import { ContactResolver } from '../../src/contact/resolve.js';
+import { parseContactEvent } from '../../src/contact/event.js';
+import { parseAttributeMapping } from '../../src/contact/mapping.js';
+import { createCustomerProfilesClient, CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
+import { useNock } from '../support/nock.js';
+import { loadFixture } from '../support/fixtures.js';
+
+const ENDPOINT = 'https://profile.us-east-1.amazonaws.com';
+const DOMAIN = 'acme-contacts';
+const PROFILE_ID = '0123456789abcdef0123456789abcdef';
+
+function resolver(deadlineMs = 2000): ContactResolver {
+  const client = createCustomerProfilesClient({
+    region: 'us-east-1',
+    requestTimeoutMs: deadlineMs,
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+  });
+  return new ContactResolver({
+    store: new CustomerProfilesStore(client, DOMAIN),
+    recentContacts: new MemoryRecentContacts(86_400_000),
+    idempotency: new MemoryIdempotencyStore(300_000),
+    mapping: parseAttributeMapping({ attributes: { customerTier: 'Attributes.tier' } }).mapping,
+    defaultCountry: 'US',
+    createProfiles: true,
+  });
+}
+
+async function resolve(fixture: string, deadlineMs = 2000) {
+  const raw = loadFixture(fixture);
+  const started = Date.now();
+  const r = await resolver(deadlineMs).resolve(parseContactEvent(raw), AbortSignal.timeout(deadlineMs));
+  return { ...r, ms: Date.now() - started };
+}
+
+const awsError = (status: number, type: string) => ({
+  status,
+  body: { message: `${type} from the test` },
+  headers: { 'X-Amzn-Errortype': `${type}:http://internal.amazon.com/coral/com.amazonaws.profile/` },
+});
+
+describe('Customer Profiles through the real SDK (contract, nock)', () => {
+  useNock();
+
+  it('when a voice caller is known, sends one SearchProfiles on _phone with the E.164 value and its legacy spellings', async () => {
+    let body: unknown;
+    const scope = nock(ENDPOINT)
+      .post(`/domains/${DOMAIN}/profiles/search`, (b: unknown) => {
+        body = b;
+        return true;
+      })
+      .query({ 'max-results': '100' })
+      .matchHeader('content-type', 'application/json')
+      .matchHeader('authorization', /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/profile\/aws4_request/)
+      .reply(200, {
+        Items: [{ ProfileId: PROFILE_ID, FirstName: 'Jane', LastName: 'Doe', AccountNumber: 'A-1', PhoneNumber: '4255550123', Attributes: { tier: 'gold' } }],
+      });
+
+    const r = await resolve('voice-national-digits.json');
+
+    expect(body).to.deep.equal({
+      KeyName: '_phone',
+      Values: ['+14255550123', '14255550123', '4255550123', '(425) 555-0123', '+1 425 555 0123'],
+    });
+    expect(scope.isDone()).to.equal(true);
+    expect(r.answer).to.include({
+      customerStatus: 'KNOWN',
+      profileId: PROFILE_ID,
+      profileMatchCount: '1',
+      firstName: 'Jane',
+      lastName: 'Doe',
+      accountNumber: 'A-1',
+      customerTier: 'gold',
+      degraded: 'false',
+    });
+  });
+
+  it('when a chat carries an e-mail attribute, searches _email with the normalised and the original spelling', async () => {
+    let body: unknown;
+    nock(ENDPOINT)
+      .post(`/domains/${DOMAIN}/profiles/search`, (b: unknown) => {
+        body = b;
+        return true;
+      })
+      .query(true)
+      .reply(200, { Items: [{ ProfileId: PROFILE_ID, EmailAddress: 'jane.doe@example.com' }] });
+
+    const r = await resolve('chat-email-attribute.json');
+
+    expect(body).to.deep.equal({ KeyName: '_email', Values: ['jane.doe@example.com', 'Jane.Doe@Example.COM'] });
+    expect(r.answer).to.include({ customerStatus: 'KNOWN', identityType: 'EMAIL', emailAddress: 'jane.doe@example.com' });
+  });
+
+  it('when no profile matches, creates one with the E.164 PhoneNumber, PartyTypeString INDIVIDUAL and a source attribute', async () => {
+    let created: unknown;
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).reply(200, { Items: [] });
+    nock(ENDPOINT)
+      .post(`/domains/${DOMAIN}/profiles`, (b: unknown) => {
+        created = b;
+        return true;
+      })
+      .reply(200, { ProfileId: PROFILE_ID });
+
+    const r = await resolve('voice-uk.json');
+
+    expect(created).to.deep.equal({
+      PhoneNumber: '+442079460958',
+      PartyTypeString: 'INDIVIDUAL',
+      Attributes: { createdBy: 'connect-profile-resolver', createdFromContactId: 'a1f0c3d2-6e4b-4f7a-8c9d-0e1f2a3b4c5d' },
+    });
+    expect(r.answer).to.include({ customerStatus: 'NEW', profileId: PROFILE_ID, profileMatchCount: '0', phoneCountry: 'GB' });
+  });
+
+  it('when an e-mail contact is new, creates the profile with EmailAddress', async () => {
+    let created: Record<string, unknown> = {};
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).reply(200, { Items: [] });
+    nock(ENDPOINT)
+      .post(`/domains/${DOMAIN}/profiles`, (b: Record<string, unknown>) => {
+        created = b;
+        return true;
+      })
+      .reply(200, { ProfileId: PROFILE_ID });
+
+    const r = await resolve('email-channel.json');
+
+    expect(created.EmailAddress).to.equal('ravi.k@example.org');
+    expect(created).to.not.have.property('PhoneNumber');
+    expect(r.answer.customerStatus).to.equal('NEW');
+  });
+
+  it('when the flow turns creation off, answers NOT_FOUND without CreateProfile', async () => {
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).reply(200, { Items: [] });
+
+    const r = await resolve('task-parameters.json');
+
+    expect(r.answer).to.include({ customerStatus: 'NOT_FOUND', profileId: '', contactRecordStatus: 'SKIPPED' });
+  });
+
+  it('when several profiles match, answers MULTIPLE with the one holding the exact E.164 PhoneNumber', async () => {
+    nock(ENDPOINT)
+      .post(`/domains/${DOMAIN}/profiles/search`)
+      .query(true)
+      .reply(200, {
+        Items: [
+          { ProfileId: '00000000000000000000000000000001', PhoneNumber: '4255550123' },
+          { ProfileId: 'ffffffffffffffffffffffffffffffff', PhoneNumber: '+14255550123' },
+          { ProfileId: '00000000000000000000000000000000', MobilePhoneNumber: '+14255550123' },
+        ],
+      });
+
+    const r = await resolve('voice-e164.json');
+
+    expect(r.answer).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '3', profileId: 'ffffffffffffffffffffffffffffffff' });
+  });
+
+  const failures = [
+    { status: 429, type: 'ThrottlingException', failure: 'throttled', attempts: 2 },
+    { status: 500, type: 'InternalServerException', failure: 'unavailable', attempts: 2 },
+    { status: 403, type: 'AccessDeniedException', failure: 'denied', attempts: 1 },
+    { status: 404, type: 'ResourceNotFoundException', failure: 'misconfigured', attempts: 1 },
+  ] as const;
+  for (const f of failures) {
+    it(`when SearchProfiles answers ${f.status} ${f.type}, answers 200 UNAVAILABLE, degraded, after ${f.attempts} attempt(s)`, async () => {
+      let attempts = 0;
+      nock(ENDPOINT)
+        .post(`/domains/${DOMAIN}/profiles/search`)
+        .query(true)
+        .times(f.attempts)
+        .reply(() => {
+          attempts++;
+          const e = awsError(f.status, f.type);
+          return [e.status, e.body, e.headers];
+        });
+
+      const r = await resolve('voice-e164.json');
+
+      expect(attempts).to.equal(f.attempts);
+      expect(r.failure).to.equal(f.failure);
+      expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', profileId: '', degraded: 'true', contactRecordStatus: 'SKIPPED', phoneE164: '+14255550123' });
+    });
+  }
+
+  it('when CreateProfile is throttled, answers UNAVAILABLE rather than an error', async () => {
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).reply(200, { Items: [] });
+    const e = awsError(429, 'ThrottlingException');
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles`).times(2).reply(e.status, e.body, e.headers);
+
+    const r = await resolve('voice-e164.json');
+
+    expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true' });
+    expect(r.failure).to.equal('throttled');
+  });
+
+  it('when SearchProfiles hangs, the call is cancelled and the answer comes at the deadline', async () => {
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).delay(5000).reply(200, { Items: [] });
+
+    const r = await resolve('voice-e164.json', 300);
+
+    expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true' });
+    expect(r.failure).to.equal('timeout');
+    expect(r.ms).to.be.within(290, 400);
+  });
+
+  it('when the caller ID is withheld, answers ANONYMOUS without calling Customer Profiles', async () => {
+    const r = await resolve('voice-withheld.json');
+
+    expect(r.answer).to.include({ customerStatus: 'ANONYMOUS', identityType: 'NONE', profileId: '' });
+  });
+});

@@ -1,0 +1,177 @@
+// The contact-flow Lambda handler against a real running service (port 0), a dead port, a server that
+// never answers, and a tiny capture server for the headers it sends.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { expect } from 'chai';
+import { createHandler, FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
+import type { Profile } from '../../src/profiles/profile.js';
+import { close, deadPort, listen, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
+import { loadFixture } from '../support/fixtures.js';
+
+const JANE: Profile = {
+  ProfileId: '3f2a9c4e8b7d4e1fa0c5b6d7e8f90a1b',
+  FirstName: 'Jane',
+  LastName: 'Doe',
+  AccountNumber: 'ACME-1001',
+  PhoneNumber: '+14255550123',
+};
+
+/** A Lambda context whose remaining time is fixed, as at the moment the handler reads it. */
+const contextWith = (remainingMs: number): LambdaContext => ({ getRemainingTimeInMillis: () => remainingMs });
+
+function handlerFor(url: string, o: Partial<HandlerOptions> = {}) {
+  const logs: Array<Record<string, unknown>> = [];
+  const handler = createHandler({ url, token: TEST_TOKENS[0], marginMs: 250, maxMs: 7500, log: (line) => logs.push(line), ...o });
+  return { handler, logs };
+}
+
+interface Captured {
+  url: string;
+  requests: Array<{ method: string | undefined; path: string | undefined; headers: IncomingHttpHeaders; body: string }>;
+  server: Server;
+}
+
+/** A tiny HTTP server that records each request; it answers `answer` or, with hang, never answers. */
+async function captureServer(o: { answer?: Record<string, string>; hang?: boolean }): Promise<Captured> {
+  const requests: Captured['requests'] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      if (o.hang) return;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o.answer ?? {}));
+    });
+  });
+  return { url: await listen(server), requests, server };
+}
+
+describe('Lambda handler -> resolver service', function () {
+  let app: RunningApp | undefined;
+  let capture: Captured | undefined;
+  afterEach(async () => {
+    await app?.stop();
+    app = undefined;
+    if (capture) await close(capture.server);
+    capture = undefined;
+  });
+
+  it('when the service is up, returns the service answer for the fixture event', async () => {
+    app = await startApp({ seed: [JANE] });
+    const { handler, logs } = handlerFor(app.url);
+    const event = loadFixture('voice-e164.json');
+
+    const answer = await handler(event, contextWith(3000));
+    // the same ContactId again is not a repeat, so the service answers the Lambda and this call alike
+    const direct = (await (await app.resolve(event)).json()) as Record<string, string>;
+
+    expect(answer).to.include({ customerStatus: 'KNOWN', profileId: JANE.ProfileId, firstName: 'Jane', phoneE164: '+14255550123' });
+    expect(answer).to.deep.equal(direct);
+    expect(logs).to.deep.equal([]);
+  });
+
+  it('when the service port is closed, returns FALLBACK quickly and logs it', async () => {
+    const { handler, logs } = handlerFor(await deadPort());
+
+    const started = performance.now();
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+    const elapsed = performance.now() - started;
+
+    expect(answer).to.deep.equal(FALLBACK);
+    expect(elapsed).to.be.below(500);
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'error', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe' });
+  });
+
+  it('when the service accepts the request and never answers, returns FALLBACK within getRemainingTimeInMillis() - marginMs', async () => {
+    capture = await captureServer({ hang: true });
+    const { handler, logs } = handlerFor(capture.url, { marginMs: 200 });
+
+    const started = performance.now();
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(700));
+    const elapsed = performance.now() - started;
+
+    // budget = 700 - 200 = 500 ms; slack for the timer and the event loop
+    expect(answer).to.deep.equal(FALLBACK);
+    expect(elapsed).to.be.within(450, 500 + 100);
+    expect(capture.requests).to.have.lengthOf(1);
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'error' });
+  });
+
+  it('when the token is wrong (401), returns FALLBACK and logs the status and code without the token', async () => {
+    app = await startApp({ seed: [JANE] });
+    const { handler, logs } = handlerFor(app.url, { token: 'not-a-configured-token' });
+
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+    expect(answer).to.deep.equal(FALLBACK);
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'error', status: 401, code: 'UNAUTHORIZED', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe' });
+    expect(JSON.stringify(logs)).not.to.include('not-a-configured-token');
+    expect(app.store.calls.search).to.equal(0);
+  });
+
+  it('when the context has too little time left, returns FALLBACK without calling the service', async () => {
+    capture = await captureServer({ answer: { customerStatus: 'KNOWN' } });
+    const { handler, logs } = handlerFor(capture.url, { marginMs: 250 });
+
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(290));
+
+    expect(answer).to.deep.equal(FALLBACK);
+    expect(capture.requests).to.deep.equal([]);
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'warn' });
+  });
+
+  it('returns a copy of FALLBACK that the caller may change without affecting the next fallback', async () => {
+    const { handler } = handlerFor(await deadPort());
+
+    const first = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+    first.customerStatus = 'CHANGED';
+    const second = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+    expect(second).to.deep.equal(FALLBACK);
+  });
+
+  describe('the request it sends', function () {
+    it('sends X-Deadline-Ms equal to getRemainingTimeInMillis() - marginMs, the bearer token and the event as JSON', async () => {
+      capture = await captureServer({ answer: { customerStatus: 'KNOWN' } });
+      const { handler } = handlerFor(capture.url, { marginMs: 250, maxMs: 7500 });
+      const event = loadFixture('voice-e164.json');
+
+      const answer = await handler(event, contextWith(3000));
+
+      expect(answer).to.deep.equal({ customerStatus: 'KNOWN' });
+      expect(capture.requests).to.have.lengthOf(1);
+      const req = capture.requests[0]!;
+      expect(req.method).to.equal('POST');
+      expect(req.path).to.equal('/v1/resolve');
+      // 3000 left - 250 margin = 2750 to wait; the service is asked to answer 200 ms before that
+      expect(req.headers['x-deadline-ms']).to.equal('2550');
+      expect(req.headers.authorization).to.equal(`Bearer ${TEST_TOKENS[0]}`);
+      expect(req.headers['content-type']).to.match(/^application\/json\b/);
+      expect(JSON.parse(req.body)).to.deep.equal(event);
+    });
+
+    it('caps X-Deadline-Ms at maxMs when the Lambda has more time left', async () => {
+      capture = await captureServer({ answer: { customerStatus: 'KNOWN' } });
+      const { handler } = handlerFor(capture.url, { marginMs: 250, maxMs: 1000 });
+
+      await handler(loadFixture('voice-e164.json'), contextWith(8000));
+
+      // maxMs 1000 to wait; the service is asked to answer 100 ms (a tenth) before that
+      expect(capture.requests[0]?.headers['x-deadline-ms']).to.equal('900');
+    });
+
+    it('when the URL has a trailing slash, still posts to /v1/resolve', async () => {
+      capture = await captureServer({ answer: { customerStatus: 'KNOWN' } });
+      const { handler } = handlerFor(`${capture.url}/`);
+
+      await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+      expect(capture.requests[0]?.path).to.equal('/v1/resolve');
+    });
+  });
+});

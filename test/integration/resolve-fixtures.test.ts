@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { fixtureNames, loadFixture } from '../support/fixtures.js';
+import { FakeAws } from '../support/fake-aws.js';
+import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+
+// The order of the README's table: later contacts meet profiles created by earlier ones.
+const SEQUENCE: Array<[string, string]> = [
+  ['voice-e164.json', 'NEW'],
+  ['voice-national-digits.json', 'KNOWN'],
+  ['voice-transfer.json', 'KNOWN'],
+  ['voice-uk.json', 'KNOWN'],
+  ['voice-withheld.json', 'ANONYMOUS'],
+  ['chat-email-attribute.json', 'NEW'],
+  ['email-channel.json', 'KNOWN'],
+  ['task-parameters.json', 'NOT_FOUND'],
+];
+
+const seed = (JSON.parse(readFileSync(`${REPO_ROOT}config/embedded-profiles.json`, 'utf8')) as { profiles: Array<Record<string, unknown>> }).profiles;
+
+/** Answers with what legitimately differs between runs (generated ids, clock times) replaced by placeholders. */
+function comparable(answers: Array<Record<string, string>>): Array<Record<string, string>> {
+  const ids = new Map<string, string>();
+  return answers.map((a) => {
+    const out = { ...a };
+    if (a.profileId && a.customerStatus !== 'KNOWN') ids.set(a.profileId, `<created #${ids.size + 1}>`);
+    if (a.profileId) out.profileId = ids.get(a.profileId) ?? a.profileId;
+    if (a.lastContactAt) out.lastContactAt = '<time>';
+    return out;
+  });
+}
+
+async function runSequence(service: RunningService): Promise<Array<Record<string, string>>> {
+  const answers: Array<Record<string, string>> = [];
+  for (const [fixture] of SEQUENCE) {
+    const r = await postEvent(service.url, loadFixture(fixture));
+    expect(r.status, fixture).to.equal(200);
+    answers.push(r.body);
+  }
+  return answers;
+}
+
+describe('the fixture events end to end: embedded store and the real SDK against the Customer Profiles fake', () => {
+  useTestAwsCredentials();
+  const fake = new FakeAws({ domains: ['acme-contacts'] });
+  let embedded: RunningService;
+  let aws: RunningService;
+
+  before(async () => {
+    await fake.start();
+    for (const p of seed) fake.seedProfile(p);
+    embedded = await startService({});
+    aws = await startService({
+      CUSTOMER_PROFILES_DOMAIN: 'acme-contacts',
+      AWS_REGION: 'us-west-2',
+      AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+    });
+  });
+  after(async () => {
+    await embedded?.stop();
+    await aws?.stop();
+    await fake.stop();
+  });
+
+  it('covers every shared fixture', () => {
+    expect(SEQUENCE.map(([f]) => f).sort()).to.deep.equal(fixtureNames());
+  });
+
+  it('gives the contract statuses on both stores, with the same answers through the real SDK', async () => {
+    const fromEmbedded = await runSequence(embedded);
+    const fromAws = await runSequence(aws);
+
+    expect(fromEmbedded.map((a) => a.customerStatus)).to.deep.equal(SEQUENCE.map(([, s]) => s));
+    expect(comparable(fromAws)).to.deep.equal(comparable(fromEmbedded));
+    // the national-digits call is the same caller as the first one: same profile, and a repeat contact
+    expect(fromAws[1]!.profileId).to.equal(fromAws[0]!.profileId);
+    expect(fromAws[1]!.isRepeatContact).to.equal('true');
+    // the UK caller is found through the legacy spelling the seed stores
+    expect(fromAws[3]).to.include({ firstName: 'Amelia', accountNumber: 'UK-100234', customerTier: 'gold', phoneCountry: 'GB' });
+  });
+
+  it('made one SearchProfiles per identified contact and one CreateProfile per new caller', () => {
+    expect(fake.callsTo('SearchProfiles')).to.have.length(SEQUENCE.filter(([, s]) => s !== 'ANONYMOUS').length);
+    expect(fake.callsTo('CreateProfile')).to.have.length(SEQUENCE.filter(([, s]) => s === 'NEW').length);
+    const created = fake.profiles().filter((p) => !seed.some((s) => s.ProfileId === p.ProfileId));
+    expect(created.map((p) => p.PhoneNumber ?? p.EmailAddress).sort()).to.deep.equal(['+14255550123', 'jane.doe@example.com']);
+  });
+});

@@ -1,0 +1,188 @@
+// Builds the real app (buildApp + ContactResolver + the given upstream) and serves it on port 0, for
+// HTTP component tests. The only test double is the upstream port (ProfileStore): ScriptedProfileStore
+// wraps a real EmbeddedProfileStore and can be told to hang, be slow or fail.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CountryCode } from 'libphonenumber-js/max';
+import { buildApp } from '../../src/app.js';
+import { parseAttributeMapping, type AttributeMapping } from '../../src/contact/mapping.js';
+import type { Identity } from '../../src/contact/identity.js';
+import { MemoryIdempotencyStore } from '../../src/cache/idempotency.js';
+import { MemoryRecentContacts } from '../../src/contact/recent-contacts.js';
+import { ContactResolver } from '../../src/contact/resolve.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
+import { ProfileStoreError, type CreateContext, type Profile, type ProfileStore } from '../../src/profiles/profile.js';
+
+/** How the upstream behaves on every call. */
+export type UpstreamBehaviour =
+  | { kind: 'normal' }
+  /** answers after ms; with respectSignal it rejects (timeout) as soon as the request's signal aborts */
+  | { kind: 'delay'; ms: number; respectSignal: boolean }
+  /** never answers; with respectSignal it rejects (timeout) when the signal aborts */
+  | { kind: 'hang'; respectSignal: boolean }
+  /** rejects at once with this error */
+  | { kind: 'fail'; error: unknown };
+
+export const throttled = (): ProfileStoreError => new ProfileStoreError('throttled', 'SearchProfiles failed: ThrottlingException');
+
+/** A test double of the upstream (the ProfileStore port): a real embedded store behind a scripted behaviour. */
+export class ScriptedProfileStore implements ProfileStore {
+  readonly kind = 'customer-profiles' as const;
+  readonly calls = { search: 0, create: 0 };
+  behaviour: UpstreamBehaviour = { kind: 'normal' };
+  private readonly inner: EmbeddedProfileStore;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(seed: readonly Profile[] = []) {
+    this.inner = new EmbeddedProfileStore(seed);
+  }
+
+  search(identity: Identity, signal: AbortSignal): Promise<Profile[]> {
+    this.calls.search += 1;
+    return this.behave(signal).then(() => this.inner.search(identity, signal));
+  }
+
+  create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile> {
+    this.calls.create += 1;
+    return this.behave(signal).then(() => this.inner.create(identity, context, signal));
+  }
+
+  /** Clears pending delays so nothing outlives the test. */
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private behave(signal: AbortSignal): Promise<void> {
+    const b = this.behaviour;
+    switch (b.kind) {
+      case 'normal':
+        return Promise.resolve();
+      case 'fail':
+        return Promise.reject(b.error instanceof Error ? b.error : new Error(String(b.error)));
+      case 'delay':
+      case 'hang':
+        return new Promise<void>((resolve, reject) => {
+          if (b.kind === 'delay') {
+            const t = setTimeout(() => {
+              this.timers.delete(t);
+              resolve();
+            }, b.ms);
+            this.timers.add(t);
+          }
+          if (b.respectSignal) {
+            signal.addEventListener('abort', () => reject(new ProfileStoreError('timeout', 'aborted by the deadline')), { once: true });
+          }
+        });
+    }
+  }
+}
+
+/** A pino destination that keeps every log line, parsed. */
+export class CapturedLog {
+  readonly lines: Array<Record<string, unknown>> = [];
+  write(msg: string): void {
+    for (const line of msg.split('\n')) if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  text(): string {
+    return this.lines.map((l) => JSON.stringify(l)).join('\n');
+  }
+}
+
+export interface TestAppOptions {
+  seed?: readonly Profile[];
+  store?: ScriptedProfileStore;
+  authTokens?: readonly string[];
+  resolveDeadlineMs?: number;
+  createProfiles?: boolean;
+  defaultCountry?: CountryCode;
+  repeatWindowMs?: number;
+  mapping?: AttributeMapping;
+  ready?: () => boolean;
+}
+
+export interface RunningApp {
+  url: string;
+  store: ScriptedProfileStore;
+  log: CapturedLog;
+  /** POSTs an event to /v1/resolve with the first auth token (unless headers say otherwise). */
+  resolve: (body: unknown, headers?: Record<string, string>) => Promise<Response>;
+  stop: () => Promise<void>;
+}
+
+export const TEST_TOKENS = ['token-current-0123456789', 'token-next-9876543210'] as const;
+
+const noMapping = (): AttributeMapping => {
+  const { mapping, problems } = parseAttributeMapping({ attributes: {} });
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return mapping;
+};
+
+/** Listens on port 0 until the server is bound; returns its base URL. */
+export async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Closes a server, dropping keep-alive and hanging connections. */
+export async function close(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  server.closeAllConnections();
+  await closed;
+}
+
+/** Builds the app with real modules (resolver, recent contacts, logger) and serves it on port 0. */
+export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
+  const store = o.store ?? new ScriptedProfileStore(o.seed ?? []);
+  const log = new CapturedLog();
+  const authTokens = o.authTokens ?? TEST_TOKENS;
+  const resolver = new ContactResolver({
+    store,
+    recentContacts: new MemoryRecentContacts(o.repeatWindowMs ?? 24 * 60 * 60 * 1000),
+    idempotency: new MemoryIdempotencyStore(300_000),
+    mapping: o.mapping ?? noMapping(),
+    defaultCountry: o.defaultCountry ?? 'US',
+    createProfiles: o.createProfiles ?? true,
+  });
+  const app = buildApp({
+    resolver,
+    logger: createLogger('info', log),
+    authTokens,
+    resolveDeadlineMs: o.resolveDeadlineMs ?? 2000,
+    readiness: { ready: o.ready ?? (() => true), details: () => ({ profileStore: store.kind }) },
+  });
+  const server = createServer(app);
+  const url = await listen(server);
+  return {
+    url,
+    store,
+    log,
+    resolve: (body, headers = {}) =>
+      fetch(`${url}/v1/resolve`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(authTokens[0] ? { authorization: `Bearer ${authTokens[0]}` } : {}),
+          ...headers,
+        },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
+    stop: async () => {
+      store.dispose();
+      await close(server);
+    },
+  };
+}
+
+/** A port that was open a moment ago and is now closed: connections to it are refused. */
+export async function deadPort(): Promise<string> {
+  const server = createServer();
+  const url = await listen(server);
+  await close(server);
+  return url;
+}

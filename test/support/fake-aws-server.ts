@@ -1,0 +1,40 @@
+// Runs a FakeAws as a separate process (benchmarks):
+//   node --import tsx test/support/fake-aws-server.ts [--port 0] [--latency-ms 5] [--seed profiles.json] [--domain d]...
+// Prints `FAKE_AWS_URL=http://127.0.0.1:PORT` once listening; exits on SIGTERM/SIGINT.
+// Steer it over HTTP: GET /__fake/calls, POST /__fake/latency {ms}, POST /__fake/hang {on, operations?},
+// POST /__fake/fail {Fault}, POST /__fake/seed [profiles], POST /__fake/reset.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { FakeAws, type FakeProfile } from './fake-aws.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    'latency-ms': { type: 'string', default: '0' },
+    seed: { type: 'string' },
+    domain: { type: 'string', multiple: true },
+  },
+});
+
+const port = Number(values.port);
+const latencyMs = Number(values['latency-ms']);
+if (!Number.isInteger(port) || port < 0 || !Number.isFinite(latencyMs) || latencyMs < 0) {
+  console.error('usage: fake-aws-server [--port N] [--latency-ms N] [--seed FILE] [--domain NAME]...');
+  process.exit(2);
+}
+
+const fake = new FakeAws({ latencyMs, ...(values.domain && { domains: values.domain }) });
+if (values.seed) {
+  const seed: unknown = JSON.parse(await readFile(values.seed, 'utf8'));
+  if (!Array.isArray(seed)) throw new Error(`${values.seed}: expected a JSON array of profiles`);
+  for (const p of seed as FakeProfile[]) fake.seedProfile(p);
+}
+
+const url = await fake.start(port);
+process.stdout.write(`FAKE_AWS_URL=${url}\n`);
+
+const shutdown = (): void => {
+  fake.stop().then(() => process.exit(0), () => process.exit(1));
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

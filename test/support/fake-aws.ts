@@ -1,0 +1,498 @@
+// HTTP fake of the Customer Profiles REST API (restJson1) and of Connect's UpdateContactAttributes.
+// The real AWS SDK is pointed at it (`endpoint: fake.url`); shapes follow the installed SDK schemas
+// (node_modules/@aws-sdk/client-customer-profiles/dist-es/schemas/schemas_0.js).
+// Errors: status + `x-amzn-ErrorType` header + `{"Message": "..."}`, which the SDK maps to its exception classes.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+
+export interface FakeProfile { ProfileId: string; [field: string]: unknown }
+/** operation is 'Unknown' when no route matched; body is the raw text when not JSON; at = Date.now() on receipt;
+ *  status is 0 while unanswered (hanging). */
+export interface FakeCall { service: 'profiles' | 'connect'; operation: string; domain?: string; body: unknown; at: number; status: number }
+/** times: how many calls it affects (default unlimited); operations: default all. */
+export interface Fault {
+  status: number; errorType: string; message?: string; retryAfterSeconds?: number; times?: number; operations?: string[];
+}
+export type Latency = number | Partial<Record<string, number>>; // per operation name; '*' = any other operation
+/** domains default ['test-domain']; profileWriteIntervalMs: per-profile PutProfileObject/UpdateProfile window, default 1000, 0 = off. */
+export interface FakeAwsOptions { latencyMs?: Latency; domains?: string[]; profileWriteIntervalMs?: number }
+export interface FakeObject { profileId: string; objectTypeName: string; object: Record<string, unknown>; uniqueKey: string; at: number }
+
+type Json = Record<string, unknown>;
+interface DomainInfo { createdAt: number; deadLetterQueueUrl?: string; defaultEncryptionKey?: string }
+interface TypeKey { StandardIdentifiers?: string[]; FieldNames?: string[] }
+interface StoredObject extends FakeObject { domain: string; uniqueValue?: string }
+interface Held { run: () => void; res: ServerResponse }
+
+class AwsError extends Error {
+  constructor(readonly status: number, readonly errorType: string, message: string) { super(message); }
+}
+const badRequest = (message: string): AwsError => new AwsError(400, 'BadRequestException', message);
+const notFound = (message: string): AwsError => new AwsError(404, 'ResourceNotFoundException', message);
+
+// Standard search keys derived from profile fields; every other key name is matched against profile keys.
+const STANDARD_KEYS: Record<string, readonly string[]> = {
+  _phone: ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'],
+  _email: ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddress'],
+  _profileId: ['ProfileId'],
+  _account: ['AccountNumber'],
+};
+export const OBJECT_THROTTLE_MESSAGE = 'Too many objects ingested on the profile per second';
+
+const LIST_TYPE_FIELDS = ['ObjectTypeName', 'Description', 'CreatedAt', 'LastUpdatedAt', 'MaxProfileObjectCount', 'SourcePriority', 'Tags'];
+const D = '/domains/([^/]+)';
+const ROUTES: ReadonlyArray<readonly [string, RegExp, string]> = [
+  ['GET', new RegExp(`^${D}$`), 'GetDomain'],
+  ['POST', new RegExp(`^${D}/profiles$`), 'CreateProfile'],
+  ['PUT', new RegExp(`^${D}/profiles$`), 'UpdateProfile'],
+  ['POST', new RegExp(`^${D}/profiles/search$`), 'SearchProfiles'],
+  ['POST', new RegExp(`^${D}/profiles/keys$`), 'AddProfileKey'],
+  ['PUT', new RegExp(`^${D}/profiles/objects$`), 'PutProfileObject'],
+  ['GET', new RegExp(`^${D}/object-types$`), 'ListProfileObjectTypes'],
+  ['GET', new RegExp(`^${D}/object-types/([^/]+)$`), 'GetProfileObjectType'],
+  ['PUT', new RegExp(`^${D}/object-types/([^/]+)$`), 'PutProfileObjectType'],
+  ['DELETE', new RegExp(`^${D}/object-types/([^/]+)$`), 'DeleteProfileObjectType'],
+  ['POST', /^\/contact\/attributes$/, 'UpdateContactAttributes'],
+];
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr);
+const epochSeconds = (ms: number): number => ms / 1000; // restJson1 default timestamp format
+const hexId = (): string => randomBytes(16).toString('hex');
+
+function send(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.writableEnded) return;
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    'x-amzn-RequestId': randomUUID(),
+    ...headers,
+  });
+  res.end(body);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads `_source.a.b` (or `a.b`) from an ingested object; scalars only, as strings. */
+function readSource(obj: Json, source: string): string | undefined {
+  let cur: unknown = obj;
+  for (const part of source.replace(/^_source\./, '').split('.')) cur = isObject(cur) ? cur[part] : undefined;
+  return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' ? String(cur) : undefined;
+}
+
+export class FakeAws {
+  calls: FakeCall[] = [];
+  private server: Server | undefined;
+  private baseUrl = '';
+  private latency: Latency;
+  private readonly writeIntervalMs: number;
+  private readonly domains = new Map<string, DomainInfo>();
+  private readonly store = new Map<string, { domain: string; profile: FakeProfile }>();
+  private readonly keys = new Map<string, Map<string, Set<string>>>();
+  private readonly types = new Map<string, Json>(); // `${domain}/${name}`
+  private stored: StoredObject[] = [];
+  private readonly lastWrite = new Map<string, number>();
+  private readonly contacts = new Map<string, Record<string, string>>();
+  private faults: Fault[] = [];
+  private hangOps: Set<string> | 'all' | null = null;
+  private held: Held[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(options: FakeAwsOptions = {}) {
+    this.latency = options.latencyMs ?? 0;
+    this.writeIntervalMs = options.profileWriteIntervalMs ?? 1000;
+    for (const d of options.domains ?? ['test-domain']) this.setDomain(d);
+  }
+
+  get url(): string {
+    if (!this.server) throw new Error('FakeAws is not started');
+    return this.baseUrl;
+  }
+
+  async start(port = 0): Promise<string> {
+    if (this.server) throw new Error('FakeAws already started');
+    const server = createServer({ keepAlive: true }, (req, res) => this.onRequest(req, res));
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('unexpected server address');
+    this.server = server;
+    this.baseUrl = `http://127.0.0.1:${addr.port}`;
+    return this.baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.dropHeld();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections(); // also kills keep-alive and hanging sockets
+    await closed;
+  }
+
+  callsTo(operation: string): FakeCall[] { return this.calls.filter((c) => c.operation === operation); }
+
+  /** Clears profiles, keys, objects, contact attributes, throttle windows, calls, faults and hang (held requests are dropped).
+   *  Keeps domains, object types and latency. */
+  reset(): void {
+    this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear();
+    this.calls.splice(0); this.faults = []; this.hangOps = null;
+    this.dropHeld();
+  }
+
+  setDomain(name: string, opts: { deadLetterQueueUrl?: string; defaultEncryptionKey?: string } = {}): void {
+    this.domains.set(name, { createdAt: this.domains.get(name)?.createdAt ?? Date.now(), ...opts });
+  }
+
+  seedProfile(p: Omit<FakeProfile, 'ProfileId'> & { ProfileId?: string }, domain = this.defaultDomain()): FakeProfile {
+    if (!this.domains.has(domain)) this.setDomain(domain);
+    const profile: FakeProfile = { ...p, ProfileId: p.ProfileId ?? hexId() };
+    this.store.set(profile.ProfileId, { domain, profile });
+    return profile;
+  }
+
+  profiles(): FakeProfile[] { return [...this.store.values()].map((e) => e.profile); }
+
+  objects(objectTypeName?: string): FakeObject[] {
+    return this.stored
+      .filter((o) => objectTypeName === undefined || o.objectTypeName === objectTypeName)
+      .map(({ profileId, objectTypeName: t, object, uniqueKey, at }) => ({ profileId, objectTypeName: t, object, uniqueKey, at }));
+  }
+
+  profileKeys(profileId: string): Array<{ keyName: string; values: string[] }> {
+    return [...(this.keys.get(profileId) ?? new Map<string, Set<string>>())].map(([keyName, v]) => ({ keyName, values: [...v] }));
+  }
+
+  contactAttributes(contactId: string): Record<string, string> | undefined { return this.contacts.get(contactId); }
+
+  setLatency(ms: Latency): void { this.latency = ms; }
+
+  fail(fault: Fault): void { this.faults.push({ ...fault }); }
+
+  /** While on, matching requests are held unanswered; hang(false) releases them (answered late), stop()/reset() drop them. */
+  hang(on: boolean, operations?: string[]): void {
+    if (on) { this.hangOps = operations ? new Set(operations) : 'all'; return; }
+    this.hangOps = null;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) h.run();
+  }
+
+  // ---- request pipeline -------------------------------------------------------------------------------------------
+
+  private defaultDomain(): string { return this.domains.keys().next().value ?? 'test-domain'; }
+
+  private dropHeld(): void {
+    for (const h of this.held) h.res.socket?.destroy();
+    this.held = [];
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const at = Date.now();
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://fake');
+    readBody(req).then((raw) => {
+      if (url.pathname.startsWith('/__fake/')) return this.control(method, url.pathname, raw, res);
+      const route = ROUTES.find(([m, re]) => m === method && re.test(url.pathname));
+      const service = url.pathname.startsWith('/contact') ? 'connect' : 'profiles';
+      let body: unknown = raw;
+      let badJson = false;
+      let params: string[] = [];
+      try { body = raw.trim() === '' ? {} : JSON.parse(raw); } catch { badJson = true; }
+      if (!badJson && !isObject(body)) badJson = true;
+      try { params = (route?.[1].exec(url.pathname) ?? []).slice(1).map((p) => decodeURIComponent(p)); } catch { badJson = true; }
+      const domain = service === 'profiles' ? params[0] : undefined;
+      const call: FakeCall = { service, operation: route?.[2] ?? 'Unknown', ...(domain !== undefined && { domain }), body, at, status: 0 };
+      this.calls.push(call);
+      const run = (): void => this.answer(call, res, () => {
+        if (badJson) throw new AwsError(400, 'SerializationException', 'Request body or path is not valid JSON / UTF-8');
+        if (!route) throw new AwsError(404, 'UnknownOperationException', `No operation for ${method} ${url.pathname}`);
+        return this.dispatch(call.operation, params, body as Json, url.searchParams, at);
+      });
+      if (this.hangOps === 'all' || this.hangOps?.has(call.operation)) this.held.push({ run, res });
+      else run();
+    }, () => res.destroy());
+  }
+
+  private answer(call: FakeCall, res: ServerResponse, handle: () => unknown): void {
+    let status = 200;
+    let payload: unknown;
+    const headers: Record<string, string> = {};
+    try {
+      const fault = this.takeFault(call.operation);
+      if (fault) {
+        if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+        throw new AwsError(fault.status, fault.errorType, fault.message ?? `${fault.errorType} (injected by FakeAws)`);
+      }
+      payload = handle();
+    } catch (e) {
+      const err = e instanceof AwsError ? e
+        : new AwsError(500, call.service === 'connect' ? 'InternalServiceException' : 'InternalServerException', String(e));
+      status = err.status;
+      headers['x-amzn-ErrorType'] = err.errorType;
+      payload = { Message: err.message };
+    }
+    call.status = status;
+    const l = this.latency;
+    const ms = typeof l === 'number' ? l : l[call.operation] ?? l['*'] ?? 0;
+    if (ms <= 0) return send(res, status, payload, headers);
+    const t = setTimeout(() => { this.timers.delete(t); send(res, status, payload, headers); }, ms);
+    this.timers.add(t);
+  }
+
+  private takeFault(operation: string): Fault | undefined {
+    const fault = this.faults.find((f) => !f.operations || f.operations.includes(operation));
+    if (fault?.times !== undefined && --fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
+    return fault;
+  }
+
+  private dispatch(op: string, params: string[], body: Json, query: URLSearchParams, at: number): unknown {
+    if (op === 'UpdateContactAttributes') return this.updateContactAttributes(body);
+    const domain = params[0] ?? '';
+    const info = this.domains.get(domain);
+    if (!info) throw notFound(`Domain ${domain} does not exist`);
+    const typeName = params[1] ?? '';
+    switch (op) {
+      case 'GetDomain': return this.getDomain(domain, info);
+      case 'CreateProfile': {
+        const { DomainName: _d, ProfileId: _p, ...fields } = body;
+        return { ProfileId: this.seedProfile(fields, domain).ProfileId };
+      }
+      case 'UpdateProfile': return this.updateProfile(domain, body, at);
+      case 'SearchProfiles': return this.search(domain, body, query);
+      case 'AddProfileKey': return this.addProfileKey(domain, body);
+      case 'PutProfileObject': return this.putObject(domain, body, at);
+      case 'ListProfileObjectTypes':
+        return this.page([...this.types].filter(([k]) => k.startsWith(`${domain}/`)).map(([, t]) => Object.fromEntries(
+          LIST_TYPE_FIELDS.map((f) => [f, t[f]]))), query, 100);
+      case 'GetProfileObjectType': return this.objectType(domain, typeName);
+      case 'PutProfileObjectType': {
+        if (!isStr(body.Description)) throw badRequest('Description is required');
+        const prev = this.types.get(`${domain}/${typeName}`);
+        const { DomainName: _d, ...rest } = body;
+        const now = epochSeconds(Date.now());
+        const type = { ...rest, ObjectTypeName: typeName, CreatedAt: prev?.CreatedAt ?? now, LastUpdatedAt: now };
+        this.types.set(`${domain}/${typeName}`, type);
+        return type;
+      }
+      case 'DeleteProfileObjectType':
+        this.objectType(domain, typeName);
+        this.types.delete(`${domain}/${typeName}`);
+        this.stored = this.stored.filter((o) => o.domain !== domain || o.objectTypeName !== typeName);
+        return { Message: `Object type ${typeName} deleted` };
+      default: throw new AwsError(404, 'UnknownOperationException', op);
+    }
+  }
+
+  // ---- operations -------------------------------------------------------------------------------------------------
+
+  private getDomain(domain: string, info: DomainInfo): Json {
+    const created = epochSeconds(info.createdAt);
+    const ProfileCount = [...this.store.values()].filter((e) => e.domain === domain).length;
+    const ObjectCount = this.stored.filter((o) => o.domain === domain).length;
+    return { DomainName: domain, DefaultExpirationDays: 366, DeadLetterQueueUrl: info.deadLetterQueueUrl,
+      DefaultEncryptionKey: info.defaultEncryptionKey, CreatedAt: created, LastUpdatedAt: created, Stats: { ProfileCount, ObjectCount } };
+  }
+
+  private profileIn(domain: string, profileId: unknown): FakeProfile {
+    if (!isStr(profileId)) throw badRequest('ProfileId is required');
+    const entry = this.store.get(profileId);
+    if (!entry || entry.domain !== domain) throw notFound(`Profile ${profileId} not found`);
+    return entry.profile;
+  }
+
+  /** Real limit: one PutProfileObject/UpdateProfile per profile per second. */
+  private throttleWrite(profileId: string, at: number): void {
+    const last = this.lastWrite.get(profileId);
+    if (this.writeIntervalMs > 0 && last !== undefined && at - last < this.writeIntervalMs) {
+      throw new AwsError(429, 'ThrottlingException', OBJECT_THROTTLE_MESSAGE);
+    }
+    this.lastWrite.set(profileId, at);
+  }
+
+  /** UpdateProfile: given fields replace, "" clears a field; Attributes/Address maps merge ("" removes an entry). */
+  private updateProfile(domain: string, body: Json, at: number): Json {
+    const profile = this.profileIn(domain, body.ProfileId);
+    this.throttleWrite(profile.ProfileId, at);
+    for (const [k, v] of Object.entries(body)) {
+      if (k === 'ProfileId' || k === 'DomainName' || v === undefined || v === null) continue;
+      if (v === '') { delete profile[k]; continue; }
+      if (!isObject(v)) { profile[k] = v; continue; }
+      const merged: Json = { ...(isObject(profile[k]) ? profile[k] : {}) };
+      for (const [sk, sv] of Object.entries(v)) if (sv === '') delete merged[sk]; else merged[sk] = sv;
+      profile[k] = merged;
+    }
+    return { ProfileId: profile.ProfileId };
+  }
+
+  private keyValues(profile: FakeProfile, keyName: string): string[] {
+    const fromFields = (STANDARD_KEYS[keyName] ?? []).map((f) => profile[f]).filter(isStr);
+    return [...fromFields, ...(this.keys.get(profile.ProfileId)?.get(keyName) ?? [])];
+  }
+
+  private addKey(profileId: string, keyName: string, values: string[]): void {
+    const byName = this.keys.get(profileId) ?? this.keys.set(profileId, new Map()).get(profileId)!;
+    const set = byName.get(keyName) ?? byName.set(keyName, new Set()).get(keyName)!;
+    for (const v of values) set.add(v);
+  }
+
+  private addProfileKey(domain: string, body: Json): Json {
+    if (!isStr(body.KeyName) || !isStrList(body.Values)) throw badRequest('KeyName and Values are required');
+    const profile = this.profileIn(domain, body.ProfileId);
+    this.addKey(profile.ProfileId, body.KeyName, body.Values);
+    return { KeyName: body.KeyName, Values: body.Values };
+  }
+
+  /** Exact string matching, like the service: '+14255550123' does not find '4255550123'. */
+  private search(domain: string, body: Json, query: URLSearchParams): Json {
+    const more = body.AdditionalSearchKeys;
+    const extra: unknown[] = more === undefined ? [] : Array.isArray(more) ? more : [null];
+    const keys = [{ KeyName: body.KeyName, Values: body.Values }, ...extra];
+    if (!keys.every((k) => isObject(k) && isStr(k.KeyName) && isStrList(k.Values))) {
+      throw badRequest('KeyName and a non-empty Values list are required for every search key');
+    }
+    const searchKeys = keys as Array<{ KeyName: string; Values: string[] }>;
+    const op = body.LogicalOperator ?? 'OR';
+    if (op !== 'OR' && op !== 'AND') throw badRequest('LogicalOperator must be AND or OR');
+    if (extra.length > 4) throw badRequest('At most 4 AdditionalSearchKeys');
+    const hits: FakeProfile[] = [];
+    for (const { domain: d, profile } of this.store.values()) {
+      if (d !== domain) continue;
+      const found = searchKeys
+        .map((k) => ({ KeyName: k.KeyName, Values: k.Values.filter((v) => this.keyValues(profile, k.KeyName).includes(v)) }))
+        .filter((f) => f.Values.length > 0);
+      if (op === 'AND' ? found.length === searchKeys.length : found.length > 0) hits.push({ ...profile, FoundByItems: found });
+    }
+    return this.page(hits, query, 20);
+  }
+
+  private page(items: unknown[], query: URLSearchParams, defaultMax: number): Json {
+    const max = Number(query.get('max-results') ?? defaultMax);
+    if (!Number.isInteger(max) || max < 1 || max > 100) throw badRequest('max-results must be between 1 and 100');
+    const token = query.get('next-token');
+    const offset = token === null ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(offset) || offset < 0) throw badRequest('Invalid NextToken');
+    const end = offset + max;
+    return { Items: items.slice(offset, end), NextToken: end < items.length ? Buffer.from(String(end)).toString('base64url') : undefined };
+  }
+
+  private objectType(domain: string, name: string): Json {
+    const type = this.types.get(`${domain}/${name}`);
+    if (!type) throw notFound(`Object type ${name} not found in domain ${domain}`);
+    return type;
+  }
+
+  /**
+   * PutProfileObject: the type's PROFILE key(s) find the profile (key name searched like SearchProfiles; the key's
+   * FieldNames resolve through Fields[name].Source `_source.x` into the object). UNIQUE key: same value replaces.
+   * Fields with Target `_profile.X[.Y]` update the profile; non-LOOKUP_ONLY custom keys are indexed on the profile.
+   */
+  private putObject(domain: string, body: Json, at: number): Json {
+    if (!isStr(body.ObjectTypeName) || !isStr(body.Object)) throw badRequest('ObjectTypeName and Object are required');
+    const typeName = body.ObjectTypeName;
+    const type = this.objectType(domain, typeName);
+    let obj: unknown;
+    try { obj = JSON.parse(body.Object); } catch { throw badRequest('Object is not valid JSON'); }
+    if (!isObject(obj)) throw badRequest('Object must be a JSON object');
+    const object = obj;
+    const fields = (isObject(type.Fields) ? type.Fields : {}) as Record<string, { Source?: string; Target?: string }>;
+    const keyDefs = Object.entries((isObject(type.Keys) ? type.Keys : {}) as Record<string, TypeKey[]>)
+      .flatMap(([keyName, defs]) => defs.map((def) => ({ keyName, def })));
+    const valueOf = (def: TypeKey): string | undefined => {
+      const vals = (def.FieldNames ?? []).map((f) => readSource(object, fields[f]?.Source ?? f));
+      return vals.length > 0 && vals.every((v) => v !== undefined) ? vals.join('') : undefined;
+    };
+    const has = (def: TypeKey, id: string): boolean => def.StandardIdentifiers?.includes(id) ?? false;
+
+    let profile: FakeProfile | undefined;
+    for (const { keyName, def } of keyDefs.filter((k) => has(k.def, 'PROFILE'))) {
+      const v = valueOf(def);
+      const entry = v === undefined ? undefined
+        : [...this.store.values()].find((e) => e.domain === domain && this.keyValues(e.profile, keyName).includes(v));
+      if (entry) { profile = entry.profile; break; }
+    }
+    if (!profile && type.AllowProfileCreation === true) profile = this.seedProfile({}, domain);
+    if (!profile) throw badRequest(`No profile matches the PROFILE keys of object type ${typeName}`);
+    this.throttleWrite(profile.ProfileId, at);
+
+    const uniqueDef = keyDefs.find((k) => has(k.def, 'UNIQUE'));
+    const uniqueValue = uniqueDef ? valueOf(uniqueDef.def) : undefined;
+    if (uniqueDef && uniqueValue === undefined) throw badRequest(`Object lacks the UNIQUE key ${uniqueDef.keyName}`);
+    const existing = uniqueValue === undefined ? undefined
+      : this.stored.find((o) => o.domain === domain && o.objectTypeName === typeName && o.uniqueValue === uniqueValue);
+    const record: StoredObject = {
+      domain, profileId: profile.ProfileId, objectTypeName: typeName, object, uniqueValue,
+      uniqueKey: existing?.uniqueKey ?? randomBytes(12).toString('base64url'), at,
+    };
+    if (existing) this.stored[this.stored.indexOf(existing)] = record; else this.stored.push(record);
+
+    for (const f of Object.values(fields)) {
+      const [field, sub] = f.Target?.startsWith('_profile.') ? f.Target.slice('_profile.'.length).split('.') : [];
+      const v = f.Source ? readSource(object, f.Source) : undefined;
+      if (!field || field === 'ProfileId' || v === undefined) continue;
+      profile[field] = sub ? { ...(isObject(profile[field]) ? profile[field] : {}), [sub]: v } : v;
+    }
+    for (const { keyName, def } of keyDefs) {
+      const v = valueOf(def);
+      if (v !== undefined && !has(def, 'LOOKUP_ONLY') && !(keyName in STANDARD_KEYS)) this.addKey(profile.ProfileId, keyName, [v]);
+    }
+    return { ProfileObjectUniqueKey: record.uniqueKey };
+  }
+
+  private updateContactAttributes(body: Json): Json {
+    const { InstanceId, InitialContactId, Attributes } = body;
+    if (!isStr(InstanceId) || !isStr(InitialContactId) || !isObject(Attributes)) {
+      throw new AwsError(400, 'InvalidParameterException', 'InstanceId, InitialContactId and Attributes are required');
+    }
+    if (!Object.values(Attributes).every((v) => typeof v === 'string')) {
+      throw new AwsError(400, 'InvalidParameterException', 'Attribute values must be strings');
+    }
+    this.contacts.set(InitialContactId, { ...this.contacts.get(InitialContactId), ...(Attributes as Record<string, string>) });
+    return {};
+  }
+
+  // ---- control API (for a benchmark steering a FakeAws in another process); not recorded in `calls` ---------------
+
+  private control(method: string, path: string, raw: string, res: ServerResponse): void {
+    let body: Json;
+    try {
+      const parsed: unknown = raw ? JSON.parse(raw) : {};
+      body = isObject(parsed) ? parsed : { items: parsed };
+    } catch { return send(res, 400, { Message: 'bad JSON' }); }
+    switch (`${method} ${path}`) {
+      case 'GET /__fake/calls': {
+        const byOperation: Record<string, number> = {};
+        const byStatus: Record<string, number> = {};
+        for (const c of this.calls) {
+          byOperation[c.operation] = (byOperation[c.operation] ?? 0) + 1;
+          byStatus[c.status] = (byStatus[c.status] ?? 0) + 1;
+        }
+        return send(res, 200, { total: this.calls.length, byOperation, byStatus });
+      }
+      case 'POST /__fake/latency':
+        this.setLatency(typeof body.ms === 'number' ? body.ms : isObject(body.ms) ? (body.ms as Record<string, number>) : 0);
+        break;
+      case 'POST /__fake/hang': this.hang(body.on === true, isStrList(body.operations) ? body.operations : undefined); break;
+      case 'POST /__fake/fail': this.fail(body as unknown as Fault); break;
+      case 'POST /__fake/reset': this.reset(); break;
+      case 'POST /__fake/seed': {
+        const items = Array.isArray(body.items) ? body.items.filter(isObject) : [];
+        return send(res, 200, { ProfileIds: items.map((p) => this.seedProfile(p).ProfileId) });
+      }
+      default: return send(res, 404, { Message: `unknown control route ${method} ${path}` });
+    }
+    send(res, 200, { ok: true });
+  }
+}

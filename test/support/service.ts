@@ -1,0 +1,63 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { createService, type Service } from '../../src/service.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface RunningService {
+  url: string;
+  service: Service;
+  stop(): Promise<void>;
+}
+
+/** The real composition (config -> service -> HTTP on port 0), as main.ts wires it. */
+export async function startService(env: Record<string, string | undefined>): Promise<RunningService> {
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT);
+  const service = createService(config, createLogger(config.logLevel));
+  const server: Server = service.app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  service.setState('ready');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    service,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await service.close();
+    },
+  };
+}
+
+/** AWS credentials for the SDK's default chain while a suite runs against the fake. */
+export function useTestAwsCredentials(): void {
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  before(() => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDTESTFAKE';
+    process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret';
+  });
+  after(() => {
+    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+    else process.env.AWS_ACCESS_KEY_ID = saved.id;
+    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+  });
+}
+
+export async function postEvent(
+  url: string,
+  event: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, string>; ms: number }> {
+  const started = performance.now();
+  const res = await fetch(`${url}/v1/resolve`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(event),
+  });
+  const body = (await res.json()) as Record<string, string>;
+  return { status: res.status, body, ms: performance.now() - started };
+}

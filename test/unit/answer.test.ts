@@ -1,0 +1,242 @@
+import { expect } from 'chai';
+import { buildAnswer, CUSTOMER_STATUSES, type Outcome } from '../../src/contact/answer.js';
+import { normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
+import { CORE_KEYS, MAX_ANSWER_BYTES, parseAttributeMapping, type AttributeMapping } from '../../src/contact/mapping.js';
+import type { Profile } from '../../src/profiles/profile.js';
+
+const PROFILE_ID = '5d2e5c3a1f8b4e0c9a7d6b3e2f1a0c9d';
+const LAMBDA_LIMIT_BYTES = 32 * 1024;
+
+const phone = normalisePhone('+442079460958', 'US')!;
+const email = normaliseEmail('  Ravi.K@Example.org ')!;
+
+const profile: Profile = {
+  ProfileId: PROFILE_ID,
+  FirstName: 'Amelia',
+  LastName: 'Hughes',
+  AccountNumber: 'UK-100234',
+  Address: { City: 'London' },
+  Attributes: { tier: 'gold' },
+};
+
+function mappingOf(attributes: Record<string, string>): AttributeMapping {
+  const { mapping, problems } = parseAttributeMapping({ attributes });
+  expect(problems, 'the mapping is valid').to.deep.equal([]);
+  return mapping;
+}
+
+function outcome(overrides: Partial<Outcome>): Outcome {
+  return {
+    status: 'KNOWN',
+    identity: phone,
+    profile,
+    matchCount: 1,
+    degraded: false,
+    repeat: { isRepeat: false, lastContactAt: '' },
+    recordStatus: 'QUEUED',
+    ...overrides,
+  };
+}
+
+/** What each status looks like when the use case produces it. */
+const byStatus: Record<(typeof CUSTOMER_STATUSES)[number], Outcome> = {
+  KNOWN: outcome({ status: 'KNOWN' }),
+  NEW: outcome({ status: 'NEW', profile: { ProfileId: PROFILE_ID, PhoneNumber: phone.e164 }, matchCount: 0 }),
+  MULTIPLE: outcome({ status: 'MULTIPLE', matchCount: 3 }),
+  NOT_FOUND: outcome({ status: 'NOT_FOUND', profile: undefined, matchCount: 0, recordStatus: 'SKIPPED' }),
+  ANONYMOUS: outcome({ status: 'ANONYMOUS', identity: undefined, profile: undefined, matchCount: 0, recordStatus: 'SKIPPED' }),
+  UNAVAILABLE: outcome({ status: 'UNAVAILABLE', profile: undefined, matchCount: 0, degraded: true, recordStatus: 'SKIPPED' }),
+};
+
+describe('buildAnswer', () => {
+  const mapping = mappingOf({ city: 'Address.City', customerTier: 'Attributes.tier' });
+
+  for (const status of CUSTOMER_STATUSES) {
+    it(`when the status is ${status}, answers every core key and every mapped key, all as strings`, () => {
+      // Arrange
+      const o = byStatus[status];
+
+      // Act
+      const answer = buildAnswer(o, mapping);
+
+      // Assert
+      expect(answer).to.have.all.keys(...CORE_KEYS, 'city', 'customerTier');
+      for (const [key, value] of Object.entries(answer)) expect(value, key).to.be.a('string');
+      expect(answer.customerStatus).to.equal(status);
+      expect(answer.profileMatchCount).to.equal(String(o.matchCount));
+      expect(answer.contactRecordStatus).to.equal(o.recordStatus);
+      expect(answer.degraded).to.equal(o.degraded ? 'true' : 'false');
+    });
+  }
+
+  it('when a profile matched, answers its id, names, account number and mapped fields', () => {
+    // Act
+    const answer = buildAnswer(byStatus.KNOWN, mapping);
+
+    // Assert
+    expect(answer).to.include({
+      profileId: PROFILE_ID,
+      firstName: 'Amelia',
+      lastName: 'Hughes',
+      accountNumber: 'UK-100234',
+      city: 'London',
+      customerTier: 'gold',
+    });
+  });
+
+  for (const status of ['NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const) {
+    it(`when the status is ${status} (no profile), answers "" for the profile id, profile fields and mapped keys`, () => {
+      // Act
+      const answer = buildAnswer(byStatus[status], mapping);
+
+      // Assert
+      expect(answer).to.include({ profileId: '', firstName: '', lastName: '', accountNumber: '', city: '', customerTier: '' });
+    });
+  }
+
+  it('when the identity is a phone number, answers PHONE with the E.164 number and its region and no e-mail', () => {
+    // Act
+    const answer = buildAnswer(outcome({ identity: phone }), mapping);
+
+    // Assert
+    expect(answer).to.include({ identityType: 'PHONE', phoneE164: '+442079460958', phoneCountry: 'GB', emailAddress: '' });
+  });
+
+  it('when the identity is an e-mail address, answers EMAIL with the normalised address and no phone', () => {
+    // Act
+    const answer = buildAnswer(outcome({ identity: email }), mapping);
+
+    // Assert
+    expect(answer).to.include({ identityType: 'EMAIL', emailAddress: 'ravi.k@example.org', phoneE164: '', phoneCountry: '' });
+  });
+
+  it('when there is no identity, answers NONE with no phone and no e-mail', () => {
+    // Act
+    const answer = buildAnswer(byStatus.ANONYMOUS, mapping);
+
+    // Assert
+    expect(answer).to.include({ identityType: 'NONE', phoneE164: '', phoneCountry: '', emailAddress: '' });
+  });
+
+  it('when several profiles matched, answers the match count as a decimal string', () => {
+    // Act
+    const answer = buildAnswer(outcome({ status: 'MULTIPLE', matchCount: 12 }), mapping);
+
+    // Assert
+    expect(answer.profileMatchCount).to.equal('12');
+  });
+
+  it('when the answer came from a stale cache entry, answers degraded "true"', () => {
+    // Act
+    const answer = buildAnswer(outcome({ degraded: true }), mapping);
+
+    // Assert
+    expect(answer.degraded).to.equal('true');
+  });
+
+  it('when the answer is fresh, answers degraded "false"', () => {
+    // Act
+    const answer = buildAnswer(outcome({ degraded: false }), mapping);
+
+    // Assert
+    expect(answer.degraded).to.equal('false');
+  });
+
+  it('when the customer is a repeat contact, answers isRepeatContact "true" and the previous time', () => {
+    // Act
+    const answer = buildAnswer(outcome({ repeat: { isRepeat: true, lastContactAt: '2025-11-21T09:30:00.000Z' } }), mapping);
+
+    // Assert
+    expect(answer).to.include({ isRepeatContact: 'true', lastContactAt: '2025-11-21T09:30:00.000Z' });
+  });
+
+  it('when the profile names hold newlines and control characters, answers them sanitised', () => {
+    // Arrange
+    const o = outcome({ profile: { ProfileId: PROFILE_ID, FirstName: ' Amelia\r\n', LastName: 'Hug\u0000hes', AccountNumber: '\tUK-1' } });
+
+    // Act
+    const answer = buildAnswer(o, mapping);
+
+    // Assert
+    expect(answer).to.include({ firstName: 'Amelia', lastName: 'Hug hes', accountNumber: 'UK-1' });
+  });
+
+  describe('size', () => {
+    // Worst case: the most mapped keys, each of the longest name, each value 1 KB that grows when escaped.
+    const nasty = ['"'.repeat(1024), '\\'.repeat(1024), '"\\'.repeat(512), '€"'.repeat(256), '😀\\'.repeat(204) + '"\\'];
+    const attributes: Record<string, string> = {};
+    const values: Record<string, string> = {};
+    for (let i = 0; i < 64; i++) {
+      attributes[`attr${String(i).padStart(2, '0')}_`.padEnd(64, 'x')] = `Attributes.a${i}`;
+      values[`a${i}`] = nasty[i % nasty.length]!;
+    }
+    const worst = outcome({
+      status: 'MULTIPLE',
+      matchCount: 64,
+      profile: {
+        ProfileId: PROFILE_ID,
+        FirstName: '"'.repeat(1024),
+        LastName: '\\'.repeat(1024),
+        AccountNumber: '€"'.repeat(256),
+        Attributes: values,
+      },
+      repeat: { isRepeat: true, lastContactAt: '2025-11-21T09:30:00.000Z' },
+    });
+
+    it('when 64 long keys map 1 KB values full of quotes, backslashes and multibyte characters, the JSON answer stays under 32 KB', () => {
+      // Arrange
+      const bigMapping = mappingOf(attributes);
+
+      // Act
+      const answer = buildAnswer(worst, bigMapping);
+
+      // Assert
+      expect(Object.keys(answer)).to.have.lengthOf(CORE_KEYS.length + 64);
+      expect(Buffer.byteLength(JSON.stringify(answer))).to.be.below(LAMBDA_LIMIT_BYTES);
+    });
+
+    it('when 64 long keys map 1 KB values full of quotes, backslashes and multibyte characters, the JSON answer is at most MAX_ANSWER_BYTES', () => {
+      // Arrange
+      const bigMapping = mappingOf(attributes);
+
+      // Act
+      const answer = buildAnswer(worst, bigMapping);
+
+      // Assert
+      expect(MAX_ANSWER_BYTES).to.be.below(LAMBDA_LIMIT_BYTES);
+      expect(Buffer.byteLength(JSON.stringify(answer))).to.be.at.most(MAX_ANSWER_BYTES);
+    });
+
+    it('when 64 short keys map 1 KB values, keeps as many whole values as fit and empties the rest', () => {
+      // Arrange
+      const shortMapping = mappingOf(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, `Attributes.a${i}`])));
+      const values64 = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`a${i}`, '"'.repeat(1024)]));
+      const o = outcome({ profile: { ProfileId: PROFILE_ID, Attributes: values64 } });
+
+      // Act
+      const answer = buildAnswer(o, shortMapping);
+
+      // Assert
+      const mapped = Array.from({ length: 64 }, (_, i) => answer[`k${i}`]);
+      const kept = mapped.filter((v) => v === '"'.repeat(1024)).length;
+      expect(kept, 'some values kept').to.be.above(0);
+      expect(mapped.filter((v) => v === '').length, 'the others emptied').to.equal(64 - kept);
+      expect(Buffer.byteLength(JSON.stringify(answer))).to.be.at.most(MAX_ANSWER_BYTES);
+    });
+
+    it('when the answer is built from the worst-case outcome, every value is still a string without control characters', () => {
+      // Arrange
+      const bigMapping = mappingOf(attributes);
+
+      // Act
+      const answer = buildAnswer(worst, bigMapping);
+
+      // Assert
+      for (const [key, value] of Object.entries(answer)) {
+        expect(value, key).to.be.a('string');
+        // eslint-disable-next-line no-control-regex
+        expect(/[\u0000-\u001f]/.test(value), key).to.equal(false);
+      }
+    });
+  });
+});

@@ -1,0 +1,488 @@
+import { expect } from 'chai';
+import { parseContactEvent, type ContactEvent } from '../../src/contact/event.js';
+import { identify } from '../../src/contact/identify.js';
+import { InvalidEventError } from '../../src/errors.js';
+import { fixtureNames, loadFixture } from '../support/fixtures.js';
+
+type Obj = Record<string, unknown>;
+/** Edits a fresh event: its ContactData, its Parameters, and the whole event. */
+type Edit = (data: Obj, parameters: Obj, event: Obj) => void;
+
+/** A minimal valid event, changed by `edit` before it is parsed. */
+function minimalEvent(edit: Edit = () => {}): Obj {
+  const data: Obj = {
+    ContactId: '11111111-2222-4333-8444-555555555555',
+    Channel: 'VOICE',
+    Attributes: {},
+    CustomerEndpoint: null,
+    SystemEndpoint: null,
+  };
+  const parameters: Obj = {};
+  const event: Obj = { Name: 'ContactFlowEvent', Details: { ContactData: data, Parameters: parameters } };
+  edit(data, parameters, event);
+  return event;
+}
+
+function parseFailure(body: unknown): InvalidEventError {
+  try {
+    parseContactEvent(body);
+  } catch (err) {
+    expect(err).to.be.instanceOf(InvalidEventError);
+    return err as InvalidEventError;
+  }
+  expect.fail('parseContactEvent accepted an invalid event');
+}
+
+interface FixtureRow {
+  file: string;
+  channel: ContactEvent['channel'];
+  contactId: string;
+  initialContactId: string;
+  customerEndpoint: ContactEvent['customerEndpoint'];
+  systemEndpoint: ContactEvent['systemEndpoint'];
+  attributes: Record<string, string>;
+  parameters: ContactEvent['parameters'];
+  identity: { type: 'PHONE'; e164: string; country: string } | { type: 'EMAIL'; address: string } | undefined;
+  source?: 'parameter' | 'endpoint' | 'attribute';
+}
+
+const CONNECT_NUMBER = { address: '+18005550100', type: 'TELEPHONE_NUMBER' };
+const noParameters = { phoneNumber: undefined, emailAddress: undefined, countryCode: undefined, createProfile: undefined };
+
+const fixtureRows: FixtureRow[] = [
+  {
+    file: 'voice-e164.json',
+    channel: 'VOICE',
+    contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe',
+    initialContactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe',
+    customerEndpoint: { address: '+14255550123', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+14255550123', country: 'US' },
+    source: 'endpoint',
+  },
+  {
+    file: 'voice-national-digits.json',
+    channel: 'VOICE',
+    contactId: '0d7e3f21-5b1c-4c8e-9a4f-7e2d1c0b9a81',
+    initialContactId: '0d7e3f21-5b1c-4c8e-9a4f-7e2d1c0b9a81',
+    customerEndpoint: { address: '4255550123', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+14255550123', country: 'US' },
+    source: 'endpoint',
+  },
+  {
+    file: 'voice-uk.json',
+    channel: 'VOICE',
+    contactId: 'a1f0c3d2-6e4b-4f7a-8c9d-0e1f2a3b4c5d',
+    initialContactId: 'a1f0c3d2-6e4b-4f7a-8c9d-0e1f2a3b4c5d',
+    customerEndpoint: { address: '+442079460958', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+442079460958', country: 'GB' },
+    source: 'endpoint',
+  },
+  {
+    file: 'voice-withheld.json',
+    channel: 'VOICE',
+    contactId: 'b2e1d4c3-7f5a-4a8b-9d0e-1f2a3b4c5d6e',
+    initialContactId: 'b2e1d4c3-7f5a-4a8b-9d0e-1f2a3b4c5d6e',
+    customerEndpoint: { address: 'anonymous', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: undefined,
+  },
+  {
+    file: 'chat-email-attribute.json',
+    channel: 'CHAT',
+    contactId: 'd4a3f6e5-9b7c-4cad-9f20-3b4c5d6e7f80',
+    initialContactId: 'd4a3f6e5-9b7c-4cad-9f20-3b4c5d6e7f80',
+    customerEndpoint: null,
+    systemEndpoint: null,
+    attributes: { email: '  Jane.Doe@Example.COM ', customerName: 'Jane' },
+    parameters: noParameters,
+    identity: { type: 'EMAIL', address: 'jane.doe@example.com' },
+    source: 'attribute',
+  },
+  {
+    file: 'email-channel.json',
+    channel: 'EMAIL',
+    contactId: 'e5b4a7f6-0c8d-4dbe-8a31-4c5d6e7f8091',
+    initialContactId: 'e5b4a7f6-0c8d-4dbe-8a31-4c5d6e7f8091',
+    customerEndpoint: { address: 'ravi.k@example.org', type: 'EMAIL_ADDRESS' },
+    systemEndpoint: { address: 'support@example.com', type: 'EMAIL_ADDRESS' },
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'EMAIL', address: 'ravi.k@example.org' },
+    source: 'endpoint',
+  },
+  {
+    file: 'task-parameters.json',
+    channel: 'TASK',
+    contactId: 'f6c5b8a7-1d9e-4ecf-9b42-5d6e7f8091a2',
+    initialContactId: 'f6c5b8a7-1d9e-4ecf-9b42-5d6e7f8091a2',
+    customerEndpoint: null,
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: { ...noParameters, phoneNumber: '(425) 555-0199', createProfile: false },
+    identity: { type: 'PHONE', e164: '+14255550199', country: 'US' },
+    source: 'parameter',
+  },
+  {
+    file: 'voice-transfer.json',
+    channel: 'VOICE',
+    contactId: 'c3f2e5d4-8a6b-4b9c-8e1f-2a3b4c5d6e7f',
+    initialContactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe',
+    customerEndpoint: { address: '+14255550123', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+14255550123', country: 'US' },
+    source: 'endpoint',
+  },
+];
+
+describe('parseContactEvent and identify', () => {
+  describe('the shared fixture events', () => {
+    it('when the fixture folder is listed, every fixture has an expectation below (none is left untested)', () => {
+      // Arrange / Act
+      const names = fixtureNames();
+
+      // Assert
+      expect(names).to.have.members(fixtureRows.map((r) => r.file));
+    });
+
+    for (const row of fixtureRows) {
+      it(`when ${row.file} is parsed, reads channel, ids, endpoints, attributes and parameters`, () => {
+        // Arrange
+        const body = loadFixture(row.file);
+
+        // Act
+        const event = parseContactEvent(body);
+
+        // Assert
+        expect(event.channel).to.equal(row.channel);
+        expect(event.contactId).to.equal(row.contactId);
+        expect(event.initialContactId).to.equal(row.initialContactId);
+        expect(event.customerEndpoint).to.deep.equal(row.customerEndpoint);
+        expect(event.systemEndpoint).to.deep.equal(row.systemEndpoint);
+        expect(event.attributes).to.deep.equal(row.attributes);
+        expect(event.parameters).to.deep.equal(row.parameters);
+      });
+
+      const expected = row.identity === undefined ? 'no identity' : `${row.identity.type} from the ${row.source}`;
+      it(`when ${row.file} is identified with default region US, picks ${expected}`, () => {
+        // Arrange
+        const event = parseContactEvent(loadFixture(row.file));
+
+        // Act
+        const found = identify(event, 'US');
+
+        // Assert
+        if (row.identity === undefined) {
+          expect(found).to.equal(undefined);
+          return;
+        }
+        expect(found, 'an identity').to.not.equal(undefined);
+        expect(found!.source).to.equal(row.source);
+        expect(found!.identity).to.deep.include(row.identity);
+      });
+    }
+  });
+
+  describe('identity source order', () => {
+    it('when a phoneNumber parameter and a customer endpoint are both usable, the parameter wins', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d, p) => {
+          p.phoneNumber = '+14255550199';
+          d.CustomerEndpoint = { Address: '+14255550123', Type: 'TELEPHONE_NUMBER' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found?.source).to.equal('parameter');
+      expect(found?.identity).to.deep.include({ type: 'PHONE', e164: '+14255550199' });
+    });
+
+    it('when an emailAddress parameter and a phone endpoint are both usable, the parameter wins', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d, p) => {
+          p.emailAddress = 'Ops@Example.com';
+          d.CustomerEndpoint = { Address: '+14255550123', Type: 'TELEPHONE_NUMBER' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found?.source).to.equal('parameter');
+      expect(found?.identity).to.deep.include({ type: 'EMAIL', address: 'ops@example.com' });
+    });
+
+    it('when the phoneNumber parameter is withheld, falls through to the customer endpoint', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d, p) => {
+          p.phoneNumber = 'private';
+          d.CustomerEndpoint = { Address: '+14255550123', Type: 'TELEPHONE_NUMBER' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found?.source).to.equal('endpoint');
+      expect(found?.identity).to.deep.include({ type: 'PHONE', e164: '+14255550123' });
+    });
+
+    it('when the customer endpoint is not a valid number, falls through to the phoneNumber attribute', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d) => {
+          d.CustomerEndpoint = { Address: '12345', Type: 'TELEPHONE_NUMBER' };
+          d.Attributes = { phoneNumber: '+442079460958' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found?.source).to.equal('attribute');
+      expect(found?.identity).to.deep.include({ type: 'PHONE', e164: '+442079460958', country: 'GB' });
+    });
+
+    it('when the customer endpoint is an invalid e-mail address, falls through to the email attribute', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d) => {
+          d.Channel = 'EMAIL';
+          d.CustomerEndpoint = { Address: 'not an address', Type: 'EMAIL_ADDRESS' };
+          d.Attributes = { email: 'ravi.k@example.org' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found?.source).to.equal('attribute');
+      expect(found?.identity).to.deep.include({ type: 'EMAIL', address: 'ravi.k@example.org' });
+    });
+
+    it('when only the system endpoint holds a number, gives no identity (the system endpoint is never the caller)', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d) => {
+          d.CustomerEndpoint = null;
+          d.SystemEndpoint = { Address: '+14255550123', Type: 'TELEPHONE_NUMBER' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found).to.equal(undefined);
+    });
+
+    it('when the customer endpoint is withheld and the system endpoint holds a number, uses the attribute instead', () => {
+      // Arrange
+      const event = parseContactEvent(
+        minimalEvent((d) => {
+          d.CustomerEndpoint = { Address: 'anonymous', Type: 'TELEPHONE_NUMBER' };
+          d.SystemEndpoint = { Address: '+18005550100', Type: 'TELEPHONE_NUMBER' };
+          d.Attributes = { email: 'jane.doe@example.com' };
+        }),
+      );
+
+      // Act
+      const found = identify(event, 'US');
+
+      // Assert
+      expect(found?.source).to.equal('attribute');
+      expect(found?.identity).to.deep.include({ type: 'EMAIL', address: 'jane.doe@example.com' });
+    });
+  });
+
+  describe('malformed events', () => {
+    const notObjects: Array<[string, unknown]> = [
+      ['null', null],
+      ['an array', [minimalEvent()]],
+      ['a string', JSON.stringify(minimalEvent())],
+      ['a number', 42],
+      ['undefined', undefined],
+    ];
+    for (const [what, body] of notObjects) {
+      it(`when the body is ${what}, rejects it as INVALID_EVENT naming the body`, () => {
+        // Act
+        const err = parseFailure(body);
+
+        // Assert
+        expect(err.code).to.equal('INVALID_EVENT');
+        expect(err.status).to.equal(400);
+        expect(err.field).to.equal('body');
+      });
+    }
+
+    const rows: Array<{ when: string; edit: Edit; field: string }> = [
+      { when: 'Details is missing', edit: (_d, _p, e) => delete e.Details, field: 'Details' },
+      { when: 'ContactData is missing', edit: (_d, _p, e) => delete (e.Details as Obj).ContactData, field: 'Details.ContactData' },
+      {
+        when: 'ContactId is missing',
+        edit: (d) => delete d.ContactId,
+        field: 'Details.ContactData.ContactId',
+      },
+      {
+        when: 'ContactId contains spaces',
+        edit: (d) => (d.ContactId = '11111111 2222 4333'),
+        field: 'Details.ContactData.ContactId',
+      },
+      {
+        when: "Channel is 'FAX'",
+        edit: (d) => (d.Channel = 'FAX'),
+        field: 'Details.ContactData.Channel',
+      },
+      {
+        when: 'an attribute value is a number',
+        edit: (d) => (d.Attributes = { customerName: 'Jane', tier: 5 }),
+        field: 'Details.ContactData.Attributes.tier',
+      },
+      {
+        when: "Parameters.countryCode is 'USA'",
+        edit: (_d, p) => (p.countryCode = 'USA'),
+        field: 'Details.Parameters.countryCode',
+      },
+      {
+        when: "Parameters.createProfile is 'maybe'",
+        edit: (_d, p) => (p.createProfile = 'maybe'),
+        field: 'Details.Parameters.createProfile',
+      },
+      { when: 'Name is not ContactFlowEvent', edit: (_d, _p, e) => (e.Name = 'SomethingElse'), field: 'Name' },
+    ];
+    for (const row of rows) {
+      it(`when ${row.when}, rejects the event as INVALID_EVENT naming ${row.field}`, () => {
+        // Arrange
+        const body = minimalEvent(row.edit);
+
+        // Act
+        const err = parseFailure(body);
+
+        // Assert
+        expect(err.code).to.equal('INVALID_EVENT');
+        expect(err.status).to.equal(400);
+        expect(err.field).to.equal(row.field);
+        expect(err.message).to.include(row.field);
+      });
+    }
+
+    it('when a field is present but of the wrong type, the message does not claim it is missing', () => {
+      // Arrange: the value is there, it is a number instead of a string
+      const body = minimalEvent((d) => (d.Attributes = { tier: 5 }));
+
+      // Act
+      const err = parseFailure(body);
+
+      // Assert
+      expect(err.field).to.equal('Details.ContactData.Attributes.tier');
+      expect(err.message).to.not.include('is required');
+    });
+
+    it('when ContactId is missing, the message says it is required', () => {
+      // Arrange
+      const body = minimalEvent((d) => delete d.ContactId);
+
+      // Act
+      const err = parseFailure(body);
+
+      // Assert
+      expect(err.message).to.equal('Details.ContactData.ContactId: is required');
+    });
+  });
+
+  describe('lenient reading', () => {
+    it('when the event carries fields the service does not know, ignores them', () => {
+      // Arrange
+      const body = minimalEvent((d, p, e) => {
+        e.Version = '1.0';
+        d.MediaStreams = { Customer: { Audio: null } };
+        d.Tags = { team: 'billing' };
+        p.someFlowParameter = 'x';
+      });
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.contactId).to.equal('11111111-2222-4333-8444-555555555555');
+      expect(event.parameters).to.deep.equal(noParameters);
+    });
+
+    it('when Name is absent, still accepts the event', () => {
+      // Arrange
+      const body = minimalEvent((_d, _p, e) => delete e.Name);
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.channel).to.equal('VOICE');
+    });
+
+    it('when countryCode is lower-case, upper-cases it', () => {
+      // Arrange
+      const body = minimalEvent((_d, p) => (p.countryCode = 'gb'));
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.parameters.countryCode).to.equal('GB');
+    });
+
+    const createProfileRows: Array<[string, boolean]> = [
+      ['false', false],
+      ['FALSE', false],
+      ['False', false],
+      ['true', true],
+      ['TRUE', true],
+      ['tRuE', true],
+    ];
+    for (const [raw, value] of createProfileRows) {
+      it(`when createProfile is "${raw}", reads it as ${value}`, () => {
+        // Arrange
+        const body = minimalEvent((_d, p) => (p.createProfile = raw));
+
+        // Act
+        const event = parseContactEvent(body);
+
+        // Assert
+        expect(event.parameters.createProfile).to.equal(value);
+      });
+    }
+
+    it('when InitialContactId and PreviousContactId are absent, uses the ContactId and ""', () => {
+      // Arrange
+      const body = minimalEvent();
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.initialContactId).to.equal('11111111-2222-4333-8444-555555555555');
+      expect(event.previousContactId).to.equal('');
+    });
+  });
+});

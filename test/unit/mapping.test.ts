@@ -1,0 +1,350 @@
+import { expect } from 'chai';
+import {
+  CORE_KEYS,
+  jsonBytes,
+  parseAttributeMapping,
+  readMapped,
+  sanitiseValue,
+  type AttributeMapping,
+} from '../../src/contact/mapping.js';
+import { SCALAR_PROFILE_FIELDS, type Profile } from '../../src/profiles/profile.js';
+
+const PROFILE_ID = '0123456789abcdef0123456789abcdef';
+
+function mappingOf(attributes: Record<string, string>): AttributeMapping {
+  const { mapping, problems } = parseAttributeMapping({ attributes });
+  expect(problems, 'the mapping is valid').to.deep.equal([]);
+  return mapping;
+}
+
+/** Has a lone UTF-16 surrogate or a replacement character: a character was cut in half. */
+function hasBrokenCharacter(s: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\uFFFD/.test(s);
+}
+
+describe('attribute mapping', () => {
+  describe('parseAttributeMapping, reading fields', () => {
+    for (const field of SCALAR_PROFILE_FIELDS) {
+      it(`when a key maps to ${field}, reads that field of the profile`, () => {
+        // Arrange
+        const mapping = mappingOf({ extra: field });
+        const profile = { ProfileId: PROFILE_ID, [field]: `value of ${field}` } as Profile;
+
+        // Act
+        const answer = readMapped(profile, mapping, 10_000);
+
+        // Assert
+        expect(answer).to.deep.equal({ extra: `value of ${field}` });
+      });
+    }
+
+    it('when keys map to address parts, reads the part of the right address', () => {
+      // Arrange
+      const mapping = mappingOf({ city: 'Address.City', billingZip: 'BillingAddress.PostalCode', shipCountry: 'ShippingAddress.Country' });
+      const profile: Profile = {
+        ProfileId: PROFILE_ID,
+        Address: { City: 'London', PostalCode: 'EC1A 1BB' },
+        BillingAddress: { City: 'Leeds', PostalCode: 'LS1 4AP' },
+        ShippingAddress: { Country: 'GB' },
+      };
+
+      // Act
+      const answer = readMapped(profile, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ city: 'London', billingZip: 'LS1 4AP', shipCountry: 'GB' });
+    });
+
+    it('when an address part is mapped and the profile has no such address, gives ""', () => {
+      // Arrange
+      const mapping = mappingOf({ city: 'MailingAddress.City' });
+
+      // Act
+      const answer = readMapped({ ProfileId: PROFILE_ID, Address: { City: 'London' } }, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ city: '' });
+    });
+
+    it('when a key maps to Attributes.<name>, reads that custom attribute (names may hold . : - _)', () => {
+      // Arrange
+      const mapping = mappingOf({ tier: 'Attributes.tier', segment: 'Attributes.crm.segment:v2', lang: 'Attributes.preferred-language_code' });
+      const profile: Profile = {
+        ProfileId: PROFILE_ID,
+        Attributes: { tier: 'gold', 'crm.segment:v2': 'smb', 'preferred-language_code': 'en-GB' },
+      };
+
+      // Act
+      const answer = readMapped(profile, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ tier: 'gold', segment: 'smb', lang: 'en-GB' });
+    });
+
+    it('when the mapped field is absent from the profile, gives ""', () => {
+      // Arrange
+      const mapping = mappingOf({ middle: 'MiddleName', tier: 'Attributes.tier' });
+
+      // Act
+      const answer = readMapped({ ProfileId: PROFILE_ID }, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ middle: '', tier: '' });
+    });
+
+    it('when there is no profile, gives "" for every mapped key', () => {
+      // Arrange
+      const mapping = mappingOf({ middle: 'MiddleName', city: 'Address.City' });
+
+      // Act
+      const answer = readMapped(undefined, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ middle: '', city: '' });
+    });
+
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      it(`when Attributes.${name} is mapped and the profile has no such attribute, gives "" (nothing inherited leaks)`, () => {
+        // Arrange
+        const mapping = mappingOf({ inherited: `Attributes.${name}` });
+        const profile: Profile = { ProfileId: PROFILE_ID, Attributes: { tier: 'gold' } };
+
+        // Act
+        const answer = readMapped(profile, mapping, 10_000);
+
+        // Assert
+        expect(answer).to.deep.equal({ inherited: '' });
+      });
+    }
+
+    it('when a profile really holds an attribute named constructor (from JSON), reads its value', () => {
+      // Arrange
+      const mapping = mappingOf({ ctor: 'Attributes.constructor' });
+      const profile = JSON.parse(`{"ProfileId":"${PROFILE_ID}","Attributes":{"constructor":"builder"}}`) as Profile;
+
+      // Act
+      const answer = readMapped(profile, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ ctor: 'builder' });
+    });
+
+    it('when the file has no attributes object, gives an empty mapping without problems', () => {
+      // Act
+      const { mapping, problems } = parseAttributeMapping({});
+
+      // Assert
+      expect(problems).to.deep.equal([]);
+      expect(mapping).to.deep.equal([]);
+    });
+  });
+
+  describe('parseAttributeMapping, rejecting', () => {
+    const unknownSources = ['Nickname', 'firstName', 'Address', 'Address.Street', 'Address.City.Name', 'Attributes.', 'Attributes.a b', 'ProfileId'];
+    for (const source of unknownSources) {
+      it(`when a key maps to "${source}" (not a profile field), reports the key and the field`, () => {
+        // Act
+        const { problems } = parseAttributeMapping({ attributes: { extra: source } });
+
+        // Assert
+        expect(problems).to.have.lengthOf(1);
+        expect(problems[0]).to.include('"extra"').and.include(`"${source}"`);
+      });
+    }
+
+    for (const key of CORE_KEYS) {
+      it(`when the mapping reuses the core key ${key}, reports it`, () => {
+        // Act
+        const { problems } = parseAttributeMapping({ attributes: { [key]: 'FirstName' } });
+
+        // Assert
+        expect(problems).to.deep.equal([`"${key}": is a core answer key`]);
+      });
+    }
+
+    const badKeys = ['', '1tier', '_tier', 'tier level', 'tier.level', 'tier$', 'ünïcode', 'a'.repeat(65)];
+    for (const key of badKeys) {
+      it(`when an answer key is ${JSON.stringify(key.length > 20 ? `${key.length} letters` : key)}, reports the bad key name`, () => {
+        // Act
+        const { problems } = parseAttributeMapping({ attributes: { [key]: 'FirstName' } });
+
+        // Assert
+        expect(problems).to.have.lengthOf(1);
+        expect(problems[0]).to.include(`"${key}"`).and.include('an answer key is');
+      });
+    }
+
+    it('when a key is 64 characters, accepts it (the longest allowed)', () => {
+      // Act
+      const { problems } = parseAttributeMapping({ attributes: { ['a'.repeat(64)]: 'FirstName' } });
+
+      // Assert
+      expect(problems).to.deep.equal([]);
+    });
+
+    it('when the mapping has 65 entries, reports the limit of 64', () => {
+      // Arrange
+      const attributes = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`key${i}`, 'FirstName']));
+
+      // Act
+      const { problems } = parseAttributeMapping({ attributes });
+
+      // Assert
+      expect(problems).to.deep.equal(['at most 64 mapped attributes (got 65)']);
+    });
+
+    it('when the mapping has exactly 64 entries, accepts them all', () => {
+      // Arrange
+      const attributes = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`key${i}`, `Attributes.a${i}`]));
+
+      // Act
+      const { mapping, problems } = parseAttributeMapping({ attributes });
+
+      // Assert
+      expect(problems).to.deep.equal([]);
+      expect(mapping).to.have.lengthOf(64);
+    });
+
+    const notMappings: Array<[string, unknown]> = [
+      ['an array', [{ extra: 'FirstName' }]],
+      ['a string', 'FirstName'],
+      ['null', null],
+      ['undefined (an unreadable file)', undefined],
+      ['attributes as an array', { attributes: ['FirstName'] }],
+      ['an attribute source that is not a string', { attributes: { extra: 5 } }],
+    ];
+    for (const [what, raw] of notMappings) {
+      it(`when the file content is ${what}, reports the expected shape and maps nothing`, () => {
+        // Act
+        const { mapping, problems } = parseAttributeMapping(raw);
+
+        // Assert
+        expect(mapping).to.deep.equal([]);
+        expect(problems).to.deep.equal(['the file must be {"attributes": {"answerKey": "ProfileField"}}']);
+      });
+    }
+  });
+
+  describe('sanitiseValue', () => {
+    it('when the value holds newlines, tabs and control characters, replaces them so none is left', () => {
+      // Act
+      const out = sanitiseValue('Jane\r\nDoe\tSmith\u0000\u0007x\u007f\u0085y\u2028z\u2029');
+
+      // Assert
+      expect(out).to.equal('Jane Doe Smith x y z');
+    });
+
+    it('when the value has surrounding spaces and control characters, trims them', () => {
+      // Act
+      const out = sanitiseValue('  \n\t gold \r\n ');
+
+      // Assert
+      expect(out).to.equal('gold');
+    });
+
+    it('when the value is undefined, gives ""', () => {
+      // Act / Assert
+      expect(sanitiseValue(undefined)).to.equal('');
+    });
+
+    it('when the value is exactly 1024 bytes, keeps it whole', () => {
+      // Arrange
+      const value = 'é'.repeat(512);
+
+      // Act
+      const out = sanitiseValue(value);
+
+      // Assert
+      expect(out).to.equal(value);
+    });
+
+    const multibyte: Array<[string, string]> = [
+      ['2-byte characters cut mid-character', 'a' + 'é'.repeat(600)],
+      ['3-byte characters cut mid-character', '€'.repeat(400)],
+      ['3-byte characters cut after one byte', 'ab' + '€'.repeat(400)],
+      ['4-byte emoji cut mid-character', 'a' + '😀'.repeat(300)],
+      ['4-byte emoji cut after three bytes', 'abc' + '😀'.repeat(300)],
+    ];
+    for (const [what, value] of multibyte) {
+      it(`when the value is over 1024 bytes of ${what}, keeps the longest whole-character prefix within 1024 bytes`, () => {
+        // Act
+        const out = sanitiseValue(value);
+
+        // Assert
+        const bytes = Buffer.byteLength(out);
+        expect(bytes).to.be.at.most(1024);
+        expect(bytes, 'no more than one character was dropped').to.be.above(1024 - 4);
+        expect(value.startsWith(out), 'a prefix of the input').to.equal(true);
+        expect(hasBrokenCharacter(out), 'no broken character').to.equal(false);
+      });
+    }
+  });
+
+  describe('readMapped byte budget', () => {
+    it('when a value does not fit in what is left of the budget, empties it and keeps the key', () => {
+      // Arrange
+      const mapping = mappingOf({ a: 'Attributes.a', b: 'Attributes.b', c: 'Attributes.c' });
+      const profile: Profile = { ProfileId: PROFILE_ID, Attributes: { a: 'x'.repeat(100), b: 'y'.repeat(100), c: 'z' } };
+      const budget = jsonBytes('a', 'x'.repeat(100)) + jsonBytes('b', '') + jsonBytes('c', 'z');
+
+      // Act
+      const answer = readMapped(profile, mapping, budget);
+
+      // Assert
+      expect(answer).to.deep.equal({ a: 'x'.repeat(100), b: '', c: 'z' });
+    });
+
+    it('when escaping makes a value larger in JSON than in the profile, counts the escaped size', () => {
+      // Arrange: 10 quotes take 20 bytes once escaped
+      const mapping = mappingOf({ q: 'Attributes.q' });
+      const profile: Profile = { ProfileId: PROFILE_ID, Attributes: { q: '"'.repeat(10) } };
+      const budget = jsonBytes('q', '"'.repeat(10)) - 1;
+
+      // Act
+      const answer = readMapped(profile, mapping, budget);
+
+      // Assert
+      expect(answer).to.deep.equal({ q: '' });
+    });
+
+    it('when the values are read, they are sanitised', () => {
+      // Arrange
+      const mapping = mappingOf({ note: 'AdditionalInformation' });
+
+      // Act
+      const answer = readMapped({ ProfileId: PROFILE_ID, AdditionalInformation: ' VIP\ncaller ' }, mapping, 10_000);
+
+      // Assert
+      expect(answer).to.deep.equal({ note: 'VIP caller' });
+    });
+
+    it('when many long keys exceed the budget, the pairs written never take more bytes than the budget', () => {
+      // Arrange: 64 keys of 64 characters, each value 1024 bytes of quotes (2 KB once escaped)
+      const attributes: Record<string, string> = {};
+      const values: Record<string, string> = {};
+      for (let i = 0; i < 64; i++) {
+        attributes[`k${String(i).padStart(2, '0')}`.padEnd(64, 'x')] = `Attributes.a${i}`;
+        values[`a${i}`] = '"'.repeat(1024);
+      }
+      const mapping = mappingOf(attributes);
+      const budget = 16_000;
+
+      // Act
+      const answer = readMapped({ ProfileId: PROFILE_ID, Attributes: values }, mapping, budget);
+
+      // Assert
+      const used = Object.entries(answer).reduce((n, [k, v]) => n + jsonBytes(k, v), 0);
+      expect(used).to.be.at.most(budget);
+    });
+  });
+
+  describe('jsonBytes', () => {
+    it('when given a pair, counts the escaped key, value, colon and comma', () => {
+      // Act
+      const bytes = jsonBytes('k', 'é"');
+
+      // Assert: "k" (3) + "é\"" (2 + 2 + 2) + : and , (2)
+      expect(bytes).to.equal(Buffer.byteLength(`"k":"é\\"",`));
+    });
+  });
+});
