@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { REPO_ROOT } from '../support/service.js';
+
+/** Runs src/main.ts as `npm start` would run dist/src/main.js, and collects what it prints. */
+async function run(env: Record<string, string>, ms = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+describe('start-up (the process)', () => {
+  it('when NODE_ENV=production has no domain and no tokens, refuses to start naming both variables', async () => {
+    const r = await run({ NODE_ENV: 'production' });
+
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain('CUSTOMER_PROFILES_DOMAIN').and.to.contain('AUTH_TOKENS');
+    expect(r.stdout).to.not.contain('listening');
+  });
+
+  it('when a value is invalid, refuses to start naming the variable and what it accepts', async () => {
+    const r = await run({ RESOLVE_DEADLINE_MS: 'soon', PORT: '0' });
+
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/RESOLVE_DEADLINE_MS: expected an integer between 100 and 8000 \(got "soon"\)/);
+  });
+
+  it('when nothing is configured, starts on the embedded store, says so first, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    while (!stdout.includes('"listening"')) await once(child.stdout, 'data');
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
+    expect(lines[0]!.msg).to.match(/^EMBEDDED MODE/);
+    expect(lines[0]!.level).to.equal(40);
+    expect(code).to.equal(0);
+  });
+});
