@@ -26,5 +26,5 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# node itself is PID 1's child of nothing: signals (SIGTERM on scale-in) reach it directly.
+# node runs as PID 1 with its own SIGTERM/SIGINT handlers: the signals of a scale-in reach it directly.
 CMD ["node", "dist/src/main.js"]
