@@ -30,7 +30,7 @@ interface RequestLog {
   identity?: string;
   identitySource?: string;
   failure?: string;
-  replayed?: boolean;
+  source?: string;
 }
 
 function maskedIdentity(r: Resolved): string | undefined {
@@ -97,7 +97,7 @@ export function buildApp(deps: AppDeps): Express {
         identity: maskedIdentity(resolved),
         identitySource: resolved.identitySource,
         failure: resolved.failure,
-        replayed: resolved.replayed || undefined,
+        source: resolved.source,
       });
       res.json(resolved.answer);
     } finally {

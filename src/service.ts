@@ -1,8 +1,8 @@
 import type { Express } from 'express';
 import { buildApp } from './app.js';
-import { MemoryIdempotencyStore } from './cache/idempotency.js';
+import { createSharedState } from './cache/index.js';
+import { createRedisClient } from './cache/redis.js';
 import type { Config } from './config/index.js';
-import { MemoryRecentContacts } from './contact/recent-contacts.js';
 import { ContactResolver } from './contact/resolve.js';
 import type { Logger } from './ops/logger.js';
 import { createCustomerProfilesClient, CustomerProfilesStore } from './profiles/customer-profiles.js';
@@ -22,7 +22,7 @@ export interface Service {
 /** Builds every part of the service from the configuration; main.ts and integration tests share it. */
 export function createService(config: Config, logger: Logger): Service {
   let store: ProfileStore;
-  const closers: Array<() => void> = [];
+  const closers: Array<() => Promise<unknown> | void> = [];
   if (config.domain) {
     const client = createCustomerProfilesClient({
       region: config.aws.region!,
@@ -42,34 +42,58 @@ export function createService(config: Config, logger: Logger): Service {
     logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
   }
 
+  const redis = createRedisClient(config);
+  const state = createSharedState({
+    redis,
+    logger,
+    keyPrefix: config.redisKeyPrefix,
+    domain: config.domain ?? 'embedded',
+    identityHashSecret: config.identityHashSecret,
+    mapping: config.attributeMapping,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    repeatWindowMs: config.repeatWindowMs,
+    cacheKeepMs: Math.max(config.cache.ttlMs, config.cache.staleMaxAgeMs),
+    createLockTtlMs: config.createLockTtlMs,
+  });
+  if (redis) {
+    // ioredis reports connection trouble as 'error' events; without a listener they would crash the process
+    redis.on('error', (err: Error) => state.health.failed('connection', err));
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+  } else {
+    logger.warn('NO REDIS: cache, idempotency and creation locks are in-process; replicas do not share them.');
+  }
+
   const resolver = new ContactResolver({
     store,
-    recentContacts: new MemoryRecentContacts(config.repeatWindowMs),
-    idempotency: new MemoryIdempotencyStore(config.idempotencyTtlMs),
+    ...state,
     mapping: config.attributeMapping,
     defaultCountry: config.defaultCountry,
     createProfiles: config.createProfiles,
+    cacheTtl: config.cache,
   });
-  let state: ServiceState = 'starting';
+  let serviceState: ServiceState = 'starting';
   const app = buildApp({
     resolver,
     logger,
     authTokens: config.authTokens,
     resolveDeadlineMs: config.resolveDeadlineMs,
     readiness: {
-      ready: () => state === 'ready',
-      details: () => ({ state, profileStore: store.kind }),
+      ready: () => serviceState === 'ready',
+      details: () => ({
+        state: serviceState,
+        profileStore: store.kind,
+        redis: redis ? { mode: config.redis.mode, status: redis.status, lastError: state.health.lastError } : { mode: 'none' },
+      }),
     },
   });
   return {
     app,
     store,
     setState: (s) => {
-      state = s;
+      serviceState = s;
     },
-    close: () => {
-      for (const close of closers) close();
-      return Promise.resolve();
+    close: async () => {
+      for (const close of closers) await close();
     },
   };
 }

@@ -20,6 +20,15 @@ export interface Config {
   logLevel: string;
   shutdownGraceMs: number;
   createProfiles: boolean;
+  redis:
+    | { mode: 'none' }
+    | { mode: 'single'; url: string }
+    | { mode: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
+  redisKeyPrefix: string;
+  redisCommandTimeoutMs: number;
+  cache: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number };
+  createLockTtlMs: number;
+  identityHashSecret: string;
   repeatWindowMs: number;
   idempotencyTtlMs: number;
   attributeMapping: AttributeMapping;
@@ -66,6 +75,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     if (!s.CUSTOMER_PROFILES_DOMAIN) problems.push('CUSTOMER_PROFILES_DOMAIN: required when NODE_ENV=production (the embedded store is for local runs)');
     if (!s.AUTH_TOKENS?.length) problems.push('AUTH_TOKENS: required when NODE_ENV=production');
   }
+  if (s.REDIS_URL && s.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
 
   const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
@@ -99,6 +109,28 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     logLevel: s.LOG_LEVEL,
     shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
     createProfiles: s.CREATE_PROFILES,
+    redis: s.REDIS_URL
+      ? { mode: 'single', url: s.REDIS_URL }
+      : s.REDIS_CLUSTER_NODES
+        ? {
+            mode: 'cluster',
+            nodes: s.REDIS_CLUSTER_NODES.map((n) => {
+              const i = n.lastIndexOf(':');
+              return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+            }),
+            password: s.REDIS_CLUSTER_PASSWORD,
+            tls: s.REDIS_CLUSTER_TLS ?? false,
+          }
+        : { mode: 'none' },
+    redisKeyPrefix: s.REDIS_KEY_PREFIX,
+    redisCommandTimeoutMs: s.REDIS_COMMAND_TIMEOUT_MS,
+    cache: {
+      ttlMs: s.CACHE_TTL_SECONDS * 1000,
+      notFoundTtlMs: s.CACHE_NOT_FOUND_TTL_SECONDS * 1000,
+      staleMaxAgeMs: s.CACHE_STALE_MAX_AGE_SECONDS * 1000,
+    },
+    createLockTtlMs: s.CREATE_LOCK_TTL_MS,
+    identityHashSecret: s.IDENTITY_HASH_SECRET,
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
     attributeMapping: mapping,

@@ -37,6 +37,23 @@ export const settings = {
     .describe('AWS region of the domain and the Connect instance; required with a domain'),
   AWS_ENDPOINT_URL_CUSTOMER_PROFILES: url.optional().describe('Customer Profiles endpoint override (VPC endpoint, tests)'),
   AWS_ENDPOINT_URL_CONNECT: url.optional().describe('Amazon Connect endpoint override'),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL' })
+    .optional()
+    .describe('a single Redis (rediss:// for TLS; password in the URL); unset: in-process state'),
+  REDIS_CLUSTER_NODES: list
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port')).min(1, 'at least one host:port'))
+    .optional()
+    .describe('comma-separated host:port seeds of a Redis Cluster'),
+  REDIS_CLUSTER_PASSWORD: z.string().min(1).optional().describe('password of the cluster nodes'),
+  REDIS_CLUSTER_TLS: bool.optional().describe('connect to the cluster nodes with TLS'),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, _ or -').describe('first part of every Redis key'),
+  REDIS_COMMAND_TIMEOUT_MS: int(5, 5000).describe('the most one Redis command may take before it counts as failed'),
+  CACHE_TTL_SECONDS: int(0, 86400).describe('how long a looked-up profile answers from the cache without asking Customer Profiles'),
+  CACHE_NOT_FOUND_TTL_SECONDS: int(0, 3600).describe('the same for "no profile" (creation off)'),
+  CACHE_STALE_MAX_AGE_SECONDS: int(0, 604800).describe('the oldest cached answer given (degraded) when Customer Profiles fails'),
+  CREATE_LOCK_TTL_MS: int(200, 30000).describe('expiry of the fleet-wide lock around creating one caller\'s profile'),
+  IDENTITY_HASH_SECRET: z.string().min(16, 'at least 16 characters').describe('HMAC key that turns identities into Redis key names'),
   AUTH_TOKENS: list
     .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
     .optional()

@@ -1,32 +1,34 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import type { IdempotencyStore } from '../cache/idempotency.js';
-import { chooseProfile, ProfileStoreError, type Profile, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
-import { buildAnswer, type Answer, type CustomerStatus, type Outcome } from './answer.js';
+import type { SharedState } from '../cache/index.js';
+import type { CachedLookup } from '../cache/profile-cache.js';
+import { NO_REPEAT } from '../cache/recent-contacts.js';
+import { chooseProfile, ProfileStoreError, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
+import { buildAnswer, summarise, type Answer, type CustomerStatus, type Outcome, type ProfileSummary } from './answer.js';
 import type { ContactEvent } from './event.js';
 import { identify, type IdentitySource } from './identify.js';
 import type { Identity } from './identity.js';
 import type { AttributeMapping } from './mapping.js';
-import type { RecentContacts } from './recent-contacts.js';
 import { SingleFlight } from './single-flight.js';
 
-export interface ResolverDeps {
+export interface ResolverDeps extends Omit<SharedState, 'health'> {
   store: ProfileStore;
-  recentContacts: RecentContacts;
-  idempotency: IdempotencyStore;
   mapping: AttributeMapping;
   defaultCountry: CountryCode;
   createProfiles: boolean;
+  cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number };
+  /** epoch ms; tests move time */
   now?: () => number;
 }
 
-/** What happened, for the request log and metrics; the answer is what the flow gets. */
+/** How the answer was reached, for the request log and metrics; the answer is what the flow gets. */
+export type Source = 'idempotent' | 'cache' | 'stale-cache' | 'customer-profiles' | 'none';
+
 export interface Resolved {
   answer: Answer;
   status: CustomerStatus;
   identitySource: IdentitySource | undefined;
   failure: StoreFailure | undefined;
-  /** the answer was the one already given to this ContactId */
-  replayed: boolean;
+  source: Source;
 }
 
 class DeadlineExceeded extends Error {}
@@ -50,11 +52,14 @@ function withinDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T>
   });
 }
 
-const NO_REPEAT = { isRepeat: false, lastContactAt: '' };
+type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount'>;
 
-/** The resolve use case: identify the caller, look up or create the profile, answer the flow. */
+/**
+ * The resolve use case: identify the caller; answer a retried ContactId as before; else look the
+ * caller up (cache, then Customer Profiles) or create the profile once; answer the flow.
+ */
 export class ContactResolver {
-  private readonly creating = new SingleFlight<string, Profile>();
+  private readonly creating = new SingleFlight<string, ProfileSummary>();
   private readonly now: () => number;
 
   constructor(private readonly deps: ResolverDeps) {
@@ -62,55 +67,112 @@ export class ContactResolver {
   }
 
   async resolve(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
-    const earlier = await this.deps.idempotency.get(event.contactId);
+    const region = (event.parameters.countryCode as CountryCode | undefined) ?? this.deps.defaultCountry;
+    const found = identify(event, region);
+    // No identity: nothing to look up, create or remember; the same event always answers the same.
+    if (!found) return this.finish(this.outcome('ANONYMOUS', undefined), undefined, undefined, 'none');
+
+    const { identity, source: identitySource } = found;
+    const tag = this.deps.keys.identityTag(identity);
+    const earlier = await withinDeadline(this.deps.idempotency.get(tag, event.contactId), signal).catch(() => undefined);
     if (earlier) {
-      const status = earlier.customerStatus as CustomerStatus;
-      return { answer: earlier, status, identitySource: undefined, failure: undefined, replayed: true };
+      return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    const resolved = await this.resolveAfresh(event, signal);
+    const resolved = await this.resolveAfresh(event, identity, identitySource, tag, signal);
     // A fallback is not kept: a retry deserves a fresh attempt.
-    if (resolved.answer.degraded !== 'true') await this.deps.idempotency.put(event.contactId, resolved.answer);
+    if (resolved.answer.degraded !== 'true') await this.deps.idempotency.put(tag, event.contactId, resolved.answer);
     return resolved;
   }
 
-  private async resolveAfresh(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
-    const region = (event.parameters.countryCode as CountryCode | undefined) ?? this.deps.defaultCountry;
-    const found = identify(event, region);
-    if (!found) return this.finish(this.empty('ANONYMOUS', undefined), undefined, undefined);
-    const { identity, source } = found;
-    try {
-      const lookup = await withinDeadline(this.lookUpOrCreate(event, identity, signal), signal);
-      const repeat = lookup.profile
-        ? await withinDeadline(this.deps.recentContacts.record(lookup.profile.ProfileId, event.initialContactId, this.now()), signal)
-        : NO_REPEAT;
-      return this.finish({ ...lookup, identity, degraded: false, repeat, recordStatus: 'SKIPPED' }, source, undefined);
-    } catch (err) {
-      const failure: StoreFailure =
-        err instanceof DeadlineExceeded ? 'timeout' : err instanceof ProfileStoreError ? err.failure : 'unavailable';
-      return this.finish({ ...this.empty('UNAVAILABLE', identity), degraded: true }, source, failure);
+  private async resolveAfresh(
+    event: ContactEvent,
+    identity: Identity,
+    identitySource: IdentitySource,
+    tag: string,
+    signal: AbortSignal,
+  ): Promise<Resolved> {
+    const createAllowed = event.parameters.createProfile ?? this.deps.createProfiles;
+    const cached = await withinDeadline(this.deps.cache.get(tag), signal).catch(() => undefined);
+    const age = cached ? this.now() - cached.cachedAt : Infinity;
+    const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
+    // A cached "no profile" does not stop a contact that may create one.
+    const usable = cached && !(cached.status === 'NOT_FOUND' && createAllowed);
+
+    let lookup: Lookup;
+    let source: Source;
+    let failure: StoreFailure | undefined;
+    let degraded = false;
+    if (usable && age < freshFor) {
+      lookup = fromCache(cached);
+      source = 'cache';
+    } else {
+      try {
+        lookup = await withinDeadline(this.lookUpOrCreate(event, identity, tag, createAllowed, signal), signal);
+        source = 'customer-profiles';
+      } catch (err) {
+        failure = err instanceof DeadlineExceeded ? 'timeout' : err instanceof ProfileStoreError ? err.failure : 'unavailable';
+        if (!(usable && age < this.deps.cacheTtl.staleMaxAgeMs)) {
+          return this.finish({ ...this.outcome('UNAVAILABLE', identity), degraded: true }, identitySource, failure, 'none');
+        }
+        // stale-if-error: the last known answer, marked degraded
+        lookup = fromCache(cached);
+        source = 'stale-cache';
+        degraded = true;
+      }
     }
+    const repeat = lookup.summary
+      ? await withinDeadline(this.deps.recentContacts.record(lookup.summary.profileId, event.initialContactId, this.now()), signal).catch(
+          () => NO_REPEAT,
+        )
+      : NO_REPEAT;
+    return this.finish({ ...lookup, identity, degraded, repeat, recordStatus: 'SKIPPED' }, identitySource, failure, source);
   }
 
   private async lookUpOrCreate(
     event: ContactEvent,
     identity: Identity,
+    tag: string,
+    createAllowed: boolean,
     signal: AbortSignal,
-  ): Promise<Pick<Outcome, 'status' | 'profile' | 'matchCount'>> {
+  ): Promise<Lookup> {
     const matches = await this.deps.store.search(identity, signal);
-    if (matches.length === 1) return { status: 'KNOWN', profile: matches[0], matchCount: 1 };
-    if (matches.length > 1) return { status: 'MULTIPLE', profile: chooseProfile(matches, identity), matchCount: matches.length };
-    if (!(event.parameters.createProfile ?? this.deps.createProfiles)) return { status: 'NOT_FOUND', profile: undefined, matchCount: 0 };
-    // Simultaneous contacts from one new caller on this replica share one creation.
-    const key = identity.type === 'PHONE' ? identity.e164 : identity.address;
-    const profile = await this.creating.run(key, () => this.deps.store.create(identity, { contactId: event.contactId }, signal));
-    return { status: 'NEW', profile, matchCount: 0 };
+    if (matches.length > 0 || !createAllowed) {
+      const chosen = matches.length === 1 ? matches[0] : chooseProfile(matches, identity);
+      const lookup: CachedLookup = {
+        status: matches.length === 0 ? 'NOT_FOUND' : matches.length === 1 ? 'KNOWN' : 'MULTIPLE',
+        matchCount: matches.length,
+        summary: chosen && summarise(chosen, this.deps.mapping),
+        cachedAt: this.now(),
+      };
+      await this.deps.cache.set(tag, lookup);
+      return fromCache(lookup);
+    }
+    // Every contact that found no profile answers NEW with the one profile created for the caller:
+    // on this replica through the single-flight, across the fleet through the Redis lock.
+    const summary = await this.creating.run(tag, () =>
+      this.deps.createOnce.run(tag, signal, async (previousAttemptUnfinished) => {
+        if (previousAttemptUnfinished) {
+          // an earlier creator died or timed out mid-way: its profile may exist already
+          const again = await this.deps.store.search(identity, signal);
+          const chosen = again.length === 1 ? again[0] : chooseProfile(again, identity);
+          if (chosen) return summarise(chosen, this.deps.mapping);
+        }
+        const created = await this.deps.store.create(identity, { contactId: event.contactId }, signal);
+        return summarise(created, this.deps.mapping);
+      }),
+    );
+    return { status: 'NEW', summary, matchCount: 0 };
   }
 
-  private empty(status: CustomerStatus, identity: Identity | undefined): Outcome {
-    return { status, identity, profile: undefined, matchCount: 0, degraded: false, repeat: NO_REPEAT, recordStatus: 'SKIPPED' };
+  private outcome(status: CustomerStatus, identity: Identity | undefined): Outcome {
+    return { status, identity, summary: undefined, matchCount: 0, degraded: false, repeat: NO_REPEAT, recordStatus: 'SKIPPED' };
   }
 
-  private finish(outcome: Outcome, identitySource: IdentitySource | undefined, failure: StoreFailure | undefined): Resolved {
-    return { answer: buildAnswer(outcome, this.deps.mapping), status: outcome.status, identitySource, failure, replayed: false };
+  private finish(outcome: Outcome, identitySource: IdentitySource | undefined, failure: StoreFailure | undefined, source: Source): Resolved {
+    return { answer: buildAnswer(outcome, this.deps.mapping), status: outcome.status, identitySource, failure, source };
   }
+}
+
+function fromCache(c: CachedLookup): Lookup {
+  return { status: c.status, summary: c.summary, matchCount: c.matchCount };
 }

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import nock from 'nock';
-import { MemoryIdempotencyStore } from '../../src/cache/idempotency.js';
-import { MemoryRecentContacts } from '../../src/contact/recent-contacts.js';
+import { localState } from '../support/state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { parseContactEvent } from '../../src/contact/event.js';
 import { parseAttributeMapping } from '../../src/contact/mapping.js';
@@ -19,11 +18,11 @@ function resolver(deadlineMs = 2000): ContactResolver {
     requestTimeoutMs: deadlineMs,
     credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
   });
+  const mapping = parseAttributeMapping({ attributes: { customerTier: 'Attributes.tier' } }).mapping;
   return new ContactResolver({
     store: new CustomerProfilesStore(client, DOMAIN),
-    recentContacts: new MemoryRecentContacts(86_400_000),
-    idempotency: new MemoryIdempotencyStore(300_000),
-    mapping: parseAttributeMapping({ attributes: { customerTier: 'Attributes.tier' } }).mapping,
+    ...localState(mapping),
+    mapping,
     defaultCountry: 'US',
     createProfiles: true,
   });

@@ -8,8 +8,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { buildApp } from '../../src/app.js';
 import { parseAttributeMapping, type AttributeMapping } from '../../src/contact/mapping.js';
 import type { Identity } from '../../src/contact/identity.js';
-import { MemoryIdempotencyStore } from '../../src/cache/idempotency.js';
-import { MemoryRecentContacts } from '../../src/contact/recent-contacts.js';
+import { localState } from './state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
@@ -141,11 +140,11 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
   const store = o.store ?? new ScriptedProfileStore(o.seed ?? []);
   const log = new CapturedLog();
   const authTokens = o.authTokens ?? TEST_TOKENS;
+  const mapping = o.mapping ?? noMapping();
   const resolver = new ContactResolver({
     store,
-    recentContacts: new MemoryRecentContacts(o.repeatWindowMs ?? 24 * 60 * 60 * 1000),
-    idempotency: new MemoryIdempotencyStore(300_000),
-    mapping: o.mapping ?? noMapping(),
+    ...localState(mapping, o.repeatWindowMs ?? 24 * 60 * 60 * 1000),
+    mapping,
     defaultCountry: o.defaultCountry ?? 'US',
     createProfiles: o.createProfiles ?? true,
   });

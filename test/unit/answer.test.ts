@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { buildAnswer, CUSTOMER_STATUSES, type Outcome } from '../../src/contact/answer.js';
+import { buildAnswer, CUSTOMER_STATUSES, summarise, type Outcome } from '../../src/contact/answer.js';
 import { normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
 import { CORE_KEYS, MAX_ANSWER_BYTES, parseAttributeMapping, type AttributeMapping } from '../../src/contact/mapping.js';
 import type { Profile } from '../../src/profiles/profile.js';
@@ -25,7 +25,15 @@ function mappingOf(attributes: Record<string, string>): AttributeMapping {
   return mapping;
 }
 
-function outcome(overrides: Partial<Outcome>): Outcome {
+/** An outcome as the use case holds it, but with the whole profile: the test summarises it with its mapping. */
+type TestOutcome = Omit<Outcome, 'summary'> & { profile: Profile | undefined };
+
+function answerFor(o: TestOutcome, mapping: AttributeMapping): ReturnType<typeof buildAnswer> {
+  const { profile: p, ...rest } = o;
+  return buildAnswer({ ...rest, summary: p && summarise(p, mapping) }, mapping);
+}
+
+function outcome(overrides: Partial<TestOutcome>): TestOutcome {
   return {
     status: 'KNOWN',
     identity: phone,
@@ -39,7 +47,7 @@ function outcome(overrides: Partial<Outcome>): Outcome {
 }
 
 /** What each status looks like when the use case produces it. */
-const byStatus: Record<(typeof CUSTOMER_STATUSES)[number], Outcome> = {
+const byStatus: Record<(typeof CUSTOMER_STATUSES)[number], TestOutcome> = {
   KNOWN: outcome({ status: 'KNOWN' }),
   NEW: outcome({ status: 'NEW', profile: { ProfileId: PROFILE_ID, PhoneNumber: phone.e164 }, matchCount: 0 }),
   MULTIPLE: outcome({ status: 'MULTIPLE', matchCount: 3 }),
@@ -57,7 +65,7 @@ describe('buildAnswer', () => {
       const o = byStatus[status];
 
       // Act
-      const answer = buildAnswer(o, mapping);
+      const answer = answerFor(o, mapping);
 
       // Assert
       expect(answer).to.have.all.keys(...CORE_KEYS, 'city', 'customerTier');
@@ -71,7 +79,7 @@ describe('buildAnswer', () => {
 
   it('when a profile matched, answers its id, names, account number and mapped fields', () => {
     // Act
-    const answer = buildAnswer(byStatus.KNOWN, mapping);
+    const answer = answerFor(byStatus.KNOWN, mapping);
 
     // Assert
     expect(answer).to.include({
@@ -87,7 +95,7 @@ describe('buildAnswer', () => {
   for (const status of ['NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const) {
     it(`when the status is ${status} (no profile), answers "" for the profile id, profile fields and mapped keys`, () => {
       // Act
-      const answer = buildAnswer(byStatus[status], mapping);
+      const answer = answerFor(byStatus[status], mapping);
 
       // Assert
       expect(answer).to.include({ profileId: '', firstName: '', lastName: '', accountNumber: '', city: '', customerTier: '' });
@@ -96,7 +104,7 @@ describe('buildAnswer', () => {
 
   it('when the identity is a phone number, answers PHONE with the E.164 number and its region and no e-mail', () => {
     // Act
-    const answer = buildAnswer(outcome({ identity: phone }), mapping);
+    const answer = answerFor(outcome({ identity: phone }), mapping);
 
     // Assert
     expect(answer).to.include({ identityType: 'PHONE', phoneE164: '+442079460958', phoneCountry: 'GB', emailAddress: '' });
@@ -104,7 +112,7 @@ describe('buildAnswer', () => {
 
   it('when the identity is an e-mail address, answers EMAIL with the normalised address and no phone', () => {
     // Act
-    const answer = buildAnswer(outcome({ identity: email }), mapping);
+    const answer = answerFor(outcome({ identity: email }), mapping);
 
     // Assert
     expect(answer).to.include({ identityType: 'EMAIL', emailAddress: 'ravi.k@example.org', phoneE164: '', phoneCountry: '' });
@@ -112,7 +120,7 @@ describe('buildAnswer', () => {
 
   it('when there is no identity, answers NONE with no phone and no e-mail', () => {
     // Act
-    const answer = buildAnswer(byStatus.ANONYMOUS, mapping);
+    const answer = answerFor(byStatus.ANONYMOUS, mapping);
 
     // Assert
     expect(answer).to.include({ identityType: 'NONE', phoneE164: '', phoneCountry: '', emailAddress: '' });
@@ -120,7 +128,7 @@ describe('buildAnswer', () => {
 
   it('when several profiles matched, answers the match count as a decimal string', () => {
     // Act
-    const answer = buildAnswer(outcome({ status: 'MULTIPLE', matchCount: 12 }), mapping);
+    const answer = answerFor(outcome({ status: 'MULTIPLE', matchCount: 12 }), mapping);
 
     // Assert
     expect(answer.profileMatchCount).to.equal('12');
@@ -128,7 +136,7 @@ describe('buildAnswer', () => {
 
   it('when the answer came from a stale cache entry, answers degraded "true"', () => {
     // Act
-    const answer = buildAnswer(outcome({ degraded: true }), mapping);
+    const answer = answerFor(outcome({ degraded: true }), mapping);
 
     // Assert
     expect(answer.degraded).to.equal('true');
@@ -136,7 +144,7 @@ describe('buildAnswer', () => {
 
   it('when the answer is fresh, answers degraded "false"', () => {
     // Act
-    const answer = buildAnswer(outcome({ degraded: false }), mapping);
+    const answer = answerFor(outcome({ degraded: false }), mapping);
 
     // Assert
     expect(answer.degraded).to.equal('false');
@@ -144,7 +152,7 @@ describe('buildAnswer', () => {
 
   it('when the customer is a repeat contact, answers isRepeatContact "true" and the previous time', () => {
     // Act
-    const answer = buildAnswer(outcome({ repeat: { isRepeat: true, lastContactAt: '2025-11-21T09:30:00.000Z' } }), mapping);
+    const answer = answerFor(outcome({ repeat: { isRepeat: true, lastContactAt: '2025-11-21T09:30:00.000Z' } }), mapping);
 
     // Assert
     expect(answer).to.include({ isRepeatContact: 'true', lastContactAt: '2025-11-21T09:30:00.000Z' });
@@ -155,7 +163,7 @@ describe('buildAnswer', () => {
     const o = outcome({ profile: { ProfileId: PROFILE_ID, FirstName: ' Amelia\r\n', LastName: 'Hug\u0000hes', AccountNumber: '\tUK-1' } });
 
     // Act
-    const answer = buildAnswer(o, mapping);
+    const answer = answerFor(o, mapping);
 
     // Assert
     expect(answer).to.include({ firstName: 'Amelia', lastName: 'Hug hes', accountNumber: 'UK-1' });
@@ -188,7 +196,7 @@ describe('buildAnswer', () => {
       const bigMapping = mappingOf(attributes);
 
       // Act
-      const answer = buildAnswer(worst, bigMapping);
+      const answer = answerFor(worst, bigMapping);
 
       // Assert
       expect(Object.keys(answer)).to.have.lengthOf(CORE_KEYS.length + 64);
@@ -200,7 +208,7 @@ describe('buildAnswer', () => {
       const bigMapping = mappingOf(attributes);
 
       // Act
-      const answer = buildAnswer(worst, bigMapping);
+      const answer = answerFor(worst, bigMapping);
 
       // Assert
       expect(MAX_ANSWER_BYTES).to.be.below(LAMBDA_LIMIT_BYTES);
@@ -214,7 +222,7 @@ describe('buildAnswer', () => {
       const o = outcome({ profile: { ProfileId: PROFILE_ID, Attributes: values64 } });
 
       // Act
-      const answer = buildAnswer(o, shortMapping);
+      const answer = answerFor(o, shortMapping);
 
       // Assert
       const mapped = Array.from({ length: 64 }, (_, i) => answer[`k${i}`]);
@@ -229,7 +237,7 @@ describe('buildAnswer', () => {
       const bigMapping = mappingOf(attributes);
 
       // Act
-      const answer = buildAnswer(worst, bigMapping);
+      const answer = answerFor(worst, bigMapping);
 
       // Assert
       for (const [key, value] of Object.entries(answer)) {

@@ -1,0 +1,60 @@
+import type { AttributeMapping } from '../contact/mapping.js';
+import type { Logger } from '../ops/logger.js';
+import { LocalCreateOnce, RedisCreateOnce, type CreateOnce } from './create-once.js';
+import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
+import { StateKeys } from './keys.js';
+import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
+import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
+import { RedisHealth, type RedisClient } from './redis.js';
+
+export interface SharedStateOptions {
+  /** unset: everything in-process */
+  redis?: RedisClient | undefined;
+  logger: Logger;
+  keyPrefix: string;
+  /** the Customer Profiles domain, or 'embedded' */
+  domain: string;
+  identityHashSecret: string;
+  mapping: AttributeMapping;
+  idempotencyTtlMs: number;
+  repeatWindowMs: number;
+  /** how long cache entries are kept: the stale-if-error maximum age (at least the fresh TTL) */
+  cacheKeepMs: number;
+  createLockTtlMs: number;
+  onRedisError?: (operation: string) => void;
+}
+
+/** The fleet's shared state: cache, idempotency, recent contacts and creation locks. */
+export interface SharedState {
+  keys: StateKeys;
+  cache: ProfileCache;
+  idempotency: IdempotencyStore;
+  recentContacts: RecentContacts;
+  createOnce: CreateOnce;
+  health: RedisHealth;
+}
+
+export function createSharedState(o: SharedStateOptions): SharedState {
+  const keys = new StateKeys(o.keyPrefix, o.domain, o.identityHashSecret, o.mapping);
+  const health = new RedisHealth(o.logger, o.onRedisError);
+  if (!o.redis) {
+    const cache = new MemoryProfileCache(o.cacheKeepMs);
+    return {
+      keys,
+      cache,
+      idempotency: new MemoryIdempotencyStore(o.idempotencyTtlMs),
+      recentContacts: new MemoryRecentContacts(o.repeatWindowMs),
+      createOnce: new LocalCreateOnce(cache),
+      health,
+    };
+  }
+  const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs);
+  return {
+    keys,
+    cache,
+    idempotency: new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs),
+    recentContacts: new RedisRecentContacts(o.redis, keys, health, o.repeatWindowMs),
+    createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs),
+    health,
+  };
+}

@@ -1,0 +1,51 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { Identity } from '../contact/identity.js';
+import type { AttributeMapping } from '../contact/mapping.js';
+
+/**
+ * Every Redis key the service writes. Keys start with `<prefix>:<domain>:` so several domains (or
+ * environments) can share one Redis. The `{...}` hash tag puts all keys of one caller identity in one
+ * cluster slot, so the cache entry, the creation lock and the per-contact answers of a caller can be
+ * used together in one script on Redis Cluster. Identities never appear in clear: the tag is a keyed
+ * HMAC of the normalised identity.
+ */
+export class StateKeys {
+  private readonly base: string;
+  private readonly cacheVersion: string;
+
+  constructor(
+    prefix: string,
+    domain: string,
+    private readonly secret: string,
+    mapping: AttributeMapping,
+  ) {
+    this.base = `${prefix}:${domain}`;
+    // A change of the attribute mapping changes what a cached summary holds: such entries are not reused.
+    this.cacheVersion = createHash('sha256')
+      .update(JSON.stringify(mapping.map((m) => [m.key, m.source])))
+      .digest('base64url')
+      .slice(0, 8);
+  }
+
+  /** The caller's hash tag: HMAC-SHA256 of the normalised identity, 128 bits in base64url. */
+  identityTag(identity: Identity): string {
+    const value = identity.type === 'PHONE' ? `p:${identity.e164}` : `e:${identity.address}`;
+    return createHmac('sha256', this.secret).update(value).digest('base64url').slice(0, 22);
+  }
+
+  profileCache(tag: string): string {
+    return `${this.base}:{${tag}}:profile:${this.cacheVersion}`;
+  }
+  createLock(tag: string): string {
+    return `${this.base}:{${tag}}:lock`;
+  }
+  createAttempt(tag: string): string {
+    return `${this.base}:{${tag}}:attempt`;
+  }
+  contactAnswer(tag: string, contactId: string): string {
+    return `${this.base}:{${tag}}:contact:${contactId}`;
+  }
+  recentContacts(profileId: string): string {
+    return `${this.base}:{p:${profileId}}:recent`;
+  }
+}

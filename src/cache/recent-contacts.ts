@@ -1,0 +1,90 @@
+import type { StateKeys } from './keys.js';
+import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
+
+export interface RepeatInfo {
+  isRepeat: boolean;
+  lastContactAt: string;
+}
+
+/** What the service remembers of a customer's recent contacts, per profile. */
+export interface RecentContacts {
+  /**
+   * Records this contact for the profile and tells whether the customer made another contact within
+   * the window. Contacts are keyed by their InitialContactId, so a transfer of the same call or a
+   * Connect retry of the same ContactId is not a repeat.
+   */
+  record(profileId: string, initialContactId: string, at: number): Promise<RepeatInfo>;
+}
+
+export const NO_REPEAT: RepeatInfo = Object.freeze({ isRepeat: false, lastContactAt: '' });
+const MAX_PER_PROFILE = 20;
+
+const repeatInfo = (last: number): RepeatInfo =>
+  last > 0 ? { isRepeat: true, lastContactAt: new Date(last).toISOString() } : NO_REPEAT;
+
+/** In-process recent contacts: bounded per profile and in profiles, entries expire with the window. */
+export class MemoryRecentContacts implements RecentContacts {
+  private readonly byProfile = new Map<string, Map<string, number>>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxProfiles = 100_000,
+  ) {}
+
+  record(profileId: string, initialContactId: string, at: number): Promise<RepeatInfo> {
+    const contacts = this.byProfile.get(profileId) ?? new Map<string, number>();
+    let last = 0;
+    for (const [id, when] of contacts) {
+      if (when < at - this.windowMs) contacts.delete(id);
+      else if (id !== initialContactId && when > last) last = when;
+    }
+    if (!contacts.has(initialContactId)) contacts.set(initialContactId, at);
+    while (contacts.size > MAX_PER_PROFILE) contacts.delete(contacts.keys().next().value!);
+    // re-insert to keep the map in least-recently-used order, then bound it
+    this.byProfile.delete(profileId);
+    this.byProfile.set(profileId, contacts);
+    if (this.byProfile.size > this.maxProfiles) this.byProfile.delete(this.byProfile.keys().next().value!);
+    return Promise.resolve(repeatInfo(last));
+  }
+}
+
+// One round trip, atomic: drop contacts older than the window, add this one (keeping its first
+// time), keep the newest MAX_PER_PROFILE, let the key expire with the window, and return the time
+// of the newest other contact.
+const RECORD_SCRIPT = new RedisScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+local keep = tonumber(ARGV[4])
+if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+for i = 1, #top, 2 do
+  if top[i] ~= ARGV[1] then return top[i + 1] end
+end
+return false
+`);
+
+export class RedisRecentContacts implements RecentContacts {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: StateKeys,
+    private readonly health: RedisHealth,
+    private readonly windowMs: number,
+  ) {}
+
+  record(profileId: string, initialContactId: string, at: number): Promise<RepeatInfo> {
+    return this.health.safely(
+      'recent.record',
+      async () => {
+        const last = (await RECORD_SCRIPT.run(
+          this.redis,
+          [this.keys.recentContacts(profileId)],
+          [initialContactId, at, at - this.windowMs, MAX_PER_PROFILE, this.windowMs],
+        )) as string | null;
+        return repeatInfo(last ? Number(last) : 0);
+      },
+      NO_REPEAT,
+    );
+  }
+}

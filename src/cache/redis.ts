@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../ops/logger.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * A Redis client that fails fast: no offline queue and no per-command retries, a short command
+ * timeout, and reconnection in the background forever. A dead Redis costs a request milliseconds
+ * (the command is refused at once), never its deadline; when Redis returns, the client reconnects
+ * and the service uses it again without a restart.
+ */
+export function createRedisClient(config: Config): RedisClient | undefined {
+  const common: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: config.redisCommandTimeoutMs,
+    connectTimeout: 1000,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+    enableReadyCheck: true,
+  };
+  const r = config.redis;
+  if (r.mode === 'single') return new Redis(r.url, common);
+  if (r.mode === 'cluster') {
+    const options: ClusterOptions = {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+      slotsRefreshTimeout: 1000,
+      redisOptions: {
+        ...common,
+        ...(r.password ? { password: r.password } : {}),
+        ...(r.tls ? { tls: {} } : {}),
+      },
+    };
+    return new Cluster(r.nodes, options);
+  }
+  return undefined;
+}
+
+/**
+ * Reports Redis failures without flooding the log: the first failure of an outage, then a count at
+ * most every 10 s. Callers treat a failure as a miss and carry on.
+ */
+export class RedisHealth {
+  private failures = 0;
+  private lastLog = 0;
+  lastError: string | undefined;
+  lastErrorAt = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly onError: (operation: string) => void = () => {},
+  ) {}
+
+  failed(operation: string, err: unknown): void {
+    this.failures++;
+    this.lastError = (err as Error)?.message ?? String(err);
+    this.lastErrorAt = Date.now();
+    this.onError(operation);
+    if (this.lastErrorAt - this.lastLog > 10_000) {
+      this.logger.warn({ operation, failures: this.failures, err: this.lastError }, 'Redis failing: answering without it');
+      this.lastLog = this.lastErrorAt;
+      this.failures = 0;
+    }
+  }
+
+  /** Runs a Redis operation; on failure reports it and returns the fallback. */
+  async safely<T>(operation: string, run: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      this.failed(operation, err);
+      return fallback;
+    }
+  }
+}
+
+/** A Lua script run by its SHA1 (EVALSHA), loaded on first use or after a Redis restart (NOSCRIPT). */
+export class RedisScript {
+  private readonly sha: string;
+
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err as Error).message?.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
