@@ -15,6 +15,12 @@ export interface Service {
   app: Express;
   store: ProfileStore;
   setState(state: ServiceState): void;
+  /**
+   * Waits (bounded) for Redis to connect, so the replica does not take traffic while its creation
+   * locks would fail over to in-process ones. Resolves false if Redis is not there in time: the
+   * service then starts without it and uses it once it connects.
+   */
+  connect(timeoutMs?: number): Promise<boolean>;
   /** releases clients and connections */
   close(): Promise<void>;
 }
@@ -91,6 +97,14 @@ export function createService(config: Config, logger: Logger): Service {
     store,
     setState: (s) => {
       serviceState = s;
+    },
+    connect: async (timeoutMs = 5000) => {
+      if (!redis || redis.status === 'ready') return true;
+      const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
+      const late = new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref());
+      const connected = await Promise.race([ready, late]);
+      if (!connected) logger.warn({ timeoutMs }, 'Redis is not reachable yet: starting without it');
+      return connected;
     },
     close: async () => {
       for (const close of closers) await close();

@@ -13,3 +13,19 @@ export function fixtureNames(): string[] {
 export function loadFixture(name: string): Record<string, any> {
   return JSON.parse(readFileSync(`${FIXTURE_DIR}${name}`, 'utf8')) as Record<string, unknown>;
 }
+
+interface EditableEvent {
+  Details: { ContactData: { ContactId: string; InitialContactId: string; CustomerEndpoint: { Address: string | null } | null } };
+}
+
+/** A fixture event from another caller address and/or as another contact (the initial contact too). */
+export function eventFrom(fixture: string, change: { address?: string; contactId?: string }): Record<string, unknown> {
+  const e = loadFixture(fixture) as EditableEvent;
+  const data = e.Details.ContactData;
+  if (change.address !== undefined) data.CustomerEndpoint = { ...data.CustomerEndpoint, Address: change.address };
+  if (change.contactId !== undefined) {
+    data.ContactId = change.contactId;
+    data.InitialContactId = change.contactId;
+  }
+  return e as unknown as Record<string, unknown>;
+}

@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventFrom } from '../support/fixtures.js';
+import { FakeAws } from '../support/fake-aws.js';
+import { ServiceProcess } from '../support/process.js';
+import { RedisServer } from '../support/redis.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+
+const DOMAIN = 'acme-contacts';
+let seq = 0;
+const voiceEvent = (phone: string) =>
+  eventFrom('voice-e164.json', { address: phone, contactId: `11111111-0000-4000-8000-${String(++seq).padStart(12, '0')}` });
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('shared state when things fail', function () {
+  this.timeout(90_000);
+  useTestAwsCredentials();
+  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: { CreateProfile: 50, SearchProfiles: 10 } });
+  let redis: RedisServer;
+  before(async () => {
+    await fake.start();
+    redis = await RedisServer.start();
+  });
+  afterEach(() => fake.reset());
+  after(async () => {
+    await fake.stop();
+    await redis.stop();
+  });
+
+  describe('a replica killed while it holds the creation lock', () => {
+    const processes: ServiceProcess[] = [];
+    after(async () => {
+      await Promise.all(processes.map((p) => p.kill()));
+    });
+
+    it('blocks the caller only until the lock expires; then 50 contacts on the other replicas create exactly one profile', async () => {
+      const env = {
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        AWS_ACCESS_KEY_ID: 'AKIDTESTFAKE',
+        AWS_SECRET_ACCESS_KEY: 'fake-secret',
+        REDIS_URL: redis.url,
+        CREATE_LOCK_TTL_MS: '1500',
+        RESOLVE_DEADLINE_MS: '5000',
+      };
+      const [a, b, c] = await Promise.all([ServiceProcess.start(env), ServiceProcess.start(env), ServiceProcess.start(env)]);
+      processes.push(a, b, c);
+      const phone = '+12065550142';
+
+      // A wins the lock and is inside CreateProfile when it dies; its request never completes.
+      fake.hang(true, ['CreateProfile']);
+      const doomed = postEvent(a.url, voiceEvent(phone)).catch((e: unknown) => e);
+      await until('A to call CreateProfile', () => fake.callsTo('CreateProfile').length === 1);
+      const lockTakenBefore = fake.callsTo('CreateProfile')[0]!.at;
+      await a.kill();
+      await doomed;
+      fake.reset(); // drops the held CreateProfile: AWS never created that profile
+
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => postEvent((i % 2 ? b : c).url, voiceEvent(phone))));
+
+      const profiles = fake.profiles();
+      expect(profiles, 'profiles created').to.have.length(1);
+      for (const r of answers) {
+        expect(r.status).to.equal(200);
+        expect(r.body).to.include({ customerStatus: 'NEW', profileId: profiles[0]!.ProfileId });
+      }
+      // they waited for the dead holder's lock (1500 ms, taken just before its CreateProfile) to expire, and not much longer
+      const blockedFor = Date.now() - lockTakenBefore;
+      expect(blockedFor).to.be.within(1400, 1500 + 1500);
+      console.log(`        identity blocked ${blockedFor} ms after the holder died (lock TTL 1500 ms); profiles created: ${profiles.length}`);
+      // the new creator saw the unfinished attempt and searched again before creating
+      expect(fake.callsTo('SearchProfiles').length).to.be.greaterThan(50);
+    });
+  });
+
+  describe('Redis stopped mid-test and restarted', () => {
+    let app: RunningService;
+    before(async () => {
+      app = await startService({
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        REDIS_URL: redis.url,
+        RESOLVE_DEADLINE_MS: '1000',
+      });
+    });
+    after(() => app.stop());
+
+    it('answers every call with 200 inside the deadline while Redis is down, and caches again once it is back', async () => {
+      const known = '+12065550143';
+      fake.seedProfile({ PhoneNumber: known, FirstName: 'Kim' });
+      await postEvent(app.url, voiceEvent(known));
+
+      await redis.kill();
+      const during = [];
+      for (let i = 0; i < 20; i++) {
+        during.push(...(await Promise.all([postEvent(app.url, voiceEvent(known)), postEvent(app.url, voiceEvent(`+1206555017${i % 10}`))])));
+      }
+      const slowest = Math.max(...during.map((r) => r.ms));
+      for (const r of during) {
+        expect(r.status).to.equal(200);
+        expect(r.body.customerStatus).to.be.oneOf(['KNOWN', 'NEW']);
+      }
+      expect(slowest, 'slowest answer while Redis was down (ms)').to.be.below(1000);
+      console.log(`        slowest answer while Redis was down: ${slowest.toFixed(1)} ms over ${during.length} calls`);
+
+      await redis.restart();
+      const check = redis.client();
+      try {
+        // caching resumes without a restart of the service: a lookup lands in Redis and the next is a hit
+        await until('the service to write to Redis again', async () => {
+          await postEvent(app.url, voiceEvent(known));
+          return (await check.dbsize()) > 0;
+        });
+        const before = fake.callsTo('SearchProfiles').length;
+        const hit = await postEvent(app.url, voiceEvent(known));
+        expect(hit.body).to.include({ customerStatus: 'KNOWN', firstName: 'Kim', degraded: 'false' });
+        expect(fake.callsTo('SearchProfiles').length).to.equal(before);
+      } finally {
+        check.disconnect();
+      }
+    });
+  });
+});

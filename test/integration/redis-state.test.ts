@@ -1,0 +1,147 @@
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventFrom } from '../support/fixtures.js';
+import { FakeAws } from '../support/fake-aws.js';
+import { RedisCluster, RedisServer } from '../support/redis.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+
+const DOMAIN = 'acme-contacts';
+
+const voiceEvent = (phone: string, contactId: string) => eventFrom('voice-e164.json', { address: phone, contactId });
+let seq = 0;
+/** A fresh valid US number (555-01xx is the fictional range) and ContactId for each test. */
+const nextNumber = () => `+1206555${String(100 + (seq++ % 100)).padStart(4, '0')}`;
+const nextContact = () => `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
+
+type Topology = { name: string; start(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> };
+const topologies: Topology[] = [
+  {
+    name: 'a single Redis',
+    async start() {
+      const r = await RedisServer.start();
+      return { env: { REDIS_URL: r.url }, stop: () => r.stop() };
+    },
+  },
+  {
+    name: 'a 3-master Redis Cluster',
+    async start() {
+      const c = await RedisCluster.start({ masters: 3 });
+      return { env: { REDIS_CLUSTER_NODES: c.seeds }, stop: () => c.stop() };
+    },
+  },
+];
+
+for (const topology of topologies) {
+  describe(`shared state on ${topology.name}`, function () {
+    this.timeout(60_000);
+    useTestAwsCredentials();
+    const LATENCY = { CreateProfile: 100, SearchProfiles: 20 };
+    const fake = new FakeAws({ domains: [DOMAIN], latencyMs: LATENCY });
+    let redis: { env: Record<string, string>; stop(): Promise<void> };
+    let apps: RunningService[] = [];
+
+    const start = (extra: Record<string, string> = {}) =>
+      startService({
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        ...redis.env,
+        ...extra,
+      });
+
+    before(async () => {
+      await fake.start();
+      redis = await topology.start();
+    });
+    afterEach(async () => {
+      await Promise.all(apps.map((a) => a.stop()));
+      apps = [];
+      fake.reset();
+      fake.setLatency(LATENCY);
+    });
+    after(async () => {
+      await fake.stop();
+      await redis.stop();
+    });
+
+    it('when another replica already looked the caller up, answers from the cache without calling AWS', async () => {
+      apps = [await start(), await start()];
+      const phone = nextNumber();
+      fake.seedProfile({ PhoneNumber: phone, FirstName: 'Jane' });
+
+      const first = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      const callsAfterFirst = fake.calls.length;
+      const second = await postEvent(apps[1]!.url, voiceEvent(phone, nextContact()));
+
+      expect(first.body).to.include({ customerStatus: 'KNOWN', firstName: 'Jane' });
+      expect(second.body).to.include({ customerStatus: 'KNOWN', firstName: 'Jane', profileId: first.body.profileId, isRepeatContact: 'true' });
+      expect(fake.calls.length).to.equal(callsAfterFirst);
+    });
+
+    it('when the cache entry has expired, asks Customer Profiles again', async () => {
+      apps = [await start({ CACHE_TTL_SECONDS: '1' })];
+      const phone = nextNumber();
+      fake.seedProfile({ PhoneNumber: phone });
+
+      await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      await sleep(1100);
+      await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+
+      expect(fake.callsTo('SearchProfiles')).to.have.length(2);
+    });
+
+    it('when Customer Profiles fails after the entry went stale, answers the stale entry marked degraded', async () => {
+      apps = [await start({ CACHE_TTL_SECONDS: '1', RESOLVE_DEADLINE_MS: '500' })];
+      const phone = nextNumber();
+      fake.seedProfile({ PhoneNumber: phone, FirstName: 'Stale' });
+      const fresh = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      await sleep(1100);
+
+      fake.fail({ status: 500, errorType: 'InternalServerException' });
+      const onError = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      fake.reset();
+      fake.hang(true);
+      const onHang = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      fake.hang(false);
+
+      for (const r of [onError, onHang]) {
+        expect(r.status).to.equal(200);
+        expect(r.body).to.include({ customerStatus: 'KNOWN', profileId: fresh.body.profileId, firstName: 'Stale', degraded: 'true' });
+      }
+      expect(onHang.ms).to.be.below(500 + 50);
+    });
+
+    it('when Connect retries a ContactId on another replica, gives the same answer without calling AWS or creating anything', async () => {
+      apps = [await start(), await start()];
+      const event = voiceEvent(nextNumber(), nextContact());
+
+      const first = await postEvent(apps[0]!.url, event);
+      const callsAfterFirst = fake.calls.length;
+      const retry = await postEvent(apps[1]!.url, event);
+
+      expect(first.body.customerStatus).to.equal('NEW');
+      expect(retry.body).to.deep.equal(first.body);
+      expect(fake.calls.length).to.equal(callsAfterFirst);
+      expect(fake.profiles()).to.have.length(1);
+    });
+
+    it('when 60 contacts from one new caller arrive at once on 3 replicas, creates exactly one profile and all answer NEW with its id', async () => {
+      apps = await Promise.all([start(), start(), start()]);
+      const phone = nextNumber();
+      // "at once": every contact's search is in flight before the profile exists (searches take 600 ms)
+      fake.setLatency({ CreateProfile: 100, SearchProfiles: 600 });
+
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => postEvent(apps[i % 3]!.url, voiceEvent(phone, nextContact()))),
+      );
+
+      const created = fake.profiles();
+      expect(created, 'profiles created').to.have.length(1);
+      expect(fake.callsTo('CreateProfile')).to.have.length(1);
+      for (const a of answers) {
+        expect(a.status).to.equal(200);
+        expect(a.body).to.include({ customerStatus: 'NEW', profileId: created[0]!.ProfileId, phoneE164: phone });
+      }
+    });
+  });
+}

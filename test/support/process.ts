@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { REPO_ROOT } from './service.js';
+
+/** The service as a real process (src/main.ts through tsx), on a port it picks itself. */
+export class ServiceProcess {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+    readonly output: () => string,
+  ) {}
+
+  static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const started = Date.now();
+    for (;;) {
+      const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(out);
+      if (m) return new ServiceProcess(child, `http://127.0.0.1:${m[1]}`, () => out);
+      if (child.exitCode !== null || Date.now() - started > timeoutMs) {
+        child.kill('SIGKILL');
+        throw new Error(`the service did not start:\n${out.slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Ends the process at once, as a crash or `kill -9` would. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = once(this.child, 'exit') as Promise<[number | null]>;
+    this.child.kill('SIGTERM');
+    const [code] = await exited;
+    return code;
+  }
+}
