@@ -74,6 +74,9 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   if (s.NODE_ENV === 'production') {
     if (!s.CUSTOMER_PROFILES_DOMAIN) problems.push('CUSTOMER_PROFILES_DOMAIN: required when NODE_ENV=production (the embedded store is for local runs)');
     if (!s.AUTH_TOKENS?.length) problems.push('AUTH_TOKENS: required when NODE_ENV=production');
+    if ((s.REDIS_URL || s.REDIS_CLUSTER_NODES) && s.IDENTITY_HASH_SECRET === defaults.IDENTITY_HASH_SECRET) {
+      problems.push('IDENTITY_HASH_SECRET: set your own when NODE_ENV=production with Redis (the default is public)');
+    }
   }
   if (s.REDIS_URL && s.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');

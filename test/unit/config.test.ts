@@ -326,6 +326,52 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('redis', () => {
+    it('when REDIS_URL is a rediss:// URL with a password, connects to that single Redis', () => {
+      const config = loadConfig({ REDIS_URL: 'rediss://:pw@cache.internal:6380' }, REPO_ROOT);
+
+      expect(config.redis).to.deep.equal({ mode: 'single', url: 'rediss://:pw@cache.internal:6380' });
+    });
+
+    it('when REDIS_CLUSTER_NODES lists seeds, connects to a cluster with them', () => {
+      const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:6379, node-b.internal:7000', REDIS_CLUSTER_TLS: 'true' }, REPO_ROOT);
+
+      expect(config.redis).to.deep.equal({
+        mode: 'cluster',
+        nodes: [
+          { host: '10.0.0.1', port: 6379 },
+          { host: 'node-b.internal', port: 7000 },
+        ],
+        password: undefined,
+        tls: true,
+      });
+    });
+
+    it('when nothing is set, keeps the state in-process', () => {
+      expect(loadConfig({}, REPO_ROOT).redis).to.deep.equal({ mode: 'none' });
+    });
+
+    for (const [name, env] of [
+      ['REDIS_URL', { REDIS_URL: 'http://cache:6379' }],
+      ['REDIS_CLUSTER_NODES', { REDIS_CLUSTER_NODES: 'cache-without-port' }],
+      ['REDIS_CLUSTER_NODES', { REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:6379' }],
+      ['REDIS_COMMAND_TIMEOUT_MS', { REDIS_COMMAND_TIMEOUT_MS: '0' }],
+      ['CREATE_LOCK_TTL_MS', { CREATE_LOCK_TTL_MS: '50' }],
+      ['IDENTITY_HASH_SECRET', { IDENTITY_HASH_SECRET: 'short' }],
+    ] as const) {
+      it(`when ${JSON.stringify(env)}, refuses to start naming ${name}`, () => {
+        problemsAbout(configError(env), name);
+      });
+    }
+
+    it('when NODE_ENV=production uses Redis with the public default IDENTITY_HASH_SECRET, refuses to start', () => {
+      const env = { NODE_ENV: 'production', CUSTOMER_PROFILES_DOMAIN: 'acme', AWS_REGION: 'us-east-1', AUTH_TOKENS: TOKEN_A, REDIS_URL: 'redis://cache:6379' };
+
+      problemsAbout(configError(env), 'IDENTITY_HASH_SECRET');
+      expect(loadConfig({ ...env, IDENTITY_HASH_SECRET: 'a-secret-of-our-own-1234' }, REPO_ROOT).identityHashSecret).to.equal('a-secret-of-our-own-1234');
+    });
+  });
+
   describe('files', () => {
     it('when the mapping file maps an unknown field, refuses to start naming ATTRIBUTE_MAPPING_FILE', () => {
       // Arrange
