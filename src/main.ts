@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 
   const server = service.app.listen(config.port);
   await once(server, 'listening');
-  await service.connect();
+  await service.start();
   service.setState('ready');
   logger.info({ port: (server.address() as AddressInfo).port, store: service.store.kind, domain: config.domain }, 'listening');
 

@@ -8,26 +8,34 @@ import type { Logger } from './ops/logger.js';
 import { createCustomerProfilesClient, CustomerProfilesStore } from './profiles/customer-profiles.js';
 import { EmbeddedProfileStore } from './profiles/embedded.js';
 import type { ProfileStore } from './profiles/profile.js';
+import { ConnectClient } from '@aws-sdk/client-connect';
+import { LocalRecordQueue } from './records/local-queue.js';
+import { Pacer } from './records/pacer.js';
+import type { QueueHooks, RecordQueue } from './records/queue.js';
+import { RedisRecordQueue } from './records/redis-queue.js';
+import { AwsRecordTarget, RecordWriter, type RecordTarget } from './records/writer.js';
 
 export type ServiceState = 'starting' | 'ready' | 'draining';
 
 export interface Service {
   app: Express;
   store: ProfileStore;
+  records: RecordQueue;
   setState(state: ServiceState): void;
   /**
    * Waits (bounded) for Redis to connect, so the replica does not take traffic while its creation
-   * locks would fail over to in-process ones. Resolves false if Redis is not there in time: the
-   * service then starts without it and uses it once it connects.
+   * locks would fail over to in-process ones, then starts the record worker (RECORD_WORKER). If
+   * Redis is not there in time the service starts without it and uses it once it connects.
    */
-  connect(timeoutMs?: number): Promise<boolean>;
+  start(redisTimeoutMs?: number): Promise<void>;
   /** releases clients and connections */
   close(): Promise<void>;
 }
 
 /** Builds every part of the service from the configuration; main.ts and integration tests share it. */
-export function createService(config: Config, logger: Logger): Service {
+export function createService(config: Config, logger: Logger, hooks: QueueHooks = {}): Service {
   let store: ProfileStore;
+  let recordTarget: RecordTarget;
   const closers: Array<() => Promise<unknown> | void> = [];
   if (config.domain) {
     const client = createCustomerProfilesClient({
@@ -35,10 +43,28 @@ export function createService(config: Config, logger: Logger): Service {
       endpoint: config.aws.customerProfilesEndpoint,
       requestTimeoutMs: config.resolveDeadlineMs,
     });
-    closers.push(() => client.destroy());
+    // Background writes get their own client: no flow is waiting, so longer timeouts, and the
+    // queue (not the SDK) decides about retries.
+    const background = createCustomerProfilesClient({
+      region: config.aws.region!,
+      endpoint: config.aws.customerProfilesEndpoint,
+      requestTimeoutMs: 10_000,
+      maxAttempts: 1,
+    });
+    const connect = config.records.connectStamp
+      ? new ConnectClient({ region: config.aws.region!, maxAttempts: 1, ...(config.aws.connectEndpoint ? { endpoint: config.aws.connectEndpoint } : {}) })
+      : undefined;
+    closers.push(() => {
+      client.destroy();
+      background.destroy();
+      connect?.destroy();
+    });
     store = new CustomerProfilesStore(client, config.domain);
+    recordTarget = new AwsRecordTarget({ profiles: background, domain: config.domain, objectTypeName: config.records.objectType, connect });
   } else {
-    store = new EmbeddedProfileStore(config.embeddedProfiles);
+    const embedded = new EmbeddedProfileStore(config.embeddedProfiles);
+    store = embedded;
+    recordTarget = embedded;
     logger.warn(
       { profiles: config.embeddedProfiles.length },
       'EMBEDDED MODE: no CUSTOMER_PROFILES_DOMAIN, profiles live in this process only and vanish on exit. Not for production.',
@@ -49,11 +75,12 @@ export function createService(config: Config, logger: Logger): Service {
   }
 
   const redis = createRedisClient(config);
+  const domain = config.domain ?? 'embedded';
   const state = createSharedState({
     redis,
     logger,
     keyPrefix: config.redisKeyPrefix,
-    domain: config.domain ?? 'embedded',
+    domain,
     identityHashSecret: config.identityHashSecret,
     mapping: config.attributeMapping,
     idempotencyTtlMs: config.idempotencyTtlMs,
@@ -61,6 +88,25 @@ export function createService(config: Config, logger: Logger): Service {
     cacheKeepMs: Math.max(config.cache.ttlMs, config.cache.staleMaxAgeMs),
     createLockTtlMs: config.createLockTtlMs,
   });
+  const writer = new RecordWriter(
+    recordTarget,
+    new Pacer({ redis, keyPrefix: `${config.redisKeyPrefix}:${domain}`, connectPerSecond: config.records.connectStampPerSecond }),
+  );
+  const queueOptions = { ratePerSecond: config.records.writesPerSecond, maxAttempts: config.records.maxAttempts, logger, hooks };
+  const local = new LocalRecordQueue(writer, queueOptions);
+  const records: RecordQueue = redis
+    ? new RedisRecordQueue({
+        ...queueOptions,
+        client: redis,
+        workerClient: () => createRedisClient(config, 'worker')!,
+        prefix: `{${config.redisKeyPrefix}:${domain}:records}`,
+        writer,
+        fallback: local,
+        lockMs: config.records.lockMs,
+        keepCompletedSeconds: Math.max(3600, config.idempotencyTtlMs / 1000),
+      })
+    : local;
+
   if (redis) {
     // ioredis reports connection trouble as 'error' events; without a listener they would crash the process
     redis.on('error', (err: Error) => state.health.failed('connection', err));
@@ -76,6 +122,8 @@ export function createService(config: Config, logger: Logger): Service {
     defaultCountry: config.defaultCountry,
     createProfiles: config.createProfiles,
     cacheTtl: config.cache,
+    records,
+    recordAttributes: config.records.contactAttributes,
   });
   let serviceState: ServiceState = 'starting';
   const app = buildApp({
@@ -89,24 +137,27 @@ export function createService(config: Config, logger: Logger): Service {
         state: serviceState,
         profileStore: store.kind,
         redis: redis ? { mode: config.redis.mode, status: redis.status, lastError: state.health.lastError } : { mode: 'none' },
+        records: { queue: records.kind, worker: config.records.worker },
       }),
     },
   });
   return {
     app,
     store,
+    records,
     setState: (s) => {
       serviceState = s;
     },
-    connect: async (timeoutMs = 5000) => {
-      if (!redis || redis.status === 'ready') return true;
-      const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
-      const late = new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref());
-      const connected = await Promise.race([ready, late]);
-      if (!connected) logger.warn({ timeoutMs }, 'Redis is not reachable yet: starting without it');
-      return connected;
+    start: async (timeoutMs = 5000) => {
+      if (redis && redis.status !== 'ready') {
+        const ready = new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true)));
+        const late = new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref());
+        if (!(await Promise.race([ready, late]))) logger.warn({ timeoutMs }, 'Redis is not reachable yet: starting without it');
+      }
+      if (config.records.worker) records.start();
     },
     close: async () => {
+      await records.close();
       for (const close of closers) await close();
     },
   };

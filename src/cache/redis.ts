@@ -11,11 +11,15 @@ export type RedisClient = Redis | Cluster;
  * (the command is refused at once), never its deadline; when Redis returns, the client reconnects
  * and the service uses it again without a restart.
  */
-export function createRedisClient(config: Config): RedisClient | undefined {
+export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 'state'): RedisClient | undefined {
+  // The record worker blocks on Redis to wait for jobs: BullMQ needs it to queue and retry commands
+  // while reconnecting, with no command timeout. It is off the hot path.
+  const forWorker: RedisOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null };
   const common: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: config.redisCommandTimeoutMs,
+    ...(purpose === 'worker' ? { ...forWorker, commandTimeout: undefined } : {}),
     connectTimeout: 1000,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
     enableReadyCheck: true,
@@ -24,7 +28,7 @@ export function createRedisClient(config: Config): RedisClient | undefined {
   if (r.mode === 'single') return new Redis(r.url, common);
   if (r.mode === 'cluster') {
     const options: ClusterOptions = {
-      enableOfflineQueue: false,
+      enableOfflineQueue: purpose === 'worker',
       clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
       slotsRefreshTimeout: 1000,
       redisOptions: {

@@ -29,6 +29,16 @@ export interface Config {
   cache: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number };
   createLockTtlMs: number;
   identityHashSecret: string;
+  records: {
+    objectType: string;
+    contactAttributes: string[];
+    writesPerSecond: number;
+    maxAttempts: number;
+    lockMs: number;
+    worker: boolean;
+    connectStamp: boolean;
+    connectStampPerSecond: number;
+  };
   repeatWindowMs: number;
   idempotencyTtlMs: number;
   attributeMapping: AttributeMapping;
@@ -134,6 +144,16 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     },
     createLockTtlMs: s.CREATE_LOCK_TTL_MS,
     identityHashSecret: s.IDENTITY_HASH_SECRET,
+    records: {
+      objectType: s.RECORD_OBJECT_TYPE,
+      contactAttributes: s.RECORD_CONTACT_ATTRIBUTES,
+      writesPerSecond: s.RECORD_WRITES_PER_SECOND,
+      maxAttempts: s.RECORD_MAX_ATTEMPTS,
+      lockMs: s.RECORD_JOB_LOCK_MS,
+      worker: s.RECORD_WORKER,
+      connectStamp: s.CONNECT_STAMP,
+      connectStampPerSecond: s.CONNECT_STAMP_PER_SECOND,
+    },
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
     attributeMapping: mapping,

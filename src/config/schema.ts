@@ -54,6 +54,21 @@ export const settings = {
   CACHE_STALE_MAX_AGE_SECONDS: int(0, 604800).describe('the oldest cached answer given (degraded) when Customer Profiles fails'),
   CREATE_LOCK_TTL_MS: int(200, 30000).describe('expiry of the fleet-wide lock around creating one caller\'s profile'),
   IDENTITY_HASH_SECRET: z.string().min(16, 'at least 16 characters').describe('HMAC key that turns identities into Redis key names'),
+  RECORD_OBJECT_TYPE: z
+    .string()
+    .regex(/^[a-zA-Z][a-zA-Z_0-9-]{0,254}$/, 'an object type name (letters, digits, _ and -, not starting with _)')
+    .describe('the Customer Profiles object type of contact records (npm run setup-domain creates it)'),
+  RECORD_CONTACT_ATTRIBUTES: list
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'attribute names')).max(50, 'at most 50 attributes'))
+    .describe('contact attributes copied into each contact record'),
+  RECORD_WRITES_PER_SECOND: int(1, 100).describe(
+    "contact records the whole fleet writes per second (each is one AddProfileKey and one PutProfileObject; Customer Profiles allows about 100 per operation per account)",
+  ),
+  RECORD_MAX_ATTEMPTS: int(1, 50).describe('attempts at a record (5xx, network) before it becomes a dead letter; throttling does not count'),
+  RECORD_JOB_LOCK_MS: int(1000, 600000).describe("how long a replica's hold on a record lasts without renewal: a dead replica's records are taken over after it"),
+  RECORD_WORKER: bool.describe('this replica writes contact records (false: it only queues them)'),
+  CONNECT_STAMP: bool.describe('also write profileId and customerStatus onto the contact (UpdateContactAttributes)'),
+  CONNECT_STAMP_PER_SECOND: int(1, 10).describe("UpdateContactAttributes calls per second, fleet-wide (Connect allows 10 per account)"),
   AUTH_TOKENS: list
     .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
     .optional()

@@ -2,6 +2,8 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import type { SharedState } from '../cache/index.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
 import { NO_REPEAT } from '../cache/recent-contacts.js';
+import type { RecordJob } from '../records/job.js';
+import type { RecordQueue } from '../records/queue.js';
 import { chooseProfile, ProfileStoreError, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
 import { buildAnswer, summarise, type Answer, type CustomerStatus, type Outcome, type ProfileSummary } from './answer.js';
 import type { ContactEvent } from './event.js';
@@ -16,6 +18,10 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
   defaultCountry: CountryCode;
   createProfiles: boolean;
   cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number };
+  /** where contact records go (written off the hot path) */
+  records: RecordQueue;
+  /** contact attributes copied into each record */
+  recordAttributes: readonly string[];
   /** epoch ms; tests move time */
   now?: () => number;
 }
@@ -111,6 +117,8 @@ export class ContactResolver {
         source = 'customer-profiles';
       } catch (err) {
         failure = err instanceof DeadlineExceeded ? 'timeout' : err instanceof ProfileStoreError ? err.failure : 'unavailable';
+        // live lookups come first: record writes step back while Customer Profiles throttles us
+        if (failure === 'throttled') this.deps.records.yieldTo(5000);
         if (!(usable && age < this.deps.cacheTtl.staleMaxAgeMs)) {
           return this.finish({ ...this.outcome('UNAVAILABLE', identity), degraded: true }, identitySource, failure, 'none');
         }
@@ -120,12 +128,39 @@ export class ContactResolver {
         degraded = true;
       }
     }
-    const repeat = lookup.summary
-      ? await withinDeadline(this.deps.recentContacts.record(lookup.summary.profileId, event.initialContactId, this.now()), signal).catch(
-          () => NO_REPEAT,
-        )
-      : NO_REPEAT;
-    return this.finish({ ...lookup, identity, degraded, repeat, recordStatus: 'SKIPPED' }, identitySource, failure, source);
+    const summary = lookup.summary;
+    if (!summary) return this.finish({ ...lookup, identity, degraded, repeat: NO_REPEAT, recordStatus: 'SKIPPED' }, identitySource, failure, source);
+    const [repeat, recordStatus] = await Promise.all([
+      withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT),
+      withinDeadline(this.deps.records.enqueue(this.recordOf(event, identity, summary.profileId, lookup.status)), signal).catch(
+        () => 'FAILED' as const,
+      ),
+    ]);
+    return this.finish({ ...lookup, identity, degraded, repeat, recordStatus }, identitySource, failure, source);
+  }
+
+  private recordOf(event: ContactEvent, identity: Identity, profileId: string, status: CustomerStatus): RecordJob {
+    const attributes: Record<string, string> = {};
+    for (const name of this.deps.recordAttributes) {
+      const value = Object.hasOwn(event.attributes, name) ? event.attributes[name] : undefined;
+      if (value !== undefined) attributes[name] = value;
+    }
+    return {
+      contactId: event.contactId,
+      initialContactId: event.initialContactId,
+      previousContactId: event.previousContactId,
+      channel: event.channel,
+      initiationMethod: event.initiationMethod,
+      instanceArn: event.instanceArn,
+      queueName: event.queueName,
+      systemEndpoint: event.systemEndpoint?.address ?? '',
+      identityType: identity.type,
+      identity: identity.type === 'PHONE' ? identity.e164 : identity.address,
+      profileId,
+      customerStatus: status,
+      receivedAt: new Date(this.now()).toISOString(),
+      attributes,
+    };
   }
 
   private async lookUpOrCreate(

@@ -19,6 +19,8 @@ export interface CustomerProfilesClientOptions {
   endpoint?: string | undefined;
   /** the resolve deadline: no single HTTP attempt may outlive it */
   requestTimeoutMs: number;
+  /** default 2: one quick retry fits a flow's budget */
+  maxAttempts?: number;
   /** default: the SDK's credential chain */
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
@@ -35,7 +37,7 @@ export function createCustomerProfilesClient(o: CustomerProfilesClientOptions): 
     region: o.region,
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
-    maxAttempts: 2,
+    maxAttempts: o.maxAttempts ?? 2,
     retryMode: 'standard',
     requestHandler: new NodeHttpHandler({
       connectionTimeout: Math.min(1000, o.requestTimeoutMs),

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Identity } from '../contact/identity.js';
+import { recordObject, type RecordJob } from '../records/job.js';
+import { RecordError } from '../records/errors.js';
+import type { RecordTarget } from '../records/writer.js';
 import { PROFILE_SOURCE, type CreateContext, type Profile, type ProfileStore } from './profile.js';
 
 const PHONE_FIELDS = ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'] as const;
@@ -10,9 +13,12 @@ const EMAIL_FIELDS = ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddr
  * Customer Profiles does (`_phone` / `_email` match stored strings exactly), so the legacy
  * spellings behave the same here as in a real domain.
  */
-export class EmbeddedProfileStore implements ProfileStore {
+export class EmbeddedProfileStore implements ProfileStore, RecordTarget {
   readonly kind = 'embedded';
   private readonly profiles = new Map<string, Profile>();
+  /** contact-record objects by ContactId (the unique key), and `_ctrContactId` keys by profile */
+  readonly records = new Map<string, Record<string, unknown>>();
+  readonly contactKeys = new Map<string, Set<string>>();
 
   constructor(seed: readonly Profile[] = []) {
     for (const p of seed) this.profiles.set(p.ProfileId, structuredClone(p));
@@ -37,5 +43,19 @@ export class EmbeddedProfileStore implements ProfileStore {
     };
     this.profiles.set(profile.ProfileId, profile);
     return Promise.resolve(structuredClone(profile));
+  }
+
+  addContactKey(job: RecordJob): Promise<void> {
+    if (!this.profiles.has(job.profileId)) return Promise.reject(new RecordError('permanent', 'AddProfileKey: no such profile'));
+    const keys = this.contactKeys.get(job.profileId) ?? new Set<string>();
+    keys.add(job.contactId);
+    this.contactKeys.set(job.profileId, keys);
+    return Promise.resolve();
+  }
+
+  putRecord(job: RecordJob): Promise<void> {
+    if (!this.profiles.has(job.profileId)) return Promise.reject(new RecordError('permanent', 'PutProfileObject: no such profile'));
+    this.records.set(job.contactId, recordObject(job));
+    return Promise.resolve();
   }
 }

@@ -70,12 +70,12 @@ for (const topology of topologies) {
       fake.seedProfile({ PhoneNumber: phone, FirstName: 'Jane' });
 
       const first = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
-      const callsAfterFirst = fake.calls.length;
+      const callsAfterFirst = fake.lookupCalls().length;
       const second = await postEvent(apps[1]!.url, voiceEvent(phone, nextContact()));
 
       expect(first.body).to.include({ customerStatus: 'KNOWN', firstName: 'Jane' });
       expect(second.body).to.include({ customerStatus: 'KNOWN', firstName: 'Jane', profileId: first.body.profileId, isRepeatContact: 'true' });
-      expect(fake.calls.length).to.equal(callsAfterFirst);
+      expect(fake.lookupCalls().length).to.equal(callsAfterFirst);
     });
 
     it('when the cache entry has expired, asks Customer Profiles again', async () => {
@@ -116,12 +116,12 @@ for (const topology of topologies) {
       const event = voiceEvent(nextNumber(), nextContact());
 
       const first = await postEvent(apps[0]!.url, event);
-      const callsAfterFirst = fake.calls.length;
+      const callsAfterFirst = fake.lookupCalls().length;
       const retry = await postEvent(apps[1]!.url, event);
 
       expect(first.body.customerStatus).to.equal('NEW');
       expect(retry.body).to.deep.equal(first.body);
-      expect(fake.calls.length).to.equal(callsAfterFirst);
+      expect(fake.lookupCalls().length).to.equal(callsAfterFirst);
       expect(fake.profiles()).to.have.length(1);
     });
 

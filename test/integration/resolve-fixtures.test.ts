@@ -2,10 +2,14 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fixtureNames, loadFixture } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
+import { setUpDomain } from '../../src/records/domain.js';
 import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
 
 // The order of the README's table: later contacts meet profiles created by earlier ones, and the
-// AWS calls each one makes (the second and third contacts of +14255550123 are answered from the cache).
+// AWS calls each one makes on the hot path (the second and third contacts of +14255550123 are
+// answered from the cache; contact records are written in the background).
 const SEQUENCE: Array<[string, string, string[]]> = [
   ['voice-e164.json', 'NEW', ['SearchProfiles', 'CreateProfile']],
   ['voice-national-digits.json', 'KNOWN', []],
@@ -34,10 +38,10 @@ function comparable(answers: Array<Record<string, string>>): Array<Record<string
 async function runSequence(service: RunningService, fake?: FakeAws): Promise<Array<Record<string, string>>> {
   const answers: Array<Record<string, string>> = [];
   for (const [fixture, , calls] of SEQUENCE) {
-    const before = fake?.calls.length ?? 0;
+    const before = fake?.lookupCalls().length ?? 0;
     const r = await postEvent(service.url, loadFixture(fixture));
     expect(r.status, fixture).to.equal(200);
-    if (fake) expect(fake.calls.slice(before).map((c) => c.operation), `AWS calls for ${fixture}`).to.deep.equal(calls);
+    if (fake) expect(fake.lookupCalls().slice(before).map((c) => c.operation), `AWS calls on the hot path for ${fixture}`).to.deep.equal(calls);
     answers.push(r.body);
   }
   return answers;
@@ -52,6 +56,10 @@ describe('the fixture events end to end: embedded store and the real SDK against
   before(async () => {
     await fake.start();
     for (const p of seed) fake.seedProfile(p);
+    const admin = createCustomerProfilesClient({ region: 'us-west-2', endpoint: fake.url, requestTimeoutMs: 5000 });
+    expect(await setUpDomain(admin, 'acme-contacts', 'ResolvedContact')).to.equal('created');
+    expect(await setUpDomain(admin, 'acme-contacts', 'ResolvedContact')).to.equal('unchanged');
+    admin.destroy();
     embedded = await startService({});
     aws = await startService({
       CUSTOMER_PROFILES_DOMAIN: 'acme-contacts',
@@ -85,5 +93,56 @@ describe('the fixture events end to end: embedded store and the real SDK against
   it('created one profile per new caller, holding the normalised identity', () => {
     const created = fake.profiles().filter((p) => !seed.some((s) => s.ProfileId === p.ProfileId));
     expect(created.map((p) => p.PhoneNumber ?? p.EmailAddress).sort()).to.deep.equal(['+14255550123', 'jane.doe@example.com']);
+  });
+});
+
+describe('contact records of the fixture events, through the real SDK against the fake', () => {
+  useTestAwsCredentials();
+  const fake = new FakeAws({ domains: ['acme-contacts'] });
+  let aws: RunningService;
+  before(async () => {
+    await fake.start();
+    for (const p of seed) fake.seedProfile(p);
+    const admin = createCustomerProfilesClient({ region: 'us-west-2', endpoint: fake.url, requestTimeoutMs: 5000 });
+    await setUpDomain(admin, 'acme-contacts', 'ResolvedContact');
+    admin.destroy();
+    aws = await startService({
+      CUSTOMER_PROFILES_DOMAIN: 'acme-contacts',
+      AWS_REGION: 'us-west-2',
+      AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+      RECORD_CONTACT_ATTRIBUTES: 'customerName',
+    });
+  });
+  after(async () => {
+    await aws?.stop();
+    await fake.stop();
+  });
+
+  it('puts one record on the resolved profile for every contact with a profile, and a _ctrContactId key', async function () {
+    this.timeout(15_000);
+    const answers = new Map<string, Record<string, string>>();
+    for (const [fixture] of SEQUENCE) answers.set(fixture, (await postEvent(aws.url, loadFixture(fixture))).body);
+    const withProfile = [...answers].filter(([, a]) => a.profileId !== '');
+    for (const [, a] of answers) expect(a.contactRecordStatus).to.equal(a.profileId ? 'QUEUED' : 'SKIPPED');
+
+    const end = Date.now() + 10_000;
+    while (fake.objects('ResolvedContact').length < withProfile.length && Date.now() < end) await sleep(50);
+
+    const objects = fake.objects('ResolvedContact');
+    expect(objects).to.have.length(withProfile.length);
+    for (const [fixture, a] of withProfile) {
+      const contactId = (loadFixture(fixture) as { Details: { ContactData: { ContactId: string } } }).Details.ContactData.ContactId;
+      const o = objects.find((x) => x.object.ContactId === contactId);
+      expect(o, `record of ${fixture}`).to.not.equal(undefined);
+      expect(o!.profileId, `record of ${fixture} is on the resolved profile`).to.equal(a.profileId);
+      expect(o!.object).to.include({ ProfileId: a.profileId, CustomerStatus: a.customerStatus });
+      expect(fake.profileKeys(a.profileId!).find((k) => k.keyName === '_ctrContactId')?.values).to.include(contactId);
+    }
+    const chat = objects.find((x) => x.object.Channel === 'CHAT')!;
+    expect(chat.object).to.deep.include({ CustomerIdentityType: 'EMAIL', CustomerIdentity: 'jane.doe@example.com', Attributes: { customerName: 'Jane' } });
+    // three contacts of +14255550123 went to one profile: its object writes were at least a second apart
+    const onFirst = objects.filter((x) => x.profileId === answers.get('voice-e164.json')!.profileId).map((x) => x.at).sort((a, b) => a - b);
+    expect(onFirst).to.have.length(3);
+    for (let i = 1; i < onFirst.length; i++) expect(onFirst[i]! - onFirst[i - 1]!).to.be.at.least(1000);
   });
 });

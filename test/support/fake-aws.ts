@@ -142,6 +142,8 @@ export class FakeAws {
     await closed;
   }
 
+  /** the calls of the resolve hot path (lookups and creations), without the background record writes */
+  lookupCalls(): FakeCall[] { return this.calls.filter((c) => c.operation === 'SearchProfiles' || c.operation === 'CreateProfile'); }
   callsTo(operation: string): FakeCall[] { return this.calls.filter((c) => c.operation === operation); }
 
   /** Clears profiles, keys, objects, contact attributes, throttle windows, calls, faults and hang (held requests are dropped).

@@ -20,7 +20,7 @@ export async function startService(env: Record<string, string | undefined>): Pro
   const service = createService(config, createLogger(config.logLevel));
   const server: Server = service.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  await service.connect();
+  await service.start();
   service.setState('ready');
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

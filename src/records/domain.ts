@@ -1,0 +1,103 @@
+import {
+  GetDomainCommand,
+  GetProfileObjectTypeCommand,
+  PutProfileObjectTypeCommand,
+  type CustomerProfilesClient,
+  type GetProfileObjectTypeResponse,
+} from '@aws-sdk/client-customer-profiles';
+import { isDeepStrictEqual } from 'node:util';
+import { recordObjectType } from './job.js';
+
+const isNotFound = (err: unknown) => (err as { name?: string }).name === 'ResourceNotFoundException';
+
+async function getObjectType(client: CustomerProfilesClient, domain: string, name: string): Promise<GetProfileObjectTypeResponse | undefined> {
+  try {
+    return await client.send(new GetProfileObjectTypeCommand({ DomainName: domain, ObjectTypeName: name }));
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** What differs between the object type in the domain and the one this service needs ([] when right). */
+function differences(actual: GetProfileObjectTypeResponse): string[] {
+  const wanted = recordObjectType();
+  const out: string[] = [];
+  if (actual.AllowProfileCreation !== false && actual.AllowProfileCreation !== undefined) out.push('AllowProfileCreation is true (records could create profiles)');
+  if (!isDeepStrictEqual(actual.Keys ?? {}, wanted.Keys)) out.push(`Keys are ${JSON.stringify(actual.Keys ?? {})}, expected ${JSON.stringify(wanted.Keys)}`);
+  if (!isDeepStrictEqual(actual.Fields ?? {}, wanted.Fields)) out.push(`Fields are ${JSON.stringify(actual.Fields ?? {})}, expected ${JSON.stringify(wanted.Fields)}`);
+  return out;
+}
+
+/**
+ * Creates the contact-record object type in the domain, or brings it to the definition this
+ * service needs (PutProfileObjectType is create-or-replace). Idempotent.
+ */
+export async function setUpDomain(client: CustomerProfilesClient, domain: string, objectType: string): Promise<'created' | 'updated' | 'unchanged'> {
+  const current = await getObjectType(client, domain, objectType);
+  if (current && differences(current).length === 0) return 'unchanged';
+  await client.send(new PutProfileObjectTypeCommand({ DomainName: domain, ObjectTypeName: objectType, ...recordObjectType() }));
+  return current ? 'updated' : 'created';
+}
+
+export interface Finding {
+  level: 'ok' | 'warn' | 'error';
+  check: string;
+  detail: string;
+  /** what to do about it */
+  fix?: string;
+}
+
+/** Checks a Customer Profiles domain for this service; prints nothing, returns what it found. */
+export async function checkDomain(client: CustomerProfilesClient, domain: string, objectType: string): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  let d;
+  try {
+    d = await client.send(new GetDomainCommand({ DomainName: domain }));
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? 'Error';
+    return [
+      isNotFound(err)
+        ? { level: 'error', check: 'domain', detail: `domain "${domain}" does not exist in this account and region`, fix: 'check CUSTOMER_PROFILES_DOMAIN and AWS_REGION, or create the domain in the Amazon Connect console (Customer profiles)' }
+        : { level: 'error', check: 'domain', detail: `GetDomain failed: ${name}`, fix: 'check credentials and the profile:GetDomain permission' },
+    ];
+  }
+  findings.push({ level: 'ok', check: 'domain', detail: `domain "${domain}" exists` });
+  findings.push(
+    d.DeadLetterQueueUrl
+      ? { level: 'ok', check: 'dead-letter queue', detail: `set (${d.DeadLetterQueueUrl})` }
+      : { level: 'warn', check: 'dead-letter queue', detail: 'no dead-letter queue: objects Customer Profiles fails to ingest are dropped silently', fix: 'aws customer-profiles update-domain --domain-name DOMAIN --dead-letter-queue-url <SQS queue URL>' },
+  );
+  findings.push(
+    d.DefaultEncryptionKey
+      ? { level: 'ok', check: 'encryption key', detail: 'a customer managed KMS key encrypts the domain' }
+      : { level: 'warn', check: 'encryption key', detail: 'no DefaultEncryptionKey: the domain uses an AWS owned key', fix: 'aws customer-profiles update-domain --domain-name DOMAIN --default-encryption-key <KMS key ARN>' },
+  );
+
+  const ctr = await getObjectType(client, domain, 'CTR');
+  if (!ctr) {
+    findings.push({ level: 'warn', check: 'CTR object type', detail: 'no CTR object type: Connect does not send its contact records to this domain', fix: 'enable Customer Profiles for the Connect instance with contact records, mapped with the CTR-NoInferred template' });
+  } else if (ctr.TemplateId === 'CTR-NoInferred') {
+    findings.push({ level: 'ok', check: 'CTR object type', detail: 'uses the CTR-NoInferred template' });
+  } else {
+    findings.push({
+      level: 'warn',
+      check: 'CTR object type',
+      detail: `uses the ${ctr.TemplateId ?? 'a custom'} template: a contact record that matches no profile creates an inferred duplicate profile`,
+      fix: 'map CTR with the CTR-NoInferred template (aws customer-profiles put-profile-object-type --domain-name DOMAIN --object-type-name CTR --template-id CTR-NoInferred --description "Contact records")',
+    });
+  }
+
+  const ours = await getObjectType(client, domain, objectType);
+  if (!ours) {
+    findings.push({ level: 'error', check: 'contact-record object type', detail: `object type "${objectType}" is missing: contact records cannot be written`, fix: 'npm run setup-domain' });
+  } else {
+    const diff = differences(ours);
+    findings.push(
+      diff.length === 0
+        ? { level: 'ok', check: 'contact-record object type', detail: `"${objectType}" is present and right` }
+        : { level: 'error', check: 'contact-record object type', detail: `"${objectType}" differs: ${diff.join('; ')}`, fix: 'npm run setup-domain' },
+    );
+  }
+  return findings;
+}

@@ -1,0 +1,76 @@
+import type { ObjectTypeField, ObjectTypeKey } from '@aws-sdk/client-customer-profiles';
+import type { CustomerStatus } from '../contact/answer.js';
+
+/** One contact to put on its profile: everything the worker needs, captured when the contact arrived. */
+export interface RecordJob {
+  contactId: string;
+  initialContactId: string;
+  previousContactId: string;
+  channel: string;
+  initiationMethod: string;
+  instanceArn: string;
+  queueName: string;
+  systemEndpoint: string;
+  identityType: 'PHONE' | 'EMAIL';
+  /** the normalised phone number (E.164) or e-mail address */
+  identity: string;
+  profileId: string;
+  customerStatus: CustomerStatus;
+  /** ISO 8601 */
+  receivedAt: string;
+  /** the contact attributes named in RECORD_CONTACT_ATTRIBUTES */
+  attributes: Record<string, string>;
+}
+
+/** Which steps of a job are done, kept with the job so a retry or a paced job does not redo them. */
+export interface RecordProgress {
+  keyAdded?: boolean;
+  objectWritten?: boolean;
+  stamped?: boolean;
+}
+
+/** The profile object written for a contact (`PutProfileObject`'s `Object`, as JSON). */
+export function recordObject(job: RecordJob): Record<string, unknown> {
+  return {
+    ContactId: job.contactId,
+    InitialContactId: job.initialContactId,
+    PreviousContactId: job.previousContactId,
+    Channel: job.channel,
+    InitiationMethod: job.initiationMethod,
+    InstanceARN: job.instanceArn,
+    QueueName: job.queueName,
+    SystemEndpoint: job.systemEndpoint,
+    CustomerIdentityType: job.identityType,
+    CustomerIdentity: job.identity,
+    ProfileId: job.profileId,
+    CustomerStatus: job.customerStatus,
+    ReceivedAt: job.receivedAt,
+    Attributes: job.attributes,
+  };
+}
+
+/**
+ * The object type `npm run setup-domain` creates. `_profileId` (PROFILE, LOOKUP_ONLY) ties each object
+ * to the exact profile the contact was resolved to, with no re-matching by phone or e-mail;
+ * AllowProfileCreation false means an object never creates a profile of its own. `contactId`
+ * (UNIQUE) makes a second write of the same ContactId replace the first: one object per contact.
+ */
+export function recordObjectType(description = 'Contacts resolved by connect-profile-resolver, one object per ContactId'): {
+  Description: string;
+  AllowProfileCreation: boolean;
+  Fields: Record<string, ObjectTypeField>;
+  Keys: Record<string, ObjectTypeKey[]>;
+} {
+  return {
+    Description: description,
+    AllowProfileCreation: false,
+    Fields: {
+      profileId: { Source: '_source.ProfileId', ContentType: 'STRING' },
+      contactId: { Source: '_source.ContactId', ContentType: 'STRING' },
+    },
+    Keys: {
+      _profileId: [{ StandardIdentifiers: ['PROFILE', 'LOOKUP_ONLY'], FieldNames: ['profileId'] }],
+      contactId: [{ StandardIdentifiers: ['UNIQUE'], FieldNames: ['contactId'] }],
+    },
+  };
+}

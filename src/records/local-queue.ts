@@ -1,0 +1,158 @@
+import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Logger } from '../ops/logger.js';
+import type { RecordJob, RecordProgress } from './job.js';
+import { backoffMs, selects, type DeadLetter, type DeadLetterStore, type QueueHooks, type RecordQueue, type Selection } from './queue.js';
+import { RecordError } from './errors.js';
+import type { RecordWriter } from './writer.js';
+
+interface Entry {
+  job: RecordJob;
+  progress: RecordProgress;
+  attempts: number;
+  readyAt: number;
+}
+
+const MAX_PENDING = 10_000;
+
+/**
+ * The in-process contact-record queue, for runs without Redis (and for records that could not reach
+ * Redis). Same steps, pacing, retries and dead letters as the Redis queue, but its records live in
+ * this process only: they are lost if it dies.
+ */
+export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
+  readonly kind = 'in-process';
+  readonly deadLetters: DeadLetterStore = this;
+  private readonly pending: Entry[] = [];
+  private readonly dead: Array<DeadLetter & { job: RecordJob }> = [];
+  private readonly seen = new LRUCache<string, true>({ max: 100_000, ttl: 3_600_000 });
+  private readonly fleetRate: RateLimiterMemory;
+  private pausedUntil = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private closing = false;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    private readonly writer: RecordWriter,
+    private readonly o: { ratePerSecond: number; maxAttempts: number; concurrency?: number; logger: Logger; hooks?: QueueHooks },
+  ) {
+    this.fleetRate = new RateLimiterMemory({ points: o.ratePerSecond, duration: 1 });
+  }
+
+  enqueue(job: RecordJob): Promise<'QUEUED' | 'FAILED'> {
+    if (this.seen.has(job.contactId)) return Promise.resolve('QUEUED');
+    if (this.pending.length >= MAX_PENDING || this.closing) return Promise.resolve('FAILED');
+    this.seen.set(job.contactId, true);
+    this.pending.push({ job, progress: {}, attempts: 0, readyAt: 0 });
+    this.schedule(0);
+    return Promise.resolve('QUEUED');
+  }
+
+  start(): void {
+    this.started = true;
+    this.schedule(0);
+  }
+
+  yieldTo(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+  }
+
+  depth(): Promise<number> {
+    return Promise.resolve(this.pending.length + this.running);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.timer);
+    if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.pending.length > 0) this.o.logger.warn({ records: this.pending.length }, 'in-process contact records not written before exit');
+  }
+
+  private schedule(ms: number): void {
+    if (!this.started || this.closing) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.pump(), ms);
+    this.timer.unref();
+  }
+
+  private async pump(): Promise<void> {
+    const now = Date.now();
+    if (now < this.pausedUntil) return this.schedule(this.pausedUntil - now);
+    const concurrency = this.o.concurrency ?? 4;
+    while (this.running < concurrency && !this.closing) {
+      const i = this.pending.findIndex((e) => e.readyAt <= Date.now());
+      if (i < 0) break;
+      try {
+        await this.fleetRate.consume('records');
+      } catch (res) {
+        return this.schedule(res instanceof RateLimiterRes ? res.msBeforeNext : 100);
+      }
+      const [entry] = this.pending.splice(i, 1);
+      this.running++;
+      void this.process(entry!).finally(() => {
+        this.running--;
+        if (this.running === 0) this.idle?.();
+        this.schedule(0);
+      });
+    }
+    const next = Math.min(...this.pending.map((e) => e.readyAt));
+    if (Number.isFinite(next)) this.schedule(Math.max(0, next - Date.now()));
+  }
+
+  private async process(entry: Entry): Promise<void> {
+    const hooks = this.o.hooks;
+    try {
+      const outcome = await this.writer.run(entry.job, entry.progress);
+      if (outcome.done) return hooks?.onOutcome?.('written');
+      hooks?.onOutcome?.('paced');
+      this.pending.push({ ...entry, readyAt: Date.now() + outcome.delayMs });
+    } catch (err) {
+      const e = err instanceof RecordError ? err : new RecordError('retryable', String(err));
+      if (e.kind === 'throttled') {
+        hooks?.onOutcome?.('throttled');
+        this.yieldTo(e.retryAfterMs ?? 1000);
+        this.pending.push(entry);
+        return;
+      }
+      entry.attempts++;
+      if (e.kind === 'permanent' || entry.attempts >= this.o.maxAttempts) {
+        const letter = { ...this.letterOf(entry.job, entry.attempts, e.message), job: entry.job };
+        this.dead.push(letter);
+        this.o.logger.error({ contactId: entry.job.contactId, attempts: entry.attempts, error: e.message }, 'contact record dead-lettered');
+        hooks?.onDeadLetter?.(letter);
+        hooks?.onOutcome?.('dead-lettered');
+        return;
+      }
+      hooks?.onOutcome?.('retried');
+      this.pending.push({ ...entry, readyAt: Date.now() + backoffMs(entry.attempts, e.retryAfterMs) });
+    }
+  }
+
+  private letterOf(job: RecordJob, attempts: number, error: string): DeadLetter {
+    return { contactId: job.contactId, profileId: job.profileId, receivedAt: job.receivedAt, failedAt: new Date().toISOString(), attempts, error };
+  }
+
+  // dead letters (in this process only)
+  list(limit = 100): Promise<DeadLetter[]> {
+    return Promise.resolve(this.dead.slice(0, limit).map(({ job: _job, ...letter }) => letter));
+  }
+  replay(which: Selection): Promise<number> {
+    const chosen = this.dead.filter((d) => selects(which, d.contactId));
+    for (const d of chosen) {
+      this.dead.splice(this.dead.indexOf(d), 1);
+      this.pending.push({ job: d.job, progress: {}, attempts: 0, readyAt: 0 });
+    }
+    this.schedule(0);
+    return Promise.resolve(chosen.length);
+  }
+  purge(which: Selection): Promise<number> {
+    const before = this.dead.length;
+    for (let i = this.dead.length - 1; i >= 0; i--) if (selects(which, this.dead[i]!.contactId)) this.dead.splice(i, 1);
+    return Promise.resolve(before - this.dead.length);
+  }
+  count(): Promise<number> {
+    return Promise.resolve(this.dead.length);
+  }
+}

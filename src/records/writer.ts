@@ -1,0 +1,114 @@
+import { UpdateContactAttributesCommand, type ConnectClient } from '@aws-sdk/client-connect';
+import { AddProfileKeyCommand, PutProfileObjectCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
+import type { Pacer } from './pacer.js';
+import { classify } from './errors.js';
+import { recordObject, type RecordJob, type RecordProgress } from './job.js';
+
+/** What a run of the steps came to: done, or paced (try again in `delayMs`, progress kept). */
+export type StepOutcome = { done: true } | { done: false; delayMs: number };
+
+/** Where records are written: Customer Profiles (and Connect), or the embedded store. Errors are RecordErrors. */
+export interface RecordTarget {
+  addContactKey(job: RecordJob): Promise<void>;
+  putRecord(job: RecordJob): Promise<void>;
+  /** undefined: stamping off */
+  stamp?: ((job: RecordJob) => Promise<void>) | undefined;
+}
+
+export interface AwsRecordTargetOptions {
+  profiles: CustomerProfilesClient;
+  domain: string;
+  objectTypeName: string;
+  /** set: stamp profileId and customerStatus onto the contact */
+  connect?: ConnectClient | undefined;
+  /** per-call timeout for background writes */
+  timeoutMs?: number;
+}
+
+export class AwsRecordTarget implements RecordTarget {
+  readonly stamp: RecordTarget['stamp'];
+  private readonly timeoutMs: number;
+
+  constructor(private readonly o: AwsRecordTargetOptions) {
+    this.timeoutMs = o.timeoutMs ?? 10_000;
+    const connect = o.connect;
+    this.stamp = connect
+      ? async (job) => {
+          const instanceId = /:instance\/([^/]+)/.exec(job.instanceArn)?.[1];
+          if (!instanceId) return;
+          await this.call('UpdateContactAttributes', (abortSignal) =>
+            connect.send(
+              new UpdateContactAttributesCommand({
+                InstanceId: instanceId,
+                InitialContactId: job.initialContactId,
+                Attributes: { profileId: job.profileId, customerStatus: job.customerStatus },
+              }),
+              { abortSignal },
+            ),
+          );
+        }
+      : undefined;
+  }
+
+  async addContactKey(job: RecordJob): Promise<void> {
+    await this.call('AddProfileKey', (abortSignal) =>
+      this.o.profiles.send(
+        new AddProfileKeyCommand({ DomainName: this.o.domain, ProfileId: job.profileId, KeyName: '_ctrContactId', Values: [job.contactId] }),
+        { abortSignal },
+      ),
+    );
+  }
+
+  async putRecord(job: RecordJob): Promise<void> {
+    await this.call('PutProfileObject', (abortSignal) =>
+      this.o.profiles.send(
+        new PutProfileObjectCommand({ DomainName: this.o.domain, ObjectTypeName: this.o.objectTypeName, Object: JSON.stringify(recordObject(job)) }),
+        { abortSignal },
+      ),
+    );
+  }
+
+  private async call<T>(operation: string, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await send(AbortSignal.timeout(this.timeoutMs));
+    } catch (err) {
+      throw classify(operation, err);
+    }
+  }
+}
+
+/**
+ * The work of one contact record, in steps that each run once:
+ * 1. AddProfileKey `_ctrContactId` = ContactId on the resolved profile, so the contact record Connect
+ *    ingests when the contact ends lands on this profile instead of an inferred duplicate;
+ * 2. PutProfileObject of the contact-record object on that profile (at most one object write per profile
+ *    per second across the fleet: "Too many objects ingested on the profile per second");
+ * 3. optionally UpdateContactAttributes on the contact (Connect allows 10 per second per account).
+ * `progress` is updated in place as steps finish.
+ */
+export class RecordWriter {
+  constructor(
+    private readonly target: RecordTarget,
+    private readonly pacer: Pacer,
+  ) {}
+
+  async run(job: RecordJob, progress: RecordProgress): Promise<StepOutcome> {
+    if (!progress.keyAdded) {
+      await this.target.addContactKey(job);
+      progress.keyAdded = true;
+    }
+    if (!progress.objectWritten) {
+      const wait = await this.pacer.profileObject(job.profileId);
+      if (wait > 0) return { done: false, delayMs: wait };
+      await this.target.putRecord(job);
+      progress.objectWritten = true;
+    }
+    if (this.target.stamp && !progress.stamped) {
+      const wait = await this.pacer.connectStamp();
+      if (wait > 0) return { done: false, delayMs: wait };
+      await this.target.stamp(job);
+      progress.stamped = true;
+    }
+    return { done: true };
+  }
+}
