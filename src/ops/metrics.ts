@@ -1,0 +1,97 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// Seconds, with buckets up to Connect's 8 s limit for a Lambda (3 s by default): a p99 near the
+// flow's budget must be visible, not folded into +Inf.
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8];
+
+const HTTP = ['route', 'method', 'status'] as const;
+const OUTCOME = ['customer_status', 'channel', 'source'] as const;
+const AWS = ['service', 'operation', 'outcome'] as const;
+
+/**
+ * Every metric the service exports, on a private registry. No label ever carries a phone number,
+ * an e-mail address, a ContactId or a profile id: every label value comes from a short closed set.
+ */
+export function createMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'cpr_' });
+  const m = {
+    registry,
+    httpRequests: new Counter({ name: 'cpr_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: HTTP, registers: [registry] }),
+    httpDuration: new Histogram({
+      name: 'cpr_http_request_duration_seconds',
+      help: 'HTTP request latency by route, method and status',
+      labelNames: HTTP,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    resolveOutcomes: new Counter({
+      name: 'cpr_resolve_outcomes_total',
+      help: 'Resolve answers by customerStatus, channel and where the answer came from (customer-profiles, cache, stale-cache, idempotent, none)',
+      labelNames: OUTCOME,
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: 'cpr_resolve_fallbacks_total',
+      help: 'Answers given without Customer Profiles (UNAVAILABLE or a stale cache entry), by reason: timeout, throttled, unavailable, denied, misconfigured',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    awsRequests: new Counter({
+      name: 'cpr_aws_requests_total',
+      help: 'AWS API calls by service, operation and outcome (success, throttled, client_error, server_error, timeout, network_error)',
+      labelNames: AWS,
+      registers: [registry],
+    }),
+    awsDuration: new Histogram({
+      name: 'cpr_aws_request_duration_seconds',
+      help: 'AWS API call latency (all SDK attempts) by service, operation and outcome',
+      labelNames: AWS,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    cacheLookups: new Counter({
+      name: 'cpr_cache_lookups_total',
+      help: 'Profile cache lookups by result: hit (fresh), stale (refreshed from Customer Profiles), miss',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: 'cpr_redis_errors_total',
+      help: 'Redis commands that failed or timed out (the service answered without Redis), by operation',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    lockWaits: new Histogram({
+      name: 'cpr_create_lock_wait_seconds',
+      help: 'Time a contact waited for another replica to create the same new caller’s profile',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    recordJobs: new Counter({
+      name: 'cpr_record_jobs_total',
+      help: 'Contact-record job events: enqueued, enqueue_failed, written, paced, throttled, retried, dead_lettered',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({ name: 'cpr_record_dead_letters_total', help: 'Contact records that became dead letters', registers: [registry] }),
+    queueDepth: new Gauge({ name: 'cpr_record_queue_depth', help: 'Contact records waiting, delayed or in progress', registers: [registry] }),
+    deadLetterBacklog: new Gauge({ name: 'cpr_record_dead_letter_backlog', help: 'Dead letters kept, awaiting replay or purge', registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Every metric name the service exports (for the dashboard and alert tests). */
+export async function exportedMetricNames(metrics: Metrics): Promise<string[]> {
+  const all = await metrics.registry.getMetricsAsJSON();
+  const names = new Set<string>();
+  for (const metric of all) {
+    names.add(metric.name);
+    // at run time `type` is the exposition format's word ('histogram'), whatever prom-client's typings say
+    const type = String(metric.type as unknown);
+    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(metric.name + s);
+    if (type === 'summary') for (const s of ['_sum', '_count']) names.add(metric.name + s);
+  }
+  return [...names].sort();
+}
