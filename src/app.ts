@@ -6,7 +6,9 @@ import { AppError } from './errors.js';
 import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { requestContext, type RequestContext } from './ops/context.js';
 import { maskEmail, maskPhone, type Logger } from './ops/logger.js';
+import type { Metrics } from './ops/metrics.js';
 
 export interface Readiness {
   /** false while starting or draining */
@@ -21,6 +23,7 @@ export interface AppDeps {
   authTokens: readonly string[];
   resolveDeadlineMs: number;
   readiness: Readiness;
+  metrics: Metrics;
 }
 
 interface RequestLog {
@@ -48,22 +51,38 @@ export function buildApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', false);
 
-  // arrival time and the per-request log line
+  // Per request: arrival time, a child logger and the AWS calls made (RequestContext), then one
+  // log line and the HTTP metrics when the answer has gone.
+  let requests = 0;
   app.use((req, res, next) => {
     const arrived = performance.now();
+    const ctx: RequestContext = { logger: deps.logger.child({ reqId: ++requests }), awsCalls: [] };
     res.locals.arrivedAt = arrived;
+    res.locals.ctx = ctx;
     res.locals.log = {} satisfies RequestLog;
+    // while draining, ask keep-alive clients to go, so the server can close
+    if (!deps.readiness.ready()) res.setHeader('Connection', 'close');
     res.on('finish', () => {
+      const seconds = (performance.now() - arrived) / 1000;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const labels = { route, method: req.method, status: String(res.statusCode) };
+      deps.metrics.httpRequests.inc(labels);
+      deps.metrics.httpDuration.observe(labels, seconds);
+      if (route === '/metrics' || route === '/healthz' || route === '/readyz') return; // probes and scrapes: metrics only
       const log = res.locals.log as RequestLog;
-      const line = { method: req.method, route: req.path.slice(0, 100), status: res.statusCode, durationMs: Math.round((performance.now() - arrived) * 10) / 10, ...log };
-      if (res.statusCode >= 500) deps.logger.error(line, 'request failed');
-      else deps.logger.info(line, 'request');
+      const line = { method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 10_000) / 10, ...log, aws: ctx.awsCalls };
+      if (res.statusCode >= 500) ctx.logger.error(line, 'request failed');
+      else ctx.logger.info(line, 'request');
     });
     next();
   });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.metrics.registry.contentType);
+    res.end(await deps.metrics.registry.metrics());
   });
   app.get('/readyz', (_req, res) => {
     const ready = deps.readiness.ready();
@@ -91,7 +110,15 @@ export function buildApp(deps: AppDeps): Express {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.max(0, left));
     try {
-      const resolved = await deps.resolver.resolve(event, controller.signal);
+      // the request's context is entered here, after the body was read: body-parser's stream events lose it
+      const ctx = res.locals.ctx as RequestContext;
+      const resolved = await requestContext.run(ctx, () => deps.resolver.resolve(event, controller.signal));
+      const m = deps.metrics;
+      m.resolveOutcomes.inc({ customer_status: resolved.status, channel: event.channel, source: resolved.source });
+      if (resolved.answer.degraded === 'true') m.fallbacks.inc({ reason: resolved.failure ?? 'unavailable' });
+      if (resolved.source !== 'idempotent' && resolved.answer.contactRecordStatus !== 'SKIPPED') {
+        m.recordJobs.inc({ outcome: resolved.answer.contactRecordStatus === 'QUEUED' ? 'enqueued' : 'enqueue_failed' });
+      }
       Object.assign(log, {
         customerStatus: resolved.status,
         identity: maskedIdentity(resolved),

@@ -29,25 +29,37 @@ async function main(): Promise<void> {
   service.setState('ready');
   logger.info({ port: (server.address() as AddressInfo).port, store: service.store.kind, domain: config.domain }, 'listening');
 
+  // SIGTERM / SIGINT: readiness 503 at once, stop accepting, let in-flight requests finish, stop
+  // the record worker (its job in hand finishes or goes back to the queue), close Redis and the
+  // SDK clients, exit 0; all within SHUTDOWN_GRACE_MS. A second signal exits at once.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      process.exit(130);
     }
     stopping = true;
     service.setState('draining');
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'draining');
     setTimeout(() => {
-      logger.error('grace period over with requests still open: exiting');
+      logger.error({ graceMs: config.shutdownGraceMs }, 'grace period over before the drain finished: exiting');
       process.exit(1);
     }, config.shutdownGraceMs).unref();
     server.close(() => {
-      void service.close().then(() => {
-        logger.info('stopped');
-        process.exit(0);
-      });
+      clearInterval(idle);
+      service.close().then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error while closing');
+          process.exit(1);
+        },
+      );
     });
+    // keep-alive connections close as soon as their request is answered
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
     server.closeIdleConnections();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -4,7 +4,9 @@ import { createSharedState } from './cache/index.js';
 import { createRedisClient } from './cache/redis.js';
 import type { Config } from './config/index.js';
 import { ContactResolver } from './contact/resolve.js';
+import { instrumentAwsClient, Reachability } from './ops/aws-instrumentation.js';
 import type { Logger } from './ops/logger.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 import { createCustomerProfilesClient, CustomerProfilesStore } from './profiles/customer-profiles.js';
 import { EmbeddedProfileStore } from './profiles/embedded.js';
 import type { ProfileStore } from './profiles/profile.js';
@@ -19,6 +21,7 @@ export type ServiceState = 'starting' | 'ready' | 'draining';
 
 export interface Service {
   app: Express;
+  metrics: Metrics;
   store: ProfileStore;
   records: RecordQueue;
   setState(state: ServiceState): void;
@@ -33,7 +36,13 @@ export interface Service {
 }
 
 /** Builds every part of the service from the configuration; main.ts and integration tests share it. */
-export function createService(config: Config, logger: Logger, hooks: QueueHooks = {}): Service {
+export function createService(config: Config, logger: Logger): Service {
+  const metrics = createMetrics();
+  const hooks: QueueHooks = {
+    onOutcome: (outcome) => metrics.recordJobs.inc({ outcome: outcome.replace('-', '_') }),
+    onDeadLetter: () => metrics.deadLetters.inc(),
+  };
+  const customerProfiles = new Reachability();
   let store: ProfileStore;
   let recordTarget: RecordTarget;
   const closers: Array<() => Promise<unknown> | void> = [];
@@ -54,6 +63,9 @@ export function createService(config: Config, logger: Logger, hooks: QueueHooks 
     const connect = config.records.connectStamp
       ? new ConnectClient({ region: config.aws.region!, maxAttempts: 1, ...(config.aws.connectEndpoint ? { endpoint: config.aws.connectEndpoint } : {}) })
       : undefined;
+    instrumentAwsClient(client, 'customer-profiles', metrics, customerProfiles);
+    instrumentAwsClient(background, 'customer-profiles', metrics, customerProfiles);
+    if (connect) instrumentAwsClient(connect, 'connect', metrics);
     closers.push(() => {
       client.destroy();
       background.destroy();
@@ -87,6 +99,8 @@ export function createService(config: Config, logger: Logger, hooks: QueueHooks 
     repeatWindowMs: config.repeatWindowMs,
     cacheKeepMs: Math.max(config.cache.ttlMs, config.cache.staleMaxAgeMs),
     createLockTtlMs: config.createLockTtlMs,
+    onRedisError: (operation) => metrics.redisErrors.inc({ operation }),
+    onLockWait: (seconds) => metrics.lockWaits.observe(seconds),
   });
   const writer = new RecordWriter(
     recordTarget,
@@ -124,25 +138,32 @@ export function createService(config: Config, logger: Logger, hooks: QueueHooks 
     cacheTtl: config.cache,
     records,
     recordAttributes: config.records.contactAttributes,
+    onCacheLookup: (result) => metrics.cacheLookups.inc({ result }),
   });
+  metrics.queue.depth = () => records.depth();
+  metrics.queue.deadLetters = () => records.deadLetters.count();
   let serviceState: ServiceState = 'starting';
+  let workerRunning = false;
   const app = buildApp({
     resolver,
     logger,
     authTokens: config.authTokens,
     resolveDeadlineMs: config.resolveDeadlineMs,
+    metrics,
     readiness: {
       ready: () => serviceState === 'ready',
       details: () => ({
         state: serviceState,
         profileStore: store.kind,
+        ...(config.domain ? { customerProfiles: customerProfiles.state() } : {}),
         redis: redis ? { mode: config.redis.mode, status: redis.status, lastError: state.health.lastError } : { mode: 'none' },
-        records: { queue: records.kind, worker: config.records.worker },
+        records: { queue: records.kind, worker: config.records.worker ? (workerRunning ? 'running' : 'stopped') : 'off' },
       }),
     },
   });
   return {
     app,
+    metrics,
     store,
     records,
     setState: (s) => {
@@ -154,10 +175,14 @@ export function createService(config: Config, logger: Logger, hooks: QueueHooks 
         const late = new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref());
         if (!(await Promise.race([ready, late]))) logger.warn({ timeoutMs }, 'Redis is not reachable yet: starting without it');
       }
-      if (config.records.worker) records.start();
+      if (config.records.worker) {
+        records.start();
+        workerRunning = true;
+      }
     },
     close: async () => {
       await records.close();
+      workerRunning = false;
       for (const close of closers) await close();
     },
   };

@@ -45,12 +45,19 @@ export class RedisCreateOnce implements CreateOnce {
     private readonly cache: ProfileCache,
     private readonly health: RedisHealth,
     private readonly lockTtlMs: number,
+    private readonly onWait: (seconds: number) => void = () => {},
     private readonly pollMs = 20,
   ) {}
 
   async run(tag: string, signal: AbortSignal, create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
     const lockKey = this.keys.createLock(tag);
     const token = randomBytes(12).toString('base64url');
+    const started = performance.now();
+    let waited = false;
+    const done = (summary: ProfileSummary) => {
+      if (waited) this.onWait((performance.now() - started) / 1000);
+      return summary;
+    };
     for (;;) {
       signal.throwIfAborted();
       let acquired: boolean;
@@ -61,11 +68,12 @@ export class RedisCreateOnce implements CreateOnce {
         this.health.failed('lock.acquire', err);
         return new LocalCreateOnce(this.cache).run(tag, signal, create);
       }
-      if (acquired) return this.createHoldingLock(tag, lockKey, token, create);
+      if (acquired) return done(await this.createHoldingLock(tag, lockKey, token, create));
 
+      waited = true;
       await sleep(this.pollMs, undefined, { signal });
       const created = await this.cache.get(tag);
-      if (created?.summary) return created.summary;
+      if (created?.summary) return done(created.summary);
     }
   }
 

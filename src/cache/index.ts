@@ -22,6 +22,8 @@ export interface SharedStateOptions {
   cacheKeepMs: number;
   createLockTtlMs: number;
   onRedisError?: (operation: string) => void;
+  /** seconds a contact waited for another replica to create the caller's profile */
+  onLockWait?: (seconds: number) => void;
 }
 
 /** The fleet's shared state: cache, idempotency, recent contacts and creation locks. */
@@ -54,7 +56,7 @@ export function createSharedState(o: SharedStateOptions): SharedState {
     cache,
     idempotency: new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs),
     recentContacts: new RedisRecentContacts(o.redis, keys, health, o.repeatWindowMs),
-    createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs),
+    createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs, o.onLockWait),
     health,
   };
 }

@@ -22,6 +22,8 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
   records: RecordQueue;
   /** contact attributes copied into each record */
   recordAttributes: readonly string[];
+  /** told how each cache lookup went (metrics) */
+  onCacheLookup?: (result: 'hit' | 'stale' | 'miss') => void;
   /** epoch ms; tests move time */
   now?: () => number;
 }
@@ -108,6 +110,7 @@ export class ContactResolver {
     let source: Source;
     let failure: StoreFailure | undefined;
     let degraded = false;
+    this.deps.onCacheLookup?.(usable && age < freshFor ? 'hit' : usable ? 'stale' : 'miss');
     if (usable && age < freshFor) {
       lookup = fromCache(cached);
       source = 'cache';

@@ -13,7 +13,44 @@ export function maskEmail(address: string): string {
   return at > 0 ? `${address[0]}***${address.slice(at)}` : '***';
 }
 
-/** The one root logger; tokens and anything that may carry identities are redacted at the logger. */
+// Anything shaped like a phone number (7+ digits, optionally +, spaces, dots, dashes, brackets) or an
+// e-mail address, wherever it appears: in a message, in an error from a library, in a field.
+const PHONE = /\+?\(?\d[\d\s().-]{5,}\d/g;
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+const UUID_OR_HEX = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/i;
+
+// digit runs that are not phone numbers: dates (2026-11-22), times, IPv4 addresses
+const NOT_A_PHONE = /^(?:\d{4}-\d{2}-\d{2}|\d{1,3}(?:\.\d{1,3}){3}|\d{2}:\d{2}(?::\d{2})?)$/;
+
+function maskDigits(run: string): string {
+  const digits = run.replace(/\D/g, '');
+  if (digits.length < 7 || NOT_A_PHONE.test(run.trim())) return run;
+  return run.startsWith('+') ? maskPhone(`+${digits}`) : maskPhone(digits);
+}
+
+/** Masks phone numbers and e-mail addresses in a string. */
+export function maskIdentities(text: string): string {
+  return text.replace(EMAIL, maskEmail).replace(PHONE, maskDigits);
+}
+
+// Values under these keys are identifiers, times or numbers the service writes itself: kept as they are.
+const KEEP = new Set(['time', 'level', 'pid', 'hostname', 'contactId', 'durationMs', 'ms', 'status', 'port', 'profileId', 'reqId']);
+
+function maskDeep(value: unknown, key: string, depth: number): unknown {
+  if (typeof value === 'string') return KEEP.has(key) || UUID_OR_HEX.test(value) ? value : maskIdentities(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { type: value.name, message: maskIdentities(value.message), ...(value.stack ? { stack: maskIdentities(value.stack) } : {}) };
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, key, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, k, depth + 1);
+  return out;
+}
+
+/**
+ * The one root logger. Bearer tokens and names are redacted by path; phone numbers and e-mail
+ * addresses are masked wherever they appear (messages, fields, errors echoed by libraries), so no
+ * call site can leak one by accident.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -24,19 +61,34 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         paths: [
           'authorization',
           '*.authorization',
-          'req.headers.authorization',
           'headers.authorization',
-          'phoneNumber',
-          'emailAddress',
-          '*.phoneNumber',
-          '*.emailAddress',
+          '*.headers.authorization',
+          'token',
+          '*.token',
+          'firstName',
+          'lastName',
           'FirstName',
           'LastName',
+          '*.firstName',
+          '*.lastName',
           '*.FirstName',
           '*.LastName',
         ],
         censor: '[redacted]',
       },
+      formatters: {
+        log: (object) => maskDeep(object, '', 0) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          // mask the message strings too
+          method.apply(
+            this,
+            args.map((a) => (typeof a === 'string' ? maskIdentities(a) : a)) as Parameters<typeof method>,
+          );
+        },
+      },
+      serializers: { err: (e: unknown) => maskDeep(e, 'err', 0) },
     },
     destination,
   );

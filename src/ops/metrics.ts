@@ -14,7 +14,10 @@ const AWS = ['service', 'operation', 'outcome'] as const;
  */
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'cpr_' });
+  /** read at scrape time; set once the record queue exists */
+  const queue: { depth?: () => Promise<number>; deadLetters?: () => Promise<number> } = {};
   const m = {
+    queue,
     registry,
     httpRequests: new Counter({ name: 'cpr_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: HTTP, registers: [registry] }),
     httpDuration: new Histogram({
@@ -74,8 +77,23 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
     }),
     deadLetters: new Counter({ name: 'cpr_record_dead_letters_total', help: 'Contact records that became dead letters', registers: [registry] }),
-    queueDepth: new Gauge({ name: 'cpr_record_queue_depth', help: 'Contact records waiting, delayed or in progress', registers: [registry] }),
-    deadLetterBacklog: new Gauge({ name: 'cpr_record_dead_letter_backlog', help: 'Dead letters kept, awaiting replay or purge', registers: [registry] }),
+    queueDepth: new Gauge({
+      name: 'cpr_record_queue_depth',
+      help: 'Contact records waiting, delayed or in progress',
+      registers: [registry],
+      async collect() {
+        // a Redis outage shows as NaN rather than failing the scrape
+        if (queue.depth) this.set(await queue.depth().catch(() => NaN));
+      },
+    }),
+    deadLetterBacklog: new Gauge({
+      name: 'cpr_record_dead_letter_backlog',
+      help: 'Dead letters kept, awaiting replay or purge',
+      registers: [registry],
+      async collect() {
+        if (queue.deadLetters) this.set(await queue.deadLetters().catch(() => NaN));
+      },
+    }),
   };
   return m;
 }
@@ -89,7 +107,7 @@ export async function exportedMetricNames(metrics: Metrics): Promise<string[]> {
   for (const metric of all) {
     names.add(metric.name);
     // at run time `type` is the exposition format's word ('histogram'), whatever prom-client's typings say
-    const type = String(metric.type as unknown);
+    const type = String(metric.type);
     if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(metric.name + s);
     if (type === 'summary') for (const s of ['_sum', '_count']) names.add(metric.name + s);
   }

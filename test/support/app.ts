@@ -11,6 +11,7 @@ import type { Identity } from '../../src/contact/identity.js';
 import { localState } from './state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { createLogger } from '../../src/ops/logger.js';
+import { createMetrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import { ProfileStoreError, type CreateContext, type Profile, type ProfileStore } from '../../src/profiles/profile.js';
 
@@ -153,6 +154,7 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
     logger: createLogger('info', log),
     authTokens,
     resolveDeadlineMs: o.resolveDeadlineMs ?? 2000,
+    metrics: createMetrics(),
     readiness: { ready: o.ready ?? (() => true), details: () => ({ profileStore: store.kind }) },
   });
   const server = createServer(app);

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/ops/logger.js';
 import { createService, type Service } from '../../src/service.js';
 
@@ -15,9 +16,9 @@ export interface RunningService {
 }
 
 /** The real composition (config -> service -> HTTP on port 0), as main.ts wires it. */
-export async function startService(env: Record<string, string | undefined>): Promise<RunningService> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...env }, REPO_ROOT);
-  const service = createService(config, createLogger(config.logLevel));
+export async function startService(env: Record<string, string | undefined>, logTo?: DestinationStream): Promise<RunningService> {
+  const config = loadConfig({ LOG_LEVEL: logTo ? 'info' : 'silent', ...env }, REPO_ROOT);
+  const service = createService(config, createLogger(config.logLevel, logTo));
   const server: Server = service.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   await service.start();

@@ -1,0 +1,78 @@
+import type { Metrics } from './metrics.js';
+import { requestContext } from './context.js';
+
+type Outcome = 'success' | 'throttled' | 'client_error' | 'server_error' | 'timeout' | 'network_error';
+
+export function awsOutcome(err: unknown): Outcome {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  if (e.name === 'ThrottlingException' || e.name === 'TooManyRequestsException' || status === 429) return 'throttled';
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') return 'timeout';
+  if (status !== undefined && status >= 500) return 'server_error';
+  if (status !== undefined && status >= 400) return 'client_error';
+  return 'network_error';
+}
+
+/** What the last calls to one AWS service said, for /readyz. */
+export class Reachability {
+  lastSuccessAt = 0;
+  lastFailureAt = 0;
+  lastFailure: string | undefined;
+  private recent: boolean[] = [];
+
+  record(ok: boolean, outcome: string): void {
+    if (ok) this.lastSuccessAt = Date.now();
+    else {
+      this.lastFailureAt = Date.now();
+      this.lastFailure = outcome;
+    }
+    this.recent.push(ok);
+    if (this.recent.length > 50) this.recent.shift();
+  }
+
+  state(): { state: 'ok' | 'failing' | 'unknown'; recentFailureRatio: number; lastSuccessAt?: string; lastFailure?: string } {
+    if (this.recent.length === 0) return { state: 'unknown', recentFailureRatio: 0 };
+    const failures = this.recent.filter((ok) => !ok).length / this.recent.length;
+    return {
+      state: this.lastSuccessAt >= this.lastFailureAt || failures < 0.5 ? 'ok' : 'failing',
+      recentFailureRatio: Math.round(failures * 100) / 100,
+      ...(this.lastSuccessAt ? { lastSuccessAt: new Date(this.lastSuccessAt).toISOString() } : {}),
+      ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}),
+    };
+  }
+}
+
+interface MiddlewareStack {
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    options: { step: 'initialize'; name: string; override?: boolean },
+  ): void;
+}
+
+/**
+ * One SDK middleware on a client measures every call it makes (all attempts of it): a metric by
+ * service, operation and outcome, the call in the current request's log line, and the service's
+ * reachability for /readyz. No call site needs to know.
+ */
+export function instrumentAwsClient(client: { middlewareStack: unknown }, service: string, metrics: Metrics, reachability?: Reachability): void {
+  (client.middlewareStack as MiddlewareStack).add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      const started = performance.now();
+      let outcome: Outcome = 'success';
+      try {
+        return await next(args);
+      } catch (err) {
+        outcome = awsOutcome(err);
+        throw err;
+      } finally {
+        const seconds = (performance.now() - started) / 1000;
+        metrics.awsRequests.inc({ service, operation, outcome });
+        metrics.awsDuration.observe({ service, operation, outcome }, seconds);
+        reachability?.record(outcome === 'success', outcome);
+        requestContext.getStore()?.awsCalls.push({ operation, outcome, ms: Math.round(seconds * 10_000) / 10 });
+      }
+    },
+    { step: 'initialize', name: 'cprInstrumentation', override: true },
+  );
+}
