@@ -10,7 +10,7 @@ try {
   out(`Customer Profiles domain "${domain}" (${config.aws.region}):`);
   for (const f of findings) {
     out(`  ${MARK[f.level]} ${f.check}: ${f.detail}`);
-    if (f.fix) out(`        fix: ${f.fix.replaceAll('DOMAIN', domain)}`);
+    if (f.fix) out(`        fix: ${f.fix}`);
   }
   const errors = findings.filter((f) => f.level === 'error').length;
   const warnings = findings.filter((f) => f.level === 'warn').length;

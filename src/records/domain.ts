@@ -66,15 +66,24 @@ export async function checkDomain(client: CustomerProfilesClient, domain: string
   findings.push(
     d.DeadLetterQueueUrl
       ? { level: 'ok', check: 'dead-letter queue', detail: `set (${d.DeadLetterQueueUrl})` }
-      : { level: 'warn', check: 'dead-letter queue', detail: 'no dead-letter queue: objects Customer Profiles fails to ingest are dropped silently', fix: 'aws customer-profiles update-domain --domain-name DOMAIN --dead-letter-queue-url <SQS queue URL>' },
+      : { level: 'warn', check: 'dead-letter queue', detail: 'no dead-letter queue: objects Customer Profiles fails to ingest are dropped silently', fix: `aws customer-profiles update-domain --domain-name ${domain} --dead-letter-queue-url <SQS queue URL>` },
   );
   findings.push(
     d.DefaultEncryptionKey
       ? { level: 'ok', check: 'encryption key', detail: 'a customer managed KMS key encrypts the domain' }
-      : { level: 'warn', check: 'encryption key', detail: 'no DefaultEncryptionKey: the domain uses an AWS owned key', fix: 'aws customer-profiles update-domain --domain-name DOMAIN --default-encryption-key <KMS key ARN>' },
+      : { level: 'warn', check: 'encryption key', detail: 'no DefaultEncryptionKey: the domain uses an AWS owned key', fix: `aws customer-profiles update-domain --domain-name ${domain} --default-encryption-key <KMS key ARN>` },
   );
 
-  const ctr = await getObjectType(client, domain, 'CTR');
+  let ctr: GetProfileObjectTypeResponse | undefined;
+  let ours: GetProfileObjectTypeResponse | undefined;
+  try {
+    ctr = await getObjectType(client, domain, 'CTR');
+    ours = await getObjectType(client, domain, objectType);
+  } catch (err) {
+    const name = (err as { name?: string }).name ?? 'Error';
+    findings.push({ level: 'error', check: 'object types', detail: `GetProfileObjectType failed: ${name}`, fix: 'check the profile:GetProfileObjectType permission' });
+    return findings;
+  }
   if (!ctr) {
     findings.push({ level: 'warn', check: 'CTR object type', detail: 'no CTR object type: Connect does not send its contact records to this domain', fix: 'enable Customer Profiles for the Connect instance with contact records, mapped with the CTR-NoInferred template' });
   } else if (ctr.TemplateId === 'CTR-NoInferred') {
@@ -84,11 +93,10 @@ export async function checkDomain(client: CustomerProfilesClient, domain: string
       level: 'warn',
       check: 'CTR object type',
       detail: `uses the ${ctr.TemplateId ?? 'a custom'} template: a contact record that matches no profile creates an inferred duplicate profile`,
-      fix: 'map CTR with the CTR-NoInferred template (aws customer-profiles put-profile-object-type --domain-name DOMAIN --object-type-name CTR --template-id CTR-NoInferred --description "Contact records")',
+      fix: `map CTR with the CTR-NoInferred template (aws customer-profiles put-profile-object-type --domain-name ${domain} --object-type-name CTR --template-id CTR-NoInferred --description "Contact records")`,
     });
   }
 
-  const ours = await getObjectType(client, domain, objectType);
   if (!ours) {
     findings.push({ level: 'error', check: 'contact-record object type', detail: `object type "${objectType}" is missing: contact records cannot be written`, fix: 'npm run setup-domain' });
   } else {
