@@ -1,11 +1,15 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { performance } from 'node:perf_hooks';
+import type { CountryCode } from 'libphonenumber-js/max';
+import type { Eraser } from './contact/erase.js';
 import { parseContactEvent, type ContactEvent } from './contact/event.js';
+import { isCountryCode, normaliseEmail, normalisePhone } from './contact/identity.js';
 import type { ContactResolver, Resolved } from './contact/resolve.js';
 import { AppError } from './errors.js';
 import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { checkJsonShape, hardeningHeaders } from './http/guards.js';
 import { requestContext, type RequestContext } from './ops/context.js';
 import { maskEmail, maskPhone, type Logger } from './ops/logger.js';
 import type { Metrics } from './ops/metrics.js';
@@ -21,6 +25,8 @@ export interface AppDeps {
   resolver: ContactResolver;
   logger: Logger;
   authTokens: readonly string[];
+  /** the admin endpoints, with their own tokens; undefined: off (404) */
+  admin?: { tokens: readonly string[]; eraser: Pick<Eraser, 'erase'>; defaultCountry: CountryCode } | undefined;
   resolveDeadlineMs: number;
   readiness: Readiness;
   metrics: Metrics;
@@ -50,6 +56,7 @@ export function buildApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', false);
+  app.use(hardeningHeaders);
 
   // Per request: arrival time, a child logger and the AWS calls made (RequestContext), then one
   // log line and the HTTP metrics when the answer has gone.
@@ -97,7 +104,7 @@ export function buildApp(deps: AppDeps): Express {
     next();
   };
   const auth: RequestHandler[] = deps.authTokens.length > 0 ? [bearerAuth(deps.authTokens)] : [];
-  const readJson = express.json({ limit: '64kb', strict: true, type: 'application/json' });
+  const readJson = express.json({ limit: '64kb', strict: true, type: 'application/json', verify: (_req, _res, buf) => checkJsonShape(buf) });
 
   app.post('/v1/resolve', ...auth, requireJson, readJson, async (req: Request, res: Response) => {
     const log = res.locals.log as RequestLog;
@@ -131,6 +138,20 @@ export function buildApp(deps: AppDeps): Express {
       clearTimeout(timer);
     }
   });
+
+  const admin = deps.admin;
+  if (admin) {
+    // Erasure of one caller (GDPR): phoneNumber or emailAddress, as the flow would send it.
+    app.post('/v1/admin/erase', bearerAuth(admin.tokens), requireJson, readJson, async (req: Request, res: Response) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const country = typeof body.countryCode === 'string' && isCountryCode(body.countryCode.toUpperCase()) ? body.countryCode.toUpperCase() : admin.defaultCountry;
+      const identity = normalisePhone(body.phoneNumber, country as CountryCode) ?? normaliseEmail(body.emailAddress);
+      if (!identity) throw new AppError('INVALID_REQUEST', 400, 'give a valid phoneNumber or emailAddress');
+      const report = await admin.eraser.erase(identity);
+      (res.locals.log as RequestLog).identity = identity.type === 'PHONE' ? maskPhone(identity.e164) : maskEmail(identity.address);
+      res.json({ erased: report, identityType: identity.type });
+    });
+  }
 
   app.use(notFound);
   app.use(errorHandler((err) => deps.logger.error({ err }, 'unexpected error')));

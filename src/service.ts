@@ -3,6 +3,7 @@ import { buildApp } from './app.js';
 import { createSharedState } from './cache/index.js';
 import { createRedisClient } from './cache/redis.js';
 import type { Config } from './config/index.js';
+import { Eraser } from './contact/erase.js';
 import { ContactResolver } from './contact/resolve.js';
 import { instrumentAwsClient, Reachability } from './ops/aws-instrumentation.js';
 import type { Logger } from './ops/logger.js';
@@ -94,6 +95,7 @@ export function createService(config: Config, logger: Logger): Service {
     keyPrefix: config.redisKeyPrefix,
     domain,
     identityHashSecret: config.identityHashSecret,
+    dataKeys: config.dataKeys,
     mapping: config.attributeMapping,
     idempotencyTtlMs: config.idempotencyTtlMs,
     repeatWindowMs: config.repeatWindowMs,
@@ -115,6 +117,7 @@ export function createService(config: Config, logger: Logger): Service {
         workerClient: () => createRedisClient(config, 'worker')!,
         prefix: `{${config.redisKeyPrefix}:${domain}:records}`,
         writer,
+        sealer: state.sealer!,
         fallback: local,
         lockMs: config.records.lockMs,
         keepCompletedSeconds: Math.max(3600, config.idempotencyTtlMs / 1000),
@@ -129,9 +132,16 @@ export function createService(config: Config, logger: Logger): Service {
     logger.warn('NO REDIS: cache, idempotency and creation locks are in-process; replicas do not share them.');
   }
 
+  const eraser = new Eraser(
+    state,
+    records instanceof RedisRecordQueue
+      ? { kind: 'redis', redis: redis!, sealer: state.sealer!, records }
+      : { kind: 'memory', cache: state.memory!.cache, idempotency: state.memory!.idempotency, recent: state.memory!.recentContacts, records: local },
+  );
+  const { health: _health, sealer: _sealer, memory: _memory, ...resolverState } = state;
   const resolver = new ContactResolver({
     store,
-    ...state,
+    ...resolverState,
     mapping: config.attributeMapping,
     defaultCountry: config.defaultCountry,
     createProfiles: config.createProfiles,
@@ -148,6 +158,7 @@ export function createService(config: Config, logger: Logger): Service {
     resolver,
     logger,
     authTokens: config.authTokens,
+    admin: config.adminTokens.length > 0 ? { tokens: config.adminTokens, eraser, defaultCountry: config.defaultCountry } : undefined,
     resolveDeadlineMs: config.resolveDeadlineMs,
     metrics,
     readiness: {

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Answer } from '../contact/answer.js';
 import type { StateKeys } from './keys.js';
 import type { RedisClient, RedisHealth } from './redis.js';
+import type { Sealer } from './seal.js';
 
 /**
  * The answer given for a ContactId, kept for Connect's retry window: a flow retries a failing
@@ -26,6 +27,18 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.answers.set(`${tag}|${contactId}`, answer);
     return Promise.resolve();
   }
+  /** erasure: drops the caller's answers; returns how many and the profiles they named */
+  forget(tag: string): { removed: number; profileIds: string[] } {
+    const profileIds: string[] = [];
+    let removed = 0;
+    for (const [key, answer] of this.answers.entries()) {
+      if (!key.startsWith(`${tag}|`)) continue;
+      if (answer.profileId) profileIds.push(answer.profileId);
+      this.answers.delete(key);
+      removed++;
+    }
+    return { removed, profileIds };
+  }
 }
 
 export class RedisIdempotencyStore implements IdempotencyStore {
@@ -34,14 +47,16 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly keys: StateKeys,
     private readonly health: RedisHealth,
     private readonly ttlMs: number,
+    private readonly sealer: Sealer,
   ) {}
 
   get(tag: string, contactId: string): Promise<Answer | undefined> {
     return this.health.safely(
       'idempotency.get',
       async () => {
-        const raw = await this.redis.get(this.keys.contactAnswer(tag, contactId));
-        return raw ? (JSON.parse(raw) as Answer) : undefined;
+        const key = this.keys.contactAnswer(tag, contactId);
+        const raw = await this.redis.get(key);
+        return raw ? this.sealer.open<Answer>(raw, key) : undefined;
       },
       undefined,
     );
@@ -51,7 +66,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return this.health.safely(
       'idempotency.put',
       async () => {
-        await this.redis.set(this.keys.contactAnswer(tag, contactId), JSON.stringify(answer), 'PX', this.ttlMs);
+        const key = this.keys.contactAnswer(tag, contactId);
+        await this.redis.set(key, this.sealer.seal(answer, key), 'PX', this.ttlMs);
       },
       undefined,
     );

@@ -6,6 +6,7 @@ import { StateKeys } from './keys.js';
 import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
 import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
 import { RedisHealth, type RedisClient } from './redis.js';
+import { Sealer, type DataKey } from './seal.js';
 
 export interface SharedStateOptions {
   /** unset: everything in-process */
@@ -15,6 +16,8 @@ export interface SharedStateOptions {
   /** the Customer Profiles domain, or 'embedded' */
   domain: string;
   identityHashSecret: string;
+  /** AES-256-GCM keys for what goes into Redis */
+  dataKeys: readonly DataKey[];
   mapping: AttributeMapping;
   idempotencyTtlMs: number;
   repeatWindowMs: number;
@@ -29,6 +32,10 @@ export interface SharedStateOptions {
 /** The fleet's shared state: cache, idempotency, recent contacts and creation locks. */
 export interface SharedState {
   keys: StateKeys;
+  /** with Redis: seals what goes into it */
+  sealer?: Sealer;
+  /** without Redis: the in-process stores, for erasure */
+  memory?: { cache: MemoryProfileCache; idempotency: MemoryIdempotencyStore; recentContacts: MemoryRecentContacts };
   cache: ProfileCache;
   idempotency: IdempotencyStore;
   recentContacts: RecentContacts;
@@ -40,21 +47,20 @@ export function createSharedState(o: SharedStateOptions): SharedState {
   const keys = new StateKeys(o.keyPrefix, o.domain, o.identityHashSecret, o.mapping);
   const health = new RedisHealth(o.logger, o.onRedisError);
   if (!o.redis) {
-    const cache = new MemoryProfileCache(o.cacheKeepMs);
-    return {
-      keys,
-      cache,
+    const memory = {
+      cache: new MemoryProfileCache(o.cacheKeepMs),
       idempotency: new MemoryIdempotencyStore(o.idempotencyTtlMs),
       recentContacts: new MemoryRecentContacts(o.repeatWindowMs),
-      createOnce: new LocalCreateOnce(cache),
-      health,
     };
+    return { keys, ...memory, memory, createOnce: new LocalCreateOnce(memory.cache), health };
   }
-  const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs);
+  const sealer = new Sealer(o.dataKeys);
+  const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs, sealer);
   return {
     keys,
+    sealer,
     cache,
-    idempotency: new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs),
+    idempotency: new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer),
     recentContacts: new RedisRecentContacts(o.redis, keys, health, o.repeatWindowMs),
     createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs, o.onLockWait),
     health,

@@ -45,6 +45,10 @@ export class StateKeys {
   contactAnswer(tag: string, contactId: string): string {
     return `${this.base}:{${tag}}:contact:${contactId}`;
   }
+  /** SCAN pattern of every key of one caller (erasure) */
+  callerKeys(tag: string): string {
+    return `${this.base}:{${tag}}:*`;
+  }
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;
   }

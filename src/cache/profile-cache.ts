@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { ProfileSummary } from '../contact/answer.js';
 import type { StateKeys } from './keys.js';
 import type { RedisClient, RedisHealth } from './redis.js';
+import type { Sealer } from './seal.js';
 
 /** What a lookup found for one identity, as the answer needs it. */
 export interface CachedLookup {
@@ -31,6 +32,12 @@ export class MemoryProfileCache implements ProfileCache {
     this.entries.set(tag, lookup);
     return Promise.resolve();
   }
+  /** erasure: drops the entry; returns the profile it named */
+  forget(tag: string): string[] {
+    const id = this.entries.get(tag)?.summary?.profileId;
+    this.entries.delete(tag);
+    return id ? [id] : [];
+  }
 }
 
 export class RedisProfileCache implements ProfileCache {
@@ -40,14 +47,16 @@ export class RedisProfileCache implements ProfileCache {
     private readonly health: RedisHealth,
     /** how long Redis keeps an entry: the stale-if-error maximum age */
     private readonly keepMs: number,
+    private readonly sealer: Sealer,
   ) {}
 
   get(tag: string): Promise<CachedLookup | undefined> {
     return this.health.safely(
       'cache.get',
       async () => {
-        const raw = await this.redis.get(this.keys.profileCache(tag));
-        return raw ? (JSON.parse(raw) as CachedLookup) : undefined;
+        const key = this.keys.profileCache(tag);
+        const raw = await this.redis.get(key);
+        return raw ? this.sealer.open<CachedLookup>(raw, key) : undefined;
       },
       undefined,
     );
@@ -57,7 +66,8 @@ export class RedisProfileCache implements ProfileCache {
     return this.health.safely(
       'cache.set',
       async () => {
-        await this.redis.set(this.keys.profileCache(tag), JSON.stringify(lookup), 'PX', Math.max(1, this.keepMs));
+        const key = this.keys.profileCache(tag);
+        await this.redis.set(key, this.sealer.seal(lookup, key), 'PX', Math.max(1, this.keepMs));
       },
       undefined,
     );

@@ -46,6 +46,11 @@ export class MemoryRecentContacts implements RecentContacts {
     if (this.byProfile.size > this.maxProfiles) this.byProfile.delete(this.byProfile.keys().next().value!);
     return Promise.resolve(repeatInfo(last));
   }
+
+  /** erasure: drops the profiles' contact history; returns how many lists */
+  forget(profileIds: readonly string[]): number {
+    return profileIds.filter((id) => this.byProfile.delete(id)).length;
+  }
 }
 
 // One round trip, atomic: drop contacts older than the window, add this one (keeping its first

@@ -15,6 +15,10 @@ export interface Config {
   aws: { region: string | undefined; customerProfilesEndpoint: string | undefined; connectEndpoint: string | undefined };
   /** empty: no authentication (refused in production) */
   authTokens: string[];
+  /** empty: the admin endpoints are off */
+  adminTokens: string[];
+  /** AES-256-GCM keys for data at rest in Redis; the first encrypts */
+  dataKeys: Array<{ id: string; key: Buffer }>;
   defaultCountry: CountryCode;
   resolveDeadlineMs: number;
   logLevel: string;
@@ -47,6 +51,22 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+// never echoed in an error message
+const SECRET = new Set(['AUTH_TOKENS', 'ADMIN_TOKENS', 'DATA_KEYS', 'IDENTITY_HASH_SECRET', 'REDIS_URL', 'REDIS_CLUSTER_PASSWORD']);
+
+/** Tokens or keys from a mounted-secret file: one per line or comma-separated. */
+function readList(path: string, variable: string, problems: string[]): string[] {
+  try {
+    return readFileSync(path, 'utf8')
+      .split(/[\n,]/)
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0);
+  } catch (err) {
+    problems.push(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return [];
+  }
+}
+
 const profileSchema = z.looseObject({ ProfileId: z.string().regex(/^[0-9a-f]{32}$/, '32 lower-case hex characters') });
 
 function readJson(path: string, variable: string, problems: string[]): unknown {
@@ -75,23 +95,44 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const name = String(i.path[0]);
-        return `${name}: expected ${i.message} (got ${JSON.stringify(name === 'AUTH_TOKENS' ? '<redacted>' : input[name])})`;
+        return `${name}: expected ${i.message} (got ${JSON.stringify(SECRET.has(name) ? '<redacted>' : input[name])})`;
       }),
     );
   }
   const s = parsed.data;
   const problems: string[] = [];
+  const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const fileTokens = (variable: string, path: string | undefined) => {
+    const tokens = path ? readList(fromBase(path), variable, problems) : [];
+    if (tokens.some((t) => t.length < 16 || t.length > 512)) problems.push(`${variable}: tokens of 16 to 512 characters`);
+    return tokens;
+  };
+  const authTokens = [...(s.AUTH_TOKENS ?? []), ...fileTokens('AUTH_TOKENS_FILE', s.AUTH_TOKENS_FILE)];
+  const adminTokens = [...(s.ADMIN_TOKENS ?? []), ...fileTokens('ADMIN_TOKENS_FILE', s.ADMIN_TOKENS_FILE)];
+  if (adminTokens.some((t) => authTokens.includes(t))) problems.push('ADMIN_TOKENS: an admin token must not also be a resolve token');
+  const keySpecs = s.DATA_KEYS_FILE ? readList(fromBase(s.DATA_KEYS_FILE), 'DATA_KEYS_FILE', problems) : s.DATA_KEYS;
+  const dataKeys: Config['dataKeys'] = [];
+  for (const spec of keySpecs) {
+    const [id, b64] = spec.split(':');
+    const key = Buffer.from(b64 ?? '', 'base64');
+    if (!id || key.length !== 32) problems.push(`DATA_KEYS${s.DATA_KEYS_FILE ? '_FILE' : ''}: expected keyId:base64 of 32 bytes`);
+    else if (dataKeys.some((k) => k.id === id)) problems.push(`DATA_KEYS: key id "${id}" appears twice`);
+    else dataKeys.push({ id, key });
+  }
+  if (dataKeys.length === 0 && problems.length === 0) problems.push('DATA_KEYS: at least one key');
   if (s.NODE_ENV === 'production') {
     if (!s.CUSTOMER_PROFILES_DOMAIN) problems.push('CUSTOMER_PROFILES_DOMAIN: required when NODE_ENV=production (the embedded store is for local runs)');
-    if (!s.AUTH_TOKENS?.length) problems.push('AUTH_TOKENS: required when NODE_ENV=production');
+    if (authTokens.length === 0) problems.push('AUTH_TOKENS: required when NODE_ENV=production (or AUTH_TOKENS_FILE)');
     if ((s.REDIS_URL || s.REDIS_CLUSTER_NODES) && s.IDENTITY_HASH_SECRET === defaults.IDENTITY_HASH_SECRET) {
       problems.push('IDENTITY_HASH_SECRET: set your own when NODE_ENV=production with Redis (the default is public)');
+    }
+    if ((s.REDIS_URL || s.REDIS_CLUSTER_NODES) && !s.DATA_KEYS_FILE && s.DATA_KEYS.join(',') === defaults.DATA_KEYS) {
+      problems.push('DATA_KEYS: set your own when NODE_ENV=production with Redis (the default is public)');
     }
   }
   if (s.REDIS_URL && s.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
 
-  const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const { mapping, problems: mappingProblems } = parseAttributeMapping(
     readJson(fromBase(s.ATTRIBUTE_MAPPING_FILE), 'ATTRIBUTE_MAPPING_FILE', problems),
   );
@@ -116,7 +157,9 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       customerProfilesEndpoint: s.AWS_ENDPOINT_URL_CUSTOMER_PROFILES,
       connectEndpoint: s.AWS_ENDPOINT_URL_CONNECT,
     },
-    authTokens: s.AUTH_TOKENS ?? [],
+    authTokens,
+    adminTokens,
+    dataKeys,
     defaultCountry: s.DEFAULT_COUNTRY,
     resolveDeadlineMs: s.RESOLVE_DEADLINE_MS,
     logLevel: s.LOG_LEVEL,

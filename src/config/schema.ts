@@ -69,6 +69,20 @@ export const settings = {
   RECORD_WORKER: bool.describe('this replica writes contact records (false: it only queues them)'),
   CONNECT_STAMP: bool.describe('also write profileId and customerStatus onto the contact (UpdateContactAttributes)'),
   CONNECT_STAMP_PER_SECOND: int(1, 10).describe("UpdateContactAttributes calls per second, fleet-wide (Connect allows 10 per account)"),
+  AUTH_TOKENS_FILE: z.string().min(1).optional().describe('a file of bearer tokens (one per line or comma-separated), e.g. a mounted secret; adds to AUTH_TOKENS'),
+  ADMIN_TOKENS: list
+    .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
+    .optional()
+    .describe('bearer tokens for the admin endpoints (erasure); unset: admin endpoints are off'),
+  ADMIN_TOKENS_FILE: z.string().min(1).optional().describe('a file of admin tokens; adds to ADMIN_TOKENS'),
+  DATA_KEYS: list
+    .pipe(
+      z
+        .array(z.string().regex(/^[A-Za-z0-9_-]{1,16}:[A-Za-z0-9+/]{43}=$/, 'keyId:base64 of 32 random bytes (openssl rand -base64 32)'))
+        .min(1, 'at least one key'),
+    )
+    .describe('AES-256-GCM keys for data in Redis, "id:base64key", newest first: the first encrypts, all decrypt (rotation)'),
+  DATA_KEYS_FILE: z.string().min(1).optional().describe('a file holding DATA_KEYS (replaces the variable)'),
   AUTH_TOKENS: list
     .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
     .optional()

@@ -135,14 +135,14 @@ export class ContactResolver {
     if (!summary) return this.finish({ ...lookup, identity, degraded, repeat: NO_REPEAT, recordStatus: 'SKIPPED' }, identitySource, failure, source);
     const [repeat, recordStatus] = await Promise.all([
       withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT),
-      withinDeadline(this.deps.records.enqueue(this.recordOf(event, identity, summary.profileId, lookup.status)), signal).catch(
+      withinDeadline(this.deps.records.enqueue(this.recordOf(event, identity, tag, summary.profileId, lookup.status)), signal).catch(
         () => 'FAILED' as const,
       ),
     ]);
     return this.finish({ ...lookup, identity, degraded, repeat, recordStatus }, identitySource, failure, source);
   }
 
-  private recordOf(event: ContactEvent, identity: Identity, profileId: string, status: CustomerStatus): RecordJob {
+  private recordOf(event: ContactEvent, identity: Identity, identityTag: string, profileId: string, status: CustomerStatus): RecordJob {
     const attributes: Record<string, string> = {};
     for (const name of this.deps.recordAttributes) {
       const value = Object.hasOwn(event.attributes, name) ? event.attributes[name] : undefined;
@@ -159,6 +159,7 @@ export class ContactResolver {
       systemEndpoint: event.systemEndpoint?.address ?? '',
       identityType: identity.type,
       identity: identity.type === 'PHONE' ? identity.e164 : identity.address,
+      identityTag,
       profileId,
       customerStatus: status,
       receivedAt: new Date(this.now()).toISOString(),

@@ -14,6 +14,8 @@ export interface RecordJob {
   identityType: 'PHONE' | 'EMAIL';
   /** the normalised phone number (E.164) or e-mail address */
   identity: string;
+  /** the identity's keyed hash (see StateKeys): lets an erasure find the caller's queued records */
+  identityTag: string;
   profileId: string;
   customerStatus: CustomerStatus;
   /** ISO 8601 */

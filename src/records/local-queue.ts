@@ -134,6 +134,20 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
     return { contactId: job.contactId, profileId: job.profileId, receivedAt: job.receivedAt, failedAt: new Date().toISOString(), attempts, error };
   }
 
+  /** erasure: drops the caller's records not yet written and its dead letters */
+  forget(identityTag: string): number {
+    let removed = 0;
+    for (const list of [this.pending, this.dead] as Array<Array<{ job: RecordJob }>>) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i]!.job.identityTag === identityTag) {
+          list.splice(i, 1);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
   // dead letters (in this process only)
   list(limit = 100): Promise<DeadLetter[]> {
     return Promise.resolve(this.dead.slice(0, limit).map(({ job: _job, ...letter }) => letter));

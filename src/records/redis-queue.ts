@@ -1,5 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../cache/redis.js';
+import type { Sealer } from '../cache/seal.js';
 import type { Logger } from '../ops/logger.js';
 import type { RecordJob, RecordProgress } from './job.js';
 import type { LocalRecordQueue } from './local-queue.js';
@@ -7,8 +8,16 @@ import { backoffMs, selects, type DeadLetter, type DeadLetterStore, type QueueHo
 import { RecordError } from './errors.js';
 import type { RecordWriter } from './writer.js';
 
+/**
+ * In Redis a record keeps in clear only what is not personal (ids, time, the identity's keyed
+ * hash); the rest (the caller's number or address, contact attributes) is sealed with the data key.
+ */
 interface JobData {
-  record: RecordJob;
+  contactId: string;
+  profileId: string;
+  receivedAt: string;
+  identityTag: string;
+  sealed: string;
   progress: RecordProgress;
 }
 
@@ -25,6 +34,7 @@ export interface RedisRecordQueueOptions {
   /** `{...}`: one hash tag, so all of the queue's keys share a Redis Cluster slot */
   prefix: string;
   writer: RecordWriter;
+  sealer: Sealer;
   /** where records go while Redis cannot take them */
   fallback: LocalRecordQueue;
   ratePerSecond: number;
@@ -74,7 +84,15 @@ export class RedisRecordQueue implements RecordQueue {
 
   async enqueue(record: RecordJob): Promise<'QUEUED' | 'FAILED'> {
     try {
-      await withTimeout(this.queue.add('record', { record, progress: {} }, { jobId: record.contactId }), ENQUEUE_TIMEOUT_MS);
+      const data: JobData = {
+        contactId: record.contactId,
+        profileId: record.profileId,
+        receivedAt: record.receivedAt,
+        identityTag: record.identityTag,
+        sealed: this.o.sealer.seal(record, record.contactId),
+        progress: {},
+      };
+      await withTimeout(this.queue.add('record', data, { jobId: record.contactId }), ENQUEUE_TIMEOUT_MS);
       return 'QUEUED';
     } catch (err) {
       this.o.logger.warn({ contactId: record.contactId, err: (err as Error).message }, 'record queue unreachable: writing this record from this process');
@@ -112,8 +130,10 @@ export class RedisRecordQueue implements RecordQueue {
 
   private async process(job: Job<JobData>, token?: string): Promise<void> {
     const progress = { ...job.data.progress };
+    const record = this.o.sealer.open<RecordJob>(job.data.sealed, job.data.contactId);
+    if (!record) throw new UnrecoverableError('the record cannot be opened with the configured DATA_KEYS');
     try {
-      const outcome = await this.o.writer.run(job.data.record, progress);
+      const outcome = await this.o.writer.run(record, progress);
       if (outcome.done) return;
       // paced: come back when the profile (or Connect) may take the next write; no attempt used
       await job.updateData({ ...job.data, progress });
@@ -132,6 +152,26 @@ export class RedisRecordQueue implements RecordQueue {
       if (err instanceof RecordError && err.kind === 'permanent') throw new UnrecoverableError(err.message);
       throw err;
     }
+  }
+
+  /**
+   * Erasure: removes the caller's records that are waiting, delayed, written (kept for retries) or
+   * dead-lettered. A record in the hands of a worker at this moment cannot be removed: it is counted
+   * in `inProgress` (it is written within seconds; erase again to remove its written copy).
+   */
+  async forget(identityTag: string): Promise<{ removed: number; inProgress: number }> {
+    let removed = this.o.fallback.forget(identityTag);
+    let inProgress = 0;
+    const jobs = await this.queue.getJobs(['waiting', 'delayed', 'prioritized', 'completed', 'failed', 'active']);
+    for (const job of jobs) {
+      if (job?.data.identityTag !== identityTag) continue;
+      if (await job.isActive()) inProgress++;
+      else {
+        await job.remove();
+        removed++;
+      }
+    }
+    return { removed, inProgress };
   }
 
   yieldTo(ms: number): void {
@@ -189,16 +229,16 @@ export class RedisDeadLetters implements DeadLetterStore {
     if ('all' in which) return (await this.queue.getFailed(0, -1)).filter((j): j is Job<JobData> => j !== undefined);
     const jobs = await Promise.all(which.contactIds.map((id) => this.queue.getJob(id)));
     const out: Array<Job<JobData>> = [];
-    for (const j of jobs) if (j && selects(which, j.data.record.contactId) && (await j.isFailed())) out.push(j);
+    for (const j of jobs) if (j && selects(which, j.data.contactId) && (await j.isFailed())) out.push(j);
     return out;
   }
 }
 
 function letterOf(job: Job<JobData>, error: string): DeadLetter {
   return {
-    contactId: job.data.record.contactId,
-    profileId: job.data.record.profileId,
-    receivedAt: job.data.record.receivedAt,
+    contactId: job.data.contactId,
+    profileId: job.data.profileId,
+    receivedAt: job.data.receivedAt,
     failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
     attempts: job.attemptsMade,
     error,

@@ -33,6 +33,7 @@ function job(contactId = 'c0000000-0000-4000-8000-000000000001'): RecordJob {
     systemEndpoint: '+18005550100',
     identityType: 'PHONE',
     identity: PHONE,
+    identityTag: 'tag-of-the-identity',
     profileId: PROFILE_ID,
     customerStatus: 'KNOWN',
     receivedAt: '2025-03-04T05:06:07.890Z',

@@ -214,6 +214,7 @@ function recordOf(answer: Record<string, string>, contactId: string) {
     systemEndpoint: '',
     identityType: 'PHONE' as const,
     identity: answer.phoneE164!,
+    identityTag: 'tag-of-the-identity',
     profileId: answer.profileId!,
     customerStatus: 'KNOWN' as const,
     receivedAt: new Date().toISOString(),

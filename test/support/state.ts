@@ -28,6 +28,7 @@ export function localState(
     keyPrefix: 'test',
     domain: 'test',
     identityHashSecret: 'test-identity-hash-secret',
+    dataKeys: [{ id: 'test', key: Buffer.alloc(32, 7) }],
     mapping,
     idempotencyTtlMs: 300_000,
     repeatWindowMs,

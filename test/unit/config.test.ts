@@ -364,11 +364,14 @@ describe('loadConfig', () => {
       });
     }
 
-    it('when NODE_ENV=production uses Redis with the public default IDENTITY_HASH_SECRET, refuses to start', () => {
+    it('when NODE_ENV=production uses Redis with the public default IDENTITY_HASH_SECRET or DATA_KEYS, refuses to start', () => {
       const env = { NODE_ENV: 'production', CUSTOMER_PROFILES_DOMAIN: 'acme', AWS_REGION: 'us-east-1', AUTH_TOKENS: TOKEN_A, REDIS_URL: 'redis://cache:6379' };
 
       problemsAbout(configError(env), 'IDENTITY_HASH_SECRET');
-      expect(loadConfig({ ...env, IDENTITY_HASH_SECRET: 'a-secret-of-our-own-1234' }, REPO_ROOT).identityHashSecret).to.equal('a-secret-of-our-own-1234');
+      problemsAbout(configError(env), 'DATA_KEYS');
+      const own = { ...env, IDENTITY_HASH_SECRET: 'a-secret-of-our-own-1234', DATA_KEYS: `k2:${Buffer.alloc(32, 9).toString('base64')}` };
+      expect(loadConfig(own, REPO_ROOT).identityHashSecret).to.equal('a-secret-of-our-own-1234');
+      expect(loadConfig(own, REPO_ROOT).dataKeys.map((k) => k.id)).to.deep.equal(['k2']);
     });
   });
 

@@ -446,7 +446,7 @@ describe('Kubernetes manifests (config/kubernetes)', () => {
     it('keeps secrets in the Secret, not in the ConfigMap or the Deployment', () => {
       const env = environment();
 
-      for (const name of ['REDIS_URL', 'AUTH_TOKENS', 'IDENTITY_HASH_SECRET']) {
+      for (const name of ['REDIS_URL', 'AUTH_TOKENS', 'IDENTITY_HASH_SECRET', 'DATA_KEYS', 'ADMIN_TOKENS']) {
         expect(env.get(name)?.from, name).to.match(/^Secret /);
       }
     });
@@ -457,6 +457,8 @@ describe('Kubernetes manifests (config/kubernetes)', () => {
         REDIS_URL: 'rediss://:password@redis.example.test:6379',
         AUTH_TOKENS: 'token-aaaaaaaaaaaaaaaaaaaaaaaa',
         IDENTITY_HASH_SECRET: 'identity-hash-secret-bbbbbbbbbbbb',
+        DATA_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}`,
+        ADMIN_TOKENS: 'admin-token-cccccccccccccccccccc',
       };
       const env: Record<string, string> = {};
       for (const [name, { value }] of environment()) {
@@ -491,7 +493,7 @@ describe('Kubernetes manifests (config/kubernetes)', () => {
 
       // Assert
       expect(error).to.be.instanceOf(ConfigError);
-      expect((error as ConfigError).message).to.include('AUTH_TOKENS').and.to.include('IDENTITY_HASH_SECRET');
+      expect((error as ConfigError).message).to.include('AUTH_TOKENS').and.to.include('IDENTITY_HASH_SECRET').and.to.include('DATA_KEYS');
     });
   });
 });

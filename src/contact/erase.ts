@@ -1,0 +1,84 @@
+import type { SharedState } from '../cache/index.js';
+import type { MemoryIdempotencyStore } from '../cache/idempotency.js';
+import type { MemoryProfileCache } from '../cache/profile-cache.js';
+import type { MemoryRecentContacts } from '../cache/recent-contacts.js';
+import type { RedisClient } from '../cache/redis.js';
+import type { Sealer } from '../cache/seal.js';
+import type { LocalRecordQueue } from '../records/local-queue.js';
+import type { RedisRecordQueue } from '../records/redis-queue.js';
+import type { Identity } from './identity.js';
+
+export interface ErasureReport {
+  /** keys (Redis) or entries (in-process) removed: cache, answers per contact, locks */
+  callerEntries: number;
+  /** recent-contact histories of the caller's profiles */
+  contactHistories: number;
+  /** contact records queued, kept or dead-lettered for the caller */
+  records: number;
+  /** records a worker held at that moment (written within seconds; erase again afterwards) */
+  recordsInProgress: number;
+}
+
+type Stores =
+  | { kind: 'redis'; redis: RedisClient; sealer: Sealer; records: RedisRecordQueue }
+  | { kind: 'memory'; cache: MemoryProfileCache; idempotency: MemoryIdempotencyStore; recent: MemoryRecentContacts; records: LocalRecordQueue };
+
+/**
+ * Forgets one caller (a phone number or an e-mail address) in everything this service keeps: the
+ * cached lookup, the answers kept per ContactId, the creation lock and marker, the recent-contact
+ * history of the profiles those named, and contact records not yet written or dead-lettered.
+ * Nothing of other callers is touched. Customer Profiles itself is not changed (see the README).
+ */
+export class Eraser {
+  constructor(
+    private readonly state: Pick<SharedState, 'keys'>,
+    private readonly stores: Stores,
+  ) {}
+
+  async erase(identity: Identity): Promise<ErasureReport> {
+    const tag = this.state.keys.identityTag(identity);
+    return this.stores.kind === 'redis' ? this.eraseRedis(tag, this.stores) : this.eraseMemory(tag, this.stores);
+  }
+
+  private eraseMemory(tag: string, s: Extract<Stores, { kind: 'memory' }>): Promise<ErasureReport> {
+    const fromCache = s.cache.forget(tag);
+    const answers = s.idempotency.forget(tag);
+    const profileIds = [...new Set([...fromCache, ...answers.profileIds])];
+    return Promise.resolve({
+      callerEntries: fromCache.length + answers.removed,
+      contactHistories: s.recent.forget(profileIds),
+      records: s.records.forget(tag),
+      recordsInProgress: 0,
+    });
+  }
+
+  private async eraseRedis(tag: string, s: Extract<Stores, { kind: 'redis' }>): Promise<ErasureReport> {
+    // every key of the caller shares the hash tag, so on a cluster they all live on one node
+    const pattern = this.state.keys.callerKeys(tag);
+    const nodes = 'nodes' in s.redis ? s.redis.nodes('master') : [s.redis];
+    const keys: string[] = [];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+    }
+    // the profiles named by the cached lookup and the kept answers: their contact history goes too
+    const profileIds = new Set<string>();
+    for (const key of keys) {
+      if (!/:(profile:[^:]+|contact:[^:]+)$/.test(key)) continue;
+      const raw = await s.redis.get(key);
+      const value = raw ? s.sealer.open<{ summary?: { profileId?: string }; profileId?: string }>(raw, key) : undefined;
+      const id = value?.summary?.profileId ?? value?.profileId;
+      if (id) profileIds.add(id);
+    }
+    let callerEntries = 0;
+    for (const key of keys) callerEntries += await s.redis.del(key);
+    let contactHistories = 0;
+    for (const id of profileIds) contactHistories += await s.redis.del(this.state.keys.recentContacts(id));
+    const records = await s.records.forget(tag);
+    return { callerEntries, contactHistories, records: records.removed, recordsInProgress: records.inProgress };
+  }
+}
