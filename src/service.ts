@@ -121,6 +121,7 @@ export function createService(config: Config, logger: Logger): Service {
         fallback: local,
         lockMs: config.records.lockMs,
         keepCompletedSeconds: Math.max(3600, config.idempotencyTtlMs / 1000),
+        keepFailedSeconds: config.records.deadLetterDays * 86_400,
       })
     : local;
 

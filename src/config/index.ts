@@ -39,6 +39,7 @@ export interface Config {
     writesPerSecond: number;
     maxAttempts: number;
     lockMs: number;
+    deadLetterDays: number;
     worker: boolean;
     connectStamp: boolean;
     connectStampPerSecond: number;
@@ -193,6 +194,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       writesPerSecond: s.RECORD_WRITES_PER_SECOND,
       maxAttempts: s.RECORD_MAX_ATTEMPTS,
       lockMs: s.RECORD_JOB_LOCK_MS,
+      deadLetterDays: s.RECORD_DEAD_LETTER_DAYS,
       worker: s.RECORD_WORKER,
       connectStamp: s.CONNECT_STAMP,
       connectStampPerSecond: s.CONNECT_STAMP_PER_SECOND,

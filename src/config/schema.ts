@@ -66,6 +66,7 @@ export const settings = {
   ),
   RECORD_MAX_ATTEMPTS: int(1, 50).describe('attempts at a record (5xx, network) before it becomes a dead letter; throttling does not count'),
   RECORD_JOB_LOCK_MS: int(1000, 600000).describe("how long a replica's hold on a record lasts without renewal: a dead replica's records are taken over after it"),
+  RECORD_DEAD_LETTER_DAYS: int(1, 365).describe('how long dead letters are kept before they are dropped (they hold personal data)'),
   RECORD_WORKER: bool.describe('this replica writes contact records (false: it only queues them)'),
   CONNECT_STAMP: bool.describe('also write profileId and customerStatus onto the contact (UpdateContactAttributes)'),
   CONNECT_STAMP_PER_SECOND: int(1, 10).describe("UpdateContactAttributes calls per second, fleet-wide (Connect allows 10 per account)"),

@@ -43,6 +43,8 @@ export interface RedisRecordQueueOptions {
   concurrency?: number;
   /** how long written records stay, so a Connect retry of the same ContactId is recognised */
   keepCompletedSeconds: number;
+  /** how long dead letters stay at most */
+  keepFailedSeconds: number;
   logger: Logger;
   hooks?: QueueHooks | undefined;
 }
@@ -53,7 +55,11 @@ export interface RedisRecordQueueOptions {
  * when a replica dies mid-job, a fleet-wide rate limit, and failed jobs kept as dead letters.
  */
 /** The BullMQ queue of contact records (also what the dead-letter command opens). */
-export function openRecordQueue(client: RedisClient, prefix: string, jobs?: { maxAttempts: number; keepCompletedSeconds: number }): Queue<JobData> {
+export function openRecordQueue(
+  client: RedisClient,
+  prefix: string,
+  jobs?: { maxAttempts: number; keepCompletedSeconds: number; keepFailedSeconds: number },
+): Queue<JobData> {
   return new Queue<JobData>(QUEUE, {
     connection: client,
     prefix,
@@ -63,7 +69,8 @@ export function openRecordQueue(client: RedisClient, prefix: string, jobs?: { ma
             attempts: jobs.maxAttempts,
             backoff: { type: 'jittered' },
             removeOnComplete: { age: jobs.keepCompletedSeconds },
-            removeOnFail: false,
+            // dead letters hold personal data (sealed): kept until replayed or purged, at most this long
+            removeOnFail: { age: jobs.keepFailedSeconds },
           },
         }
       : {}),
@@ -193,7 +200,7 @@ export class RedisRecordQueue implements RecordQueue {
   }
 }
 
-/** Dead letters are BullMQ's failed set: kept (removeOnFail false) until replayed or purged. */
+/** Dead letters are BullMQ's failed set: kept until replayed or purged, or RECORD_DEAD_LETTER_DAYS. */
 export class RedisDeadLetters implements DeadLetterStore {
   constructor(private readonly queue: Queue<JobData>) {}
 
