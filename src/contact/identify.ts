@@ -11,14 +11,16 @@ export type IdentitySource = 'parameter' | 'endpoint' | 'attribute';
  * A withheld or invalid value is skipped and the next source tried.
  */
 export function identify(event: ContactEvent, region: CountryCode): { identity: Identity; source: IdentitySource } | undefined {
-  const { parameters: p, customerEndpoint: e, attributes: a } = event;
+  const { parameters: p, customerEndpoint: e, attributes } = event;
+  // own properties only: a key such as __proto__ or constructor in the event never answers for an attribute
+  const attribute = (name: string) => (Object.hasOwn(attributes, name) ? attributes[name] : undefined);
   const candidates: Array<[IdentitySource, () => Identity | undefined]> = [
     ['parameter', () => normalisePhone(p.phoneNumber, region)],
     ['parameter', () => normaliseEmail(p.emailAddress)],
     ['endpoint', () => (e?.type === 'TELEPHONE_NUMBER' ? normalisePhone(e.address, region) : undefined)],
     ['endpoint', () => (e?.type === 'EMAIL_ADDRESS' ? normaliseEmail(e.address) : undefined)],
-    ['attribute', () => normalisePhone(a.phoneNumber, region)],
-    ['attribute', () => normaliseEmail(a.email)],
+    ['attribute', () => normalisePhone(attribute('phoneNumber'), region)],
+    ['attribute', () => normaliseEmail(attribute('email'))],
   ];
   for (const [source, read] of candidates) {
     const identity = read();
