@@ -55,6 +55,11 @@ type Env = Record<string, string | undefined>;
 // never echoed in an error message
 const SECRET = new Set(['AUTH_TOKENS', 'ADMIN_TOKENS', 'DATA_KEYS', 'IDENTITY_HASH_SECRET', 'REDIS_URL', 'REDIS_CLUSTER_PASSWORD']);
 
+/** A value as it may be echoed in an error: any user:password@ in it removed. */
+function withoutCredentials(value: string | undefined): string | undefined {
+  return value?.replace(/[^\s,/@]*:[^\s,/@]*@/g, '<redacted>@');
+}
+
 /** Tokens or keys from a mounted-secret file: one per line or comma-separated. */
 function readList(path: string, variable: string, problems: string[]): string[] {
   try {
@@ -96,7 +101,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const name = String(i.path[0]);
-        return `${name}: expected ${i.message} (got ${JSON.stringify(SECRET.has(name) ? '<redacted>' : input[name])})`;
+        return `${name}: expected ${i.message} (got ${JSON.stringify(SECRET.has(name) ? '<redacted>' : withoutCredentials(input[name]))})`;
       }),
     );
   }
@@ -111,13 +116,20 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   const authTokens = [...(s.AUTH_TOKENS ?? []), ...fileTokens('AUTH_TOKENS_FILE', s.AUTH_TOKENS_FILE)];
   const adminTokens = [...(s.ADMIN_TOKENS ?? []), ...fileTokens('ADMIN_TOKENS_FILE', s.ADMIN_TOKENS_FILE)];
   if (adminTokens.some((t) => authTokens.includes(t))) problems.push('ADMIN_TOKENS: an admin token must not also be a resolve token');
-  const keySpecs = s.DATA_KEYS_FILE ? readList(fromBase(s.DATA_KEYS_FILE), 'DATA_KEYS_FILE', problems) : s.DATA_KEYS;
+  const keyVariable = s.DATA_KEYS_FILE ? 'DATA_KEYS_FILE' : 'DATA_KEYS';
+  let keySpecs = s.DATA_KEYS;
+  if (s.DATA_KEYS_FILE) {
+    // the file's keys pass the same validator as the variable's
+    const fromFile = settings.DATA_KEYS.safeParse(readList(fromBase(s.DATA_KEYS_FILE), keyVariable, problems).join(','));
+    if (fromFile.success) keySpecs = fromFile.data;
+    else problems.push(`${keyVariable}: expected ${fromFile.error.issues[0]?.message ?? 'keyId:base64 keys'}`);
+  }
   const dataKeys: Config['dataKeys'] = [];
   for (const spec of keySpecs) {
     const [id, b64] = spec.split(':');
     const key = Buffer.from(b64 ?? '', 'base64');
-    if (!id || key.length !== 32) problems.push(`DATA_KEYS${s.DATA_KEYS_FILE ? '_FILE' : ''}: expected keyId:base64 of 32 bytes`);
-    else if (dataKeys.some((k) => k.id === id)) problems.push(`DATA_KEYS: key id "${id}" appears twice`);
+    if (!id || key.length !== 32) problems.push(`${keyVariable}: expected keyId:base64 of 32 bytes`);
+    else if (dataKeys.some((k) => k.id === id)) problems.push(`${keyVariable}: key id "${id}" appears twice`);
     else dataKeys.push({ id, key });
   }
   if (dataKeys.length === 0 && problems.length === 0) problems.push('DATA_KEYS: at least one key');

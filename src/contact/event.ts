@@ -82,6 +82,18 @@ function toEndpoint(e: { Address?: string | null; Type?: string | null } | null 
   return { address: e.Address ?? null, type: e.Type ?? '' };
 }
 
+/**
+ * The field to name in a 400: a dotted path the flow author can follow. A key that cannot be written
+ * in a dotted path (empty, or holding a dot) is named in the message instead, under its parent.
+ */
+function fieldOf(path: readonly PropertyKey[], message: string): { field: string; message: string } {
+  const simple = (k: PropertyKey) => typeof k === 'number' || (typeof k === 'string' && /^[A-Za-z0-9_$-]+$/.test(k));
+  const cut = path.findIndex((k) => !simple(k));
+  if (cut < 0) return { field: path.join('.'), message };
+  const parent = path.slice(0, cut).join('.') || 'body';
+  return { field: parent, message: `key ${JSON.stringify(String(path[cut]))}: ${message}` };
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let v = root;
   for (const k of path) {
@@ -99,10 +111,9 @@ export function parseContactEvent(body: unknown): ContactEvent {
   const parsed = eventSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.join('.') : 'body';
     const missing = issue.code === 'invalid_type' && valueAt(body, issue.path) === undefined;
-    const message = missing ? 'is required' : issue.message;
-    throw new InvalidEventError(field, message);
+    const named = issue.path.length > 0 ? fieldOf(issue.path, missing ? 'is required' : issue.message) : { field: 'body', message: issue.message };
+    throw new InvalidEventError(named.field, named.message);
   }
   const d = parsed.data.Details.ContactData;
   const p = parsed.data.Details.Parameters ?? {};

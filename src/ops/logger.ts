@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -33,12 +34,18 @@ export function maskIdentities(text: string): string {
   return text.replace(EMAIL, maskEmail).replace(PHONE, maskDigits);
 }
 
-// Values under these keys are identifiers, times or numbers the service writes itself: kept as they are.
-const KEEP = new Set(['time', 'level', 'pid', 'hostname', 'contactId', 'durationMs', 'ms', 'status', 'port', 'profileId', 'reqId']);
+// Values under these keys are times or numbers the service writes itself: kept as they are. (ContactIds
+// and profile ids are kept because they are UUIDs or 32 hex characters, not because of their key: a
+// ContactId that looks like a phone number is masked like one.)
+const KEEP = new Set(['time', 'level', 'pid', 'hostname', 'durationMs', 'ms', 'status', 'port', 'reqId']);
+const SECRET_KEY = /^(authorization|token|password|secret|.*_?(token|secret|password)s?)$/i;
+const MAX_DEPTH = 12;
 
 function maskDeep(value: unknown, key: string, depth: number): unknown {
+  if (SECRET_KEY.test(key) && value !== undefined) return '[redacted]';
   if (typeof value === 'string') return KEEP.has(key) || UUID_OR_HEX.test(value) ? value : maskIdentities(value);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return '[too deep]';
   if (value instanceof Error) return { type: value.name, message: maskIdentities(value.message), ...(value.stack ? { stack: maskIdentities(value.stack) } : {}) };
   if (Array.isArray(value)) return value.map((v) => maskDeep(v, key, depth + 1));
   const out: Record<string, unknown> = {};
@@ -52,7 +59,7 @@ function maskDeep(value: unknown, key: string, depth: number): unknown {
  * call site can leak one by accident.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  return maskingChildren(pino(
     {
       level,
       base: { service: 'connect-profile-resolver' },
@@ -80,16 +87,36 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         log: (object) => maskDeep(object, '', 0) as Record<string, unknown>,
       },
       hooks: {
+        // The message itself: interpolated here (so a %j argument is masked too), and an Error given
+        // as the only object becomes { err } with its message masked, rather than pino copying
+        // err.message into msg unmasked.
         logMethod(args, method) {
-          // mask the message strings too
-          method.apply(
-            this,
-            args.map((a) => (typeof a === 'string' ? maskIdentities(a) : a)) as Parameters<typeof method>,
-          );
+          let [first, ...rest] = args as unknown[];
+          if (first instanceof Error) first = { err: first };
+          const hasObject = typeof first === 'object' && first !== null;
+          const texts = hasObject ? rest : [first, ...rest];
+          const err = hasObject ? (first as { err?: unknown }).err : undefined;
+          const message = texts.length > 0 ? format(...texts) : err instanceof Error ? err.message : undefined;
+          const out: unknown[] = hasObject ? [first] : [];
+          if (message !== undefined) out.push(maskIdentities(message));
+          method.apply(this, out as Parameters<typeof method>);
         },
       },
       serializers: { err: (e: unknown) => maskDeep(e, 'err', 0) },
     },
     destination,
-  );
+  ));
+}
+
+/** pino formats a child's bindings with no hook of ours: mask them on the way in, at every level. */
+function maskingChildren(root: Logger): Logger {
+  const pinoChild = root.child; // pino's own, from its prototype
+  const wrap = (logger: Logger): Logger => {
+    Object.defineProperty(logger, 'child', {
+      value: (bindings: Record<string, unknown>, options?: object) =>
+        wrap(pinoChild.call(logger, maskDeep(bindings, '', 0) as Record<string, unknown>, options) as unknown as Logger),
+    });
+    return logger;
+  };
+  return wrap(root);
 }
