@@ -91,8 +91,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         // as the only object becomes { err } with its message masked, rather than pino copying
         // err.message into msg unmasked.
         logMethod(args, method) {
-          let [first, ...rest] = args as unknown[];
-          if (first instanceof Error) first = { err: first };
+          const [given, ...rest] = args as unknown[];
+          const first = given instanceof Error ? { err: given } : given;
           const hasObject = typeof first === 'object' && first !== null;
           const texts = hasObject ? rest : [first, ...rest];
           const err = hasObject ? (first as { err?: unknown }).err : undefined;
@@ -110,11 +110,12 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 
 /** pino formats a child's bindings with no hook of ours: mask them on the way in, at every level. */
 function maskingChildren(root: Logger): Logger {
-  const pinoChild = root.child; // pino's own, from its prototype
+  // pino's own child(), from its prototype, always called on the logger it belongs to
+  const pinoChild = Object.getPrototypeOf(root).child as (this: Logger, bindings: object, options?: object) => Logger;
   const wrap = (logger: Logger): Logger => {
     Object.defineProperty(logger, 'child', {
       value: (bindings: Record<string, unknown>, options?: object) =>
-        wrap(pinoChild.call(logger, maskDeep(bindings, '', 0) as Record<string, unknown>, options) as unknown as Logger),
+        wrap(pinoChild.call(logger, maskDeep(bindings, '', 0) as Record<string, unknown>, options)),
     });
     return logger;
   };
