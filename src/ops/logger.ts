@@ -111,7 +111,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /** pino formats a child's bindings with no hook of ours: mask them on the way in, at every level. */
 function maskingChildren(root: Logger): Logger {
   // pino's own child(), from its prototype, always called on the logger it belongs to
-  const pinoChild = Object.getPrototypeOf(root).child as (this: Logger, bindings: object, options?: object) => Logger;
+  const pinoChild = (Object.getPrototypeOf(root) as { child: (this: Logger, bindings: object, options?: object) => Logger }).child;
   const wrap = (logger: Logger): Logger => {
     Object.defineProperty(logger, 'child', {
       value: (bindings: Record<string, unknown>, options?: object) =>
