@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Identity } from '../contact/identity.js';
 import type { AttributeMapping } from '../contact/mapping.js';
 
@@ -12,6 +13,7 @@ import type { AttributeMapping } from '../contact/mapping.js';
 export class StateKeys {
   private readonly base: string;
   private readonly cacheVersion: string;
+  private readonly tags = new LRUCache<string, string>({ max: 20_000 });
 
   constructor(
     prefix: string,
@@ -30,7 +32,12 @@ export class StateKeys {
   /** The caller's hash tag: HMAC-SHA256 of the normalised identity, 128 bits in base64url. */
   identityTag(identity: Identity): string {
     const value = identity.type === 'PHONE' ? `p:${identity.e164}` : `e:${identity.address}`;
-    return createHmac('sha256', this.secret).update(value).digest('base64url').slice(0, 22);
+    let tag = this.tags.get(value);
+    if (tag === undefined) {
+      tag = createHmac('sha256', this.secret).update(value).digest('base64url').slice(0, 22);
+      this.tags.set(value, tag);
+    }
+    return tag;
   }
 
   profileCache(tag: string): string {

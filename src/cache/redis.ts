@@ -23,12 +23,15 @@ export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 
     connectTimeout: 1000,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
     enableReadyCheck: true,
+    // commands issued in the same tick (a request's reads, many requests' writes) go out in one write
+    enableAutoPipelining: purpose === 'state',
   };
   const r = config.redis;
   if (r.mode === 'single') return new Redis(r.url, common);
   if (r.mode === 'cluster') {
     const options: ClusterOptions = {
       enableOfflineQueue: purpose === 'worker',
+      enableAutoPipelining: purpose === 'state',
       clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
       slotsRefreshTimeout: 1000,
       redisOptions: {

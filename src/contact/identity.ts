@@ -2,6 +2,7 @@
 // spellings older integrations may have stored in Customer Profiles, whose searches are exact-match.
 // Pure functions: no I/O, no logging.
 import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { LRUCache } from 'lru-cache';
 import type { CountryCode, PhoneNumber } from 'libphonenumber-js/max';
 
 export interface PhoneIdentity {
@@ -54,11 +55,24 @@ function validOrUndefined(number: PhoneNumber | undefined): PhoneNumber | undefi
  * Parses a caller number into E.164 plus its common stored spellings. Extensions are dropped.
  * Vanity letters (1-800-FLOWERS) are not translated by libphonenumber-js, so they give undefined.
  */
+// Parsing with the full metadata is the costliest step of a cache hit, and callers repeat: the
+// result for a (region, input) pair is kept. Results are frozen, as they are shared.
+const parsed = new LRUCache<string, PhoneIdentity | 'none'>({ max: 20_000 });
+
 export function normalisePhone(raw: unknown, defaultCountry: CountryCode): PhoneIdentity | undefined {
   if (typeof raw !== 'string') return undefined;
   const trimmed = raw.trim();
   if (trimmed === '' || trimmed.length > MAX_PHONE_INPUT || WITHHELD.has(trimmed.toLowerCase())) return undefined;
+  const key = `${defaultCountry}|${trimmed}`;
+  const known = parsed.get(key);
+  if (known !== undefined) return known === 'none' ? undefined : known;
+  const identity = parsePhone(trimmed, defaultCountry);
+  const entry = identity ? Object.freeze({ ...identity, searchValues: Object.freeze(identity.searchValues) as string[] }) : 'none';
+  parsed.set(key, entry);
+  return entry === 'none' ? undefined : entry;
+}
 
+function parsePhone(trimmed: string, defaultCountry: CountryCode): PhoneIdentity | undefined {
   let number = validOrUndefined(parsePhoneNumberFromString(trimmed, { defaultCountry }));
   if (!number && !trimmed.startsWith('+')) {
     // Integrations often store international numbers without the '+' (442079460958) or with the

@@ -82,13 +82,18 @@ export class ContactResolver {
 
     const { identity, source: identitySource } = found;
     const tag = this.deps.keys.identityTag(identity);
-    const earlier = await withinDeadline(this.deps.idempotency.get(tag, event.contactId), signal).catch(() => undefined);
+    // Both reads at once: the same hash tag, so one round trip (auto-pipelined) even on a cluster.
+    const [earlier, cached] = await Promise.all([
+      withinDeadline(this.deps.idempotency.get(tag, event.contactId), signal).catch(() => undefined),
+      withinDeadline(this.deps.cache.get(tag), signal).catch(() => undefined),
+    ]);
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    const resolved = await this.resolveAfresh(event, identity, identitySource, tag, signal);
-    // A fallback is not kept: a retry deserves a fresh attempt.
-    if (resolved.answer.degraded !== 'true') await this.deps.idempotency.put(tag, event.contactId, resolved.answer);
+    const resolved = await this.resolveAfresh(event, identity, identitySource, tag, cached, signal);
+    // A fallback is not kept: a retry deserves a fresh attempt. Not awaited: a Connect retry comes
+    // seconds later, and the answer need not wait for Redis (failures are counted by the store).
+    if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(tag, event.contactId, resolved.answer);
     return resolved;
   }
 
@@ -97,10 +102,10 @@ export class ContactResolver {
     identity: Identity,
     identitySource: IdentitySource,
     tag: string,
+    cached: CachedLookup | undefined,
     signal: AbortSignal,
   ): Promise<Resolved> {
     const createAllowed = event.parameters.createProfile ?? this.deps.createProfiles;
-    const cached = await withinDeadline(this.deps.cache.get(tag), signal).catch(() => undefined);
     const age = cached ? this.now() - cached.cachedAt : Infinity;
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
     // A cached "no profile" does not stop a contact that may create one.

@@ -38,7 +38,8 @@ export function maskIdentities(text: string): string {
 // and profile ids are kept because they are UUIDs or 32 hex characters, not because of their key: a
 // ContactId that looks like a phone number is masked like one.)
 const KEEP = new Set(['time', 'level', 'pid', 'hostname', 'durationMs', 'ms', 'status', 'port', 'reqId']);
-const SECRET_KEY = /^(authorization|token|password|secret|.*_?(token|secret|password)s?)$/i;
+// Keys whose values are redacted wherever they appear: credentials, and the customer's name.
+const SECRET_KEY = /^(authorization|token|password|secret|.*_?(token|secret|password)s?|firstname|lastname|middlename)$/i;
 const MAX_DEPTH = 12;
 
 function maskDeep(value: unknown, key: string, depth: number): unknown {
@@ -54,9 +55,9 @@ function maskDeep(value: unknown, key: string, depth: number): unknown {
 }
 
 /**
- * The one root logger. Bearer tokens and names are redacted by path; phone numbers and e-mail
- * addresses are masked wherever they appear (messages, fields, errors echoed by libraries), so no
- * call site can leak one by accident.
+ * The one root logger. Credentials and names are redacted by key at any depth; phone numbers and
+ * e-mail addresses are masked wherever they appear (messages, fields, bindings, errors echoed by
+ * libraries), so no call site can leak one by accident.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return maskingChildren(pino(
@@ -64,25 +65,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'connect-profile-resolver' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: {
-        paths: [
-          'authorization',
-          '*.authorization',
-          'headers.authorization',
-          '*.headers.authorization',
-          'token',
-          '*.token',
-          'firstName',
-          'lastName',
-          'FirstName',
-          'LastName',
-          '*.firstName',
-          '*.lastName',
-          '*.FirstName',
-          '*.LastName',
-        ],
-        censor: '[redacted]',
-      },
       formatters: {
         log: (object) => maskDeep(object, '', 0) as Record<string, unknown>,
       },

@@ -27,7 +27,10 @@ export interface RecordJob {
 /** Which steps of a job are done, kept with the job so a retry or a paced job does not redo them. */
 export interface RecordProgress {
   keyAdded?: boolean;
+  /** a write slot is reserved for this record (see Pacer): when it runs again, it writes */
+  objectSlot?: boolean;
   objectWritten?: boolean;
+  stampSlot?: boolean;
   stamped?: boolean;
 }
 

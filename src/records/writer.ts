@@ -4,6 +4,9 @@ import type { Pacer } from './pacer.js';
 import { classify } from './errors.js';
 import { recordObject, type RecordJob, type RecordProgress } from './job.js';
 
+// a delayed job may be picked up a little early by another replica's clock
+const SLOT_MARGIN_MS = 15;
+
 /** What a run of the steps came to: done, or paced (try again in `delayMs`, progress kept). */
 export type StepOutcome = { done: true } | { done: false; delayMs: number };
 
@@ -98,17 +101,38 @@ export class RecordWriter {
       progress.keyAdded = true;
     }
     if (!progress.objectWritten) {
-      const wait = await this.pacer.profileObject(job.profileId);
-      if (wait > 0) return { done: false, delayMs: wait };
-      await this.target.putRecord(job);
+      if (!progress.objectSlot) {
+        const wait = await this.pacer.reserveProfileObject(job.profileId);
+        if (wait > 0) {
+          progress.objectSlot = true;
+          return { done: false, delayMs: wait + SLOT_MARGIN_MS };
+        }
+      }
+      await this.slotted(progress, 'objectSlot', () => this.target.putRecord(job));
       progress.objectWritten = true;
     }
-    if (this.target.stamp && !progress.stamped) {
-      const wait = await this.pacer.connectStamp();
-      if (wait > 0) return { done: false, delayMs: wait };
-      await this.target.stamp(job);
+    const stamp = this.target.stamp;
+    if (stamp && !progress.stamped) {
+      if (!progress.stampSlot) {
+        const wait = await this.pacer.reserveConnectStamp();
+        if (wait > 0) {
+          progress.stampSlot = true;
+          return { done: false, delayMs: wait + SLOT_MARGIN_MS };
+        }
+      }
+      await this.slotted(progress, 'stampSlot', () => stamp(job));
       progress.stamped = true;
     }
     return { done: true };
+  }
+
+  /** A write in its reserved slot; if it fails, the slot is spent and a retry reserves a new one. */
+  private async slotted(progress: RecordProgress, slot: 'objectSlot' | 'stampSlot', write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      progress[slot] = false;
+      throw err;
+    }
   }
 }
