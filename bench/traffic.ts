@@ -1,0 +1,129 @@
+// What the benchmark sends (Connect events, one unique ContactId each, from callers it invents) and how it
+// steers the HTTP fake of AWS.
+import { randomUUID } from 'node:crypto';
+import { isValidPhoneNumber } from 'libphonenumber-js/max';
+import { loadFixture } from '../test/support/fixtures.js';
+
+/** Distinct valid US numbers (E.164), never the same twice in a run. */
+export class Callers {
+  private static readonly AREAS = ['206', '212', '303', '312', '415', '425', '503', '512', '617', '702', '713', '718', '801', '917'];
+  private cursor = 0;
+
+  next(): string {
+    for (;;) {
+      const c = this.cursor++;
+      const line = String(c % 10_000).padStart(4, '0');
+      const exchange = 200 + (Math.floor(c / 10_000) % 800);
+      const area = Callers.AREAS[Math.floor(c / 8_000_000) % Callers.AREAS.length] ?? '425';
+      if (exchange % 100 === 11 || exchange === 555) continue;
+      const n = `+1${area}${exchange}${line}`;
+      if (isValidPhoneNumber(n)) return n;
+    }
+  }
+
+  take(count: number): string[] {
+    return Array.from({ length: count }, () => this.next());
+  }
+}
+
+/** The body of a Connect Lambda event (shared fixture voice-e164.json) from `phone` as a new contact. */
+export class Events {
+  private readonly pieces: string[];
+
+  constructor(fixture = 'voice-e164.json') {
+    const e = loadFixture(fixture) as { Details: { ContactData: Record<string, unknown> } };
+    const data = e.Details.ContactData;
+    // placeholders, filled by string concatenation per request (the load generator shares the 2 cores)
+    data.ContactId = '@CONTACT@';
+    data.InitialContactId = '@CONTACT@';
+    data.PreviousContactId = '@CONTACT@';
+    data.CustomerEndpoint = { ...(data.CustomerEndpoint as Record<string, unknown>), Address: '@PHONE@' };
+    this.pieces = JSON.stringify(e).split(/("@CONTACT@"|"@PHONE@")/);
+  }
+
+  body(phone: string, contactId: string = randomUUID()): string {
+    const id = JSON.stringify(contactId);
+    const number = JSON.stringify(phone);
+    let out = '';
+    for (const p of this.pieces) out += p === '"@CONTACT@"' ? id : p === '"@PHONE@"' ? number : p;
+    return out;
+  }
+}
+
+/** A known caller's profile as Customer Profiles would hold it. */
+export function profileOf(phone: string, i: number): Record<string, unknown> {
+  return {
+    PhoneNumber: phone,
+    FirstName: `Bench${i}`,
+    LastName: 'Caller',
+    AccountNumber: `B-${100000 + i}`,
+    PartyTypeString: 'INDIVIDUAL',
+    Address: { City: 'Seattle' },
+    Attributes: { tier: 'gold' },
+  };
+}
+
+export interface FakeCalls {
+  total: number;
+  byOperation: Record<string, number>;
+  byStatus: Record<string, number>;
+}
+
+/** The control API of test/support/fake-aws-server.ts. */
+export class FakeControl {
+  constructor(readonly url: string) {}
+
+  private async post(path: string, body: unknown): Promise<unknown> {
+    const res = await fetch(`${this.url}/__fake/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`fake ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
+  async calls(): Promise<FakeCalls> {
+    const res = await fetch(`${this.url}/__fake/calls`);
+    return (await res.json()) as FakeCalls;
+  }
+
+  async latency(ms: number | Record<string, number>): Promise<void> {
+    await this.post('latency', { ms });
+  }
+
+  async hang(on: boolean): Promise<void> {
+    await this.post('hang', { on });
+  }
+
+  async reset(): Promise<void> {
+    await this.post('reset', {});
+  }
+
+  /** seeds in batches (one JSON body of 10,000 profiles is ~2 MB) */
+  async seed(profiles: Array<Record<string, unknown>>): Promise<void> {
+    for (let i = 0; i < profiles.length; i += 5000) await this.post('seed', profiles.slice(i, i + 5000));
+  }
+
+  /** Waits until the counts of `operations` stop moving (requests cut off at the end of a warm-up finish). */
+  async settle(operations: readonly string[], maxMs = 5000): Promise<FakeCalls> {
+    const count = (c: FakeCalls): number => operations.reduce((s, op) => s + (c.byOperation[op] ?? 0), 0);
+    const until = Date.now() + maxMs;
+    let last = await this.calls();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = await this.calls();
+      if (count(now) === count(last) || Date.now() > until) return now;
+      last = now;
+    }
+  }
+}
+
+/** Differences of two readings of /__fake/calls. */
+export function callsDelta(before: FakeCalls, after: FakeCalls): FakeCalls {
+  const diff = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = (b[k] ?? 0) - (a[k] ?? 0);
+      if (d !== 0) out[k] = d;
+    }
+    return out;
+  };
+  return { total: after.total - before.total, byOperation: diff(before.byOperation, after.byOperation), byStatus: diff(before.byStatus, after.byStatus) };
+}
