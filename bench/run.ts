@@ -624,7 +624,7 @@ function tables(rows: Row[]): string {
   }
   lines.push(
     '',
-    'Search+Create and AddKey+PutObject: calls the AWS fake received during the measured run, per contact (for the service the record writes are its background worker\'s, capped by RECORD_WRITES_PER_SECOND=40; for the naive peer PutProfileObject is on the hot path). Redis cmds: INFO commandstats per contact, commands inside Lua scripts (BullMQ, rate limiter) included. server CPU: utime+stime of the process under test per request, its background work included. RSS: VmRSS after the run.',
+    'Search+Create and AddKey+PutObject: calls the AWS fake received during the measured run, per contact (for the service the record writes are its background worker\'s, capped by RECORD_WRITES_PER_SECOND=40; for the naive peer PutProfileObject is on the hot path). Redis cmds: INFO commandstats per contact, commands inside Lua scripts (BullMQ, write-slot reservations) included. server CPU: utime+stime of the process under test per request, its background work included. RSS: VmRSS after the run.',
   );
   lines.push('', `Where the ${os.cpus().length} cores went during each measured run (% of one core; "others": work on the machine that is not the benchmark's; "steal": time the hypervisor gave to other VMs; (!): above ${BUSY_PCT}% / ${STEAL_PCT}%, still so after re-measuring within the --quiet-wait budget):`, '');
   lines.push('| scenario | server process | redis-server | AWS fake | load generator | others | steal | record queue after |', '|---|--:|--:|--:|--:|--:|--:|--:|');
