@@ -22,8 +22,7 @@ interface JobData {
 }
 
 const QUEUE = 'contact-records';
-// The worker holds each job under a lock it renews; a replica killed mid-job stops renewing, and
-// another replica's stalled-job check takes the job over once the lock has expired.
+// A record that Redis cannot take this fast is written from this process instead (the fallback).
 const ENQUEUE_TIMEOUT_MS = 250;
 
 export interface RedisRecordQueueOptions {
@@ -116,6 +115,8 @@ export class RedisRecordQueue implements RecordQueue {
       concurrency: this.o.concurrency ?? 8,
       // fleet-wide: the whole fleet writes at most this many records a second
       limiter: { max: this.o.ratePerSecond, duration: 1000 },
+      // the worker holds each job under a lock it renews; a replica killed mid-job stops renewing,
+      // and another replica's stalled-job check takes the job over once the lock has expired
       lockDuration: this.o.lockMs,
       stalledInterval: Math.max(1000, Math.floor(this.o.lockMs / 2)),
       maxStalledCount: 3,
