@@ -110,13 +110,14 @@ export class ContactResolver {
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
     // A cached "no profile" does not stop a contact that may create one.
     const usable = cached && !(cached.status === 'NOT_FOUND' && createAllowed);
+    const fresh = usable && age < freshFor;
 
     let lookup: Lookup;
     let source: Source;
     let failure: StoreFailure | undefined;
     let degraded = false;
-    this.deps.onCacheLookup?.(usable && age < freshFor ? 'hit' : usable ? 'stale' : 'miss');
-    if (usable && age < freshFor) {
+    this.deps.onCacheLookup?.(fresh ? 'hit' : usable ? 'stale' : 'miss');
+    if (fresh) {
       lookup = fromCache(cached);
       source = 'cache';
     } else {
