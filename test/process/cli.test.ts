@@ -1,31 +1,11 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { recordObjectType } from '../../src/records/job.js';
 import { FakeAws } from '../support/fake-aws.js';
-import { REPO_ROOT } from '../support/service.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { runScript, type ProcessRun as Run } from '../support/process.js';
 
 /** Runs an operator command as `npm run <command>` does (tsx), with only the environment given. */
-async function cli(command: 'setup-domain' | 'doctor' | 'dead-letters', args: string[], env: Record<string, string>, ms = 15_000): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+function cli(command: 'setup-domain' | 'doctor' | 'dead-letters', args: string[], env: Record<string, string>, ms = 15_000): Promise<Run> {
+  return runScript(`src/cli/${command}.ts`, args, env, ms);
 }
 
 const DLQ = 'https://sqs.us-east-1.amazonaws.com/123456789012/profiles-dlq';

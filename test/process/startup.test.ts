@@ -1,24 +1,11 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { runScript } from '../support/process.js';
 import { REPO_ROOT } from '../support/service.js';
 
 /** Runs src/main.ts as `npm start` would run dist/src/main.js, and collects what it prints. */
-async function run(env: Record<string, string>, ms = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+const run = (env: Record<string, string>) => runScript('src/main.ts', [], env);
 
 describe('start-up (the process)', () => {
   it('when NODE_ENV=production has no domain and no tokens, refuses to start naming both variables', async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { configError, problemsAbout, type Env } from '../support/config.js';
 import fc from 'fast-check';
 import { Sealer } from '../../src/cache/seal.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -21,27 +22,9 @@ const ADMIN_B = 'adm-bbbbbbbbbbbbbbbbbbbbbbbb';
 // production needs these besides the secrets under test
 const PRODUCTION = { NODE_ENV: 'production', CUSTOMER_PROFILES_DOMAIN: 'acme', AWS_REGION: 'us-east-1' };
 
-type Env = Record<string, string | undefined>;
 
 const key = (): string => randomBytes(32).toString('base64');
 
-function configError(env: Env): ConfigError {
-  try {
-    loadConfig(env, REPO_ROOT);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  expect.fail(`loadConfig accepted ${JSON.stringify(Object.keys(env))}`);
-}
-
-/** The problems naming the variable; asserts there is one and that the message names it too. */
-function problemsAbout(err: ConfigError, variable: string): string[] {
-  const about = err.problems.filter((p) => p.startsWith(`${variable}:`));
-  expect(about, `a problem naming ${variable} in ${JSON.stringify(err.problems)}`).to.not.be.empty;
-  expect(err.message).to.include(variable);
-  return about;
-}
 
 /** Asserts that neither the message nor any problem (nor the stack) holds any of the secrets. */
 function expectNoSecret(err: ConfigError, secrets: readonly string[]): void {

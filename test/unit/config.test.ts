@@ -1,34 +1,16 @@
 import { expect } from 'chai';
+import { configError, problemsAbout, type Env } from '../support/config.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
-import { ConfigError } from '../../src/errors.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN_A = 'tok-aaaaaaaaaaaaaaaaaaaaaaaa';
 const TOKEN_B = 'tok-bbbbbbbbbbbbbbbbbbbbbbbb';
 
-type Env = Record<string, string | undefined>;
 
-function configError(env: Env): ConfigError {
-  try {
-    loadConfig(env, REPO_ROOT);
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  expect.fail(`loadConfig accepted ${JSON.stringify(env)}`);
-}
-
-/** The problems that name the variable, asserting there is at least one and that the message names it too. */
-function problemsAbout(err: ConfigError, variable: string): string[] {
-  const about = err.problems.filter((p) => p.startsWith(`${variable}:`));
-  expect(about, `a problem naming ${variable} in ${JSON.stringify(err.problems)}`).to.not.be.empty;
-  expect(err.message).to.include(variable);
-  return about;
-}
 
 describe('loadConfig', () => {
   let dir: string;
