@@ -182,7 +182,7 @@ export class ContactResolver {
   ): Promise<Lookup> {
     const matches = await this.deps.store.search(identity, signal);
     if (matches.length > 0 || !createAllowed) {
-      const chosen = matches.length === 1 ? matches[0] : chooseProfile(matches, identity);
+      const chosen = chooseProfile(matches, identity);
       const lookup: CachedLookup = {
         status: matches.length === 0 ? 'NOT_FOUND' : matches.length === 1 ? 'KNOWN' : 'MULTIPLE',
         matchCount: matches.length,
@@ -199,7 +199,7 @@ export class ContactResolver {
         if (previousAttemptUnfinished) {
           // an earlier creator died or timed out mid-way: its profile may exist already
           const again = await this.deps.store.search(identity, signal);
-          const chosen = again.length === 1 ? again[0] : chooseProfile(again, identity);
+          const chosen = chooseProfile(again, identity);
           if (chosen) return summarise(chosen, this.deps.mapping);
         }
         const created = await this.deps.store.create(identity, { contactId: event.contactId }, signal);
