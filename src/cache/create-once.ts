@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileSummary } from '../contact/answer.js';
 import type { StateKeys } from './keys.js';
-import type { ProfileCache } from './profile-cache.js';
+import type { ProfileCache, RedisProfileCache } from './profile-cache.js';
 import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
 
 /**
@@ -32,7 +32,28 @@ export class LocalCreateOnce implements CreateOnce {
   }
 }
 
-const RELEASE = new RedisScript(`
+// One round trip each way around CreateProfile: a caller's keys share one hash tag, so these run in
+// one slot. Every round trip here adds to a new caller's silence on the line.
+//
+// ACQUIRE (KEYS lock, cache, attempt; ARGV token, lockTtlMs, attemptTtlMs): takes the lock; when taken,
+// also returns the cached lookup (the winner may have finished between our search and our lock) and
+// leaves the attempt marker, reporting whether an earlier attempt left one unfinished.
+//   -> {0} lock held elsewhere | {1, cached or '', 1 if an earlier attempt is unfinished else 0}
+const ACQUIRE = new RedisScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
+local cached = redis.call('GET', KEYS[2]) or ''
+local previous = redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3], 'GET')
+return {1, cached, previous and 1 or 0}
+`);
+// FINISH (KEYS lock, cache, attempt; ARGV token, sealed lookup or '', cacheKeepMs): the created profile
+// goes into the cache and the attempt marker goes, before the lock is released, in one step, so a
+// waiter that finds the lock free finds the profile too. With no lookup (the attempt failed) only the
+// lock is released: the marker stays for the next creator.
+const FINISH = new RedisScript(`
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[3])
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `);
@@ -42,7 +63,7 @@ export class RedisCreateOnce implements CreateOnce {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StateKeys,
-    private readonly cache: ProfileCache,
+    private readonly cache: RedisProfileCache,
     private readonly health: RedisHealth,
     private readonly lockTtlMs: number,
     private readonly onWait: (seconds: number) => void = () => {},
@@ -50,7 +71,7 @@ export class RedisCreateOnce implements CreateOnce {
   ) {}
 
   async run(tag: string, signal: AbortSignal, create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
-    const lockKey = this.keys.createLock(tag);
+    const keys = [this.keys.createLock(tag), this.keys.profileCache(tag), this.keys.createAttempt(tag)];
     const token = randomBytes(12).toString('base64url');
     const started = performance.now();
     let waited = false;
@@ -60,15 +81,15 @@ export class RedisCreateOnce implements CreateOnce {
     };
     for (;;) {
       signal.throwIfAborted();
-      let acquired: boolean;
+      let acquired: [number, string?, number?];
       try {
-        acquired = (await this.redis.set(lockKey, token, 'PX', this.lockTtlMs, 'NX')) === 'OK';
+        acquired = (await ACQUIRE.run(this.redis, keys, [token, this.lockTtlMs, ATTEMPT_MARKER_MS])) as typeof acquired;
       } catch (err) {
         // Redis is failing: the in-process single-flight is all the protection left.
         this.health.failed('lock.acquire', err);
         return new LocalCreateOnce(this.cache).run(tag, signal, create);
       }
-      if (acquired) return done(await this.createHoldingLock(tag, lockKey, token, create));
+      if (acquired[0] === 1) return done(await this.createHoldingLock(tag, keys, token, acquired[1] ?? '', acquired[2] === 1, create));
 
       waited = true;
       await sleep(this.pollMs, undefined, { signal });
@@ -79,25 +100,29 @@ export class RedisCreateOnce implements CreateOnce {
 
   private async createHoldingLock(
     tag: string,
-    lockKey: string,
+    keys: string[],
     token: string,
+    cached: string,
+    previousAttemptUnfinished: boolean,
     create: (previous: boolean) => Promise<ProfileSummary>,
   ): Promise<ProfileSummary> {
-    try {
-      // The winner may have finished between our search and our lock.
-      const done = await this.cache.get(tag);
-      if (done?.summary) return done.summary;
-      const previous = await this.health.safely(
-        'lock.attempt',
-        () => this.redis.set(this.keys.createAttempt(tag), token, 'PX', ATTEMPT_MARKER_MS, 'GET'),
-        null,
-      );
-      const summary = await create(previous !== null);
-      await this.cache.set(tag, { status: 'KNOWN', matchCount: 1, summary, cachedAt: Date.now() });
-      await this.health.safely('lock.attempt', () => this.redis.del(this.keys.createAttempt(tag)), 0);
-      return summary;
-    } finally {
-      await this.health.safely('lock.release', () => RELEASE.run(this.redis, [lockKey], [token]), 0);
+    // Not awaited: the answer need not wait for Redis to take the profile in. The commands after it on
+    // this connection (the contact's own) are answered after it, and a failure is counted by `safely`.
+    const finish = (sealed: string) => void this.health.safely('lock.release', () => FINISH.run(this.redis, keys, [token, sealed, Math.max(1, this.cache.keepMs)]), 0);
+    const winner = cached ? this.cache.open(tag, cached) : undefined;
+    if (winner?.summary) {
+      // the profile was created between our search and our lock: keep the cache as it is
+      finish(cached);
+      return winner.summary;
     }
+    let summary: ProfileSummary;
+    try {
+      summary = await create(previousAttemptUnfinished);
+    } catch (err) {
+      finish('');
+      throw err;
+    }
+    finish(this.cache.seal(tag, { status: 'KNOWN', matchCount: 1, summary, cachedAt: Date.now() }));
+    return summary;
   }
 }

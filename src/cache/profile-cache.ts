@@ -46,7 +46,7 @@ export class RedisProfileCache implements ProfileCache {
     private readonly keys: StateKeys,
     private readonly health: RedisHealth,
     /** how long Redis keeps an entry: the stale-if-error maximum age */
-    private readonly keepMs: number,
+    readonly keepMs: number,
     private readonly sealer: Sealer,
   ) {}
 
@@ -54,9 +54,8 @@ export class RedisProfileCache implements ProfileCache {
     return this.health.safely(
       'cache.get',
       async () => {
-        const key = this.keys.profileCache(tag);
-        const raw = await this.redis.get(key);
-        return raw ? this.sealer.open<CachedLookup>(raw, key) : undefined;
+        const raw = await this.redis.get(this.keys.profileCache(tag));
+        return raw ? this.open(tag, raw) : undefined;
       },
       undefined,
     );
@@ -66,10 +65,18 @@ export class RedisProfileCache implements ProfileCache {
     return this.health.safely(
       'cache.set',
       async () => {
-        const key = this.keys.profileCache(tag);
-        await this.redis.set(key, this.sealer.seal(lookup, key), 'PX', Math.max(1, this.keepMs));
+        await this.redis.set(this.keys.profileCache(tag), this.seal(tag, lookup), 'PX', Math.max(1, this.keepMs));
       },
       undefined,
     );
+  }
+
+  /** The entry as stored (sealed, bound to its key), for scripts that write it with other keys. */
+  seal(tag: string, lookup: CachedLookup): string {
+    return this.sealer.seal(lookup, this.keys.profileCache(tag));
+  }
+
+  open(tag: string, raw: string): CachedLookup | undefined {
+    return this.sealer.open<CachedLookup>(raw, this.keys.profileCache(tag));
   }
 }

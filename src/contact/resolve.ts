@@ -189,7 +189,9 @@ export class ContactResolver {
         summary: chosen && summarise(chosen, this.deps.mapping),
         cachedAt: this.now(),
       };
-      await this.deps.cache.set(tag, lookup);
+      // Not awaited: the contact's own writes follow on the same connection, and a failed cache write
+      // only means the next contact searches again (counted by the cache's `safely`).
+      void this.deps.cache.set(tag, lookup);
       return fromCache(lookup);
     }
     // Every contact that found no profile answers NEW with the one profile created for the caller:
