@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { RedisClient } from '../cache/redis.js';
+import { RedisScript, type RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
 import type { Logger } from '../ops/logger.js';
 import type { RecordJob, RecordProgress } from './job.js';
@@ -24,6 +26,37 @@ interface JobData {
 const QUEUE = 'contact-records';
 // A record that Redis cannot take this fast is written from this process instead (the fallback).
 const ENQUEUE_TIMEOUT_MS = 250;
+
+// The inbox: the resolve path appends each record to one Redis list (one RPUSH, durable from then on)
+// and the mover feeds BullMQ from it at the pace the worker takes jobs. A BullMQ add is a script of a
+// dozen commands and most of a cache hit's cost; records wait for their write slot at 40 a second
+// anyway (RECORD_WRITES_PER_SECOND), so the hot path no longer pays it per contact, and a backlog
+// waits as one list entry a record instead of a job hash and its events.
+const MOVE_EVERY_MS = 100;
+const MOVE_BATCH = 100;
+/** one mover at a time, fleet-wide; a replica that dies holding it holds up moving this long at most */
+const MOVER_LEASE_MS = 5000;
+// LEASE (KEYS lease; ARGV token, ms): takes the lease, or renews it when it is ours. -> 1 | 0
+const LEASE = new RedisScript(`
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`);
+// RELEASE (KEYS lease; ARGV token)
+const RELEASE = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+// TRIM (KEYS inbox, lease; ARGV token, first entry moved, count): drops the entries just moved, if we still
+// hold the lease and they are still at the head (an erasure may have taken some out meanwhile: then they
+// are moved again next time, and BullMQ's job ids, the ContactIds, make that a no-op). -> 1 | 0
+const TRIM = new RedisScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] then return 0 end
+redis.call('LTRIM', KEYS[1], ARGV[3], -1)
+return 1
+`);
 
 export interface RedisRecordQueueOptions {
   /** the resolve path's fail-fast client: enqueueing never waits on a sick Redis */
@@ -81,9 +114,17 @@ export class RedisRecordQueue implements RecordQueue {
   readonly deadLetters: DeadLetterStore;
   private readonly queue: Queue<JobData>;
   private worker: Worker<JobData> | undefined;
+  private readonly inbox: string;
+  private readonly lease: string;
+  private readonly token = randomBytes(12).toString('base64url');
+  private mover: NodeJS.Timeout | undefined;
+  private moving: Promise<void> | undefined;
+  private moveErrorLoggedAt = 0;
 
   constructor(private readonly o: RedisRecordQueueOptions) {
     this.queue = openRecordQueue(o.client, o.prefix, o);
+    this.inbox = `${o.prefix}:${QUEUE}:inbox`;
+    this.lease = `${o.prefix}:${QUEUE}:mover`;
     this.deadLetters = new RedisDeadLetters(this.queue);
     this.queue.on('error', (err) => o.logger.warn({ err: err.message }, 'record queue: Redis error'));
   }
@@ -98,7 +139,7 @@ export class RedisRecordQueue implements RecordQueue {
         sealed: this.o.sealer.seal(record, record.contactId),
         progress: {},
       };
-      await withTimeout(this.queue.add('record', data, { jobId: record.contactId }), ENQUEUE_TIMEOUT_MS);
+      await withTimeout(this.o.client.rpush(this.inbox, JSON.stringify(data)), ENQUEUE_TIMEOUT_MS);
       return 'QUEUED';
     } catch (err) {
       this.o.logger.warn({ contactId: record.contactId, err: (err as Error).message }, 'record queue unreachable: writing this record from this process');
@@ -109,6 +150,14 @@ export class RedisRecordQueue implements RecordQueue {
   start(): void {
     this.o.fallback.start();
     if (this.worker) return;
+    this.mover = setInterval(() => {
+      this.moving ??= this.move()
+        .then(
+          () => undefined,
+          (err: unknown) => this.moveFailed(err),
+        )
+        .finally(() => (this.moving = undefined));
+    }, MOVE_EVERY_MS);
     const worker = new Worker<JobData>(QUEUE, (job, token) => this.process(job, token), {
       connection: this.o.workerClient(),
       prefix: this.o.prefix,
@@ -134,6 +183,49 @@ export class RedisRecordQueue implements RecordQueue {
     });
     worker.on('completed', () => this.o.hooks?.onOutcome?.('written'));
     this.worker = worker;
+  }
+
+  /**
+   * Moves records from the inbox into BullMQ while fewer than two seconds of writes wait there, so the
+   * worker never runs dry and the backlog stays in the inbox. Returns how many were moved.
+   */
+  async move(): Promise<number> {
+    if ((await LEASE.run(this.o.client, [this.lease], [this.token, MOVER_LEASE_MS])) !== 1) return 0;
+    try {
+      const waiting = await this.queue.getWaitingCount();
+      const room = Math.min(MOVE_BATCH, Math.max(2 * this.o.ratePerSecond, 20) - waiting);
+      if (room <= 0) return 0;
+      const entries = await this.o.client.lrange(this.inbox, 0, room - 1);
+      if (entries.length === 0) return 0;
+      const jobs = entries.map((e) => JSON.parse(e) as JobData);
+      await this.queue.addBulk(jobs.map((data) => ({ name: 'record', data, opts: { jobId: data.contactId } })));
+      await TRIM.run(this.o.client, [this.inbox, this.lease], [this.token, entries[0]!, entries.length]);
+      return entries.length;
+    } finally {
+      await RELEASE.run(this.o.client, [this.lease], [this.token]).catch(() => undefined);
+    }
+  }
+
+  private moveFailed(err: unknown): void {
+    // Redis is failing: the records stay in the inbox (or were never taken from it) and move once it is back
+    if (Date.now() - this.moveErrorLoggedAt < 10_000) return;
+    this.moveErrorLoggedAt = Date.now();
+    this.o.logger.warn({ err: (err as Error).message }, 'record inbox: cannot move records to the queue yet');
+  }
+
+  /** Runs `fn` holding the mover's lease (waiting for a move in progress anywhere in the fleet to end). */
+  private async withLease<T>(fn: () => Promise<T>): Promise<T> {
+    const token = randomBytes(12).toString('base64url');
+    for (let waited = 0; (await LEASE.run(this.o.client, [this.lease], [token, MOVER_LEASE_MS])) !== 1; waited += 50) {
+      // a holder that died lets the lease expire within MOVER_LEASE_MS
+      if (waited > MOVER_LEASE_MS + 1000) throw new Error('the record inbox is held by a mover that does not let go');
+      await sleep(50);
+    }
+    try {
+      return await fn();
+    } finally {
+      await RELEASE.run(this.o.client, [this.lease], [token]).catch(() => undefined);
+    }
   }
 
   private async process(job: Job<JobData>, token?: string): Promise<void> {
@@ -170,15 +262,21 @@ export class RedisRecordQueue implements RecordQueue {
   async forget(identityTag: string): Promise<{ removed: number; inProgress: number }> {
     let removed = this.o.fallback.forget(identityTag);
     let inProgress = 0;
-    const jobs = await this.queue.getJobs(['waiting', 'delayed', 'prioritized', 'completed', 'failed', 'active']);
-    for (const job of jobs) {
-      if (job?.data.identityTag !== identityTag) continue;
-      if (await job.isActive()) inProgress++;
-      else {
-        await job.remove();
-        removed++;
+    // Holding the mover's lease: no record moves from the inbox to BullMQ while both are searched.
+    await this.withLease(async () => {
+      for (const entry of await this.o.client.lrange(this.inbox, 0, -1)) {
+        if ((JSON.parse(entry) as JobData).identityTag === identityTag) removed += await this.o.client.lrem(this.inbox, 1, entry);
       }
-    }
+      const jobs = await this.queue.getJobs(['waiting', 'delayed', 'prioritized', 'completed', 'failed', 'active']);
+      for (const job of jobs) {
+        if (job?.data.identityTag !== identityTag) continue;
+        if (await job.isActive()) inProgress++;
+        else {
+          await job.remove();
+          removed++;
+        }
+      }
+    });
     return { removed, inProgress };
   }
 
@@ -190,10 +288,13 @@ export class RedisRecordQueue implements RecordQueue {
 
   async depth(): Promise<number> {
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-    return Object.values(c).reduce((a, b) => a + b, 0) + (await this.o.fallback.depth());
+    const inbox = await this.o.client.llen(this.inbox);
+    return Object.values(c).reduce((a, b) => a + b, 0) + inbox + (await this.o.fallback.depth());
   }
 
   async close(): Promise<void> {
+    clearInterval(this.mover);
+    await this.moving;
     // close() lets the job in hand finish; one killed instead is taken over by another replica
     await this.worker?.close();
     await this.o.fallback.close();

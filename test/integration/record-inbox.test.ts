@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { Sealer } from '../../src/cache/seal.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
+import type { RecordJob } from '../../src/records/job.js';
+import { LocalRecordQueue } from '../../src/records/local-queue.js';
+import { Pacer } from '../../src/records/pacer.js';
+import { openRecordQueue, RedisRecordQueue } from '../../src/records/redis-queue.js';
+import { RecordWriter } from '../../src/records/writer.js';
+import { useRedisServer } from '../support/redis.js';
+
+// The record inbox (src/records/redis-queue.ts): the resolve path appends a record to one Redis list;
+// movers feed BullMQ from it. These tests drive the movers by hand (no worker is started), against a
+// real redis-server.
+const PREFIX = '{test:inbox:records}';
+const INBOX = `${PREFIX}:contact-records:inbox`;
+
+function record(i: number, identityTag = `tag-${i % 7}`): RecordJob {
+  return {
+    contactId: `33333333-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    initialContactId: `33333333-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    previousContactId: '',
+    channel: 'VOICE',
+    initiationMethod: 'INBOUND',
+    instanceArn: 'arn:aws:connect:us-east-1:123456789012:instance/test',
+    queueName: '',
+    systemEndpoint: '+18005550100',
+    identityType: 'PHONE',
+    identity: `+1206555${String(1000 + i).padStart(4, '0')}`,
+    identityTag,
+    profileId: 'a'.repeat(32),
+    customerStatus: 'KNOWN',
+    receivedAt: new Date(0).toISOString(),
+    attributes: {},
+  };
+}
+
+describe('contact-record inbox (Redis)', function () {
+  this.timeout(30_000);
+  const server = useRedisServer();
+  let clients: Redis[] = [];
+  let queues: RedisRecordQueue[] = [];
+
+  function replica(ratePerSecond = 1000): RedisRecordQueue {
+    const client = server().client({ maxRetriesPerRequest: 0 });
+    clients.push(client);
+    const logger = createLogger('silent');
+    const writer = new RecordWriter(new EmbeddedProfileStore(), new Pacer({ keyPrefix: 'test', connectPerSecond: 5 }));
+    const q = new RedisRecordQueue({
+      client,
+      workerClient: () => client,
+      prefix: PREFIX,
+      writer,
+      sealer: new Sealer([{ id: 'k', key: Buffer.alloc(32, 3) }]),
+      fallback: new LocalRecordQueue(writer, { ratePerSecond, maxAttempts: 3, logger }),
+      ratePerSecond,
+      maxAttempts: 3,
+      lockMs: 5000,
+      keepCompletedSeconds: 3600,
+      keepFailedSeconds: 3600,
+      logger,
+    });
+    queues.push(q);
+    return q;
+  }
+
+  /** BullMQ's waiting jobs, by job id */
+  async function waitingIds(): Promise<string[]> {
+    const bull = openRecordQueue(clients[0]!, PREFIX);
+    const jobs = await bull.getWaiting(0, -1);
+    return jobs.map((j) => j.id!);
+  }
+
+  beforeEach(async () => server().flush());
+  afterEach(async () => {
+    await Promise.all(queues.map((q) => q.close()));
+    for (const c of clients) c.disconnect();
+    clients = [];
+    queues = [];
+  });
+
+  it('queues a record with one list entry; depth counts it until a mover hands it to BullMQ', async () => {
+    const q = replica();
+    expect(await q.enqueue(record(1))).to.equal('QUEUED');
+    const redis = clients[0]!;
+    expect(await redis.llen(INBOX)).to.equal(1);
+    expect(await waitingIds()).to.deep.equal([]);
+    expect(await q.depth()).to.equal(1);
+    // sealed like a job: the caller's number is not in clear
+    expect(await redis.lindex(INBOX, 0)).to.not.contain('+12065551001');
+
+    expect(await q.move()).to.equal(1);
+    expect(await redis.llen(INBOX)).to.equal(0);
+    expect(await waitingIds()).to.deep.equal([record(1).contactId]);
+    expect(await q.depth()).to.equal(1);
+  });
+
+  it('moves no more than two seconds of writes into BullMQ at a time: the backlog waits in the inbox', async () => {
+    const q = replica(10); // room for max(2 x 10, 20) = 20 waiting jobs
+    for (let i = 0; i < 50; i++) await q.enqueue(record(i));
+    expect(await q.move()).to.equal(20);
+    expect(await q.move()).to.equal(0);
+    expect(await clients[0]!.llen(INBOX)).to.equal(30);
+    expect(await q.depth()).to.equal(50);
+  });
+
+  it('three replicas moving the same inbox at once hand every record to BullMQ exactly once', async () => {
+    const [a, b, c] = [replica(), replica(), replica()];
+    const n = 600;
+    await Promise.all(Array.from({ length: n }, (_, i) => [a, b, c][i % 3]!.enqueue(record(i))));
+    // the same ContactId twice (a Connect retry): still one job
+    await a.enqueue(record(7));
+    const moved = [0, 0, 0];
+    while ((await clients[0]!.llen(INBOX)) > 0) {
+      const got = await Promise.all([a, b, c].map((q) => q.move()));
+      got.forEach((g, i) => (moved[i]! += g));
+    }
+    const ids = await waitingIds();
+    expect(ids).to.have.length(n);
+    expect(new Set(ids).size).to.equal(n);
+    expect(moved.reduce((x, y) => x + y, 0), 'entries moved').to.equal(n + 1);
+  });
+
+  it('a mover that died after handing records to BullMQ but before taking them out adds no job twice', async () => {
+    const q = replica();
+    for (let i = 0; i < 5; i++) await q.enqueue(record(i));
+    // what the dead mover did: the jobs exist, the entries are still in the inbox
+    const entries = await clients[0]!.lrange(INBOX, 0, 2);
+    const bull = openRecordQueue(clients[0]!, PREFIX);
+    await bull.addBulk(entries.map((e) => JSON.parse(e) as { contactId: string }).map((data) => ({ name: 'record', data: data as never, opts: { jobId: data.contactId } })));
+    expect(await q.move()).to.equal(5);
+    expect((await waitingIds()).sort()).to.deep.equal([0, 1, 2, 3, 4].map((i) => record(i).contactId).sort());
+  });
+
+  it('an erasure removes the caller’s records from the inbox and from BullMQ, and nobody else’s', async () => {
+    const q = replica();
+    for (let i = 0; i < 20; i++) await q.enqueue(record(i, i % 2 === 0 ? 'erased' : 'kept'));
+    await q.move(); // all 20 to BullMQ
+    for (let i = 20; i < 30; i++) await q.enqueue(record(i, i % 2 === 0 ? 'erased' : 'kept'));
+    expect(await q.forget('erased')).to.deep.equal({ removed: 15, inProgress: 0 });
+    const left = await clients[0]!.lrange(INBOX, 0, -1);
+    expect(left).to.have.length(5);
+    for (const e of left) expect((JSON.parse(e) as { identityTag: string }).identityTag).to.equal('kept');
+    expect(await waitingIds()).to.have.length(10);
+    expect(await q.depth()).to.equal(15);
+  });
+});
