@@ -10,7 +10,7 @@ import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { checkJsonShape, hardeningHeaders } from './http/guards.js';
-import { requestContext, type RequestContext } from './ops/context.js';
+import { bindRequestContext, type RequestContext } from './ops/context.js';
 import { maskEmail, maskPhone, type Logger } from './ops/logger.js';
 import type { Metrics } from './ops/metrics.js';
 
@@ -117,9 +117,9 @@ export function buildApp(deps: AppDeps): Express {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.max(0, left));
     try {
-      // the request's context is entered here, after the body was read: body-parser's stream events lose it
-      const ctx = res.locals.ctx as RequestContext;
-      const resolved = await requestContext.run(ctx, () => deps.resolver.resolve(event, controller.signal));
+      // the request's work carries its signal, and through it the request's context (the AWS calls made)
+      bindRequestContext(controller.signal, res.locals.ctx as RequestContext);
+      const resolved = await deps.resolver.resolve(event, controller.signal);
       const m = deps.metrics;
       m.resolveOutcomes.inc({ customer_status: resolved.status, channel: event.channel, source: resolved.source });
       if (resolved.answer.degraded === 'true') m.fallbacks.inc({ reason: resolved.failure ?? 'unavailable' });

@@ -1,7 +1,6 @@
 import type { Metrics } from './metrics.js';
-import { requestContext } from './context.js';
 
-type Outcome = 'success' | 'throttled' | 'client_error' | 'server_error' | 'timeout' | 'network_error';
+export type Outcome = 'success' | 'throttled' | 'client_error' | 'server_error' | 'timeout' | 'network_error';
 
 export function awsOutcome(err: unknown): Outcome {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -51,8 +50,8 @@ interface MiddlewareStack {
 
 /**
  * One SDK middleware on a client measures every call it makes (all attempts of it): a metric by
- * service, operation and outcome, the call in the current request's log line, and the service's
- * reachability for /readyz. No call site needs to know.
+ * service, operation and outcome, and the service's reachability for /readyz. No call site needs to
+ * know. (The calls a request made, for its log line, are recorded by the store that makes them.)
  */
 export function instrumentAwsClient(client: { middlewareStack: unknown }, service: string, metrics: Metrics, reachability?: Reachability): void {
   (client.middlewareStack as MiddlewareStack).add(
@@ -70,7 +69,6 @@ export function instrumentAwsClient(client: { middlewareStack: unknown }, servic
         metrics.awsRequests.inc({ service, operation, outcome });
         metrics.awsDuration.observe({ service, operation, outcome }, seconds);
         reachability?.record(outcome === 'success', outcome);
-        requestContext.getStore()?.awsCalls.push({ operation, outcome, ms: Math.round(seconds * 10_000) / 10 });
       }
     },
     { step: 'initialize', name: 'cprInstrumentation', override: true },

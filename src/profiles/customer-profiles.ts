@@ -8,6 +8,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import type { Identity } from '../contact/identity.js';
+import { awsOutcome, type Outcome } from '../ops/aws-instrumentation.js';
+import { requestContextOf } from '../ops/context.js';
 import { PROFILE_SOURCE, ProfileStoreError, type CreateContext, type Profile, type ProfileStore, type StoreFailure } from './profile.js';
 
 // SearchProfiles returns at most 100 items a page; more matches than that for one caller is a data problem,
@@ -83,13 +85,19 @@ export class CustomerProfilesStore implements ProfileStore {
   ) {}
 
   private async send<T>(operation: string, call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const started = performance.now();
+    let outcome: Outcome = 'success';
     try {
       return await call();
     } catch (err) {
+      outcome = awsOutcome(err);
       const failure = classifyAwsError(err, signal);
       // The message names the operation and error type only: SDK messages can echo request values.
       const name = (err as { name?: string }).name ?? 'Error';
       throw new ProfileStoreError(failure, `${operation} failed: ${name}`, { cause: err });
+    } finally {
+      // the call, with all its attempts, in the request's log line
+      requestContextOf(signal)?.awsCalls.push({ operation, outcome, ms: Math.round((performance.now() - started) * 10) / 10 });
     }
   }
 

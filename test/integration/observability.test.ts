@@ -111,7 +111,8 @@ describe('observability: metrics and logs of a running service', function () {
     log.lines.splice(0);
     log.raw = '';
     await postEvent(app.url, eventFrom('voice-e164.json', { address: KNOWN_PHONE.replace('+1', ''), contactId }), auth);
-    await postEvent(app.url, eventFrom('email-channel.json', { address: EMAIL, contactId: cid() }), auth);
+    const firstEmailContact = cid();
+    await postEvent(app.url, eventFrom('email-channel.json', { address: EMAIL, contactId: firstEmailContact }), auth);
     await sleep(50);
 
     const line = log.lines.find((l) => l.contactId === contactId && l.msg === 'request');
@@ -119,6 +120,9 @@ describe('observability: metrics and logs of a running service', function () {
     expect(line).to.include({ channel: 'VOICE', status: 200, route: '/v1/resolve', customerStatus: 'KNOWN', identity: '+1425***0187' });
     expect(line!.durationMs).to.be.a('number');
     expect(line!.aws).to.be.an('array');
+    // this address was never looked up before: its line names the SearchProfiles call it made
+    const emailLine = log.lines.find((l) => l.contactId === firstEmailContact && l.msg === 'request');
+    expect((emailLine!.aws as Array<{ operation: string; outcome: string; ms: number }>)[0]).to.include({ operation: 'SearchProfiles', outcome: 'success' });
     for (const secret of [KNOWN_PHONE, '4255550187', EMAIL, EMAIL.toLowerCase(), 'Secretname', 'Hiddenlast', 'observability-token']) {
       expect(log.raw, secret).to.not.contain(secret);
     }
