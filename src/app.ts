@@ -58,12 +58,13 @@ export function buildApp(deps: AppDeps): Express {
   app.set('query parser', false);
   app.use(hardeningHeaders);
 
-  // Per request: arrival time, a child logger and the AWS calls made (RequestContext), then one
+  // Per request: arrival time, a number and the AWS calls made (RequestContext), then one
   // log line and the HTTP metrics when the answer has gone.
   let requests = 0;
   app.use((req, res, next) => {
     const arrived = performance.now();
-    const ctx: RequestContext = { logger: deps.logger.child({ reqId: ++requests }), awsCalls: [] };
+    const reqId = ++requests;
+    const ctx: RequestContext = { awsCalls: [] };
     res.locals.arrivedAt = arrived;
     res.locals.ctx = ctx;
     res.locals.log = {} satisfies RequestLog;
@@ -77,9 +78,9 @@ export function buildApp(deps: AppDeps): Express {
       deps.metrics.httpDuration.observe(labels, seconds);
       if (route === '/metrics' || route === '/healthz' || route === '/readyz') return; // probes and scrapes: metrics only
       const log = res.locals.log as RequestLog;
-      const line = { method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 10_000) / 10, ...log, aws: ctx.awsCalls };
-      if (res.statusCode >= 500) ctx.logger.error(line, 'request failed');
-      else ctx.logger.info(line, 'request');
+      const line = { reqId, method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 10_000) / 10, ...log, aws: ctx.awsCalls };
+      if (res.statusCode >= 500) deps.logger.error(line, 'request failed');
+      else deps.logger.info(line, 'request');
     });
     next();
   });

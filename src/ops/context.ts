@@ -1,14 +1,11 @@
-import type { Logger } from './logger.js';
-
 export interface AwsCall {
   operation: string;
   outcome: string;
   ms: number;
 }
 
-/** What belongs to one request wherever its work goes: its logger and the AWS calls it made. */
+/** What belongs to one request wherever its work goes: the AWS calls it made, for its log line. */
 export interface RequestContext {
-  logger: Logger;
   awsCalls: AwsCall[];
 }
 
