@@ -41,23 +41,26 @@ export interface Resolved {
 
 class DeadlineExceeded extends Error {}
 
+// One promise per request that rejects when its deadline passes, raced by each of the request's awaits
+// (one abort listener a request, not one per await: EventTarget listeners are not cheap in Node).
+const deadlines = new WeakMap<AbortSignal, Promise<never>>();
+
+function deadlineOf(signal: AbortSignal): Promise<never> {
+  let deadline = deadlines.get(signal);
+  if (!deadline) {
+    deadline = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new DeadlineExceeded());
+      else signal.addEventListener('abort', () => reject(new DeadlineExceeded()), { once: true });
+    });
+    deadline.catch(() => undefined); // a deadline that passes after the answer is nobody's error
+    deadlines.set(signal, deadline);
+  }
+  return deadline;
+}
+
 /** Settles with the promise, or rejects as soon as the signal aborts, whichever comes first. */
 function withinDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new DeadlineExceeded());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new DeadlineExceeded());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+  return Promise.race([promise, deadlineOf(signal)]);
 }
 
 type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount'>;
