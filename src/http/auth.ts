@@ -1,8 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+// the one-shot hash: half the cost of createHash().update().digest(), on every request
+const digest = (s: string): Buffer => hash('sha256', s, 'buffer');
 
 /**
  * Bearer-token check. Tokens are compared as SHA-256 digests with timingSafeEqual, against every
