@@ -54,12 +54,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return this.health.safely(
       'idempotency.get',
       async () => {
-        const key = this.keys.contactAnswer(tag, contactId);
-        const raw = await this.redis.get(key);
-        return raw ? this.sealer.open<Answer>(raw, key) : undefined;
+        const raw = await this.redis.get(this.keys.contactAnswer(tag, contactId));
+        return raw ? this.open(tag, contactId, raw) : undefined;
       },
       undefined,
     );
+  }
+
+  open(tag: string, contactId: string, raw: string): Answer | undefined {
+    return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId));
   }
 
   put(tag: string, contactId: string, answer: Answer): Promise<void> {

@@ -5,6 +5,8 @@ import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } 
 import { StateKeys } from './keys.js';
 import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
 import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
+import type { Answer } from '../contact/answer.js';
+import type { CachedLookup } from './profile-cache.js';
 import { RedisHealth, type RedisClient } from './redis.js';
 import { Sealer, type DataKey } from './seal.js';
 
@@ -41,6 +43,13 @@ export interface SharedState {
   recentContacts: RecentContacts;
   createOnce: CreateOnce;
   health: RedisHealth;
+  /** What a contact needs first: the answer kept for its ContactId (a Connect retry) and the caller's cached lookup. */
+  readContact(tag: string, contactId: string): Promise<ContactReads>;
+}
+
+export interface ContactReads {
+  earlier: Answer | undefined;
+  cached: CachedLookup | undefined;
 }
 
 export function createSharedState(o: SharedStateOptions): SharedState {
@@ -52,17 +61,34 @@ export function createSharedState(o: SharedStateOptions): SharedState {
       idempotency: new MemoryIdempotencyStore(o.idempotencyTtlMs),
       recentContacts: new MemoryRecentContacts(o.repeatWindowMs),
     };
-    return { keys, ...memory, memory, createOnce: new LocalCreateOnce(memory.cache), health };
+    const readContact = async (tag: string, contactId: string): Promise<ContactReads> => ({
+      earlier: await memory.idempotency.get(tag, contactId),
+      cached: await memory.cache.get(tag),
+    });
+    return { keys, ...memory, memory, createOnce: new LocalCreateOnce(memory.cache), health, readContact };
   }
   const sealer = new Sealer(o.dataKeys);
   const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs, sealer);
+  const idempotency = new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer);
+  const redis = o.redis;
+  // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
+  const readContact = (tag: string, contactId: string): Promise<ContactReads> =>
+    health.safely(
+      'contact.read',
+      async () => {
+        const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId), keys.profileCache(tag));
+        return { earlier: answer ? idempotency.open(tag, contactId, answer) : undefined, cached: lookup ? cache.open(tag, lookup) : undefined };
+      },
+      { earlier: undefined, cached: undefined },
+    );
   return {
     keys,
     sealer,
     cache,
-    idempotency: new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer),
+    idempotency,
     recentContacts: new RedisRecentContacts(o.redis, keys, health, o.repeatWindowMs),
     createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs, o.onLockWait),
     health,
+    readContact,
   };
 }

@@ -85,11 +85,8 @@ export class ContactResolver {
 
     const { identity, source: identitySource } = found;
     const tag = this.deps.keys.identityTag(identity);
-    // Both reads at once: the same hash tag, so one round trip (auto-pipelined) even on a cluster.
-    const [earlier, cached] = await Promise.all([
-      withinDeadline(this.deps.idempotency.get(tag, event.contactId), signal).catch(() => undefined),
-      withinDeadline(this.deps.cache.get(tag), signal).catch(() => undefined),
-    ]);
+    // Both reads in one command (the same hash tag, so one slot even on a cluster).
+    const { earlier, cached } = await withinDeadline(this.deps.readContact(tag, event.contactId), signal).catch(() => ({ earlier: undefined, cached: undefined }));
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
