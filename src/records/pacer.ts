@@ -14,6 +14,11 @@ import { RedisScript } from '../cache/redis.js';
  * a reservation each record is delayed once, to exactly its turn, so a burst of N contacts on one
  * profile costs N writes, not N² checks. The slot book lives in Redis (Redis' clock, so replicas'
  * clocks do not matter); while Redis fails, an in-process book stands in.
+ *
+ * A delayed job runs a little after its slot, by however late its worker gets to it (tens of ms,
+ * more on a busy machine), and the one after may run on time: right before an object write, the
+ * writer also checks the profile's last actual write (confirmProfileObject) and waits out the rest
+ * of the gap if needed.
  */
 export class Pacer {
   private readonly local = new Map<string, number>();
@@ -28,23 +33,41 @@ export class Pacer {
     return this.reserve(`${this.o.keyPrefix}:pace:{p:${profileId}}`, this.profileGapMs);
   }
 
+  /** Right before an object write: 0 (and this write is the profile's last) or how long to wait still. */
+  confirmProfileObject(profileId: string): Promise<number> {
+    return this.run(CONFIRM, `${this.o.keyPrefix}:pace:{p:${profileId}}:last`, this.profileGapMs, (last, now) =>
+      now - last < this.profileGapMs ? { wait: this.profileGapMs - (now - last), next: last } : { wait: 0, next: now },
+    );
+  }
+
   reserveConnectStamp(): Promise<number> {
     return this.reserve(`${this.o.keyPrefix}:pace:connect`, this.connectGapMs);
   }
 
-  private async reserve(key: string, gapMs: number): Promise<number> {
+  private reserve(key: string, gapMs: number): Promise<number> {
+    return this.run(RESERVE, key, gapMs, (free, now) => {
+      const slot = Math.max(now, free);
+      return { wait: slot - now, next: slot + gapMs };
+    });
+  }
+
+  /**
+   * The script on Redis, or while Redis fails this replica's own book (pacing per replica only,
+   * until Redis is back), where `local` does what the script does with the key's value.
+   */
+  private async run(script: RedisScript, key: string, gapMs: number, local: (value: number, now: number) => { wait: number; next: number }): Promise<number> {
     if (this.o.redis) {
       try {
-        return Number(await RESERVE.run(this.o.redis, [key], [gapMs]));
+        return Number(await script.run(this.o.redis, [key], [gapMs]));
       } catch {
-        // Redis failing: this replica's own book (pacing per replica only, until Redis is back)
+        // Redis failing: the in-process book below
       }
     }
     const now = Date.now();
-    const slot = Math.max(now, this.local.get(key) ?? 0);
-    this.local.set(key, slot + gapMs);
-    if (this.local.size > 10_000) for (const [k, free] of this.local) if (free < now) this.local.delete(k);
-    return slot - now;
+    const { wait, next } = local(this.local.get(key) ?? 0, now);
+    this.local.set(key, next);
+    if (this.local.size > 10_000) for (const [k, v] of this.local) if (v + gapMs < now) this.local.delete(k);
+    return wait;
   }
 }
 
@@ -56,4 +79,15 @@ local gap = tonumber(ARGV[1])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 redis.call('SET', KEYS[1], slot + gap, 'PX', slot + gap - now + 1000)
 return slot - now
+`);
+
+// the profile's last object write, in Redis' clock: how long to wait still, or 0 and this write is the last
+const CONFIRM = new RedisScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gap = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now - last < gap then return gap - (now - last) end
+redis.call('SET', KEYS[1], now, 'PX', gap + 1000)
+return 0
 `);

@@ -108,6 +108,12 @@ export class RecordWriter {
           return { done: false, delayMs: wait + SLOT_MARGIN_MS };
         }
       }
+      // the slot's job may run late and the one before it later still: the last actual write decides
+      const still = await this.pacer.confirmProfileObject(job.profileId);
+      if (still > 0) {
+        progress.objectSlot = true;
+        return { done: false, delayMs: still + SLOT_MARGIN_MS };
+      }
       await this.slotted(progress, 'objectSlot', () => this.target.putRecord(job));
       progress.objectWritten = true;
     }
