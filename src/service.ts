@@ -5,18 +5,17 @@ import { createRedisClient } from './cache/redis.js';
 import type { Config } from './config/index.js';
 import { Eraser } from './contact/erase.js';
 import { ContactResolver } from './contact/resolve.js';
-import { instrumentAwsClient, Reachability } from './ops/aws-instrumentation.js';
+import { awsObserver, instrumentAwsClient, Reachability } from './ops/aws-instrumentation.js';
 import type { Logger } from './ops/logger.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { createCustomerProfilesClient, CustomerProfilesStore } from './profiles/customer-profiles.js';
 import { EmbeddedProfileStore } from './profiles/embedded.js';
 import type { ProfileStore } from './profiles/profile.js';
-import { ConnectClient } from '@aws-sdk/client-connect';
-import { LocalRecordQueue } from './records/local-queue.js';
-import { Pacer } from './records/pacer.js';
+import { createAwsRecordWriter, createRecordQueues, recordWriter } from './records/pipeline.js';
 import type { QueueHooks, RecordQueue } from './records/queue.js';
 import { RedisRecordQueue } from './records/redis-queue.js';
-import { AwsRecordTarget, RecordWriter, type RecordTarget } from './records/writer.js';
+import { RecordThread } from './records/thread.js';
+import type { RecordWriter } from './records/writer.js';
 
 export type ServiceState = 'starting' | 'ready' | 'draining';
 
@@ -28,8 +27,9 @@ export interface Service {
   setState(state: ServiceState): void;
   /**
    * Waits (bounded) for Redis to connect, so the replica does not take traffic while its creation
-   * locks would fail over to in-process ones, then starts the record worker (RECORD_WORKER). If
-   * Redis is not there in time the service starts without it and uses it once it connects.
+   * locks would fail over to in-process ones, then starts the record worker (RECORD_WORKER; when it
+   * has a thread, until the thread is up). If Redis is not there in time the service starts without
+   * it and uses it once it connects.
    */
   start(redisTimeoutMs?: number): Promise<void>;
   /** releases clients and connections */
@@ -44,8 +44,10 @@ export function createService(config: Config, logger: Logger): Service {
     onDeadLetter: () => metrics.deadLetters.inc(),
   };
   const customerProfiles = new Reachability();
+  const observe = awsObserver(metrics, customerProfiles);
+  const redis = createRedisClient(config);
   let store: ProfileStore;
-  let recordTarget: RecordTarget;
+  let writer: RecordWriter;
   const closers: Array<() => Promise<unknown> | void> = [];
   if (config.domain) {
     const client = createCustomerProfilesClient({
@@ -53,31 +55,19 @@ export function createService(config: Config, logger: Logger): Service {
       endpoint: config.aws.customerProfilesEndpoint,
       requestTimeoutMs: config.resolveDeadlineMs,
     });
-    // Background writes get their own client: no flow is waiting, so longer timeouts, and the
-    // queue (not the SDK) decides about retries.
-    const background = createCustomerProfilesClient({
-      region: config.aws.region!,
-      endpoint: config.aws.customerProfilesEndpoint,
-      requestTimeoutMs: 10_000,
-      maxAttempts: 1,
-    });
-    const connect = config.records.connectStamp
-      ? new ConnectClient({ region: config.aws.region!, maxAttempts: 1, ...(config.aws.connectEndpoint ? { endpoint: config.aws.connectEndpoint } : {}) })
-      : undefined;
-    instrumentAwsClient(client, 'customer-profiles', metrics, customerProfiles);
-    instrumentAwsClient(background, 'customer-profiles', metrics, customerProfiles);
-    if (connect) instrumentAwsClient(connect, 'connect', metrics);
+    instrumentAwsClient(client, 'customer-profiles', observe);
+    store = new CustomerProfilesStore(client, config.domain);
+    // this process writes records only while Redis cannot take them (the fallback), or without Redis
+    const aws = createAwsRecordWriter({ ...config, domain: config.domain }, redis, observe);
+    writer = aws.writer;
     closers.push(() => {
       client.destroy();
-      background.destroy();
-      connect?.destroy();
+      aws.close();
     });
-    store = new CustomerProfilesStore(client, config.domain);
-    recordTarget = new AwsRecordTarget({ profiles: background, domain: config.domain, objectTypeName: config.records.objectType, connect });
   } else {
     const embedded = new EmbeddedProfileStore(config.embeddedProfiles);
     store = embedded;
-    recordTarget = embedded;
+    writer = recordWriter(config, embedded, redis);
     logger.warn(
       { profiles: config.embeddedProfiles.length },
       'EMBEDDED MODE: no CUSTOMER_PROFILES_DOMAIN, profiles live in this process only and vanish on exit. Not for production.',
@@ -87,7 +77,6 @@ export function createService(config: Config, logger: Logger): Service {
     logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
   }
 
-  const redis = createRedisClient(config);
   const domain = config.domain ?? 'embedded';
   const state = createSharedState({
     redis,
@@ -104,26 +93,12 @@ export function createService(config: Config, logger: Logger): Service {
     onRedisError: (operation) => metrics.redisErrors.inc({ operation }),
     onLockWait: (seconds) => metrics.lockWaits.observe(seconds),
   });
-  const writer = new RecordWriter(
-    recordTarget,
-    new Pacer({ redis, keyPrefix: `${config.redisKeyPrefix}:${domain}`, connectPerSecond: config.records.connectStampPerSecond }),
-  );
-  const queueOptions = { ratePerSecond: config.records.writesPerSecond, maxAttempts: config.records.maxAttempts, logger, hooks };
-  const local = new LocalRecordQueue(writer, queueOptions);
-  const records: RecordQueue = redis
-    ? new RedisRecordQueue({
-        ...queueOptions,
-        client: redis,
-        workerClient: () => createRedisClient(config, 'worker')!,
-        prefix: `{${config.redisKeyPrefix}:${domain}:records}`,
-        writer,
-        sealer: state.sealer!,
-        fallback: local,
-        lockMs: config.records.lockMs,
-        keepCompletedSeconds: Math.max(3600, config.idempotencyTtlMs / 1000),
-        keepFailedSeconds: config.records.deadLetterDays * 86_400,
-      })
-    : local;
+  // With a Customer Profiles domain and Redis, the record worker runs in a thread of its own (thread.ts);
+  // the embedded store lives in this process, so without a domain the worker does too.
+  const thread = config.domain && redis && config.records.worker ? new RecordThread(config.source, logger, hooks, observe) : undefined;
+  const queues = createRecordQueues(config, { redis, sealer: state.sealer, writer, logger, hooks, runWorker: !thread });
+  const local = queues.local;
+  const records: RecordQueue = queues.redis ?? local;
 
   if (redis) {
     // ioredis reports connection trouble as 'error' events; without a listener they would crash the process
@@ -169,7 +144,11 @@ export function createService(config: Config, logger: Logger): Service {
         profileStore: store.kind,
         ...(config.domain ? { customerProfiles: customerProfiles.state() } : {}),
         redis: redis ? { mode: config.redis.mode, status: redis.status, lastError: state.health.lastError } : { mode: 'none' },
-        records: { queue: records.kind, worker: config.records.worker ? (workerRunning ? 'running' : 'stopped') : 'off' },
+        records: {
+          queue: records.kind,
+          worker: config.records.worker ? ((thread ? thread.running : workerRunning) ? 'running' : 'stopped') : 'off',
+          ...(thread ? { thread: true } : {}),
+        },
       }),
     },
   });
@@ -189,10 +168,12 @@ export function createService(config: Config, logger: Logger): Service {
       }
       if (config.records.worker) {
         records.start();
+        await thread?.start();
         workerRunning = true;
       }
     },
     close: async () => {
+      await thread?.close();
       await records.close();
       workerRunning = false;
       for (const close of closers) await close();

@@ -8,6 +8,8 @@ import type { Profile } from '../profiles/profile.js';
 import { envSchema, settings } from './schema.js';
 
 export interface Config {
+  /** what this configuration was read from: another thread of the service reads the same (the record worker's) */
+  source: { env: Env; baseDir: string };
   nodeEnv: 'development' | 'test' | 'production';
   port: number;
   /** unset: the embedded store */
@@ -50,7 +52,7 @@ export interface Config {
   embeddedProfiles: Profile[];
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 // never echoed in an error message
 const SECRET = new Set(['AUTH_TOKENS', 'ADMIN_TOKENS', 'DATA_KEYS', 'IDENTITY_HASH_SECRET', 'REDIS_URL', 'REDIS_CLUSTER_PASSWORD']);
@@ -161,7 +163,10 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
+  // the settings' variables only (other variables, such as the AWS SDK's, a thread has in its process.env)
+  const source = { env: Object.fromEntries<string | undefined>(Object.keys(settings).filter((name) => env[name] !== undefined).map((name) => [name, env[name]])), baseDir };
   return {
+    source,
     nodeEnv: s.NODE_ENV,
     port: s.PORT,
     domain: s.CUSTOMER_PROFILES_DOMAIN,

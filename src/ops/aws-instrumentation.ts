@@ -48,12 +48,31 @@ interface MiddlewareStack {
   ): void;
 }
 
+/** One AWS call as measured, all its attempts included. */
+export interface AwsCallMeasured {
+  service: string;
+  operation: string;
+  outcome: Outcome;
+  seconds: number;
+}
+
+export type AwsObserver = (call: AwsCallMeasured) => void;
+
+/** Metrics by service, operation and outcome, and Customer Profiles' reachability for /readyz. */
+export function awsObserver(metrics: Metrics, customerProfiles?: Reachability): AwsObserver {
+  return ({ service, operation, outcome, seconds }) => {
+    metrics.awsRequests.inc({ service, operation, outcome });
+    metrics.awsDuration.observe({ service, operation, outcome }, seconds);
+    if (service === 'customer-profiles') customerProfiles?.record(outcome === 'success', outcome);
+  };
+}
+
 /**
- * One SDK middleware on a client measures every call it makes (all attempts of it): a metric by
- * service, operation and outcome, and the service's reachability for /readyz. No call site needs to
- * know. (The calls a request made, for its log line, are recorded by the store that makes them.)
+ * One SDK middleware on a client measures every call it makes (all attempts of it) and tells the
+ * observer (see awsObserver). No call site needs to know. (The calls a request made, for its log
+ * line, are recorded by the store that makes them.)
  */
-export function instrumentAwsClient(client: { middlewareStack: unknown }, service: string, metrics: Metrics, reachability?: Reachability): void {
+export function instrumentAwsClient(client: { middlewareStack: unknown }, service: string, observe: AwsObserver): void {
   (client.middlewareStack as MiddlewareStack).add(
     (next, context) => async (args) => {
       const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
@@ -65,10 +84,7 @@ export function instrumentAwsClient(client: { middlewareStack: unknown }, servic
         outcome = awsOutcome(err);
         throw err;
       } finally {
-        const seconds = (performance.now() - started) / 1000;
-        metrics.awsRequests.inc({ service, operation, outcome });
-        metrics.awsDuration.observe({ service, operation, outcome }, seconds);
-        reachability?.record(outcome === 'success', outcome);
+        observe({ service, operation, outcome, seconds: (performance.now() - started) / 1000 });
       }
     },
     { step: 'initialize', name: 'cprInstrumentation', override: true },

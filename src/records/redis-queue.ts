@@ -79,6 +79,8 @@ export interface RedisRecordQueueOptions {
   keepFailedSeconds: number;
   logger: Logger;
   hooks?: QueueHooks | undefined;
+  /** false: start() starts the fallback only; the mover and the worker run elsewhere (the record thread) */
+  runWorker?: boolean;
 }
 
 /**
@@ -149,7 +151,7 @@ export class RedisRecordQueue implements RecordQueue {
 
   start(): void {
     this.o.fallback.start();
-    if (this.worker) return;
+    if (this.worker || this.o.runWorker === false) return;
     this.mover = setInterval(() => {
       this.moving ??= this.move()
         .then(
@@ -190,6 +192,8 @@ export class RedisRecordQueue implements RecordQueue {
    * worker never runs dry and the backlog stays in the inbox. Returns how many were moved.
    */
   async move(): Promise<number> {
+    // an empty inbox (most of the time, on most replicas) costs one read
+    if ((await this.o.client.llen(this.inbox)) === 0) return 0;
     if ((await LEASE.run(this.o.client, [this.lease], [this.token, MOVER_LEASE_MS])) !== 1) return 0;
     try {
       const waiting = await this.queue.getWaitingCount();
