@@ -29,11 +29,12 @@ const ENQUEUE_TIMEOUT_MS = 250;
 
 // The inbox: the resolve path appends each record to one Redis list (one RPUSH, durable from then on)
 // and the mover feeds BullMQ from it at the pace the worker takes jobs. A BullMQ add is a script of a
-// dozen commands and most of a cache hit's cost; records wait for their write slot at 40 a second
+// dozen commands and was about a quarter of a cache hit's CPU; records wait for their write slot at 40 a second
 // anyway (RECORD_WRITES_PER_SECOND), so the hot path no longer pays it per contact, and a backlog
 // waits as one list entry a record instead of a job hash and its events.
 const MOVE_EVERY_MS = 100;
 const MOVE_BATCH = 100;
+const INBOX_PAGE = 1000;
 /** one mover at a time, fleet-wide; a replica that dies holding it holds up moving this long at most */
 const MOVER_LEASE_MS = 5000;
 // LEASE (KEYS lease; ARGV token, ms): takes the lease, or renews it when it is ours. -> 1 | 0
@@ -217,16 +218,20 @@ export class RedisRecordQueue implements RecordQueue {
     this.o.logger.warn({ err: (err as Error).message }, 'record inbox: cannot move records to the queue yet');
   }
 
-  /** Runs `fn` holding the mover's lease (waiting for a move in progress anywhere in the fleet to end). */
-  private async withLease<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` holding the mover's lease (waiting for a move in progress anywhere in the fleet to end);
+   * `fn` renews it with the function it is given.
+   */
+  private async withLease<T>(fn: (renew: () => Promise<unknown>) => Promise<T>): Promise<T> {
     const token = randomBytes(12).toString('base64url');
-    for (let waited = 0; (await LEASE.run(this.o.client, [this.lease], [token, MOVER_LEASE_MS])) !== 1; waited += 50) {
+    const take = () => LEASE.run(this.o.client, [this.lease], [token, MOVER_LEASE_MS]);
+    for (let waited = 0; (await take()) !== 1; waited += 50) {
       // a holder that died lets the lease expire within MOVER_LEASE_MS
       if (waited > MOVER_LEASE_MS + 1000) throw new Error('the record inbox is held by a mover that does not let go');
       await sleep(50);
     }
     try {
-      return await fn();
+      return await fn(take);
     } finally {
       await RELEASE.run(this.o.client, [this.lease], [token]).catch(() => undefined);
     }
@@ -266,10 +271,19 @@ export class RedisRecordQueue implements RecordQueue {
   async forget(identityTag: string): Promise<{ removed: number; inProgress: number }> {
     let removed = this.o.fallback.forget(identityTag);
     let inProgress = 0;
-    // Holding the mover's lease: no record moves from the inbox to BullMQ while both are searched.
-    await this.withLease(async () => {
-      for (const entry of await this.o.client.lrange(this.inbox, 0, -1)) {
-        if ((JSON.parse(entry) as JobData).identityTag === identityTag) removed += await this.o.client.lrem(this.inbox, 1, entry);
+    // Holding the mover's lease: no record moves from the inbox to BullMQ while both are searched. The
+    // inbox is read a page at a time (a backlog can be hundreds of thousands of records).
+    await this.withLease(async (renew) => {
+      for (let start = 0; ; ) {
+        const page = await this.o.client.lrange(this.inbox, start, start + INBOX_PAGE - 1);
+        let gone = 0;
+        for (const entry of page) {
+          if ((JSON.parse(entry) as JobData).identityTag === identityTag) gone += await this.o.client.lrem(this.inbox, 1, entry);
+        }
+        removed += gone;
+        if (page.length < INBOX_PAGE) break;
+        start += INBOX_PAGE - gone; // what was removed from this page moved the rest forward
+        await renew();
       }
       const jobs = await this.queue.getJobs(['waiting', 'delayed', 'prioritized', 'completed', 'failed', 'active']);
       for (const job of jobs) {
