@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
+import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisCluster, RedisServer } from '../support/redis.js';
@@ -52,6 +54,9 @@ for (const topology of topologies) {
     before(async () => {
       await fake.start();
       redis = await topology.start();
+      const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
+      await setUpDomain(admin, DOMAIN, 'ResolvedContact');
+      admin.destroy();
     });
     afterEach(async () => {
       await Promise.all(apps.map((a) => a.stop()));
@@ -62,6 +67,21 @@ for (const topology of topologies) {
     after(async () => {
       await fake.stop();
       await redis.stop();
+    });
+
+    it('queues each contact record in the inbox, and the record threads write one object for every contact', async () => {
+      apps = [await start(), await start()];
+      const phones = Array.from({ length: 6 }, () => nextNumber());
+      for (const phone of phones) fake.seedProfile({ PhoneNumber: phone, FirstName: 'Rec' });
+      const answers = await Promise.all(phones.flatMap((phone, i) => [0, 1].map((k) => postEvent(apps[(i + k) % 2]!.url, voiceEvent(phone, nextContact())))));
+      for (const a of answers) expect(a.body).to.include({ customerStatus: 'KNOWN', contactRecordStatus: 'QUEUED' });
+
+      // two contacts a profile: the second waits its turn on the profile (a second)
+      const end = Date.now() + 15_000;
+      while (fake.objects('ResolvedContact').length < answers.length && Date.now() < end) await sleep(50);
+      const written = fake.objects('ResolvedContact').map((o) => String(o.object.ContactId));
+      expect(written).to.have.length(answers.length);
+      expect(new Set(written).size).to.equal(answers.length);
     });
 
     it('when another replica already looked the caller up, answers from the cache without calling AWS', async () => {
