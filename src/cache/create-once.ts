@@ -111,7 +111,8 @@ export class RedisCreateOnce implements CreateOnce {
     const finish = (sealed: string) => void this.health.safely('lock.release', () => FINISH.run(this.redis, keys, [token, sealed, Math.max(1, this.cache.keepMs)]), 0);
     const winner = cached ? this.cache.open(tag, cached) : undefined;
     if (winner?.summary) {
-      // the profile was created between our search and our lock: keep the cache as it is
+      // the profile was created between our search and our lock: its entry goes back unchanged (its
+      // expiry renewed), and our attempt marker and the lock go
       finish(cached);
       return winner.summary;
     }
