@@ -7,10 +7,10 @@ import type { Sealer } from './seal.js';
 /**
  * The answer given for a ContactId, kept for Connect's retry window: a flow retries a failing
  * Lambda up to 3 times, and a retry must get the same answer (NEW stays NEW) without calling AWS.
- * Keyed by the caller's identity tag too, so it lives in the caller's cluster slot.
+ * Keyed by the caller's identity tag too, so it lives in the caller's cluster slot. It is read
+ * together with the caller's cached lookup (SharedState.readContact).
  */
 export interface IdempotencyStore {
-  get(tag: string, contactId: string): Promise<Answer | undefined>;
   put(tag: string, contactId: string, answer: Answer): Promise<void>;
 }
 
@@ -49,17 +49,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly ttlMs: number,
     private readonly sealer: Sealer,
   ) {}
-
-  get(tag: string, contactId: string): Promise<Answer | undefined> {
-    return this.health.safely(
-      'idempotency.get',
-      async () => {
-        const raw = await this.redis.get(this.keys.contactAnswer(tag, contactId));
-        return raw ? this.open(tag, contactId, raw) : undefined;
-      },
-      undefined,
-    );
-  }
 
   open(tag: string, contactId: string, raw: string): Answer | undefined {
     return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId));
