@@ -6,8 +6,8 @@
 // naive-known-load, naive-new, naive-new-load, naive-repeat-low, naive-repeat, outage, outage-burst), --keep-logs (the service's logs),
 // --strict (exit 1 when a target fails), --quiet-wait S (the most time, over the whole run, spent waiting for other
 // work on the machine to calm down and measuring disturbed scenarios again; default 90), --low-connections N
-// (the concurrency of the latency comparisons, default 4), --cpu-prof (V8 CPU profiles of the service in
-// bench/results/profiles/).
+// (the concurrency of the latency comparisons, default 4), --cpu-prof (V8 CPU profiles of the service's threads in
+// bench/results/profiles/<service>/).
 //
 // In separate processes: the built service (node dist/src/main.js, NODE_ENV=production, LOG_LEVEL=info with
 // its stdout to a file), a private redis-server, the HTTP fake of the AWS APIs (bench/fake-aws-server.ts), the
@@ -118,8 +118,10 @@ async function startService(env: Env, label: string): Promise<Target> {
   await env.fake.reset();
   await env.fake.latency(LATENCY);
   const logFile = path.join(env.workDir, `service-${label}.log`);
-  // --cpu-prof: a V8 CPU profile of each service process, written when it exits (bench/results/profiles/)
-  const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench/results/profiles'), '--cpu-prof-name', `${label}.cpuprofile`] : [];
+  // --cpu-prof: V8 CPU profiles of each service process, written when it exits, one file per thread (the
+  // main thread's ends in .0.001.cpuprofile, the record thread's in .1.002): bench/results/profiles/<label>/.
+  // A --cpu-prof-name would give both threads the same file name, and the second would overwrite the first.
+  const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench/results/profiles', label)] : [];
   const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url), logFile, /"port":(\d+)[^\n]*"msg":"listening"/);
   const url = `http://127.0.0.1:${match}`;
   const ready = await fetch(`${url}/readyz`);
