@@ -118,9 +118,9 @@ async function startService(env: Env, label: string): Promise<Target> {
   await env.fake.reset();
   await env.fake.latency(LATENCY);
   const logFile = path.join(env.workDir, `service-${label}.log`);
-  // --cpu-prof: V8 CPU profiles of each service process, written when it exits, one file per thread (the
-  // main thread's ends in .0.001.cpuprofile, the record thread's in .1.002): bench/results/profiles/<label>/.
-  // A --cpu-prof-name would give both threads the same file name, and the second would overwrite the first.
+  // --cpu-prof: V8 CPU profiles of each service process, written when it exits, one file per thread in
+  // bench/results/profiles/<label>/ (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main
+  // thread, 1 the record thread). A --cpu-prof-name would give both threads one file, the second overwriting.
   const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench/results/profiles', label)] : [];
   const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url), logFile, /"port":(\d+)[^\n]*"msg":"listening"/);
   const url = `http://127.0.0.1:${match}`;
