@@ -1,7 +1,7 @@
 // npm run dead-letters -- list | replay <ContactId...|--all> | purge <ContactId...|--all>
 import { createRedisClient } from '../cache/redis.js';
 import type { Selection } from '../records/queue.js';
-import { openRecordQueue, RedisDeadLetters } from '../records/redis-queue.js';
+import { openRecordQueue, recordQueuePrefix, RedisDeadLetters } from '../records/redis-queue.js';
 import { commandConfig, fail, out } from './common.js';
 
 const USAGE = 'usage: npm run dead-letters -- list [--limit N] | replay <ContactId ...|--all> | purge <ContactId ...|--all>';
@@ -15,7 +15,7 @@ if (!redis) {
 }
 redis.on('error', () => undefined);
 const domain = config.domain ?? 'embedded';
-const queue = openRecordQueue(redis, `{${config.redisKeyPrefix}:${domain}:records}`);
+const queue = openRecordQueue(redis, recordQueuePrefix(config));
 const letters = new RedisDeadLetters(queue);
 
 function selection(): Selection {

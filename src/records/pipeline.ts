@@ -8,7 +8,7 @@ import { createCustomerProfilesClient } from '../profiles/customer-profiles.js';
 import { LocalRecordQueue } from './local-queue.js';
 import { Pacer } from './pacer.js';
 import type { QueueHooks } from './queue.js';
-import { RedisRecordQueue } from './redis-queue.js';
+import { recordQueuePrefix, RedisRecordQueue } from './redis-queue.js';
 import { AwsRecordTarget, RecordWriter, type RecordTarget } from './writer.js';
 
 // The contact-record pipeline, built the same way by the service and by its record-worker thread.
@@ -65,7 +65,7 @@ export function createRecordQueues(
           ...options,
           client: o.redis,
           workerClient: () => createRedisClient(config, 'worker')!,
-          prefix: `{${config.redisKeyPrefix}:${config.domain ?? 'embedded'}:records}`,
+          prefix: recordQueuePrefix(config),
           writer: o.writer,
           sealer: o.sealer,
           fallback: local,
