@@ -10,8 +10,8 @@ import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
  *
  * The replica that wins a short Redis lock on the identity creates the profile and writes it to the
  * shared cache; the others poll the cache until it appears (or until the lock is free again, then
- * compete for it). A replica that dies holding the lock blocks the identity only until the lock
- * expires. A marker left by an attempt that never finished tells the next creator that the previous
+ * compete for it). The winner renews the lock while its CreateProfile runs; a replica that dies
+ * holding the lock blocks the identity only until the lock expires. A marker left by an attempt that never finished tells the next creator that the previous
  * CreateProfile may have reached AWS: `create(true)` then searches again before creating.
  *
  * With no Redis, or while Redis fails, the in-process single-flight in front of this is what
@@ -55,6 +55,11 @@ if ARGV[2] ~= '' then
   redis.call('DEL', KEYS[3])
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+// RENEW (KEYS lock; ARGV token, lockTtlMs): pushes the lock's expiry out while its holder is still creating.
+const RENEW = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 `);
 const ATTEMPT_MARKER_MS = 10 * 60 * 1000;
@@ -116,12 +121,22 @@ export class RedisCreateOnce implements CreateOnce {
       finish(cached);
       return winner.summary;
     }
+    // A live creator keeps the lock for as long as its CreateProfile runs, which the request's deadline
+    // (up to 8 s) bounds, not the lock's TTL: were the lock to expire under a slow CreateProfile, another
+    // replica would take it, search before the first profile exists and create a second one. A creator
+    // that dies stops renewing, and its lock expires CREATE_LOCK_TTL_MS after the last renewal.
+    const renewal = setInterval(
+      () => void this.health.safely('lock.renew', () => RENEW.run(this.redis, [keys[0]!], [token, this.lockTtlMs]), 0),
+      this.lockTtlMs / 3,
+    );
     let summary: ProfileSummary;
     try {
       summary = await create(previousAttemptUnfinished);
     } catch (err) {
       finish('');
       throw err;
+    } finally {
+      clearInterval(renewal);
     }
     finish(this.cache.seal(tag, { status: 'KNOWN', matchCount: 1, summary, cachedAt: Date.now() }));
     return summary;

@@ -15,6 +15,15 @@ let seq = 0;
 const nextNumber = () => `+1206555${String(100 + (seq++ % 100)).padStart(4, '0')}`;
 const nextContact = () => `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
 
+/** Waits for a condition the test drives towards, failing the test with `what` after 20 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > end) expect.fail(`timed out waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
 type Topology = { name: string; start(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> };
 const topologies: Topology[] = [
   {
@@ -146,14 +155,17 @@ for (const topology of topologies) {
     });
 
     it('when 60 contacts from one new caller arrive at once on 3 replicas, creates exactly one profile and all answer NEW with its id', async () => {
-      apps = await Promise.all([start(), start(), start()]);
+      // the longest budget a flow gives: how far apart this machine spreads the 60 arrivals is not a timeout
+      apps = await Promise.all([0, 1, 2].map(() => start({ RESOLVE_DEADLINE_MS: '8000' })));
       const phone = nextNumber();
-      // "at once": every contact's search is in flight before the profile exists (searches take 600 ms)
-      fake.setLatency({ CreateProfile: 100, SearchProfiles: 600 });
+      // "at once": every contact searches before the profile exists. CreateProfile is held until all 60
+      // searches have reached Customer Profiles, however far apart the machine spreads them.
+      fake.hang(true, ['CreateProfile']);
 
-      const answers = await Promise.all(
-        Array.from({ length: 60 }, (_, i) => postEvent(apps[i % 3]!.url, voiceEvent(phone, nextContact()))),
-      );
+      const pending = Promise.all(Array.from({ length: 60 }, (_, i) => postEvent(apps[i % 3]!.url, voiceEvent(phone, nextContact()))));
+      await until(() => fake.callsTo('SearchProfiles').length >= 60, 'all 60 contacts searched');
+      fake.hang(false);
+      const answers = await pending;
 
       const created = fake.profiles();
       expect(created, 'profiles created').to.have.length(1);
@@ -162,6 +174,35 @@ for (const topology of topologies) {
         expect(a.status).to.equal(200);
         expect(a.body).to.include({ customerStatus: 'NEW', profileId: created[0]!.ProfileId, phoneE164: phone });
       }
+    });
+
+    it('when a contact of the caller arrives after the creation finished, answers KNOWN with the created profile, as a repeat contact', async () => {
+      apps = [await start(), await start()];
+      const phone = nextNumber();
+
+      const first = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      const later = await postEvent(apps[1]!.url, voiceEvent(phone, nextContact()));
+
+      expect(first.body).to.include({ customerStatus: 'NEW' });
+      expect(later.body).to.include({ customerStatus: 'KNOWN', profileId: first.body.profileId, isRepeatContact: 'true' });
+      expect(fake.profiles()).to.have.length(1);
+    });
+
+    it('when CreateProfile takes longer than the creation lock lasts, the creator keeps the lock and no second profile is created', async () => {
+      apps = await Promise.all([0, 1].map(() => start({ CREATE_LOCK_TTL_MS: '300', RESOLVE_DEADLINE_MS: '8000' })));
+      const phone = nextNumber();
+      fake.hang(true, ['CreateProfile']);
+
+      const pending = Promise.all(Array.from({ length: 10 }, (_, i) => postEvent(apps[i % 2]!.url, voiceEvent(phone, nextContact()))));
+      await until(() => fake.callsTo('CreateProfile').length >= 1, 'the first CreateProfile');
+      await sleep(1500); // five lifetimes of the lock, had it not been renewed
+      fake.hang(false);
+      const answers = await pending;
+
+      expect(fake.callsTo('CreateProfile'), 'CreateProfile calls').to.have.length(1);
+      const created = fake.profiles();
+      expect(created, 'profiles created').to.have.length(1);
+      for (const a of answers) expect(a.body).to.include({ customerStatus: 'NEW', profileId: created[0]!.ProfileId });
     });
   });
 }
