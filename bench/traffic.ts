@@ -26,7 +26,7 @@ export class Callers {
   }
 }
 
-/** The body of a Connect Lambda event (shared fixture voice-e164.json) from `phone` as a new contact. */
+/** The body of a Connect Lambda event (the sample event examples/events/voice-e164.json) from `phone` as a new contact. */
 export class Events {
   private readonly pieces: string[];
 

@@ -19,7 +19,13 @@ const SEQUENCE: Array<[string, string, string[]]> = [
   ['chat-email-attribute.json', 'NEW', ['SearchProfiles', 'CreateProfile']],
   ['email-channel.json', 'KNOWN', ['SearchProfiles']],
   ['task-parameters.json', 'NOT_FOUND', ['SearchProfiles']],
+  ['outbound-call.json', 'KNOWN', []],
+  ['queue-transfer.json', 'KNOWN', []],
+  ['callback.json', 'KNOWN', []],
+  ['chat-no-email.json', 'ANONYMOUS', []],
+  ['voice-withheld-dtmf.json', 'NEW', ['SearchProfiles', 'CreateProfile']],
 ];
+const answerTo = (answers: Array<Record<string, string>>, fixture: string) => answers[SEQUENCE.findIndex(([f]) => f === fixture)]!;
 
 const seed = (JSON.parse(readFileSync(`${REPO_ROOT}config/embedded-profiles.json`, 'utf8')) as { profiles: Array<Record<string, unknown>> }).profiles;
 
@@ -73,7 +79,7 @@ describe('the fixture events end to end: embedded store and the real SDK against
     await fake.stop();
   });
 
-  it('covers every shared fixture', () => {
+  it('covers every sample event', () => {
     expect(SEQUENCE.map(([f]) => f).sort()).to.deep.equal(fixtureNames());
   });
 
@@ -88,11 +94,19 @@ describe('the fixture events end to end: embedded store and the real SDK against
     expect(fromAws[1]!.isRepeatContact).to.equal('true');
     // the UK caller is found through the legacy spelling the seed stores
     expect(fromAws[3]).to.include({ firstName: 'Amelia', accountNumber: 'UK-100234', customerTier: 'gold', phoneCountry: 'GB' });
+    // an agent's outbound call to a known customer is that customer's contact
+    expect(answerTo(fromAws, 'outbound-call.json')).to.include({ profileId: fromAws[0]!.profileId, isRepeatContact: 'true' });
+    // a queue transfer continues the UK caller's contact (not a repeat); the callback is a new one (a repeat)
+    const uk = answerTo(fromAws, 'voice-uk.json').profileId;
+    expect(answerTo(fromAws, 'queue-transfer.json')).to.include({ profileId: uk, isRepeatContact: 'false' });
+    expect(answerTo(fromAws, 'callback.json')).to.include({ profileId: uk, isRepeatContact: 'true' });
+    // the withheld caller is found by the digits typed on the keypad, in the default country
+    expect(answerTo(fromAws, 'voice-withheld-dtmf.json')).to.include({ identityType: 'PHONE', phoneE164: '+12065550142', phoneCountry: 'US' });
   });
 
   it('created one profile per new caller, holding the normalised identity', () => {
     const created = fake.profiles().filter((p) => !seed.some((s) => s.ProfileId === p.ProfileId));
-    expect(created.map((p) => p.PhoneNumber ?? p.EmailAddress).sort()).to.deep.equal(['+14255550123', 'jane.doe@example.com']);
+    expect(created.map((p) => p.PhoneNumber ?? p.EmailAddress).sort()).to.deep.equal(['+12065550142', '+14255550123', 'jane.doe@example.com']);
   });
 });
 
@@ -140,9 +154,12 @@ describe('contact records of the fixture events, through the real SDK against th
     }
     const chat = objects.find((x) => x.object.Channel === 'CHAT')!;
     expect(chat.object).to.deep.include({ CustomerIdentityType: 'EMAIL', CustomerIdentity: 'jane.doe@example.com', Attributes: { customerName: 'Jane' } });
-    // three contacts of +14255550123 went to one profile: its object writes were at least a second apart
-    const onFirst = objects.filter((x) => x.profileId === answers.get('voice-e164.json')!.profileId).map((x) => x.at).sort((a, b) => a - b);
-    expect(onFirst).to.have.length(3);
-    for (let i = 1; i < onFirst.length; i++) expect(onFirst[i]! - onFirst[i - 1]!).to.be.at.least(1000);
+    // four contacts of +14255550123 and three of the UK caller went to one profile each: each profile's object
+    // writes were at least a second apart
+    for (const [fixture, contacts] of [['voice-e164.json', 4], ['voice-uk.json', 3]] as const) {
+      const onProfile = objects.filter((x) => x.profileId === answers.get(fixture)!.profileId).map((x) => x.at).sort((a, b) => a - b);
+      expect(onProfile, `records on the profile of ${fixture}`).to.have.length(contacts);
+      for (let i = 1; i < onProfile.length; i++) expect(onProfile[i]! - onProfile[i - 1]!).to.be.at.least(1000);
+    }
   });
 });

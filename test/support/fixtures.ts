@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The shared sample Amazon Connect events (../shared/fixtures/events beside the repository). */
-export const FIXTURE_DIR = fileURLToPath(new URL('../../../shared/fixtures/events/', import.meta.url));
+/** The sample Amazon Connect events the README and the docs use (examples/events/). */
+export const FIXTURE_DIR = fileURLToPath(new URL('../../examples/events/', import.meta.url));
 
 export function fixtureNames(): string[] {
   return readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).sort();

@@ -145,10 +145,76 @@ const fixtureRows: FixtureRow[] = [
     identity: { type: 'PHONE', e164: '+14255550123', country: 'US' },
     source: 'endpoint',
   },
+  {
+    file: 'outbound-call.json',
+    channel: 'VOICE',
+    contactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c51',
+    initialContactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c51',
+    customerEndpoint: { address: '+14255550123', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+14255550123', country: 'US' },
+    source: 'endpoint',
+  },
+  {
+    file: 'queue-transfer.json',
+    channel: 'VOICE',
+    contactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c52',
+    initialContactId: 'a1f0c3d2-6e4b-4f7a-8c9d-0e1f2a3b4c5d',
+    customerEndpoint: { address: '+442079460958', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+442079460958', country: 'GB' },
+    source: 'endpoint',
+  },
+  {
+    file: 'callback.json',
+    channel: 'VOICE',
+    contactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c53',
+    initialContactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c53',
+    customerEndpoint: { address: '+442079460958', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: noParameters,
+    identity: { type: 'PHONE', e164: '+442079460958', country: 'GB' },
+    source: 'endpoint',
+  },
+  {
+    file: 'chat-no-email.json',
+    channel: 'CHAT',
+    contactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c54',
+    initialContactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c54',
+    customerEndpoint: null,
+    systemEndpoint: null,
+    attributes: { customerName: 'Sam' },
+    parameters: noParameters,
+    identity: undefined,
+  },
+  {
+    file: 'voice-withheld-dtmf.json',
+    channel: 'VOICE',
+    contactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c55',
+    initialContactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c55',
+    customerEndpoint: { address: 'anonymous', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: { ...noParameters, phoneNumber: '2065550142' },
+    identity: { type: 'PHONE', e164: '+12065550142', country: 'US' },
+    source: 'parameter',
+  },
+];
+
+// How the contact began, and what it follows: carried into its contact record.
+const originRows: Array<{ file: string; initiationMethod: string; previousContactId: string; queueName: string }> = [
+  { file: 'outbound-call.json', initiationMethod: 'OUTBOUND', previousContactId: '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c51', queueName: 'BasicQueue' },
+  { file: 'queue-transfer.json', initiationMethod: 'QUEUE_TRANSFER', previousContactId: 'a1f0c3d2-6e4b-4f7a-8c9d-0e1f2a3b4c5d', queueName: 'Billing' },
+  { file: 'callback.json', initiationMethod: 'CALLBACK', previousContactId: 'a1f0c3d2-6e4b-4f7a-8c9d-0e1f2a3b4c5d', queueName: 'BasicQueue' },
 ];
 
 describe('parseContactEvent and identify', () => {
-  describe('the shared fixture events', () => {
+  describe('the sample events (examples/events)', () => {
     it('when the fixture folder is listed, every fixture has an expectation below (none is left untested)', () => {
       // Arrange / Act
       const names = fixtureNames();
@@ -191,6 +257,16 @@ describe('parseContactEvent and identify', () => {
         expect(found, 'an identity').to.not.equal(undefined);
         expect(found!.source).to.equal(row.source);
         expect(found!.identity).to.deep.include(row.identity);
+      });
+    }
+
+    for (const row of originRows) {
+      it(`when ${row.file} is parsed, keeps its initiation method ${row.initiationMethod}, previous contact and queue`, () => {
+        // Arrange / Act
+        const event = parseContactEvent(loadFixture(row.file));
+
+        // Assert
+        expect(event).to.include({ initiationMethod: row.initiationMethod, previousContactId: row.previousContactId, queueName: row.queueName });
       });
     }
   });
