@@ -1,13 +1,15 @@
 import { expect } from 'chai';
-import { build } from 'esbuild';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { loadFixture } from '../support/fixtures.js';
-import { startService, type RunningService } from '../support/service.js';
+import { REPO_ROOT, startService, type RunningService } from '../support/service.js';
 
-// The file `npm run build` ships (scripts/build-lambda.mjs), loaded the way the Lambda runtime loads it.
+// The file `npm run build` ships, built by the same script (scripts/build-lambda.mjs) and loaded the way the
+// Lambda runtime loads it.
 describe('the built Lambda bundle', () => {
   let dir: string;
   let service: RunningService;
@@ -21,7 +23,7 @@ describe('the built Lambda bundle', () => {
   });
 
   it('is one self-contained ES module whose handler answers through the service', async () => {
-    await build({ entryPoints: ['src/lambda/handler.ts'], outfile: join(dir, 'index.mjs'), bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'silent' });
+    await promisify(execFile)(process.execPath, ['scripts/build-lambda.mjs', join(dir, 'index.mjs')], { cwd: REPO_ROOT });
     process.env.RESOLVER_URL = service.url;
     process.env.RESOLVER_TOKEN = 'bundle-test-token-0123456789';
     try {
