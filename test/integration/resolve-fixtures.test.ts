@@ -104,6 +104,18 @@ describe('the fixture events end to end: embedded store and the real SDK against
     expect(answerTo(fromAws, 'voice-withheld-dtmf.json')).to.include({ identityType: 'PHONE', phoneE164: '+12065550142', phoneCountry: 'US' });
   });
 
+  it("answers the README's Try-it call, the first contact of a fresh embedded service, exactly as the README shows", async () => {
+    const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
+    const tryIt = readme.slice(readme.indexOf('## Try it'));
+    const shown = JSON.parse(/```json\n(.*?)\n```/s.exec(tryIt)![1]!) as Record<string, string>;
+    const fresh = await startService({});
+    try {
+      expect((await postEvent(fresh.url, loadFixture('voice-uk.json'))).body).to.deep.equal(shown);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   it('created one profile per new caller, holding the normalised identity', () => {
     const created = fake.profiles().filter((p) => !seed.some((s) => s.ProfileId === p.ProfileId));
     expect(created.map((p) => p.PhoneNumber ?? p.EmailAddress).sort()).to.deep.equal(['+12065550142', '+14255550123', 'jane.doe@example.com']);
