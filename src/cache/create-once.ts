@@ -11,8 +11,9 @@ import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
  * The replica that wins a short Redis lock on the identity creates the profile and writes it to the
  * shared cache; the others poll the cache until it appears (or until the lock is free again, then
  * compete for it). The winner renews the lock while its CreateProfile runs; a replica that dies
- * holding the lock blocks the identity only until the lock expires. A marker left by an attempt that never finished tells the next creator that the previous
- * CreateProfile may have reached AWS: `create(true)` then searches again before creating.
+ * holding the lock blocks the identity only until the lock expires. A marker left by an attempt that
+ * never finished tells the next creator that the previous CreateProfile may have reached AWS:
+ * `create(true)` then searches again before creating.
  *
  * With no Redis, or while Redis fails, the in-process single-flight in front of this is what
  * prevents duplicates (per replica).
