@@ -38,13 +38,17 @@ export class LocalCreateOnce implements CreateOnce {
 //
 // ACQUIRE (KEYS lock, cache, attempt; ARGV token, lockTtlMs, attemptTtlMs): takes the lock; when taken,
 // also returns the cached lookup (the winner may have finished between our search and our lock) and
-// leaves the attempt marker, reporting whether an earlier attempt left one unfinished.
+// leaves the attempt marker, reporting whether an earlier attempt left one unfinished. Asking again
+// with the same token is safe: a lock this token already holds is taken again, and its own marker is
+// not an unfinished attempt (a reply that timed out may have hidden a lock we took).
 //   -> {0} lock held elsewhere | {1, cached or '', 1 if an earlier attempt is unfinished else 0}
 const ACQUIRE = new RedisScript(`
-if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local cached = redis.call('GET', KEYS[2]) or ''
 local previous = redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3], 'GET')
-return {1, cached, previous and 1 or 0}
+return {1, cached, (previous and previous ~= ARGV[1]) and 1 or 0}
 `);
 // FINISH (KEYS lock, cache, attempt; ARGV token, sealed lookup or '', cacheKeepMs): the created profile
 // goes into the cache and the attempt marker goes, before the lock is released, in one step, so a
@@ -64,6 +68,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `);
 const ATTEMPT_MARKER_MS = 10 * 60 * 1000;
+
+/** ioredis refuses a command it cannot send (no connection, no offline queue) with one of these. */
+function neverSent(err: unknown): boolean {
+  return /enableOfflineQueue options is false|None of startup nodes is available/.test((err as Error)?.message ?? '');
+}
 
 export class RedisCreateOnce implements CreateOnce {
   constructor(
@@ -91,9 +100,13 @@ export class RedisCreateOnce implements CreateOnce {
       try {
         acquired = (await ACQUIRE.run(this.redis, keys, [token, this.lockTtlMs, ATTEMPT_MARKER_MS])) as typeof acquired;
       } catch (err) {
-        // Redis is failing: the in-process single-flight is all the protection left.
         this.health.failed('lock.acquire', err);
-        return new LocalCreateOnce(this.cache).run(tag, signal, create);
+        // Redis cannot be reached (the command was never sent): the in-process single-flight is all
+        // the protection left.
+        if (neverSent(err)) return new LocalCreateOnce(this.cache).run(tag, signal, create);
+        // The reply was lost (timed out, connection dropped): the script may have run, and the lock may
+        // be ours or another replica's. Creating now could make a second profile; wait and ask again.
+        acquired = [0];
       }
       if (acquired[0] === 1) return done(await this.createHoldingLock(tag, keys, token, acquired[1] ?? '', acquired[2] === 1, create));
 

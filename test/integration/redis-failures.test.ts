@@ -4,6 +4,7 @@ import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
+import { DelayingProxy } from '../support/tcp-proxy.js';
 import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
 
 const DOMAIN = 'acme-contacts';
@@ -32,6 +33,50 @@ describe('shared state when things fail', function () {
   after(async () => {
     await fake.stop();
     await redis.stop();
+  });
+
+  describe("a replica whose creation-lock command runs in Redis but whose reply comes after REDIS_COMMAND_TIMEOUT_MS", () => {
+    let proxy: DelayingProxy;
+    let viaProxy: RunningService;
+    let direct: RunningService;
+    const env = (url: string) => ({
+      CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+      REDIS_URL: url,
+      RESOLVE_DEADLINE_MS: '5000',
+    });
+    before(async () => {
+      proxy = await DelayingProxy.start(redis.port);
+      viaProxy = await startService(env(`redis://127.0.0.1:${proxy.port}`));
+      direct = await startService(env(redis.url));
+    });
+    after(async () => {
+      await viaProxy.stop();
+      await direct.stop();
+      await proxy.stop();
+    });
+
+    it('does not create a second profile beside the replica that holds the lock: it waits for that one', async () => {
+      const phone = '+12065550144';
+      // the direct replica holds the lock, inside CreateProfile
+      fake.hang(true, ['CreateProfile']);
+      const first = postEvent(direct.url, voiceEvent(phone));
+      await until('the first CreateProfile', () => fake.callsTo('CreateProfile').length === 1);
+
+      // the other replica's commands all run, but their replies arrive too late (default timeout 100 ms)
+      proxy.delayReplies(300);
+      const second = postEvent(viaProxy.url, voiceEvent(phone));
+      await until('its lock command to time out', async () => /cpr_redis_errors_total\{operation="lock.acquire"\} [1-9]/.test(await (await fetch(`${viaProxy.url}/metrics`)).text()));
+      proxy.delayReplies(0);
+      fake.hang(false);
+      const answers = await Promise.all([first, second]);
+
+      expect(fake.callsTo('CreateProfile'), 'CreateProfile calls').to.have.length(1);
+      const created = fake.profiles().filter((p) => p.PhoneNumber === phone);
+      expect(created, 'profiles of the caller').to.have.length(1);
+      for (const a of answers) expect(a.body).to.include({ customerStatus: 'NEW', profileId: created[0]!.ProfileId });
+    });
   });
 
   describe('a replica killed while it holds the creation lock', () => {
