@@ -32,6 +32,8 @@ export function recordQueuePrefix(config: Pick<Config, 'redisKeyPrefix' | 'domai
 }
 // A record that Redis cannot take this fast is written from this process instead (the fallback).
 const ENQUEUE_TIMEOUT_MS = 250;
+// The longest a shutdown waits for BullMQ to close (see close()).
+const WORKER_CLOSE_MS = 4000;
 
 // The inbox: the resolve path appends each record to one Redis list (one RPUSH, durable from then on)
 // and the mover feeds BullMQ from it at the pace the worker takes jobs. A BullMQ add is a script of a
@@ -319,10 +321,17 @@ export class RedisRecordQueue implements RecordQueue {
   async close(): Promise<void> {
     clearInterval(this.mover);
     await this.moving;
-    // close() lets the job in hand finish; one killed instead is taken over by another replica
-    await this.worker?.close();
+    // close() lets the job in hand finish; one killed instead is taken over by another replica. BullMQ's
+    // close() never settles while its blocking connection waits for an unreachable Redis (bullmq#4656):
+    // past WORKER_CLOSE_MS the worker is left as it is, and its job in hand, like a dead replica's, goes
+    // back to the queue once its lock expires.
+    if (this.worker) {
+      await withTimeout(this.worker.close(), WORKER_CLOSE_MS).catch((err: Error) =>
+        this.o.logger.warn({ err: err.message }, 'record worker did not close: its job in hand goes back to the queue when its lock expires'),
+      );
+    }
     await this.o.fallback.close();
-    await this.queue.close();
+    await withTimeout(this.queue.close(), WORKER_CLOSE_MS).catch(() => undefined);
   }
 }
 

@@ -22,6 +22,8 @@ const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread-from-source.mj
  * reaches it ends and is started again.
  */
 export const RECORD_THREAD_HEAP_MB = 96;
+/** The longest a shutdown waits for the thread: its own Redis closes are bounded a second sooner. */
+const THREAD_CLOSE_MS = 5000;
 
 /**
  * The record worker (the inbox mover, the BullMQ worker and the AWS writes) in a thread of its own,
@@ -69,17 +71,23 @@ export class RecordThread {
     return started;
   }
 
-  /** The job in hand finishes (or goes back to the queue), then the thread ends. */
+  /**
+   * The job in hand finishes (or goes back to the queue), then the thread ends. A thread that has not
+   * closed within THREAD_CLOSE_MS is ended anyway: a shutdown never waits on it longer.
+   */
   async close(): Promise<void> {
     this.closing = true;
     const worker = this.worker;
     if (!worker) return;
-    const closed = new Promise<void>((resolve) => {
-      worker.on('message', (m: ThreadMessage) => m.kind === 'closed' && resolve());
-      worker.once('exit', () => resolve());
+    let timer: NodeJS.Timeout | undefined;
+    const closed = new Promise<boolean>((resolve) => {
+      worker.on('message', (m: ThreadMessage) => m.kind === 'closed' && resolve(true));
+      worker.once('exit', () => resolve(true));
+      timer = setTimeout(() => resolve(false), THREAD_CLOSE_MS);
     });
     worker.postMessage('close');
-    await closed;
+    if (!(await closed)) this.logger.warn({ waitedMs: THREAD_CLOSE_MS }, 'record thread did not close in time: ending it');
+    clearTimeout(timer);
     await worker.terminate();
   }
 }

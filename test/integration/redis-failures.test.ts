@@ -79,6 +79,34 @@ describe('shared state when things fail', function () {
     });
   });
 
+  describe('SIGTERM while Redis is unreachable', () => {
+    it('drains and exits 0 within SHUTDOWN_GRACE_MS, its record thread closed or ended (BullMQ alone would wait for Redis forever)', async () => {
+      const own = await RedisServer.start();
+      const service = await ServiceProcess.start({
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        AWS_ACCESS_KEY_ID: 'AKIDTESTFAKE',
+        AWS_SECRET_ACCESS_KEY: 'fake-secret',
+        REDIS_URL: own.url,
+        SHUTDOWN_GRACE_MS: '10000',
+      });
+      try {
+        await until('the record thread to run', async () => {
+          const ready = (await (await fetch(`${service.url}/readyz`)).json()) as { dependencies?: { records?: { thread?: boolean } } };
+          return ready.dependencies?.records?.thread === true;
+        });
+        await own.kill();
+
+        // past the grace period the process exits 1 (src/main.ts): 0 means the drain finished inside it
+        expect(await service.stop(), `exit code; output:\n${service.output().slice(-1500)}`).to.equal(0);
+      } finally {
+        await service.kill();
+        await own.stop();
+      }
+    });
+  });
+
   describe('a replica killed while it holds the creation lock', () => {
     const processes: ServiceProcess[] = [];
     after(async () => {
