@@ -1,24 +1,16 @@
 import { expect } from 'chai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
 import { DelayingProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
 import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
 
 const DOMAIN = 'acme-contacts';
 let seq = 0;
 const voiceEvent = (phone: string) =>
   eventFrom('voice-e164.json', { address: phone, contactId: `11111111-0000-4000-8000-${String(++seq).padStart(12, '0')}` });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('shared state when things fail', function () {
   this.timeout(90_000);

@@ -6,6 +6,7 @@ import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisCluster, RedisServer } from '../support/redis.js';
 import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
 
@@ -14,15 +15,6 @@ let seq = 0;
 /** A fresh valid US number (555-01xx is the fictional range) and ContactId for each test. */
 const nextNumber = () => `+1206555${String(100 + (seq++ % 100)).padStart(4, '0')}`;
 const nextContact = () => `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
-
-/** Waits for a condition the test drives towards, failing the test with `what` after 20 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > end) expect.fail(`timed out waiting for: ${what}`);
-    await sleep(10);
-  }
-}
 
 type Topology = { name: string; start(): Promise<{ env: Record<string, string>; stop(): Promise<void> }> };
 const topologies: Topology[] = [
@@ -163,7 +155,7 @@ for (const topology of topologies) {
       fake.hang(true, ['CreateProfile']);
 
       const pending = Promise.all(Array.from({ length: 60 }, (_, i) => postEvent(apps[i % 3]!.url, voiceEvent(phone, nextContact()))));
-      await until(() => fake.callsTo('SearchProfiles').length >= 60, 'all 60 contacts searched');
+      await until('all 60 contacts to search', () => fake.callsTo('SearchProfiles').length >= 60, 20_000);
       fake.hang(false);
       const answers = await pending;
 
@@ -194,7 +186,7 @@ for (const topology of topologies) {
       fake.hang(true, ['CreateProfile']);
 
       const pending = Promise.all(Array.from({ length: 10 }, (_, i) => postEvent(apps[i % 2]!.url, voiceEvent(phone, nextContact()))));
-      await until(() => fake.callsTo('CreateProfile').length >= 1, 'the first CreateProfile');
+      await until('the first CreateProfile', () => fake.callsTo('CreateProfile').length >= 1, 20_000);
       await sleep(1500); // five lifetimes of the lock, had it not been renewed
       fake.hang(false);
       const answers = await pending;
