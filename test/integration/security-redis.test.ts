@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
 import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
 import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
 const ADMIN = 'admin-token-for-erasure-0123456789';
@@ -100,10 +100,13 @@ describe('personal data in Redis', function () {
       await postEvent(app.url, retried);
       await postEvent(app.url, retried); // a Connect retry
     }
+    // every record so far written (two a caller, paced a second apart on each profile), so that the
+    // one failing write below is the last caller's
+    await until('the records so far to be written', () => fake.objects('ResolvedContact').length >= 2 * callers.length, 15_000);
     // one caller's record fails for good: a dead letter holds its data too
     fake.fail({ status: 403, errorType: 'AccessDeniedException', operations: ['PutProfileObject'], times: 1 });
     await postEvent(app.url, contact(callers[3]!));
-    await sleep(3000); // records written (paced per profile) or dead-lettered
+    await until('the dead letter', async () => (await client.zcard('{cpr:acme-contacts:records}:contact-records:failed')) === 1, 15_000);
   }
 
   it('after real traffic, no key or value holds a phone number, e-mail address or name in clear, and every key of the service expires', async () => {
@@ -149,7 +152,7 @@ describe('personal data in Redis', function () {
     expect(removed.some((k) => k.endsWith(`{p:${profileId}}:recent`))).to.equal(true);
     expect(new Set(removed.filter((k) => k.startsWith('cpr:acme-contacts:{') && !k.includes('{p:')).map((k) => k.split('}')[0])).size, 'one caller').to.equal(1);
     expect(recordJobs.length, 'its record jobs').to.be.greaterThan(0);
-    expect(report.erased.callerEntries + report.erased.contactHistories + report.erased.records).to.equal(removed.length);
+    expect(report.erased.callerEntries + report.erased.contactHistories + report.erased.records, `${JSON.stringify(report.erased)} against the keys removed: ${removed.join(' ')}`).to.equal(removed.length);
     // nothing else: no other key removed or added, and the only changed keys are BullMQ's indexes of the removed jobs
     expect(added, 'keys added').to.deep.equal([]);
     for (const key of changed) expect(key, 'a changed key').to.match(/:contact-records:(completed|failed|wait|delayed|events|prioritized)$/);
