@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Eraser } from './contact/erase.js';
 import { parseContactEvent, type ContactEvent } from './contact/event.js';
-import { isCountryCode, normaliseEmail, normalisePhone } from './contact/identity.js';
+import { isCountryCode, normaliseEmail, normalisePhone } from './domain/identity.js';
 import type { ContactResolver, Resolved } from './contact/resolve.js';
 import { AppError } from './errors.js';
 import { bearerAuth } from './http/auth.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProfileSummary } from '../contact/answer.js';
+import type { ProfileSummary } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
 import type { ProfileCache, RedisProfileCache } from './profile-cache.js';
 import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Answer } from '../contact/answer.js';
+import type { Answer } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
 import type { RedisClient, RedisHealth } from './redis.js';
 import type { Sealer } from './seal.js';

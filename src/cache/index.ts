@@ -1,11 +1,11 @@
-import type { AttributeMapping } from '../contact/mapping.js';
+import type { AttributeMapping } from '../domain/mapping.js';
 import type { Logger } from '../ops/logger.js';
 import { LocalCreateOnce, RedisCreateOnce, type CreateOnce } from './create-once.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { StateKeys } from './keys.js';
 import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
 import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
-import type { Answer } from '../contact/answer.js';
+import type { Answer } from '../domain/answer.js';
 import type { CachedLookup } from './profile-cache.js';
 import { RedisHealth, type RedisClient } from './redis.js';
 import { Sealer, type DataKey } from './seal.js';

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Identity } from '../contact/identity.js';
-import type { AttributeMapping } from '../contact/mapping.js';
+import type { Identity } from '../domain/identity.js';
+import type { AttributeMapping } from '../domain/mapping.js';
 
 /**
  * Every Redis key the service writes. Keys start with `<prefix>:<domain>:` so several domains (or

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
-import { parseAttributeMapping, type AttributeMapping } from '../contact/mapping.js';
+import { parseAttributeMapping, type AttributeMapping } from '../domain/mapping.js';
 import { ConfigError } from '../errors.js';
-import type { Profile } from '../profiles/profile.js';
+import type { Profile } from '../domain/profile.js';
 import { envSchema, settings } from './schema.js';
 
 export interface Config {

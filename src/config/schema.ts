@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isCountryCode } from '../contact/identity.js';
+import { isCountryCode } from '../domain/identity.js';
 
 // Every setting: its environment name, validator and description. Defaults live in config/default.json.
 const int = (min: number, max: number) =>

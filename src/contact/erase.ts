@@ -6,7 +6,7 @@ import type { RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
 import type { LocalRecordQueue } from '../records/local-queue.js';
 import type { RedisRecordQueue } from '../records/redis-queue.js';
-import type { Identity } from './identity.js';
+import type { Identity } from '../domain/identity.js';
 
 export interface ErasureReport {
   /** keys (Redis) or entries (in-process) removed: cache, answers per contact, locks */

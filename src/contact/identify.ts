@@ -1,6 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { ContactEvent } from './event.js';
-import { normaliseEmail, normalisePhone, type Identity } from './identity.js';
+import { normaliseEmail, normalisePhone, type Identity } from '../domain/identity.js';
 
 export type IdentitySource = 'parameter' | 'endpoint' | 'attribute';
 

@@ -5,11 +5,11 @@ import { NO_REPEAT } from '../cache/recent-contacts.js';
 import type { RecordJob } from '../records/job.js';
 import type { RecordQueue } from '../records/queue.js';
 import { chooseProfile, ProfileStoreError, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
-import { buildAnswer, summarise, type Answer, type CustomerStatus, type Outcome, type ProfileSummary } from './answer.js';
+import { buildAnswer, summarise, type Answer, type CustomerStatus, type Outcome, type ProfileSummary } from '../domain/answer.js';
 import type { ContactEvent } from './event.js';
 import { identify, type IdentitySource } from './identify.js';
-import type { Identity } from './identity.js';
-import type { AttributeMapping } from './mapping.js';
+import type { Identity } from '../domain/identity.js';
+import type { AttributeMapping } from '../domain/mapping.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface ResolverDeps extends Omit<SharedState, 'health'> {

@@ -7,10 +7,11 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
-import type { Identity } from '../contact/identity.js';
+import type { Identity } from '../domain/identity.js';
 import { awsOutcome, type Outcome } from '../ops/aws-instrumentation.js';
 import { requestContextOf } from '../ops/context.js';
-import { PROFILE_SOURCE, ProfileStoreError, type CreateContext, type Profile, type ProfileStore, type StoreFailure } from './profile.js';
+import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
+import { ProfileStoreError, type CreateContext, type ProfileStore, type StoreFailure } from './profile.js';
 
 // SearchProfiles returns at most 100 items a page; more matches than that for one caller is a data problem,
 // and the first page is enough to choose deterministically among what came back.

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Identity } from '../contact/identity.js';
+import type { Identity } from '../domain/identity.js';
 import { recordObject, type RecordJob } from '../records/job.js';
 import { RecordError } from '../records/errors.js';
 import type { RecordTarget } from '../records/writer.js';
-import { PROFILE_SOURCE, type CreateContext, type Profile, type ProfileStore } from './profile.js';
+import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
+import type { CreateContext, ProfileStore } from './profile.js';
 
 const PHONE_FIELDS = ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'] as const;
 const EMAIL_FIELDS = ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddress'] as const;

@@ -1,5 +1,5 @@
 import type { ObjectTypeField, ObjectTypeKey } from '@aws-sdk/client-customer-profiles';
-import type { CustomerStatus } from '../contact/answer.js';
+import type { CustomerStatus } from '../domain/answer.js';
 
 /** One contact to put on its profile: everything the worker needs, captured when the contact arrived. */
 export interface RecordJob {

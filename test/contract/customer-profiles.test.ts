@@ -3,7 +3,7 @@ import nock from 'nock';
 import { localState } from '../support/state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { parseContactEvent } from '../../src/contact/event.js';
-import { parseAttributeMapping } from '../../src/contact/mapping.js';
+import { parseAttributeMapping } from '../../src/domain/mapping.js';
 import { createCustomerProfilesClient, CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
 import { useNock } from '../support/nock.js';
 import { loadFixture } from '../support/fixtures.js';

@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { createHandler, FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
-import type { Profile } from '../../src/profiles/profile.js';
+import type { Profile } from '../../src/domain/profile.js';
 import { close, deadPort, listen, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
 import { loadFixture } from '../support/fixtures.js';
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
-import type { Profile } from '../../src/profiles/profile.js';
+import type { Profile } from '../../src/domain/profile.js';
 import { startApp, throttled, ScriptedProfileStore, TEST_TOKENS, type RunningApp, type TestAppOptions } from '../support/app.js';
 import { loadFixture } from '../support/fixtures.js';
 

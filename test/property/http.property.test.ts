@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { getCountries, getExampleNumber, type CountryCode } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
-import { normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
+import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { CapturedLog, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
 import { fixtureNames, loadFixture } from '../support/fixtures.js';

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { getCountries, getExampleNumber, type CountryCode } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
-import { normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
+import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 const COUNTRIES: readonly CountryCode[] = getCountries();

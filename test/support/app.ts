@@ -6,14 +6,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { buildApp } from '../../src/app.js';
-import { parseAttributeMapping, type AttributeMapping } from '../../src/contact/mapping.js';
-import type { Identity } from '../../src/contact/identity.js';
+import { parseAttributeMapping, type AttributeMapping } from '../../src/domain/mapping.js';
+import type { Identity } from '../../src/domain/identity.js';
 import { localState } from './state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
-import { ProfileStoreError, type CreateContext, type Profile, type ProfileStore } from '../../src/profiles/profile.js';
+import type { Profile } from '../../src/domain/profile.js';
+import { ProfileStoreError, type CreateContext, type ProfileStore } from '../../src/profiles/profile.js';
 
 /** How the upstream behaves on every call. */
 export type UpstreamBehaviour =

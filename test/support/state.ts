@@ -1,5 +1,5 @@
 import { createSharedState, type SharedState } from '../../src/cache/index.js';
-import type { AttributeMapping } from '../../src/contact/mapping.js';
+import type { AttributeMapping } from '../../src/domain/mapping.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import { LocalRecordQueue } from '../../src/records/local-queue.js';

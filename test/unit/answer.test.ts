@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { buildAnswer, CUSTOMER_STATUSES, summarise, type Outcome } from '../../src/contact/answer.js';
-import { normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
-import { CORE_KEYS, MAX_ANSWER_BYTES, parseAttributeMapping, type AttributeMapping } from '../../src/contact/mapping.js';
-import type { Profile } from '../../src/profiles/profile.js';
+import { buildAnswer, CUSTOMER_STATUSES, summarise, type Outcome } from '../../src/domain/answer.js';
+import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
+import { CORE_KEYS, MAX_ANSWER_BYTES, parseAttributeMapping, type AttributeMapping } from '../../src/domain/mapping.js';
+import type { Profile } from '../../src/domain/profile.js';
 
 const PROFILE_ID = '5d2e5c3a1f8b4e0c9a7d6b3e2f1a0c9d';
 const LAMBDA_LIMIT_BYTES = 32 * 1024;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
-import { chooseProfile, type Profile } from '../../src/profiles/profile.js';
+import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
+import type { Profile } from '../../src/domain/profile.js';
+import { chooseProfile } from '../../src/profiles/profile.js';
 
 const US = normalisePhone('+14255550123', 'US')!;
 const UK = normalisePhone('+442079460958', 'US')!;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { isCountryCode, normaliseEmail, normalisePhone } from '../../src/contact/identity.js';
+import { isCountryCode, normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
 
 // Every expectation below was obtained by running libphonenumber-js 1.13.16 (max metadata).
 // Numbers are fictional ranges (US 555-01xx, Ofcom 020 7946 0xxx, ACMA 0491 570 xxx) or

@@ -6,8 +6,8 @@ import {
   readMapped,
   sanitiseValue,
   type AttributeMapping,
-} from '../../src/contact/mapping.js';
-import { SCALAR_PROFILE_FIELDS, type Profile } from '../../src/profiles/profile.js';
+} from '../../src/domain/mapping.js';
+import { SCALAR_PROFILE_FIELDS, type Profile } from '../../src/domain/profile.js';
 
 const PROFILE_ID = '0123456789abcdef0123456789abcdef';
 

@@ -1,6 +1,6 @@
 import type { Identity } from './identity.js';
 import { MAX_ANSWER_BYTES, readMapped, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
-import type { Profile } from '../profiles/profile.js';
+import type { Profile } from './profile.js';
 
 export const CUSTOMER_STATUSES = ['KNOWN', 'NEW', 'MULTIPLE', 'NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];

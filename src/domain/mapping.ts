@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ADDRESS_FIELDS, ADDRESS_PARTS, SCALAR_PROFILE_FIELDS, type Profile } from '../profiles/profile.js';
+import { ADDRESS_FIELDS, ADDRESS_PARTS, SCALAR_PROFILE_FIELDS, type Profile } from './profile.js';
 
 /** Answer keys the service always sends; a mapping may not reuse them. */
 export const CORE_KEYS = [
