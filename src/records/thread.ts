@@ -22,7 +22,7 @@ const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread-from-source.mj
  * reaches it ends and is started again.
  */
 export const RECORD_THREAD_HEAP_MB = 96;
-/** The longest a shutdown waits for the thread: its own Redis closes are bounded a second sooner. */
+/** The longest a shutdown waits for the thread, whatever its own closes (4 s each at most) still wait for. */
 const THREAD_CLOSE_MS = 5000;
 
 /**
