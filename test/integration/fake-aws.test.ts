@@ -13,11 +13,15 @@ import {
   DeleteProfileObjectTypeCommand,
   GetDomainCommand,
   GetProfileObjectTypeCommand,
+  GetSegmentMembershipCommand,
+  ListCalculatedAttributesForProfileCommand,
+  ListProfileObjectsCommand,
   ListProfileObjectTypesCommand,
   PutProfileObjectCommand,
   PutProfileObjectTypeCommand,
   SearchProfilesCommand,
   UpdateProfileCommand,
+  type ListProfileObjectsCommandInput,
   type SearchProfilesCommandInput,
 } from '@aws-sdk/client-customer-profiles';
 import { ConnectClient, UpdateContactAttributesCommand } from '@aws-sdk/client-connect';
@@ -34,6 +38,21 @@ async function rejection(promise: Promise<unknown>): Promise<SdkError> {
     return e as SdkError;
   }
   throw new Error('expected the call to fail, it succeeded');
+}
+
+/** [name, HTTP status] of the call's failure */
+const failure = async (p: Promise<unknown>): Promise<unknown[]> => { const e = await rejection(p); return [e.name, e.$metadata?.httpStatusCode]; };
+
+/** Every page of a paginated call, following NextToken. */
+async function allPages<T>(page: (NextToken: string | undefined) => Promise<{ Items?: T[]; NextToken?: string }>): Promise<T[][]> {
+  const pages: T[][] = [];
+  let token: string | undefined;
+  do {
+    const out = await page(token);
+    pages.push(out.Items ?? []);
+    token = out.NextToken;
+  } while (token);
+  return pages;
 }
 
 async function elapsed(fn: () => Promise<unknown>): Promise<number> {
@@ -80,6 +99,12 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
 
   const search = (input: Omit<SearchProfilesCommandInput, 'DomainName'>) =>
     client.send(new SearchProfilesCommand({ DomainName: DOMAIN, ...input }));
+  const listObjects = (input: Omit<ListProfileObjectsCommandInput, 'DomainName'>) =>
+    client.send(new ListProfileObjectsCommand({ DomainName: DOMAIN, ...input }));
+  const listCalculated = (ProfileId: string, more: { MaxResults?: number; NextToken?: string | undefined; DomainName?: string } = {}) =>
+    client.send(new ListCalculatedAttributesForProfileCommand({ DomainName: DOMAIN, ProfileId, ...more }));
+  const membership = (ProfileIds: string[], SegmentDefinitionName = 'vip', DomainName = DOMAIN) =>
+    client.send(new GetSegmentMembershipCommand({ DomainName, SegmentDefinitionName, ProfileIds }));
 
   describe('GetDomain', function () {
     it('returns the domain with DefaultExpirationDays 366, Date timestamps and the configured DLQ/key', async function () {
@@ -187,6 +212,15 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect([noKey.name, noKey.$metadata?.httpStatusCode]).to.deep.equal(['BadRequestException', 400]);
       const tooMany = await rejection(search({ KeyName: '_phone', Values: ['x'], MaxResults: 101 }));
       expect(tooMany.name).to.equal('BadRequestException');
+      // the model: KeyName [a-zA-Z0-9_-]{1,64}, values 1-255 chars, AdditionalSearchKeys 1 to 4
+      const bad = ['BadRequestException', 400];
+      expect(await failure(search({ KeyName: 'not a key', Values: ['x'] }))).to.deep.equal(bad);
+      expect(await failure(search({ KeyName: 'k'.repeat(65), Values: ['x'] }))).to.deep.equal(bad);
+      expect(await failure(search({ KeyName: '_phone', Values: ['x'.repeat(256)] }))).to.deep.equal(bad);
+      expect(await failure(search({ KeyName: '_phone', Values: ['x'], AdditionalSearchKeys: [] }))).to.deep.equal(bad);
+      const five = Array.from({ length: 5 }, () => ({ KeyName: '_email', Values: ['x'] }));
+      expect(await failure(search({ KeyName: '_phone', Values: ['x'], AdditionalSearchKeys: five }))).to.deep.equal(bad);
+      expect((await search({ KeyName: '_phone', Values: ['x'.repeat(255)], AdditionalSearchKeys: five.slice(1) })).Items).to.deep.equal([]);
       const domain = await rejection(client.send(new SearchProfilesCommand({ DomainName: 'other', KeyName: '_phone', Values: ['x'] })));
       expect([domain.name, domain.$metadata?.httpStatusCode]).to.deep.equal(['ResourceNotFoundException', 404]);
     });
@@ -303,6 +337,169 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       await new Promise((r) => setTimeout(r, 1050 - (Date.now() - fake.callsTo('PutProfileObject')[0]!.at)));
       await putContact(p.ProfileId, 'c-2');
       expect(fake.objects()).to.have.length(3);
+    });
+  });
+
+  describe('ListCalculatedAttributesForProfile', function () {
+    it('lists the seeded attributes by name: DisplayName defaults to the name, IsDataPartial "false", LastObjectTimestamp a Date', async function () {
+      const p = fake.seedProfile({ FirstName: 'Ada' });
+      fake.seedCalculatedAttributes(p.ProfileId, { ltv: '120', _orders: '3' });
+      fake.seedCalculatedAttributes(p.ProfileId, { churn: '0.2' },
+        { displayNames: { churn: 'Churn risk' }, isDataPartial: true, lastObjectTimestamp: new Date('2025-01-02T03:04:05Z') });
+      const out = await listCalculated(p.ProfileId);
+      expect(out.Items).to.deep.equal([
+        { CalculatedAttributeName: '_orders', DisplayName: '_orders', IsDataPartial: 'false', Value: '3' },
+        { CalculatedAttributeName: 'churn', DisplayName: 'Churn risk', IsDataPartial: 'true', Value: '0.2', LastObjectTimestamp: new Date('2025-01-02T03:04:05Z') },
+        { CalculatedAttributeName: 'ltv', DisplayName: 'ltv', IsDataPartial: 'false', Value: '120' },
+      ]);
+      expect(out.NextToken).to.equal(undefined);
+      expect((await listCalculated(fake.seedProfile({}).ProfileId)).Items).to.deep.equal([]);
+      expect(fake.callsTo('ListCalculatedAttributesForProfile').map((c) => [c.domain, c.status])).to.deep.equal([[DOMAIN, 200], [DOMAIN, 200]]);
+    });
+
+    it('pages with max-results (default 20) and NextToken, without duplicates', async function () {
+      const p = fake.seedProfile({});
+      fake.seedCalculatedAttributes(p.ProfileId, Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`a${String(i).padStart(2, '0')}`, String(i)])));
+      expect((await listCalculated(p.ProfileId)).Items).to.have.length(20);
+      const pages = await allPages((NextToken) => listCalculated(p.ProfileId, { MaxResults: 10, NextToken }));
+      expect(pages.map((pg) => pg.length)).to.deep.equal([10, 10, 5]);
+      expect(new Set(pages.flat().map((i) => i.CalculatedAttributeName)).size).to.equal(25);
+    });
+
+    it('is 404 for an unknown profile or domain, 400 for max-results 0 or 101 and for a ProfileId that is not 32 hex digits', async function () {
+      const p = fake.seedProfile({});
+      expect(await failure(listCalculated('f'.repeat(32)))).to.deep.equal(['ResourceNotFoundException', 404]);
+      expect(await failure(listCalculated(p.ProfileId, { DomainName: 'other' }))).to.deep.equal(['ResourceNotFoundException', 404]);
+      expect(await failure(listCalculated(p.ProfileId, { MaxResults: 0 }))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(listCalculated(p.ProfileId, { MaxResults: 101 }))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(listCalculated('not-a-profile-id'))).to.deep.equal(['BadRequestException', 400]);
+      expect(() => fake.seedCalculatedAttributes('0'.repeat(32), { a: '1' })).to.throw(/unknown profile/);
+    });
+  });
+
+  describe('ListProfileObjects', function () {
+    beforeEach(async function () {
+      await client.send(new PutProfileObjectTypeCommand(CONTACT_TYPE));
+    });
+    const contactIds = (items: Array<{ Object?: string }> | undefined) =>
+      (items ?? []).map((i) => (JSON.parse(i.Object ?? '{}') as { contactId?: string }).contactId);
+
+    it('lists the profile\'s objects of the type that PutProfileObject stored and seedObject seeded, Object as a JSON string', async function () {
+      const p = fake.seedProfile({});
+      const q = fake.seedProfile({});
+      const put = await client.send(new PutProfileObjectCommand({
+        DomainName: DOMAIN, ObjectTypeName: 'ContactRecord', Object: JSON.stringify({ profileId: p.ProfileId, contactId: 'c-1' }),
+      }));
+      const seeded = fake.seedObject(p.ProfileId, 'ContactRecord', { profileId: p.ProfileId, contactId: 'c-2', channel: 'CHAT' }, 'key-2');
+      fake.seedObject(q.ProfileId, 'ContactRecord', { profileId: q.ProfileId, contactId: 'c-3' }); // another profile
+      fake.seedObject(p.ProfileId, 'Order', { orderId: 'o-1' }); // another type
+      const out = await listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId });
+      expect(out.Items?.map((i) => i.ObjectTypeName)).to.deep.equal(['ContactRecord', 'ContactRecord']);
+      expect(out.Items?.map((i) => i.ProfileObjectUniqueKey)).to.have.members([put.ProfileObjectUniqueKey, 'key-2']);
+      expect(out.Items?.find((i) => i.ProfileObjectUniqueKey === 'key-2')?.Object).to.equal(JSON.stringify(seeded.object));
+      expect(out.NextToken).to.equal(undefined);
+      expect(fake.objects('ContactRecord')).to.have.length(3);
+    });
+
+    it('orders Items neither oldest- nor newest-first (the API documents no order): [t1, tn-1, t0, t2, ...]', async function () {
+      const order = async (n: number) => {
+        const p = fake.seedProfile({});
+        for (let i = 0; i < n; i++) fake.seedObject(p.ProfileId, 'ContactRecord', { profileId: p.ProfileId, contactId: `t${i}` });
+        return contactIds((await listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId })).Items);
+      };
+      expect(await order(5)).to.deep.equal(['t1', 't4', 't0', 't2', 't3']);
+      expect(await order(3)).to.deep.equal(['t1', 't2', 't0']);
+      expect(await order(2)).to.deep.equal(['t0', 't1']); // Items[0] is not the newest
+      expect(await order(1)).to.deep.equal(['t0']);
+    });
+
+    it('pages with max-results and NextToken, without duplicates, in the same order as one page', async function () {
+      const p = fake.seedProfile({});
+      for (let i = 0; i < 7; i++) fake.seedObject(p.ProfileId, 'ContactRecord', { profileId: p.ProfileId, contactId: `c-${i}` });
+      const pages = await allPages((NextToken) => listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId, MaxResults: 3, NextToken }));
+      expect(pages.map((pg) => pg.length)).to.deep.equal([3, 3, 1]);
+      const whole = await listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId, MaxResults: 100 });
+      expect(contactIds(pages.flat())).to.deep.equal(contactIds(whole.Items));
+      expect(new Set(contactIds(whole.Items)).size).to.equal(7);
+    });
+
+    it('filters with ObjectFilter on a key of the object type; a KeyName that is not a key, or no Values, is a BadRequestException', async function () {
+      const p = fake.seedProfile({});
+      for (const c of ['c-1', 'c-2', 'c-3', 'c-4']) fake.seedObject(p.ProfileId, 'ContactRecord', { profileId: p.ProfileId, contactId: c, channel: 'VOICE' });
+      const base = { ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId };
+      const out = await listObjects({ ...base, ObjectFilter: { KeyName: '_ctrContactId', Values: ['c-3', 'c-1', 'c-9'] } });
+      expect(contactIds(out.Items)).to.have.members(['c-1', 'c-3']);
+      expect(await failure(listObjects({ ...base, ObjectFilter: { KeyName: 'channel', Values: ['VOICE'] } }))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(listObjects({ ...base, ObjectFilter: { KeyName: '_ctrContactId', Values: [] } }))).to.deep.equal(['BadRequestException', 400]);
+      fake.seedObject(p.ProfileId, 'Adhoc', { a: 1 }); // a type that is only seeded has no keys
+      expect(await failure(listObjects({ ...base, ObjectTypeName: 'Adhoc', ObjectFilter: { KeyName: '_a', Values: ['1'] } }))).to.deep.equal(['BadRequestException', 400]);
+    });
+
+    it('is 400 for bad input (max-results 101, no or malformed ObjectTypeName, malformed ProfileId) and 404 for an unknown profile, type or domain', async function () {
+      const p = fake.seedProfile({});
+      fake.seedObject(p.ProfileId, 'Adhoc', { a: 1 });
+      expect((await listObjects({ ObjectTypeName: 'Adhoc', ProfileId: p.ProfileId })).Items).to.have.length(1); // seeded only, not defined
+      const bad = ['BadRequestException', 400];
+      expect(await failure(listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId, MaxResults: 101 }))).to.deep.equal(bad);
+      expect(await failure(listObjects({ ObjectTypeName: undefined, ProfileId: p.ProfileId }))).to.deep.equal(bad);
+      expect(await failure(listObjects({ ObjectTypeName: '9-starts-with-a-digit', ProfileId: p.ProfileId }))).to.deep.equal(bad);
+      expect(await failure(listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: 'P-1' }))).to.deep.equal(bad);
+      const missing = ['ResourceNotFoundException', 404];
+      expect(await failure(listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: 'f'.repeat(32) }))).to.deep.equal(missing);
+      expect(await failure(listObjects({ ObjectTypeName: 'Nope', ProfileId: p.ProfileId }))).to.deep.equal(missing);
+      expect(await failure(client.send(new ListProfileObjectsCommand({ DomainName: 'other', ObjectTypeName: 'ContactRecord', ProfileId: p.ProfileId }))))
+        .to.deep.equal(missing);
+    });
+  });
+
+  describe('GetSegmentMembership', function () {
+    it('answers PRESENT / ABSENT per profile and puts an id without a profile in Failures (Status 404)', async function () {
+      const a = fake.seedProfile({});
+      const b = fake.seedProfile({});
+      const ghost = 'e'.repeat(32);
+      fake.seedSegment('vip', [a.ProfileId, ghost]);
+      const out = await membership([a.ProfileId, b.ProfileId, ghost]);
+      expect(out.SegmentDefinitionName).to.equal('vip');
+      expect(out.Profiles).to.deep.equal([{ ProfileId: a.ProfileId, QueryResult: 'PRESENT' }, { ProfileId: b.ProfileId, QueryResult: 'ABSENT' }]);
+      expect(out.Failures?.map((f) => [f.ProfileId, f.Status])).to.deep.equal([[ghost, 404]]);
+      expect(out.Failures?.[0]?.Message).to.be.a('string').and.not.equal('');
+      expect(out.LastComputedAt).to.be.instanceOf(Date);
+      fake.seedSegment('vip', [b.ProfileId]); // redefined: exactly these members
+      expect((await membership([a.ProfileId, b.ProfileId])).Profiles?.map((r) => r.QueryResult)).to.deep.equal(['ABSENT', 'PRESENT']);
+    });
+
+    it('is 404 for an unknown segment or domain, 400 for a malformed name or ProfileIds outside 1..100 or not 32 hex digits', async function () {
+      const a = fake.seedProfile({});
+      fake.seedSegment('vip', [a.ProfileId]);
+      fake.seedSegment('elsewhere', [a.ProfileId], 'other-domain');
+      const missing = ['ResourceNotFoundException', 404];
+      expect(await failure(membership([a.ProfileId], 'nope'))).to.deep.equal(missing);
+      expect(await failure(membership([a.ProfileId], 'elsewhere'))).to.deep.equal(missing); // defined in another domain
+      expect(await failure(membership([a.ProfileId], 'vip', 'unknown-domain'))).to.deep.equal(missing);
+      const bad = ['BadRequestException', 400];
+      expect(await failure(membership([a.ProfileId], 'not a name'))).to.deep.equal(bad);
+      expect(await failure(membership([]))).to.deep.equal(bad);
+      expect(await failure(membership(Array.from({ length: 101 }, () => a.ProfileId)))).to.deep.equal(bad);
+      expect(await failure(membership(['P-1']))).to.deep.equal(bad);
+      expect((await membership(Array.from({ length: 100 }, () => a.ProfileId))).Profiles).to.have.length(100);
+    });
+  });
+
+  describe('reset() and the enrichment data', function () {
+    it('clears calculated attributes, seeded objects and segment members; keeps object types and segment definitions', async function () {
+      await client.send(new PutProfileObjectTypeCommand(CONTACT_TYPE));
+      const seed = () => fake.seedProfile({ ProfileId: 'a'.repeat(32) });
+      const { ProfileId } = seed();
+      fake.seedCalculatedAttributes(ProfileId, { ltv: '1' });
+      fake.seedObject(ProfileId, 'ContactRecord', { profileId: ProfileId, contactId: 'c-1' });
+      fake.seedSegment('vip', [ProfileId]);
+      fake.reset();
+      expect(fake.objects()).to.deep.equal([]);
+      expect(await failure(listCalculated(ProfileId))).to.deep.equal(['ResourceNotFoundException', 404]); // the profile is gone too
+      seed();
+      expect((await listCalculated(ProfileId)).Items).to.deep.equal([]);
+      expect((await listObjects({ ObjectTypeName: 'ContactRecord', ProfileId })).Items).to.deep.equal([]);
+      expect((await membership([ProfileId])).Profiles).to.deep.equal([{ ProfileId, QueryResult: 'ABSENT' }]);
     });
   });
 
@@ -443,10 +640,32 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect(counts).to.deep.equal({ total: 4, byOperation: { SearchProfiles: 2, GetDomain: 2 }, byStatus: { 200: 3, 503: 1 } });
     });
 
-    it('runs as a separate process: prints FAKE_AWS_URL, serves seeded profiles, exits 0 on SIGTERM', async function () {
-      this.timeout(30_000);
+    it('seeds calculated attributes, objects and segments with a seed document (POST /__fake/seed); a bad entry is a 400', async function () {
+      const post = (path: string, body: unknown) => fetch(`${fake.url}/__fake/${path}`, { method: 'POST', body: JSON.stringify(body) });
+      const id = 'b'.repeat(32);
+      const res = await post('seed', {
+        profiles: [{ ProfileId: id, FirstName: 'Doc' }, { PhoneNumber: '+1888' }],
+        calculatedAttributes: [{ profileId: id, values: { ltv: '7' }, isDataPartial: true }],
+        objects: [{ profileId: id, objectTypeName: 'Order', object: { orderId: 'o-1' }, uniqueKey: 'k-1' }],
+        segments: [{ name: 'vip', profileIds: [id] }],
+      });
+      const { ProfileIds } = (await res.json()) as { ProfileIds: string[] };
+      expect([res.status, ProfileIds.length, ProfileIds[0]]).to.deep.equal([200, 2, id]);
+      expect((await listCalculated(id)).Items).to.deep.equal([{ CalculatedAttributeName: 'ltv', DisplayName: 'ltv', IsDataPartial: 'true', Value: '7' }]);
+      expect((await listObjects({ ObjectTypeName: 'Order', ProfileId: id })).Items)
+        .to.deep.equal([{ ObjectTypeName: 'Order', ProfileObjectUniqueKey: 'k-1', Object: '{"orderId":"o-1"}' }]);
+      expect((await membership([id, ProfileIds[1]!])).Profiles?.map((p) => p.QueryResult)).to.deep.equal(['PRESENT', 'ABSENT']);
+      const bad = await post('seed', { objects: [{ profileId: 'f'.repeat(32), objectTypeName: 'Order', object: {} }] });
+      expect(bad.status).to.equal(400);
+      expect(((await bad.json()) as { Message: string }).Message).to.match(/unknown profile/);
+      await post('reset', {});
+      expect(fake.objects()).to.deep.equal([]);
+    });
+
+    /** Runs fake-aws-server.ts with `--seed` (this JSON), gives `use` a client on it, then expects exit 0 on SIGTERM. */
+    async function withServerProcess(seedJson: unknown, use: (c: CustomerProfilesClient) => Promise<void>): Promise<void> {
       const seed = join(await mkdtemp(join(tmpdir(), 'fake-aws-')), 'seed.json');
-      await writeFile(seed, JSON.stringify([{ FirstName: 'Seeded', PhoneNumber: '+1777' }]));
+      await writeFile(seed, JSON.stringify(seedJson));
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/fake-aws-server.ts', '--port', '0', '--latency-ms', '5', '--seed', seed],
         { stdio: ['ignore', 'pipe', 'inherit'] });
       try {
@@ -455,15 +674,39 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
         const url = /^FAKE_AWS_URL=(http:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
         expect(url, line).to.be.a('string');
         const c = new CustomerProfilesClient({ region: 'us-east-1', credentials, endpoint: url, maxAttempts: 1 });
-        const out = await c.send(new SearchProfilesCommand({ DomainName: DOMAIN, KeyName: '_phone', Values: ['+1777'] }));
-        c.destroy();
-        expect(out.Items?.map((i) => i.FirstName)).to.deep.equal(['Seeded']);
+        try { await use(c); } finally { c.destroy(); }
         const exited = once(child, 'exit');
         child.kill('SIGTERM');
         expect(((await exited) as [number | null])[0]).to.equal(0);
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
+    }
+
+    it('runs as a separate process: prints FAKE_AWS_URL, serves seeded profiles, exits 0 on SIGTERM', async function () {
+      this.timeout(30_000);
+      await withServerProcess([{ FirstName: 'Seeded', PhoneNumber: '+1777' }], async (c) => {
+        const out = await c.send(new SearchProfilesCommand({ DomainName: DOMAIN, KeyName: '_phone', Values: ['+1777'] }));
+        expect(out.Items?.map((i) => i.FirstName)).to.deep.equal(['Seeded']);
+      });
+    });
+
+    it('runs as a separate process seeded with a seed document (calculated attributes, objects, segments)', async function () {
+      this.timeout(30_000);
+      const id = 'c'.repeat(32);
+      await withServerProcess({
+        profiles: [{ ProfileId: id, FirstName: 'Doc' }],
+        calculatedAttributes: [{ profileId: id, values: { ltv: '9' } }],
+        objects: [{ profileId: id, objectTypeName: 'Order', object: { orderId: 'o-9' } }],
+        segments: [{ name: 'vip', profileIds: [id] }],
+      }, async (c) => {
+        const attrs = await c.send(new ListCalculatedAttributesForProfileCommand({ DomainName: DOMAIN, ProfileId: id }));
+        expect(attrs.Items?.map((i) => [i.CalculatedAttributeName, i.Value])).to.deep.equal([['ltv', '9']]);
+        const objs = await c.send(new ListProfileObjectsCommand({ DomainName: DOMAIN, ObjectTypeName: 'Order', ProfileId: id }));
+        expect(objs.Items?.map((i) => i.Object)).to.deep.equal(['{"orderId":"o-9"}']);
+        const seg = await c.send(new GetSegmentMembershipCommand({ DomainName: DOMAIN, SegmentDefinitionName: 'vip', ProfileIds: [id] }));
+        expect(seg.Profiles?.map((p) => p.QueryResult)).to.deep.equal(['PRESENT']);
+      });
     });
   });
 });

@@ -1,11 +1,16 @@
 // Runs a FakeAws as a separate process (benchmarks):
-//   node --import tsx test/support/fake-aws-server.ts [--port 0] [--latency-ms 5] [--seed profiles.json] [--domain d]...
+//   node --import tsx test/support/fake-aws-server.ts [--port 0] [--latency-ms 5] [--seed seed.json] [--domain d]...
 // Prints `FAKE_AWS_URL=http://127.0.0.1:PORT` once listening; exits on SIGTERM/SIGINT.
 // Steer it over HTTP: GET /__fake/calls, POST /__fake/latency {ms}, POST /__fake/hang {on, operations?},
-// POST /__fake/fail {Fault}, POST /__fake/seed [profiles], POST /__fake/reset.
+// POST /__fake/fail {Fault}, POST /__fake/seed [profiles] | SeedDocument, POST /__fake/reset.
+// A seed (file or POST) is an array of profiles or a SeedDocument (fake-aws.ts):
+//   {"profiles": [{"ProfileId": "<32 hex>", "PhoneNumber": "+1..."}],
+//    "calculatedAttributes": [{"profileId": "<32 hex>", "values": {"ltv": "120"}, "isDataPartial": false}],
+//    "objects": [{"profileId": "<32 hex>", "objectTypeName": "Order", "object": {"orderId": "o-1"}, "uniqueKey": "k1"}],
+//    "segments": [{"name": "vip", "profileIds": ["<32 hex>"], "domain": "d"}]}
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { FakeAws, type FakeProfile } from './fake-aws.js';
+import { FakeAws } from './fake-aws.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,8 +31,8 @@ if (!Number.isInteger(port) || port < 0 || !Number.isFinite(latencyMs) || latenc
 const fake = new FakeAws({ latencyMs, ...(values.domain && { domains: values.domain }) });
 if (values.seed) {
   const seed: unknown = JSON.parse(await readFile(values.seed, 'utf8'));
-  if (!Array.isArray(seed)) throw new Error(`${values.seed}: expected a JSON array of profiles`);
-  for (const p of seed as FakeProfile[]) fake.seedProfile(p);
+  if (typeof seed !== 'object' || seed === null) throw new Error(`${values.seed}: expected a JSON array of profiles or a seed document`);
+  fake.seedDocument(seed);
 }
 
 const url = await fake.start(port);

@@ -2,6 +2,7 @@
 // The real AWS SDK is pointed at it (`endpoint: fake.url`); shapes follow the installed SDK schemas
 // (node_modules/@aws-sdk/client-customer-profiles/dist-es/schemas/schemas_0.js).
 // Errors: status + `x-amzn-ErrorType` header + `{"Message": "..."}`, which the SDK maps to its exception classes.
+// Input constraints (400 BadRequestException) are the service model's (aws/api-models-aws customer-profiles-2020-08-15.json).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -17,11 +18,31 @@ export type Latency = number | Partial<Record<string, number>>; // per operation
 /** domains default ['test-domain']; profileWriteIntervalMs: per-profile PutProfileObject/UpdateProfile window, default 1000, 0 = off. */
 export interface FakeAwsOptions { latencyMs?: Latency; domains?: string[]; profileWriteIntervalMs?: number }
 export interface FakeObject { profileId: string; objectTypeName: string; object: Record<string, unknown>; uniqueKey: string; at: number }
+/** displayNames: per attribute name (default the name); lastObjectTimestamp: ms or Date (default: not sent). */
+export interface CalculatedAttributeOptions { displayNames?: Record<string, string>; isDataPartial?: boolean; lastObjectTimestamp?: Date | number }
+/**
+ * What POST /__fake/seed and fake-aws-server's `--seed FILE` take: an array of profiles (as seedProfile), or this document,
+ * applied in this order (so `profiles` may define the ProfileIds the rest name). Not atomic: a bad entry answers 400
+ * after the entries before it were seeded.
+ */
+export interface SeedDocument {
+  profiles?: Array<Record<string, unknown>>;
+  calculatedAttributes?: Array<{ profileId: string; values: Record<string, string> } & CalculatedAttributeOptions>;
+  objects?: Array<{ profileId: string; objectTypeName: string; object: Record<string, unknown>; uniqueKey?: string }>;
+  segments?: Array<{ name: string; profileIds: string[]; domain?: string }>;
+}
 
 type Json = Record<string, unknown>;
+/** A profile of config/embedded-profiles.json and what it carries beside it (see ProfileSeed in src/domain/profile.ts). */
+type EmbeddedSeed = Omit<FakeProfile, 'ProfileId'> & { ProfileId?: string;
+  searchKeys?: Record<string, string[]>; calculatedAttributes?: Record<string, string>;
+  objects?: Record<string, Array<Record<string, unknown>>>; segments?: string[] };
 interface DomainInfo { createdAt: number; deadLetterQueueUrl?: string; defaultEncryptionKey?: string }
 interface TypeKey { StandardIdentifiers?: string[]; FieldNames?: string[] }
 interface StoredObject extends FakeObject { domain: string; uniqueValue?: string }
+interface CalculatedAttribute { DisplayName: string; IsDataPartial: string; Value: string; LastObjectTimestamp?: number }
+interface Segment { members: Set<string>; computedAt: number }
+type SearchKey = { KeyName: string; Values: string[] };
 interface Held { run: () => void; res: ServerResponse }
 
 class AwsError extends Error {
@@ -52,6 +73,9 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp, string]> = [
   ['GET', new RegExp(`^${D}/object-types/([^/]+)$`), 'GetProfileObjectType'],
   ['PUT', new RegExp(`^${D}/object-types/([^/]+)$`), 'PutProfileObjectType'],
   ['DELETE', new RegExp(`^${D}/object-types/([^/]+)$`), 'DeleteProfileObjectType'],
+  ['POST', new RegExp(`^${D}/profiles/objects$`), 'ListProfileObjects'],
+  ['GET', new RegExp(`^${D}/profile/([^/]+)/calculated-attributes$`), 'ListCalculatedAttributesForProfile'],
+  ['POST', new RegExp(`^${D}/segments/([^/]+)/membership$`), 'GetSegmentMembership'],
   ['POST', /^\/contact\/attributes$/, 'UpdateContactAttributes'],
 ];
 
@@ -60,6 +84,17 @@ const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0
 const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(isStr);
 const epochSeconds = (ms: number): number => ms / 1000; // restJson1 default timestamp format
 const hexId = (): string => randomBytes(16).toString('hex');
+const newUniqueKey = (): string => randomBytes(12).toString('base64url');
+// The model's shapes: `name` (KeyName, SegmentDefinitionName), `typeName` (ObjectTypeName, CalculatedAttributeName),
+// `uuid` (ProfileId), `string1To255` (a key value).
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const TYPE_NAME = /^[a-zA-Z_][a-zA-Z_0-9-]{0,254}$/;
+const UUID = /^[a-f0-9]{32}$/;
+const isValue = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 255;
+/** A search key / ObjectFilter: KeyName a `name`, Values a non-empty list of `string1To255`. */
+const isSearchKey = (k: unknown): k is SearchKey =>
+  isObject(k) && typeof k.KeyName === 'string' && NAME.test(k.KeyName) && Array.isArray(k.Values) && k.Values.length > 0 && k.Values.every(isValue);
+const isIdList = (v: unknown): v is string[] => Array.isArray(v) && v.every((id) => typeof id === 'string' && UUID.test(id));
 
 function send(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
   if (res.destroyed || res.writableEnded) return;
@@ -79,11 +114,47 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** max-results (the model's maxSize100: 1..100) and next-token (1..1024 chars, our own encoding) of a list call. */
+function pageArgs(query: URLSearchParams, defaultMax: number): { offset: number; max: number } {
+  const max = Number(query.get('max-results') ?? defaultMax);
+  if (!Number.isInteger(max) || max < 1 || max > 100) throw badRequest('max-results must be between 1 and 100');
+  const token = query.get('next-token');
+  const offset = token === null ? 0 : token === '' ? NaN : Number(Buffer.from(token, 'base64url').toString('utf8'));
+  if (!Number.isInteger(offset) || offset < 0) throw badRequest('Invalid NextToken');
+  return { offset, max };
+}
+
+/**
+ * ListProfileObjects' order. The API documents none, so a client must not assume one: by ingestion time t0..tn-1 the
+ * objects come as [t1, tn-1, t0, t2, ..., tn-2], neither oldest- nor newest-first, and for 3+ objects Items[0] is
+ * neither the oldest nor the newest; two objects come oldest first (Items[0] is not the newest). Deterministic, so
+ * pages are consistent while the objects don't change.
+ */
+function notByTime<T extends { at: number }>(objects: T[]): T[] {
+  const [oldest, ...more] = [...objects].sort((a, b) => a.at - b.at); // stable: same ms keeps insertion order
+  const newest = more.pop();
+  if (!oldest || !newest) return oldest ? [oldest] : [];
+  const [second, ...rest] = more;
+  return second ? [second, newest, oldest, ...rest] : [oldest, newest];
+}
+
+type TypeFields = Record<string, { Source?: string; Target?: string }>;
+const typeFields = (type: Json): TypeFields => (isObject(type.Fields) ? type.Fields : {}) as TypeFields;
+const typeKeyDefs = (type: Json): Array<{ keyName: string; def: TypeKey }> =>
+  Object.entries((isObject(type.Keys) ? type.Keys : {}) as Record<string, TypeKey[]>).flatMap(([keyName, defs]) => defs.map((def) => ({ keyName, def })));
+const hasId = (def: TypeKey, id: string): boolean => def.StandardIdentifiers?.includes(id) ?? false;
+
 /** Reads `_source.a.b` (or `a.b`) from an ingested object; scalars only, as strings. */
 function readSource(obj: Json, source: string): string | undefined {
   let cur: unknown = obj;
   for (const part of source.replace(/^_source\./, '').split('.')) cur = isObject(cur) ? cur[part] : undefined;
   return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' ? String(cur) : undefined;
+}
+
+/** A key's value in an object: its FieldNames, resolved through Fields[name].Source, joined; undefined if one is missing. */
+function keyValue(fields: TypeFields, object: Json, def: TypeKey): string | undefined {
+  const vals = (def.FieldNames ?? []).map((f) => readSource(object, fields[f]?.Source ?? f));
+  return vals.length > 0 && vals.every((v) => v !== undefined) ? vals.join('') : undefined;
 }
 
 export class FakeAws {
@@ -99,6 +170,8 @@ export class FakeAws {
   private stored: StoredObject[] = [];
   private readonly lastWrite = new Map<string, number>();
   private readonly contacts = new Map<string, Record<string, string>>();
+  private readonly calculated = new Map<string, Map<string, CalculatedAttribute>>(); // profile id -> name -> attribute
+  private readonly segments = new Map<string, Segment>(); // `${domain}/${name}`
   private faults: Fault[] = [];
   private hangOps: Set<string> | 'all' | null = null;
   private held: Held[] = [];
@@ -146,10 +219,13 @@ export class FakeAws {
   lookupCalls(): FakeCall[] { return this.calls.filter((c) => c.operation === 'SearchProfiles' || c.operation === 'CreateProfile'); }
   callsTo(operation: string): FakeCall[] { return this.calls.filter((c) => c.operation === operation); }
 
-  /** Clears profiles, keys, objects, contact attributes, throttle windows, calls, faults and hang (held requests are dropped).
-   *  Keeps domains, object types and latency. */
+  /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, segment members, contact attributes,
+   *  throttle windows, calls, faults and hang (held requests are dropped). Keeps domains, object types, segment
+   *  definitions (like object types: a segment seeded once stays defined, with no members) and latency. */
   reset(): void {
     this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear();
+    this.calculated.clear();
+    for (const s of this.segments.values()) s.members.clear();
     this.calls.splice(0); this.faults = []; this.hangOps = null;
     this.dropHeld();
   }
@@ -166,6 +242,84 @@ export class FakeAws {
   }
 
   profiles(): FakeProfile[] { return [...this.store.values()].map((e) => e.profile); }
+
+  /** Sets (or overwrites) calculated attributes of a seeded profile: name -> Value; IsDataPartial 'false' by default. */
+  seedCalculatedAttributes(profileId: string, values: Record<string, string>, opts: CalculatedAttributeOptions = {}): void {
+    this.seeded(profileId, 'seedCalculatedAttributes');
+    const attrs = this.calculated.get(profileId) ?? this.calculated.set(profileId, new Map()).get(profileId)!;
+    const at = opts.lastObjectTimestamp;
+    for (const [name, Value] of Object.entries(values)) {
+      if (!TYPE_NAME.test(name) || !isValue(Value)) throw new Error(`FakeAws.seedCalculatedAttributes: invalid name or value for ${name}`);
+      attrs.set(name, { DisplayName: opts.displayNames?.[name] ?? name, IsDataPartial: String(opts.isDataPartial ?? false), Value,
+        ...(at !== undefined && { LastObjectTimestamp: epochSeconds(Number(at)) }) });
+    }
+  }
+
+  /** Stores an object on a seeded profile as if ingested now (no throttle window, no _profile mapping, no keys indexed);
+   *  replaces the object of that type with the same uniqueKey. The object type need not be defined. */
+  seedObject(profileId: string, objectTypeName: string, object: Record<string, unknown>, uniqueKey?: string): FakeObject {
+    const { domain } = this.seeded(profileId, 'seedObject');
+    if (!TYPE_NAME.test(objectTypeName)) throw new Error(`FakeAws.seedObject: invalid object type name ${objectTypeName}`);
+    const type = this.types.get(`${domain}/${objectTypeName}`);
+    const uniqueDef = type && typeKeyDefs(type).find((k) => hasId(k.def, 'UNIQUE'));
+    const record: StoredObject = { domain, profileId, objectTypeName, object, uniqueKey: uniqueKey ?? newUniqueKey(), at: Date.now(),
+      uniqueValue: type && uniqueDef ? keyValue(typeFields(type), object, uniqueDef.def) : undefined };
+    const i = this.stored.findIndex((o) => o.domain === domain && o.objectTypeName === objectTypeName && o.uniqueKey === record.uniqueKey);
+    if (i >= 0) this.stored[i] = record; else this.stored.push(record);
+    return { profileId, objectTypeName, object, uniqueKey: record.uniqueKey, at: record.at };
+  }
+
+  /** Defines segment `name` in `domain` with exactly these members (replacing earlier ones); ids need not exist. */
+  seedSegment(name: string, profileIds: string[], domain = this.defaultDomain()): void {
+    if (!NAME.test(name)) throw new Error(`FakeAws.seedSegment: invalid segment definition name ${name}`);
+    if (!this.domains.has(domain)) this.setDomain(domain);
+    this.segments.set(`${domain}/${name}`, { members: new Set(profileIds), computedAt: Date.now() });
+  }
+
+  /** Adds search key values to a seeded profile, as AddProfileKey would (e.g. a custom key such as loyaltyId). */
+  seedKey(profileId: string, keyName: string, values: string[]): void {
+    this.seeded(profileId, 'seedKey');
+    this.addKey(profileId, keyName, values);
+  }
+
+  /** Seeds the embedded store's seed profiles (config/embedded-profiles.json) with everything they carry beside the
+   *  profile: custom search keys, calculated attributes, objects and segments. The same data, both stores. */
+  seedLikeEmbedded(seeds: ReadonlyArray<Record<string, unknown>>): void {
+    for (const seed of seeds as EmbeddedSeed[]) {
+      const { searchKeys = {}, calculatedAttributes, objects = {}, segments = [], ...profile } = seed;
+      const { ProfileId } = this.seedProfile(profile);
+      for (const [name, values] of Object.entries(searchKeys)) this.seedKey(ProfileId, name, values);
+      if (calculatedAttributes) this.seedCalculatedAttributes(ProfileId, calculatedAttributes);
+      for (const [type, list] of Object.entries(objects)) list.forEach((o, i) => this.seedObject(ProfileId, type, o, `${ProfileId}-${type}-${i}`));
+      for (const name of segments) {
+        const key = `${this.defaultDomain()}/${name}`;
+        this.seedSegment(name, [...(this.segments.get(key)?.members ?? []), ProfileId]);
+      }
+    }
+  }
+
+  /** Seeds a SeedDocument (or an array of profiles); returns the ProfileIds of its profiles, in order. */
+  seedDocument(doc: SeedDocument | Array<Record<string, unknown>>): string[] {
+    const d: SeedDocument = Array.isArray(doc) ? { profiles: doc } : doc;
+    const list = <T>(v: T[] | undefined, what: string): T[] => {
+      if (v !== undefined && !Array.isArray(v)) throw new Error(`seed: ${what} must be an array`);
+      return (v ?? []).map((e) => { if (!isObject(e)) throw new Error(`seed: every entry of ${what} must be an object`); return e; });
+    };
+    const ids = list(d.profiles, 'profiles').map((p) => this.seedProfile(p).ProfileId);
+    for (const { profileId, values, ...opts } of list(d.calculatedAttributes, 'calculatedAttributes')) {
+      if (!isObject(values)) throw new Error('seed: calculatedAttributes[].values must be an object');
+      this.seedCalculatedAttributes(profileId, values, opts);
+    }
+    for (const o of list(d.objects, 'objects')) {
+      if (!isObject(o.object)) throw new Error('seed: objects[].object must be an object');
+      this.seedObject(o.profileId, o.objectTypeName, o.object, o.uniqueKey);
+    }
+    for (const s of list(d.segments, 'segments')) {
+      if (!Array.isArray(s.profileIds) || !s.profileIds.every(isStr)) throw new Error('seed: segments[].profileIds must be a list of ids');
+      this.seedSegment(s.name, s.profileIds, s.domain);
+    }
+    return ids;
+  }
 
   objects(objectTypeName?: string): FakeObject[] {
     return this.stored
@@ -195,6 +349,12 @@ export class FakeAws {
   // ---- request pipeline -------------------------------------------------------------------------------------------
 
   private defaultDomain(): string { return this.domains.keys().next().value ?? 'test-domain'; }
+
+  private seeded(profileId: unknown, method: string): { domain: string; profile: FakeProfile } {
+    const entry = typeof profileId === 'string' ? this.store.get(profileId) : undefined;
+    if (!entry) throw new Error(`FakeAws.${method}: unknown profile ${String(profileId)} (seedProfile it first)`);
+    return entry;
+  }
 
   private dropHeld(): void {
     for (const h of this.held) h.res.socket?.destroy();
@@ -294,6 +454,9 @@ export class FakeAws {
         this.types.delete(`${domain}/${typeName}`);
         this.stored = this.stored.filter((o) => o.domain !== domain || o.objectTypeName !== typeName);
         return { Message: `Object type ${typeName} deleted` };
+      case 'ListProfileObjects': return this.listObjects(domain, body, query);
+      case 'ListCalculatedAttributesForProfile': return this.listCalculated(domain, params[1] ?? '', query);
+      case 'GetSegmentMembership': return this.segmentMembership(domain, params[1] ?? '', body);
       default: throw new AwsError(404, 'UnknownOperationException', op);
     }
   }
@@ -362,30 +525,25 @@ export class FakeAws {
     const more = body.AdditionalSearchKeys;
     const extra: unknown[] = more === undefined ? [] : Array.isArray(more) ? more : [null];
     const keys = [{ KeyName: body.KeyName, Values: body.Values }, ...extra];
-    if (!keys.every((k) => isObject(k) && isStr(k.KeyName) && isStrList(k.Values))) {
-      throw badRequest('KeyName and a non-empty Values list are required for every search key');
+    if (!keys.every(isSearchKey)) {
+      throw badRequest('KeyName ([a-zA-Z0-9_-], 1-64 chars) and a non-empty Values list (1-255 chars each) are required for every search key');
     }
-    const searchKeys = keys as Array<{ KeyName: string; Values: string[] }>;
     const op = body.LogicalOperator ?? 'OR';
     if (op !== 'OR' && op !== 'AND') throw badRequest('LogicalOperator must be AND or OR');
-    if (extra.length > 4) throw badRequest('At most 4 AdditionalSearchKeys');
+    if (extra.length < (more === undefined ? 0 : 1) || extra.length > 4) throw badRequest('AdditionalSearchKeys must hold 1 to 4 keys');
     const hits: FakeProfile[] = [];
     for (const { domain: d, profile } of this.store.values()) {
       if (d !== domain) continue;
-      const found = searchKeys
+      const found = keys
         .map((k) => ({ KeyName: k.KeyName, Values: k.Values.filter((v) => this.keyValues(profile, k.KeyName).includes(v)) }))
         .filter((f) => f.Values.length > 0);
-      if (op === 'AND' ? found.length === searchKeys.length : found.length > 0) hits.push({ ...profile, FoundByItems: found });
+      if (op === 'AND' ? found.length === keys.length : found.length > 0) hits.push({ ...profile, FoundByItems: found });
     }
     return this.page(hits, query, 20);
   }
 
   private page(items: unknown[], query: URLSearchParams, defaultMax: number): Json {
-    const max = Number(query.get('max-results') ?? defaultMax);
-    if (!Number.isInteger(max) || max < 1 || max > 100) throw badRequest('max-results must be between 1 and 100');
-    const token = query.get('next-token');
-    const offset = token === null ? 0 : Number(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Number.isInteger(offset) || offset < 0) throw badRequest('Invalid NextToken');
+    const { offset, max } = pageArgs(query, defaultMax);
     const end = offset + max;
     return { Items: items.slice(offset, end), NextToken: end < items.length ? Buffer.from(String(end)).toString('base64url') : undefined };
   }
@@ -409,17 +567,12 @@ export class FakeAws {
     try { obj = JSON.parse(body.Object); } catch { throw badRequest('Object is not valid JSON'); }
     if (!isObject(obj)) throw badRequest('Object must be a JSON object');
     const object = obj;
-    const fields = (isObject(type.Fields) ? type.Fields : {}) as Record<string, { Source?: string; Target?: string }>;
-    const keyDefs = Object.entries((isObject(type.Keys) ? type.Keys : {}) as Record<string, TypeKey[]>)
-      .flatMap(([keyName, defs]) => defs.map((def) => ({ keyName, def })));
-    const valueOf = (def: TypeKey): string | undefined => {
-      const vals = (def.FieldNames ?? []).map((f) => readSource(object, fields[f]?.Source ?? f));
-      return vals.length > 0 && vals.every((v) => v !== undefined) ? vals.join('') : undefined;
-    };
-    const has = (def: TypeKey, id: string): boolean => def.StandardIdentifiers?.includes(id) ?? false;
+    const fields = typeFields(type);
+    const keyDefs = typeKeyDefs(type);
+    const valueOf = (def: TypeKey): string | undefined => keyValue(fields, object, def);
 
     let profile: FakeProfile | undefined;
-    for (const { keyName, def } of keyDefs.filter((k) => has(k.def, 'PROFILE'))) {
+    for (const { keyName, def } of keyDefs.filter((k) => hasId(k.def, 'PROFILE'))) {
       const v = valueOf(def);
       const entry = v === undefined ? undefined
         : [...this.store.values()].find((e) => e.domain === domain && this.keyValues(e.profile, keyName).includes(v));
@@ -429,14 +582,14 @@ export class FakeAws {
     if (!profile) throw badRequest(`No profile matches the PROFILE keys of object type ${typeName}`);
     this.throttleWrite(profile.ProfileId, at);
 
-    const uniqueDef = keyDefs.find((k) => has(k.def, 'UNIQUE'));
+    const uniqueDef = keyDefs.find((k) => hasId(k.def, 'UNIQUE'));
     const uniqueValue = uniqueDef ? valueOf(uniqueDef.def) : undefined;
     if (uniqueDef && uniqueValue === undefined) throw badRequest(`Object lacks the UNIQUE key ${uniqueDef.keyName}`);
     const existing = uniqueValue === undefined ? undefined
       : this.stored.find((o) => o.domain === domain && o.objectTypeName === typeName && o.uniqueValue === uniqueValue);
     const record: StoredObject = {
       domain, profileId: profile.ProfileId, objectTypeName: typeName, object, uniqueValue,
-      uniqueKey: existing?.uniqueKey ?? randomBytes(12).toString('base64url'), at,
+      uniqueKey: existing?.uniqueKey ?? newUniqueKey(), at,
     };
     if (existing) this.stored[this.stored.indexOf(existing)] = record; else this.stored.push(record);
 
@@ -448,9 +601,62 @@ export class FakeAws {
     }
     for (const { keyName, def } of keyDefs) {
       const v = valueOf(def);
-      if (v !== undefined && !has(def, 'LOOKUP_ONLY') && !(keyName in STANDARD_KEYS)) this.addKey(profile.ProfileId, keyName, [v]);
+      if (v !== undefined && !hasId(def, 'LOOKUP_ONLY') && !(keyName in STANDARD_KEYS)) this.addKey(profile.ProfileId, keyName, [v]);
     }
     return { ProfileObjectUniqueKey: record.uniqueKey };
+  }
+
+  /** ListProfileObjects: the profile's objects of the type (PutProfileObject's and seedObject's), in notByTime order.
+   *  ObjectFilter: objects whose value for that key of the object type is one of Values; a KeyName that is not a key
+   *  of the type is a BadRequestException. A type neither defined nor seeded in the domain is a 404. */
+  private listObjects(domain: string, body: Json, query: URLSearchParams): Json {
+    const { ObjectTypeName: typeName, ProfileId: profileId, ObjectFilter: filter } = body;
+    if (typeof typeName !== 'string' || !TYPE_NAME.test(typeName)) throw badRequest('ObjectTypeName is required ([a-zA-Z_][a-zA-Z_0-9-]*, 1-255 chars)');
+    if (typeof profileId !== 'string' || !UUID.test(profileId)) throw badRequest('ProfileId is required ([a-f0-9]{32})');
+    if (filter !== undefined && !isSearchKey(filter)) throw badRequest('ObjectFilter needs a KeyName and a non-empty Values list');
+    pageArgs(query, 20); // input errors before missing resources
+    this.profileIn(domain, profileId);
+    const type = this.types.get(`${domain}/${typeName}`);
+    const ofType = this.stored.filter((o) => o.domain === domain && o.objectTypeName === typeName);
+    if (!type && ofType.length === 0) throw notFound(`Object type ${typeName} not found in domain ${domain}`);
+    let objects = ofType.filter((o) => o.profileId === profileId);
+    if (filter) {
+      const defs = type ? typeKeyDefs(type).filter((k) => k.keyName === filter.KeyName) : [];
+      if (defs.length === 0) throw badRequest(`${filter.KeyName} is not a key of object type ${typeName}`);
+      const fields = typeFields(type!);
+      objects = objects.filter((o) => defs.some(({ def }) => {
+        const v = keyValue(fields, o.object, def);
+        return v !== undefined && filter.Values.includes(v);
+      }));
+    }
+    return this.page(notByTime(objects).map((o) => ({ ObjectTypeName: typeName, ProfileObjectUniqueKey: o.uniqueKey, Object: JSON.stringify(o.object) })), query, 20);
+  }
+
+  /** ListCalculatedAttributesForProfile: the seeded attributes, by name; 404 for an unknown profile. */
+  private listCalculated(domain: string, profileId: string, query: URLSearchParams): Json {
+    if (!UUID.test(profileId)) throw badRequest('ProfileId must be 32 hex digits ([a-f0-9]{32})');
+    pageArgs(query, 20);
+    this.profileIn(domain, profileId);
+    const items = [...(this.calculated.get(profileId) ?? [])].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([CalculatedAttributeName, a]) => ({ CalculatedAttributeName, ...a }));
+    return this.page(items, query, 20);
+  }
+
+  /** GetSegmentMembership: PRESENT/ABSENT per profile of the domain (no `Profile` member: optional in the model),
+   *  an id with no profile in the domain goes to Failures (Status 404); an unknown segment is a 404. */
+  private segmentMembership(domain: string, name: string, body: Json): Json {
+    const ids = body.ProfileIds;
+    if (!NAME.test(name)) throw badRequest('SegmentDefinitionName must be 1-64 chars of [a-zA-Z0-9_-]');
+    if (!isIdList(ids) || ids.length < 1 || ids.length > 100) throw badRequest('ProfileIds must hold 1 to 100 profile ids ([a-f0-9]{32})');
+    const segment = this.segments.get(`${domain}/${name}`);
+    if (!segment) throw notFound(`Segment definition ${name} not found in domain ${domain}`);
+    const known = (id: string): boolean => this.store.get(id)?.domain === domain;
+    return {
+      SegmentDefinitionName: name,
+      Profiles: ids.filter(known).map((ProfileId) => ({ ProfileId, QueryResult: segment.members.has(ProfileId) ? 'PRESENT' : 'ABSENT' })),
+      Failures: ids.filter((id) => !known(id)).map((ProfileId) => ({ ProfileId, Message: `Profile ${ProfileId} not found`, Status: 404 })),
+      LastComputedAt: epochSeconds(segment.computedAt),
+    };
   }
 
   private updateContactAttributes(body: Json): Json {
@@ -489,9 +695,10 @@ export class FakeAws {
       case 'POST /__fake/hang': this.hang(body.on === true, isStrList(body.operations) ? body.operations : undefined); break;
       case 'POST /__fake/fail': this.fail(body as unknown as Fault); break;
       case 'POST /__fake/reset': this.reset(); break;
-      case 'POST /__fake/seed': {
-        const items = Array.isArray(body.items) ? body.items.filter(isObject) : [];
-        return send(res, 200, { ProfileIds: items.map((p) => this.seedProfile(p).ProfileId) });
+      case 'POST /__fake/seed': { // an array of profiles, or a SeedDocument
+        try {
+          return send(res, 200, { ProfileIds: this.seedDocument(Array.isArray(body.items) ? body.items.filter(isObject) : body) });
+        } catch (e) { return send(res, 400, { Message: e instanceof Error ? e.message : String(e) }); }
       }
       default: return send(res, 404, { Message: `unknown control route ${method} ${path}` });
     }
