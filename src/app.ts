@@ -8,6 +8,7 @@ import type { ContactResolver, Resolved } from './contact/resolve.js';
 import { AppError } from './errors.js';
 import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
+import { STANDARD_KEYS, type CallerKeys } from './domain/keys.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { checkJsonShape, hardeningHeaders } from './http/guards.js';
 import { bindRequestContext, type RequestContext } from './ops/context.js';
@@ -142,15 +143,22 @@ export function buildApp(deps: AppDeps): Express {
 
   const admin = deps.admin;
   if (admin) {
-    // Erasure of one caller (GDPR): phoneNumber or emailAddress, as the flow would send it.
+    // Erasure of one caller (GDPR): phoneNumber or emailAddress, as the flow would send it; or the
+    // accountNumber of a caller who was looked up by it alone (caller ID withheld).
     app.post('/v1/admin/erase', bearerAuth(admin.tokens), requireJson, readJson, async (req: Request, res: Response) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const country = typeof body.countryCode === 'string' && isCountryCode(body.countryCode.toUpperCase()) ? body.countryCode.toUpperCase() : admin.defaultCountry;
       const identity = normalisePhone(body.phoneNumber, country as CountryCode) ?? normaliseEmail(body.emailAddress);
-      if (!identity) throw new AppError('INVALID_REQUEST', 400, 'give a valid phoneNumber or emailAddress');
-      const report = await admin.eraser.erase(identity);
-      (res.locals.log as RequestLog).identity = identity.type === 'PHONE' ? maskPhone(identity.e164) : maskEmail(identity.address);
-      res.json({ erased: report, identityType: identity.type });
+      const account = typeof body.accountNumber === 'string' ? body.accountNumber.trim() : '';
+      if (!identity && (account.length < 1 || account.length > 255)) {
+        throw new AppError('INVALID_REQUEST', 400, 'give a valid phoneNumber or emailAddress, or an accountNumber of 1 to 255 characters');
+      }
+      const keys: CallerKeys = identity
+        ? { identity, extra: [], mode: 'any' }
+        : { identity: undefined, extra: [{ name: STANDARD_KEYS.account, values: [account] }], mode: 'any' };
+      const report = await admin.eraser.erase(keys);
+      (res.locals.log as RequestLog).identity = !identity ? 'account' : identity.type === 'PHONE' ? maskPhone(identity.e164) : maskEmail(identity.address);
+      res.json({ erased: report, identityType: identity?.type ?? 'ACCOUNT' });
     });
   }
 

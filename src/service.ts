@@ -8,7 +8,7 @@ import { ContactResolver } from './contact/resolve.js';
 import { awsObserver, instrumentAwsClient, Reachability } from './ops/aws-instrumentation.js';
 import type { Logger } from './ops/logger.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
-import { createCustomerProfilesClient, CustomerProfilesStore } from './profiles/customer-profiles.js';
+import { createHotPathClients, CustomerProfilesStore } from './profiles/customer-profiles.js';
 import { EmbeddedProfileStore } from './profiles/embedded.js';
 import type { ProfileStore } from './profiles/profile.js';
 import { createAwsRecordWriter, createRecordQueues, recordWriter } from './records/pipeline.js';
@@ -50,18 +50,22 @@ export function createService(config: Config, logger: Logger): Service {
   let writer: RecordWriter;
   const closers: Array<() => Promise<unknown> | void> = [];
   if (config.domain) {
-    const client = createCustomerProfilesClient({
+    const { lookup: client, enrich: enrichClient } = createHotPathClients({
       region: config.aws.region!,
       endpoint: config.aws.customerProfilesEndpoint,
       requestTimeoutMs: config.resolveDeadlineMs,
     });
     instrumentAwsClient(client, 'customer-profiles', observe);
-    store = new CustomerProfilesStore(client, config.domain);
+    // counted in the AWS metrics, but not in Customer Profiles' reachability (/readyz): a failing source
+    // (a mistyped segment name, say) does not make the lookups' service look down
+    instrumentAwsClient(enrichClient, 'customer-profiles', awsObserver(metrics));
+    store = new CustomerProfilesStore(client, config.domain, enrichClient);
     // this process writes records only while Redis cannot take them (the fallback), or without Redis
     const aws = createAwsRecordWriter({ ...config, domain: config.domain }, redis, observe);
     writer = aws.writer;
     closers.push(() => {
       client.destroy();
+      enrichClient.destroy();
       aws.close();
     });
   } else {
@@ -90,6 +94,7 @@ export function createService(config: Config, logger: Logger): Service {
     repeatWindowMs: config.repeatWindowMs,
     cacheKeepMs: Math.max(config.cache.ttlMs, config.cache.staleMaxAgeMs),
     createLockTtlMs: config.createLockTtlMs,
+    enrichmentCallsPerSecond: config.enrichmentCallsPerSecond,
     onRedisError: (operation) => metrics.redisErrors.inc({ operation }),
     onLockWait: (seconds) => metrics.lockWaits.observe(seconds),
   });
@@ -125,6 +130,7 @@ export function createService(config: Config, logger: Logger): Service {
     records,
     recordAttributes: config.records.contactAttributes,
     onCacheLookup: (result) => metrics.cacheLookups.inc({ result }),
+    onEnrichmentCall: (call, outcome) => metrics.enrichmentCalls.inc({ source: call.id, outcome }),
   });
   metrics.queue.depth = () => records.depth();
   metrics.queue.deadLetters = () => records.deadLetters.count();

@@ -3,6 +3,7 @@ import type { Logger } from '../ops/logger.js';
 import { LocalCreateOnce, RedisCreateOnce, type CreateOnce } from './create-once.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { StateKeys } from './keys.js';
+import { MemoryCallBudget, RedisCallBudget, type CallBudget } from './budget.js';
 import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
 import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
 import type { Answer } from '../domain/answer.js';
@@ -26,6 +27,8 @@ export interface SharedStateOptions {
   /** how long cache entries are kept: the stale-if-error maximum age (at least the fresh TTL) */
   cacheKeepMs: number;
   createLockTtlMs: number;
+  /** enrichment calls per operation per second, fleet-wide */
+  enrichmentCallsPerSecond: number;
   onRedisError?: (operation: string) => void;
   /** seconds a contact waited for another replica to create the caller's profile */
   onLockWait?: (seconds: number) => void;
@@ -42,9 +45,11 @@ export interface SharedState {
   idempotency: IdempotencyStore;
   recentContacts: RecentContacts;
   createOnce: CreateOnce;
+  /** the fleet's allowance of enrichment calls */
+  budget: CallBudget;
   health: RedisHealth;
   /** What a contact needs first: the answer kept for its ContactId (a Connect retry) and the caller's cached lookup. */
-  readContact(tag: string, contactId: string): Promise<ContactReads>;
+  readContact(tag: string, variant: string, contactId: string): Promise<ContactReads>;
 }
 
 export interface ContactReads {
@@ -61,23 +66,27 @@ export function createSharedState(o: SharedStateOptions): SharedState {
       idempotency: new MemoryIdempotencyStore(o.idempotencyTtlMs),
       recentContacts: new MemoryRecentContacts(o.repeatWindowMs),
     };
-    const readContact = async (tag: string, contactId: string): Promise<ContactReads> => ({
+    const readContact = async (tag: string, variant: string, contactId: string): Promise<ContactReads> => ({
       earlier: await memory.idempotency.get(tag, contactId),
-      cached: await memory.cache.get(tag),
+      cached: await memory.cache.get(tag, variant),
     });
-    return { keys, ...memory, memory, createOnce: new LocalCreateOnce(memory.cache), health, readContact };
+    const budget = new MemoryCallBudget(o.enrichmentCallsPerSecond);
+    return { keys, ...memory, memory, createOnce: new LocalCreateOnce(memory.cache), budget, health, readContact };
   }
   const sealer = new Sealer(o.dataKeys);
   const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs, sealer);
   const idempotency = new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer);
   const redis = o.redis;
   // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
-  const readContact = (tag: string, contactId: string): Promise<ContactReads> =>
+  const readContact = (tag: string, variant: string, contactId: string): Promise<ContactReads> =>
     health.safely(
       'contact.read',
       async () => {
-        const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId), keys.profileCache(tag));
-        return { earlier: answer ? idempotency.open(tag, contactId, answer) : undefined, cached: lookup ? cache.open(tag, lookup) : undefined };
+        const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId), keys.profileCache(tag, variant));
+        return {
+          earlier: answer ? idempotency.open(tag, contactId, answer) : undefined,
+          cached: lookup ? cache.open(tag, lookup, variant) : undefined,
+        };
       },
       { earlier: undefined, cached: undefined },
     );
@@ -88,6 +97,7 @@ export function createSharedState(o: SharedStateOptions): SharedState {
     idempotency,
     recentContacts: new RedisRecentContacts(o.redis, keys, health, o.repeatWindowMs),
     createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs, o.onLockWait),
+    budget: new RedisCallBudget(o.redis, keys, health, o.enrichmentCallsPerSecond),
     health,
     readContact,
   };

@@ -2,6 +2,14 @@ import { createHash, createHmac } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../domain/identity.js';
 import type { AttributeMapping } from '../domain/mapping.js';
+import { canonicalKeys, type CallerKeys } from '../domain/keys.js';
+
+/** Where one contact's lookup lives: the caller's hash tag, and which of the caller's lookups (keys and mode). */
+export interface LookupKey {
+  tag: string;
+  /** '' for the identity alone; else a keyed hash of the other keys and the mode */
+  variant: string;
+}
 
 /**
  * Every Redis key the service writes. Keys start with `<prefix>:<domain>:` so several domains (or
@@ -24,14 +32,30 @@ export class StateKeys {
     this.base = `${prefix}:${domain}`;
     // A change of the attribute mapping changes what a cached summary holds: such entries are not reused.
     this.cacheVersion = createHash('sha256')
-      .update(JSON.stringify(mapping.map((m) => [m.key, m.source])))
+      .update(JSON.stringify(mapping.map((m) => [m.key, m.source, m.call ?? null])))
       .digest('base64url')
       .slice(0, 8);
   }
 
   /** The caller's hash tag: HMAC-SHA256 of the normalised identity, 128 bits in base64url. */
   identityTag(identity: Identity): string {
-    const value = identity.type === 'PHONE' ? `p:${identity.e164}` : `e:${identity.address}`;
+    return this.hmac(identity.type === 'PHONE' ? `p:${identity.e164}` : `e:${identity.address}`);
+  }
+
+  /**
+   * The caller's tag and the lookup's variant. The tag comes from the phone number or e-mail address
+   * when there is one, so every lookup of that caller (whatever else the flow asked with) shares its
+   * slot and is found by an erasure; a contact without one is tagged by its first other key. What
+   * else decides the answer (the other keys, `any` or `all`) makes the variant.
+   */
+  lookupKey(keys: CallerKeys): LookupKey {
+    const [first] = keys.extra;
+    const tag = keys.identity ? this.identityTag(keys.identity) : this.hmac(`k:${first!.name}:${first!.values.join('\u0000')}`);
+    const others = keys.identity ? keys.extra : keys.extra.slice(1);
+    return { tag, variant: others.length === 0 ? '' : this.hmac(canonicalKeys(others, keys.mode)).slice(0, 16) };
+  }
+
+  private hmac(value: string): string {
     let tag = this.tags.get(value);
     if (tag === undefined) {
       tag = createHmac('sha256', this.secret).update(value).digest('base64url').slice(0, 22);
@@ -40,8 +64,8 @@ export class StateKeys {
     return tag;
   }
 
-  profileCache(tag: string): string {
-    return `${this.base}:{${tag}}:profile:${this.cacheVersion}`;
+  profileCache(tag: string, variant = ''): string {
+    return `${this.base}:{${tag}}:profile:${this.cacheVersion}${variant === '' ? '' : `:${variant}`}`;
   }
   createLock(tag: string): string {
     return `${this.base}:{${tag}}:lock`;
@@ -55,6 +79,10 @@ export class StateKeys {
   /** SCAN pattern of every key of one caller (erasure) */
   callerKeys(tag: string): string {
     return `${this.base}:{${tag}}:*`;
+  }
+  /** the fleet's count of one operation's enrichment calls in one second; all share one slot */
+  callBudget(operation: string, second: number): string {
+    return `${this.base}:{budget}:${operation}:${second}`;
   }
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;

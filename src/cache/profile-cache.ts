@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { ProfileSummary } from '../domain/answer.js';
+import type { ProfileSummary, Verification } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
 import type { RedisClient, RedisHealth } from './redis.js';
 import type { Sealer } from './seal.js';
@@ -9,15 +9,24 @@ export interface CachedLookup {
   status: 'KNOWN' | 'MULTIPLE' | 'NOT_FOUND';
   matchCount: number;
   summary?: ProfileSummary | undefined;
+  /** the key names that found the chosen profile (absent: none) */
+  matchedBy?: string[] | undefined;
+  /** absent: NOT_CHECKED */
+  verification?: Verification | undefined;
   /** epoch ms of the lookup; freshness and the stale-if-error age are judged from it */
   cachedAt: number;
 }
 
-/** identity tag -> the last lookup. Entries outlive their freshness so they can answer during an outage. */
+/**
+ * (caller tag, lookup variant) -> the last lookup. The variant is '' for the phone number or e-mail
+ * address alone (see StateKeys.lookupKey). Entries outlive their freshness so they can answer during an outage.
+ */
 export interface ProfileCache {
-  get(tag: string): Promise<CachedLookup | undefined>;
-  set(tag: string, lookup: CachedLookup): Promise<void>;
+  get(tag: string, variant?: string): Promise<CachedLookup | undefined>;
+  set(tag: string, lookup: CachedLookup, variant?: string): Promise<void>;
 }
+
+const memoryKey = (tag: string, variant = '') => (variant === '' ? tag : `${tag}|${variant}`);
 
 export class MemoryProfileCache implements ProfileCache {
   private readonly entries: LRUCache<string, CachedLookup>;
@@ -25,18 +34,23 @@ export class MemoryProfileCache implements ProfileCache {
   constructor(keepMs: number, max = 100_000) {
     this.entries = new LRUCache({ max, ttl: Math.max(1, keepMs) });
   }
-  get(tag: string): Promise<CachedLookup | undefined> {
-    return Promise.resolve(this.entries.get(tag));
+  get(tag: string, variant?: string): Promise<CachedLookup | undefined> {
+    return Promise.resolve(this.entries.get(memoryKey(tag, variant)));
   }
-  set(tag: string, lookup: CachedLookup): Promise<void> {
-    this.entries.set(tag, lookup);
+  set(tag: string, lookup: CachedLookup, variant?: string): Promise<void> {
+    this.entries.set(memoryKey(tag, variant), lookup);
     return Promise.resolve();
   }
-  /** erasure: drops the entry; returns the profile it named */
-  forget(tag: string): string[] {
-    const id = this.entries.get(tag)?.summary?.profileId;
-    this.entries.delete(tag);
-    return id ? [id] : [];
+  /** erasure: drops the caller's entries (every variant); returns the profiles they named */
+  forget(tag: string): { removed: number; profileIds: string[] } {
+    const keys = [...this.entries.keys()].filter((k) => k === tag || k.startsWith(`${tag}|`));
+    const ids = new Set<string>();
+    for (const k of keys) {
+      const id = this.entries.get(k)?.summary?.profileId;
+      if (id) ids.add(id);
+      this.entries.delete(k);
+    }
+    return { removed: keys.length, profileIds: [...ids] };
   }
 }
 
@@ -50,33 +64,33 @@ export class RedisProfileCache implements ProfileCache {
     private readonly sealer: Sealer,
   ) {}
 
-  get(tag: string): Promise<CachedLookup | undefined> {
+  get(tag: string, variant = ''): Promise<CachedLookup | undefined> {
     return this.health.safely(
       'cache.get',
       async () => {
-        const raw = await this.redis.get(this.keys.profileCache(tag));
-        return raw ? this.open(tag, raw) : undefined;
+        const raw = await this.redis.get(this.keys.profileCache(tag, variant));
+        return raw ? this.open(tag, raw, variant) : undefined;
       },
       undefined,
     );
   }
 
-  set(tag: string, lookup: CachedLookup): Promise<void> {
+  set(tag: string, lookup: CachedLookup, variant = ''): Promise<void> {
     return this.health.safely(
       'cache.set',
       async () => {
-        await this.redis.set(this.keys.profileCache(tag), this.seal(tag, lookup), 'PX', Math.max(1, this.keepMs));
+        await this.redis.set(this.keys.profileCache(tag, variant), this.seal(tag, lookup, variant), 'PX', Math.max(1, this.keepMs));
       },
       undefined,
     );
   }
 
   /** The entry as stored (sealed, bound to its key), for scripts that write it with other keys. */
-  seal(tag: string, lookup: CachedLookup): string {
-    return this.sealer.seal(lookup, this.keys.profileCache(tag));
+  seal(tag: string, lookup: CachedLookup, variant = ''): string {
+    return this.sealer.seal(lookup, this.keys.profileCache(tag, variant));
   }
 
-  open(tag: string, raw: string): CachedLookup | undefined {
-    return this.sealer.open<CachedLookup>(raw, this.keys.profileCache(tag));
+  open(tag: string, raw: string, variant = ''): CachedLookup | undefined {
+    return this.sealer.open<CachedLookup>(raw, this.keys.profileCache(tag, variant));
   }
 }

@@ -1,9 +1,10 @@
 // npm run erase -- --url https://resolver.internal <phone number or e-mail address> [--country GB]
+// npm run erase -- --url https://resolver.internal --account <account number>   (a caller looked up by it alone)
 // Asks a running replica to forget one caller (POST /v1/admin/erase with an ADMIN_TOKENS token).
 // Reads the token from ADMIN_TOKEN, never from the command line (shell history, process lists).
 import { fail, out } from './common.js';
 
-const USAGE = 'usage: ADMIN_TOKEN=... npm run erase -- --url <service URL> <phone number | e-mail address> [--country XX]';
+const USAGE = 'usage: ADMIN_TOKEN=... npm run erase -- --url <service URL> (<phone number | e-mail address> [--country XX] | --account <account number>)';
 const args = process.argv.slice(2);
 const option = (name: string) => {
   const i = args.indexOf(name);
@@ -14,12 +15,18 @@ const option = (name: string) => {
 };
 const url = option('--url');
 const countryCode = option('--country');
+const account = option('--account');
 const [who, ...rest] = args;
 const token = process.env.ADMIN_TOKEN;
-if (!url || !who || rest.length > 0) fail(USAGE);
+if (!url || (who === undefined) === (account === undefined) || rest.length > 0) fail(USAGE);
 if (!token) fail('ADMIN_TOKEN is not set (one of the service\'s ADMIN_TOKENS)');
 
-const body = who.includes('@') ? { emailAddress: who } : { phoneNumber: who, ...(countryCode ? { countryCode } : {}) };
+const body =
+  account !== undefined
+    ? { accountNumber: account }
+    : who!.includes('@')
+      ? { emailAddress: who }
+      : { phoneNumber: who, ...(countryCode ? { countryCode } : {}) };
 const res = await fetch(`${url.replace(/\/+$/, '')}/v1/admin/erase`, {
   method: 'POST',
   headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

@@ -4,7 +4,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { parseAttributeMapping, type AttributeMapping } from '../domain/mapping.js';
 import { ConfigError } from '../errors.js';
-import type { Profile } from '../domain/profile.js';
+import type { ProfileSeed } from '../domain/profile.js';
 import { envSchema, settings } from './schema.js';
 
 export interface Config {
@@ -32,7 +32,9 @@ export interface Config {
     | { mode: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
   redisKeyPrefix: string;
   redisCommandTimeoutMs: number;
-  cache: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number };
+  cache: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number };
+  /** enrichment calls per operation per second, fleet-wide */
+  enrichmentCallsPerSecond: number;
   createLockTtlMs: number;
   identityHashSecret: string;
   records: {
@@ -49,7 +51,7 @@ export interface Config {
   repeatWindowMs: number;
   idempotencyTtlMs: number;
   attributeMapping: AttributeMapping;
-  embeddedProfiles: Profile[];
+  embeddedProfiles: ProfileSeed[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -75,7 +77,14 @@ function readList(path: string, variable: string, problems: string[]): string[] 
   }
 }
 
-const profileSchema = z.looseObject({ ProfileId: z.string().regex(/^[0-9a-f]{32}$/, '32 lower-case hex characters') });
+const profileSchema = z.looseObject({
+  ProfileId: z.string().regex(/^[0-9a-f]{32}$/, '32 lower-case hex characters'),
+  // what a domain holds beside the profile (see ProfileSeed)
+  searchKeys: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), z.array(z.string().min(1).max(255))).optional(),
+  calculatedAttributes: z.record(z.string(), z.string()).optional(),
+  objects: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))).optional(),
+  segments: z.array(z.string()).optional(),
+});
 
 function readJson(path: string, variable: string, problems: string[]): unknown {
   try {
@@ -153,13 +162,16 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   );
   problems.push(...mappingProblems.map((p) => `ATTRIBUTE_MAPPING_FILE: ${p}`));
 
-  let embeddedProfiles: Profile[] = [];
+  let embeddedProfiles: ProfileSeed[] = [];
   if (!s.CUSTOMER_PROFILES_DOMAIN) {
     const seed = z
       .object({ profiles: z.array(profileSchema) })
       .safeParse(readJson(fromBase(s.EMBEDDED_PROFILES_FILE), 'EMBEDDED_PROFILES_FILE', problems));
     if (seed.success) embeddedProfiles = seed.data.profiles;
-    else problems.push(`EMBEDDED_PROFILES_FILE: expected {"profiles": [{"ProfileId": "<32 hex>", ...}]}`);
+    else {
+      const issue = seed.error.issues[0]!;
+      problems.push(`EMBEDDED_PROFILES_FILE: ${issue.path.join('.')}: ${issue.message}; expected {"profiles": [{"ProfileId": "<32 hex>", ...}]}`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -202,7 +214,9 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       ttlMs: s.CACHE_TTL_SECONDS * 1000,
       notFoundTtlMs: s.CACHE_NOT_FOUND_TTL_SECONDS * 1000,
       staleMaxAgeMs: s.CACHE_STALE_MAX_AGE_SECONDS * 1000,
+      enrichmentTtlMs: s.ENRICHMENT_TTL_SECONDS * 1000,
     },
+    enrichmentCallsPerSecond: s.ENRICHMENT_CALLS_PER_SECOND,
     createLockTtlMs: s.CREATE_LOCK_TTL_MS,
     identityHashSecret: s.IDENTITY_HASH_SECRET,
     records: {

@@ -52,6 +52,12 @@ export const settings = {
   CACHE_TTL_SECONDS: int(0, 86400).describe('how long a looked-up profile answers from the cache without asking Customer Profiles'),
   CACHE_NOT_FOUND_TTL_SECONDS: int(0, 3600).describe('the same for "no profile" (creation off)'),
   CACHE_STALE_MAX_AGE_SECONDS: int(0, 604800).describe('the oldest cached answer given (degraded) when Customer Profiles fails'),
+  ENRICHMENT_TTL_SECONDS: int(0, 86400).describe(
+    'how long calculated attributes, objects and segment memberships answer from the cache (they change with every contact)',
+  ),
+  ENRICHMENT_CALLS_PER_SECOND: int(1, 100).describe(
+    'enrichment calls per operation per second, fleet-wide (Customer Profiles allows about 100 per operation per account); past it enrichment is skipped',
+  ),
   CREATE_LOCK_TTL_MS: int(200, 30000).describe('expiry of the fleet-wide lock around creating one caller\'s profile'),
   IDENTITY_HASH_SECRET: z.string().min(16, 'at least 16 characters').describe('HMAC key that turns identities into Redis key names'),
   RECORD_OBJECT_TYPE: z

@@ -6,7 +6,7 @@ import type { RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
 import type { LocalRecordQueue } from '../records/local-queue.js';
 import type { RedisRecordQueue } from '../records/redis-queue.js';
-import type { Identity } from '../domain/identity.js';
+import type { CallerKeys } from '../domain/keys.js';
 
 export interface ErasureReport {
   /** keys (Redis) or entries (in-process) removed: cache, answers per contact, locks */
@@ -24,7 +24,7 @@ type Stores =
   | { kind: 'memory'; cache: MemoryProfileCache; idempotency: MemoryIdempotencyStore; recent: MemoryRecentContacts; records: LocalRecordQueue };
 
 /**
- * Forgets one caller (a phone number or an e-mail address) in everything this service keeps: the
+ * Forgets one caller (a phone number, an e-mail address, or an account number) in everything this service keeps: the
  * cached lookup, the answers kept per ContactId, the creation lock and marker, the recent-contact
  * history of the profiles those named, and contact records not yet written or dead-lettered.
  * Nothing of other callers is touched. Customer Profiles itself is not changed (see the README).
@@ -35,17 +35,22 @@ export class Eraser {
     private readonly stores: Stores,
   ) {}
 
-  async erase(identity: Identity): Promise<ErasureReport> {
-    const tag = this.state.keys.identityTag(identity);
+  /**
+   * `keys`: a phone number or e-mail address, or, for a caller who was looked up without one (a
+   * withheld caller found by the account number typed), that first key. Everything tagged by it goes,
+   * whatever other keys the lookups had (they are variants of the same tag).
+   */
+  async erase(keys: CallerKeys): Promise<ErasureReport> {
+    const { tag } = this.state.keys.lookupKey(keys);
     return this.stores.kind === 'redis' ? this.eraseRedis(tag, this.stores) : this.eraseMemory(tag, this.stores);
   }
 
   private eraseMemory(tag: string, s: Extract<Stores, { kind: 'memory' }>): Promise<ErasureReport> {
     const fromCache = s.cache.forget(tag);
     const answers = s.idempotency.forget(tag);
-    const profileIds = [...new Set([...fromCache, ...answers.profileIds])];
+    const profileIds = [...new Set([...fromCache.profileIds, ...answers.profileIds])];
     return Promise.resolve({
-      callerEntries: fromCache.length + answers.removed,
+      callerEntries: fromCache.removed + answers.removed,
       contactHistories: s.recent.forget(profileIds),
       records: s.records.forget(tag),
       recordsInProgress: 0,
@@ -68,7 +73,7 @@ export class Eraser {
     // the profiles named by the cached lookup and the kept answers: their contact history goes too
     const profileIds = new Set<string>();
     for (const key of keys) {
-      if (!/:(profile:[^:]+|contact:[^:]+)$/.test(key)) continue;
+      if (!/:(profile:[^:]+(:[^:]+)?|contact:[^:]+)$/.test(key)) continue;
       const raw = await s.redis.get(key);
       const value = raw ? s.sealer.open<{ summary?: { profileId?: string }; profileId?: string }>(raw, key) : undefined;
       const id = value?.summary?.profileId ?? value?.profileId;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidEventError } from '../errors.js';
+import { MATCH_MODES, STANDARD_KEYS, type MatchMode } from '../domain/keys.js';
 
 export const CHANNELS = ['VOICE', 'CHAT', 'TASK', 'EMAIL'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -23,6 +24,13 @@ export interface ContactEvent {
     countryCode?: string;
     /** undefined: the service default */
     createProfile?: boolean;
+    /** searched as `_account` */
+    accountNumber?: string;
+    /** searched as `_profileId` (lower-cased) */
+    profileId?: string;
+    /** a custom search key of the domain and its value (both or neither) */
+    search?: { key: string; value: string };
+    matchMode: MatchMode;
   };
 }
 export interface Endpoint {
@@ -37,6 +45,15 @@ const text = (max: number) => z.string().max(max, `must be at most ${max} charac
 const endpoint = z
   .object({ Address: text(1024).nullish(), Type: text(64).nullish() })
   .nullish();
+// A search key value as Customer Profiles takes it: 1 to 255 characters. Surrounding blanks are dropped,
+// and an empty value is the same as none: a flow passes "" for an attribute that was never set.
+const keyValue = z
+  .string()
+  .transform((v) => v.trim())
+  .refine((v) => v.length <= 255, 'must be at most 255 characters')
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+const RESERVED_KEYS = new Set<string>(Object.values(STANDARD_KEYS));
 const stringMap = z.record(z.string().max(256), z.string().max(32 * 1024, 'must be at most 32768 characters'));
 
 const eventSchema = z.object({
@@ -70,6 +87,22 @@ const eventSchema = z.object({
             .string()
             .regex(/^(true|false)$/i, 'must be "true" or "false"')
             .optional(),
+          accountNumber: keyValue,
+          profileId: keyValue.refine((v) => v === undefined || /^[0-9a-f]{32}$/i.test(v), 'must be a profile id: 32 hex characters'),
+          searchKey: keyValue.refine(
+            (v) => v === undefined || /^[a-zA-Z0-9_-]{1,64}$/.test(v),
+            "must be a search key name: 1 to 64 letters, digits, '_' or '-'",
+          ).refine((v) => !RESERVED_KEYS.has(v ?? ''), 'is filled by the service: give phoneNumber, emailAddress, accountNumber or profileId instead'),
+          searchValue: keyValue,
+          matchMode: z
+            .string()
+            .transform((v) => v.trim().toLowerCase())
+            .refine((v) => v === '' || (MATCH_MODES as readonly string[]).includes(v), `must be one of ${MATCH_MODES.join(', ')}`)
+            .optional(),
+        })
+        .refine((p) => (p.searchKey === undefined) === (p.searchValue === undefined), {
+          message: 'searchKey and searchValue go together: give both or neither',
+          path: ['searchKey'],
         })
         .nullish(),
     },
@@ -133,6 +166,10 @@ export function parseContactEvent(body: unknown): ContactEvent {
       emailAddress: p.emailAddress,
       countryCode: p.countryCode?.toUpperCase(),
       createProfile: p.createProfile === undefined ? undefined : p.createProfile.toLowerCase() === 'true',
+      accountNumber: p.accountNumber,
+      profileId: p.profileId?.toLowerCase(),
+      search: p.searchKey !== undefined && p.searchValue !== undefined ? { key: p.searchKey, value: p.searchValue } : undefined,
+      matchMode: (p.matchMode || 'any') as MatchMode,
     },
   };
 }

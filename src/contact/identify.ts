@@ -1,6 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { ContactEvent } from './event.js';
 import { normaliseEmail, normalisePhone, type Identity } from '../domain/identity.js';
+import { STANDARD_KEYS, type CallerKeys, type SearchKey } from '../domain/keys.js';
 
 export type IdentitySource = 'parameter' | 'endpoint' | 'attribute';
 
@@ -27,4 +28,20 @@ export function identify(event: ContactEvent, region: CountryCode): { identity: 
     if (identity) return { identity, source };
   }
   return undefined;
+}
+
+/**
+ * Everything the contact is looked up by: the identity (above) and the keys the flow collected, in a
+ * fixed order (`_account`, `_profileId`, the custom key) so the same keys always make the same search
+ * and the same cache entry. Undefined when there is nothing to look up by (an anonymous contact).
+ */
+export function callerKeys(event: ContactEvent, region: CountryCode): { keys: CallerKeys; source: IdentitySource | undefined } | undefined {
+  const found = identify(event, region);
+  const p = event.parameters;
+  const extra: SearchKey[] = [];
+  if (p.accountNumber !== undefined) extra.push({ name: STANDARD_KEYS.account, values: [p.accountNumber] });
+  if (p.profileId !== undefined) extra.push({ name: STANDARD_KEYS.profileId, values: [p.profileId] });
+  if (p.search) extra.push({ name: p.search.key, values: [p.search.value] });
+  if (!found && extra.length === 0) return undefined;
+  return { keys: { identity: found?.identity, extra, mode: p.matchMode }, source: found?.source };
 }

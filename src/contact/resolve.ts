@@ -4,12 +4,23 @@ import type { CachedLookup } from '../cache/profile-cache.js';
 import { NO_REPEAT } from '../cache/recent-contacts.js';
 import type { RecordJob } from '../records/job.js';
 import type { RecordQueue } from '../records/queue.js';
-import { chooseProfile, ProfileStoreError, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
-import { buildAnswer, summarise, type Answer, type CustomerStatus, type Outcome, type ProfileSummary } from '../domain/answer.js';
+import { chooseProfile, ProfileStoreError, type Match, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
+import {
+  buildAnswer,
+  summarise,
+  type Answer,
+  type CustomerStatus,
+  type Outcome,
+  type ProfileSummary,
+  type Verification,
+} from '../domain/answer.js';
 import type { ContactEvent } from './event.js';
-import { identify, type IdentitySource } from './identify.js';
+import { callerKeys, type IdentitySource } from './identify.js';
 import type { Identity } from '../domain/identity.js';
+import { isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
+import { DeadlineExceeded, withinDeadline } from './deadline.js';
+import { Enricher, NO_ENRICHMENT, type EnricherDeps, type Enrichment } from './enrich.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface ResolverDeps extends Omit<SharedState, 'health'> {
@@ -17,13 +28,15 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
   mapping: AttributeMapping;
   defaultCountry: CountryCode;
   createProfiles: boolean;
-  cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number };
+  cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number };
   /** where contact records go (written off the hot path) */
   records: RecordQueue;
   /** contact attributes copied into each record */
   recordAttributes: readonly string[];
   /** told how each cache lookup went (metrics) */
   onCacheLookup?: (result: 'hit' | 'stale' | 'miss') => void;
+  /** told of each enrichment call (metrics) */
+  onEnrichmentCall?: EnricherDeps['onCall'];
   /** epoch ms; tests move time */
   now?: () => number;
 }
@@ -39,58 +52,54 @@ export interface Resolved {
   source: Source;
 }
 
-class DeadlineExceeded extends Error {}
+type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount' | 'verification' | 'matchedBy'>;
 
-// One promise per request that rejects when its deadline passes, raced by each of the request's awaits
-// (one abort listener a request, not one per await: EventTarget listeners are not cheap in Node).
-const deadlines = new WeakMap<AbortSignal, Promise<never>>();
-
-function deadlineOf(signal: AbortSignal): Promise<never> {
-  let deadline = deadlines.get(signal);
-  if (!deadline) {
-    deadline = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(new DeadlineExceeded());
-      else signal.addEventListener('abort', () => reject(new DeadlineExceeded()), { once: true });
-    });
-    deadline.catch(() => undefined); // a deadline that passes after the answer is nobody's error
-    deadlines.set(signal, deadline);
-  }
-  return deadline;
+/** Did the chosen profile match every key the contact gave? Only asked when it gave two or more. */
+function verify(keys: CallerKeys, chosen: Match | undefined): Verification {
+  if (!chosen || !isVerifying(keys)) return 'NOT_CHECKED';
+  return searchKeysOf(keys).every((k) => chosen.foundBy.includes(k.name)) ? 'VERIFIED' : 'MISMATCH';
 }
-
-/** Settles with the promise, or rejects as soon as the signal aborts, whichever comes first. */
-function withinDeadline<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return Promise.race([promise, deadlineOf(signal)]);
-}
-
-type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount'>;
 
 /**
- * The resolve use case: identify the caller; answer a retried ContactId as before; else look the
- * caller up (cache, then Customer Profiles) or create the profile once; answer the flow.
+ * The resolve use case, as a story: parse (the HTTP layer), identify the caller's keys; answer a
+ * retried ContactId as before; else look the caller up (cache, then Customer Profiles) or create the
+ * profile once; verify; then enrich, remember the contact and queue its record side by side; answer.
  */
 export class ContactResolver {
   private readonly creating = new SingleFlight<string, ProfileSummary>();
+  private readonly enricher: Enricher;
   private readonly now: () => number;
 
   constructor(private readonly deps: ResolverDeps) {
     this.now = deps.now ?? Date.now;
+    this.enricher = new Enricher({
+      store: deps.store,
+      mapping: deps.mapping,
+      budget: deps.budget,
+      ttlMs: deps.cacheTtl.enrichmentTtlMs,
+      staleMaxAgeMs: deps.cacheTtl.staleMaxAgeMs,
+      onCall: deps.onEnrichmentCall,
+      now: this.now,
+    });
   }
 
   async resolve(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
     const region = (event.parameters.countryCode as CountryCode | undefined) ?? this.deps.defaultCountry;
-    const found = identify(event, region);
-    // No identity: nothing to look up, create or remember; the same event always answers the same.
+    const found = callerKeys(event, region);
+    // Nothing to look up by: nothing to look up, create or remember; the same event always answers the same.
     if (!found) return this.finish(this.outcome('ANONYMOUS', undefined), undefined, undefined, 'none');
 
-    const { identity, source: identitySource } = found;
-    const tag = this.deps.keys.identityTag(identity);
+    const { keys, source: identitySource } = found;
+    const { tag, variant } = this.deps.keys.lookupKey(keys);
     // Both reads in one command (the same hash tag, so one slot even on a cluster).
-    const { earlier, cached } = await withinDeadline(this.deps.readContact(tag, event.contactId), signal).catch(() => ({ earlier: undefined, cached: undefined }));
+    const { earlier, cached } = await withinDeadline(this.deps.readContact(tag, variant, event.contactId), signal).catch(() => ({
+      earlier: undefined,
+      cached: undefined,
+    }));
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    const resolved = await this.resolveAfresh(event, identity, identitySource, tag, cached, signal);
+    const resolved = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, cached, signal);
     // A fallback is not kept: a retry deserves a fresh attempt. Not awaited: a Connect retry comes
     // seconds later, and the answer need not wait for Redis (failures are counted by the store).
     if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(tag, event.contactId, resolved.answer);
@@ -99,13 +108,13 @@ export class ContactResolver {
 
   private async resolveAfresh(
     event: ContactEvent,
-    identity: Identity,
-    identitySource: IdentitySource,
-    tag: string,
+    keys: CallerKeys,
+    identitySource: IdentitySource | undefined,
+    at: { tag: string; variant: string },
     cached: CachedLookup | undefined,
     signal: AbortSignal,
   ): Promise<Resolved> {
-    const createAllowed = event.parameters.createProfile ?? this.deps.createProfiles;
+    const createAllowed = (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys);
     const age = cached ? this.now() - cached.cachedAt : Infinity;
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
     // A cached "no profile" does not stop a contact that may create one.
@@ -122,14 +131,14 @@ export class ContactResolver {
       source = 'cache';
     } else {
       try {
-        lookup = await withinDeadline(this.lookUpOrCreate(event, identity, tag, createAllowed, signal), signal);
+        lookup = await withinDeadline(this.lookUpOrCreate(event, keys, at, createAllowed, cached, signal), signal);
         source = 'customer-profiles';
       } catch (err) {
         failure = err instanceof DeadlineExceeded ? 'timeout' : err instanceof ProfileStoreError ? err.failure : 'unavailable';
         // live lookups come first: record writes step back while Customer Profiles throttles us
         if (failure === 'throttled') this.deps.records.yieldTo(5000);
         if (!(usable && age < this.deps.cacheTtl.staleMaxAgeMs)) {
-          return this.finish({ ...this.outcome('UNAVAILABLE', identity), degraded: true }, identitySource, failure, 'none');
+          return this.finish({ ...this.outcome('UNAVAILABLE', keys.identity), degraded: true }, identitySource, failure, 'none');
         }
         // stale-if-error: the last known answer, marked degraded
         lookup = fromCache(cached);
@@ -138,17 +147,46 @@ export class ContactResolver {
       }
     }
     const summary = lookup.summary;
-    if (!summary) return this.finish({ ...lookup, identity, degraded, repeat: NO_REPEAT, recordStatus: 'SKIPPED' }, identitySource, failure, source);
-    const [repeat, recordStatus] = await Promise.all([
+    if (!summary) {
+      const outcome: Outcome = { ...this.outcome(lookup.status, keys.identity), ...lookup, degraded };
+      return this.finish(outcome, identitySource, failure, source);
+    }
+    // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
+    const enriching: Promise<Enrichment> =
+      lookup.status === 'NEW' ? Promise.resolve(NO_ENRICHMENT) : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal);
+    const [enrichment, repeat, recordStatus] = await Promise.all([
+      enriching,
       withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT),
-      withinDeadline(this.deps.records.enqueue(this.recordOf(event, identity, tag, summary.profileId, lookup.status)), signal).catch(
+      withinDeadline(this.deps.records.enqueue(this.recordOf(event, keys.identity, at.tag, summary.profileId, lookup.status)), signal).catch(
         () => 'FAILED' as const,
       ),
     ]);
-    return this.finish({ ...lookup, identity, degraded, repeat, recordStatus }, identitySource, failure, source);
+    // the sources read now go into the cached lookup (which keeps its own age)
+    if (enrichment.changed) this.remember(at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, source === 'cache' ? cached!.cachedAt : this.now());
+    const outcome: Outcome = {
+      ...lookup,
+      identity: keys.identity,
+      degraded: degraded || enrichment.stale,
+      repeat,
+      recordStatus,
+      enrichment: { status: enrichment.status, values: enrichment.values },
+    };
+    return this.finish(outcome, identitySource, failure, source);
   }
 
-  private recordOf(event: ContactEvent, identity: Identity, identityTag: string, profileId: string, status: CustomerStatus): RecordJob {
+  /**
+   * Caches the lookup. Not awaited: the contact's own writes follow on the same connection, and a
+   * failed cache write only means the next contact searches again (counted by the cache's `safely`).
+   * `cachedAt`: when the lookup itself was made (an enrichment refresh keeps the lookup's age).
+   */
+  private remember(at: { tag: string; variant: string }, lookup: Lookup, cachedAt = this.now()): void {
+    if (lookup.status === 'NEW') return;
+    const { matchCount, summary, verification, matchedBy } = lookup;
+    const status = lookup.status as CachedLookup['status']; // a lookup is KNOWN, MULTIPLE or NOT_FOUND (NEW is cached by createOnce)
+    void this.deps.cache.set(at.tag, { status, matchCount, summary, verification, matchedBy: [...matchedBy], cachedAt }, at.variant);
+  }
+
+  private recordOf(event: ContactEvent, identity: Identity | undefined, identityTag: string, profileId: string, status: CustomerStatus): RecordJob {
     const attributes: Record<string, string> = {};
     for (const name of this.deps.recordAttributes) {
       const value = Object.hasOwn(event.attributes, name) ? event.attributes[name] : undefined;
@@ -163,8 +201,8 @@ export class ContactResolver {
       instanceArn: event.instanceArn,
       queueName: event.queueName,
       systemEndpoint: event.systemEndpoint?.address ?? '',
-      identityType: identity.type,
-      identity: identity.type === 'PHONE' ? identity.e164 : identity.address,
+      identityType: identity?.type ?? 'NONE',
+      identity: identity === undefined ? '' : identity.type === 'PHONE' ? identity.e164 : identity.address,
       identityTag,
       profileId,
       customerStatus: status,
@@ -175,44 +213,63 @@ export class ContactResolver {
 
   private async lookUpOrCreate(
     event: ContactEvent,
-    identity: Identity,
-    tag: string,
+    keys: CallerKeys,
+    at: { tag: string; variant: string },
     createAllowed: boolean,
+    cached: CachedLookup | undefined,
     signal: AbortSignal,
   ): Promise<Lookup> {
-    const matches = await this.deps.store.search(identity, signal);
+    const searchKeys = searchKeysOf(keys);
+    const matches = await this.deps.store.search(searchKeys, keys.mode, signal);
     if (matches.length > 0 || !createAllowed) {
-      const chosen = chooseProfile(matches, identity);
-      const lookup: CachedLookup = {
+      const chosen = chooseProfile(matches, keys.identity);
+      const lookup: Lookup = {
         status: matches.length === 0 ? 'NOT_FOUND' : matches.length === 1 ? 'KNOWN' : 'MULTIPLE',
         matchCount: matches.length,
-        summary: chosen && summarise(chosen, this.deps.mapping),
-        cachedAt: this.now(),
+        summary: chosen && {
+          ...summarise(chosen.profile, this.deps.mapping),
+          // the same profile as the cached lookup: its enrichment values stay, each with its own age
+          enriched: cached?.summary?.profileId === chosen.profile.ProfileId ? cached.summary.enriched : undefined,
+        },
+        verification: verify(keys, chosen),
+        matchedBy: chosen?.foundBy ?? [],
       };
-      // Not awaited: the contact's own writes follow on the same connection, and a failed cache write
-      // only means the next contact searches again (counted by the cache's `safely`).
-      void this.deps.cache.set(tag, lookup);
-      return fromCache(lookup);
+      // cached at once, even when the answer has gone out at the deadline: the next contact finds it
+      this.remember(at, lookup);
+      return lookup;
     }
+    const { tag } = at;
     // Every contact that found no profile answers NEW with the one profile created for the caller:
-    // on this replica through the single-flight, across the fleet through the Redis lock.
+    // on this replica through the single-flight, across the fleet through the Redis lock. Only a phone
+    // number or e-mail address alone creates (mayCreateFrom), so the lookup's variant is ''.
+    const identity = keys.identity!;
     const summary = await this.creating.run(tag, () =>
       this.deps.createOnce.run(tag, signal, async (previousAttemptUnfinished) => {
         if (previousAttemptUnfinished) {
           // an earlier creator died or timed out mid-way: its profile may exist already
-          const again = await this.deps.store.search(identity, signal);
-          const chosen = chooseProfile(again, identity);
-          if (chosen) return summarise(chosen, this.deps.mapping);
+          const chosen = chooseProfile(await this.deps.store.search(searchKeys, keys.mode, signal), identity);
+          if (chosen) return summarise(chosen.profile, this.deps.mapping);
         }
         const created = await this.deps.store.create(identity, { contactId: event.contactId }, signal);
-        return summarise(created, this.deps.mapping);
+        return { ...summarise(created, this.deps.mapping), enriched: this.enricher.nothingYet() };
       }),
     );
-    return { status: 'NEW', summary, matchCount: 0 };
+    return { status: 'NEW', summary, matchCount: 0, verification: 'NOT_CHECKED', matchedBy: [] };
   }
 
   private outcome(status: CustomerStatus, identity: Identity | undefined): Outcome {
-    return { status, identity, summary: undefined, matchCount: 0, degraded: false, repeat: NO_REPEAT, recordStatus: 'SKIPPED' };
+    return {
+      status,
+      identity,
+      summary: undefined,
+      matchCount: 0,
+      degraded: false,
+      repeat: NO_REPEAT,
+      recordStatus: 'SKIPPED',
+      verification: 'NOT_CHECKED',
+      matchedBy: [],
+      enrichment: { status: 'NONE', values: {} },
+    };
   }
 
   private finish(outcome: Outcome, identitySource: IdentitySource | undefined, failure: StoreFailure | undefined, source: Source): Resolved {
@@ -221,5 +278,5 @@ export class ContactResolver {
 }
 
 function fromCache(c: CachedLookup): Lookup {
-  return { status: c.status, summary: c.summary, matchCount: c.matchCount };
+  return { status: c.status, summary: c.summary, matchCount: c.matchCount, verification: c.verification ?? 'NOT_CHECKED', matchedBy: c.matchedBy ?? [] };
 }

@@ -1,10 +1,22 @@
 import type { Identity } from './identity.js';
-import { MAX_ANSWER_BYTES, readMapped, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
+import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
 import type { Profile } from './profile.js';
 
 export const CUSTOMER_STATUSES = ['KNOWN', 'NEW', 'MULTIPLE', 'NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
 export type RecordStatus = 'QUEUED' | 'SKIPPED' | 'FAILED';
+/** Whether the chosen profile matched every key the contact gave (two or more), from SearchProfiles' FoundByItems. */
+export type Verification = 'VERIFIED' | 'MISMATCH' | 'NOT_CHECKED';
+/** COMPLETE: every enrichment source answered; PARTIAL: the keys of at least one are ''; NONE: nothing to enrich. */
+export type EnrichmentStatus = 'COMPLETE' | 'PARTIAL' | 'NONE';
+
+/** The answer keys one enrichment call filled, and when it was made (epoch ms). */
+export interface EnrichedValues {
+  at: number;
+  values: Record<string, string>;
+}
+/** By enrichment call id (see EnrichmentCall). */
+export type Enriched = Record<string, EnrichedValues>;
 
 /** The flat string map the flow branches on (`$.External.<key>`). */
 export type Answer = Record<string, string>;
@@ -15,13 +27,16 @@ export interface ProfileSummary {
   firstName: string;
   lastName: string;
   accountNumber: string;
-  /** the attribute mapping's keys and values */
+  /** the attribute mapping's keys read from the profile itself, sanitised */
   mapped: Record<string, string>;
+  /** what the enrichment calls brought, each with its own age (ENRICHMENT_TTL_SECONDS) */
+  enriched?: Enriched | undefined;
 }
 
-// The core keys take at most ~6.7 KB of JSON: three profile values of at most 1 KB, each of which
-// can double when escaped, plus short fixed ones. The mapped attributes get the rest of the budget.
-const CORE_RESERVE_BYTES = 7 * 1024;
+// The core keys take at most ~7 KB of JSON: three profile values of at most 1 KB, each of which
+// can double when escaped, `matchedBy` (at most 4 key names of at most 64 characters), plus short
+// fixed ones. The mapped attributes get the rest of the budget.
+const CORE_RESERVE_BYTES = 7.5 * 1024;
 
 export function summarise(profile: Profile, mapping: AttributeMapping): ProfileSummary {
   return {
@@ -29,7 +44,7 @@ export function summarise(profile: Profile, mapping: AttributeMapping): ProfileS
     firstName: sanitiseValue(profile.FirstName),
     lastName: sanitiseValue(profile.LastName),
     accountNumber: sanitiseValue(profile.AccountNumber),
-    mapped: readMapped(profile, mapping, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES),
+    mapped: readProfile(profile, mapping),
   };
 }
 
@@ -41,6 +56,10 @@ export interface Outcome {
   degraded: boolean;
   repeat: { isRepeat: boolean; lastContactAt: string };
   recordStatus: RecordStatus;
+  verification: Verification;
+  /** the key names that found the chosen profile */
+  matchedBy: readonly string[];
+  enrichment: { status: EnrichmentStatus; values: Readonly<Record<string, string>> };
 }
 
 export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
@@ -61,9 +80,11 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     lastContactAt: o.repeat.lastContactAt,
     contactRecordStatus: o.recordStatus,
     degraded: o.degraded ? 'true' : 'false',
+    verification: o.verification,
+    matchedBy: o.matchedBy.join(','),
+    enrichment: o.enrichment.status,
   };
-  const answer: Answer = core;
   // every mapped key is always present, '' when the profile lacks it (or there is no profile)
-  for (const { key } of mapping) answer[key] = s?.mapped[key] ?? '';
-  return answer;
+  const values = s ? { ...s.mapped, ...o.enrichment.values } : {};
+  return Object.assign(core, fitMapped(mapping, values, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES));
 }

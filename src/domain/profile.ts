@@ -60,3 +60,14 @@ export type Profile = { ProfileId: string; Attributes?: Record<string, string> }
   Record<ScalarProfileField, string>
 > &
   Partial<Record<AddressField, ProfileAddress>>;
+
+/**
+ * A profile with what a domain holds beside it: its custom search keys, calculated attributes,
+ * objects by type and the segments it is in. The embedded store starts from these (local runs).
+ */
+export type ProfileSeed = Profile & {
+  searchKeys?: Record<string, string[]>;
+  calculatedAttributes?: Record<string, string>;
+  objects?: Record<string, Array<Record<string, unknown>>>;
+  segments?: string[];
+};

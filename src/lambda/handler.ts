@@ -37,6 +37,9 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   lastContactAt: '',
   contactRecordStatus: 'SKIPPED',
   degraded: 'true',
+  verification: 'NOT_CHECKED',
+  matchedBy: '',
+  enrichment: 'NONE',
 });
 
 export interface HandlerOptions {

@@ -58,6 +58,13 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    enrichmentCalls: new Counter({
+      name: 'cpr_enrichment_calls_total',
+      help:
+        'Enrichment calls by source (calculated-attributes, object:<type>, segment:<name>) and outcome: success, failed, throttled, timeout, or skipped (the fleet allowance was spent, or the operation was throttled a moment ago)',
+      labelNames: ['source', 'outcome'] as const,
+      registers: [registry],
+    }),
     redisErrors: new Counter({
       name: 'cpr_redis_errors_total',
       help: 'Redis commands that failed or timed out (the service answered without Redis), by operation',

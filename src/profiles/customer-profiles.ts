@@ -1,6 +1,9 @@
 import {
   CreateProfileCommand,
   CustomerProfilesClient,
+  GetSegmentMembershipCommand,
+  ListCalculatedAttributesForProfileCommand,
+  ListProfileObjectsCommand,
   SearchProfilesCommand,
   type Profile as SdkProfile,
 } from '@aws-sdk/client-customer-profiles';
@@ -8,22 +11,29 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import type { Identity } from '../domain/identity.js';
+import type { MatchMode, SearchKey } from '../domain/keys.js';
+import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
 import { awsOutcome, type Outcome } from '../ops/aws-instrumentation.js';
 import { requestContextOf } from '../ops/context.js';
 import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
-import { ProfileStoreError, type CreateContext, type ProfileStore, type StoreFailure } from './profile.js';
+import { ProfileStoreError, type CreateContext, type Match, type ProfileStore, type StoreFailure } from './profile.js';
 
 // SearchProfiles returns at most 100 items a page; more matches than that for one caller is a data problem,
 // and the first page is enough to choose deterministically among what came back.
 const MAX_RESULTS = 100;
+// Enrichment reads follow NextToken this many pages at most (100 items each), all inside the deadline.
+const MAX_CALCULATED_PAGES = 3;
+const MAX_OBJECT_PAGES = 5;
 
 export interface CustomerProfilesClientOptions {
   region: string;
   endpoint?: string | undefined;
   /** the resolve deadline: no single HTTP attempt may outlive it */
   requestTimeoutMs: number;
-  /** default 2: one quick retry fits a flow's budget */
+  /** default 2: one quick retry fits a flow's budget (enrichment reads use 1: see service.ts) */
   maxAttempts?: number;
+  /** share another client's connections (and its sockets' keep-alive) */
+  requestHandler?: NodeHttpHandler | undefined;
   /** default: the SDK's credential chain */
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
@@ -42,13 +52,29 @@ export function createCustomerProfilesClient(o: CustomerProfilesClientOptions): 
     ...(o.credentials ? { credentials: o.credentials } : {}),
     maxAttempts: o.maxAttempts ?? 2,
     retryMode: 'standard',
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: Math.min(1000, o.requestTimeoutMs),
-      requestTimeout: o.requestTimeoutMs,
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new Agent(agentOptions),
-    }),
+    requestHandler:
+      o.requestHandler ??
+      new NodeHttpHandler({
+        connectionTimeout: Math.min(1000, o.requestTimeoutMs),
+        requestTimeout: o.requestTimeoutMs,
+        httpAgent: new HttpAgent(agentOptions),
+        httpsAgent: new Agent(agentOptions),
+      }),
   });
+}
+
+/**
+ * The two clients of the hot path, on the same connections: lookups (SearchProfiles, CreateProfile)
+ * with one quick retry, enrichment reads with one attempt, so a throttled or failing source costs
+ * one call and leaves its keys '' (or stale) rather than retrying into the lookup's time.
+ */
+export function createHotPathClients(o: Omit<CustomerProfilesClientOptions, 'maxAttempts' | 'requestHandler'>): {
+  lookup: CustomerProfilesClient;
+  enrich: CustomerProfilesClient;
+} {
+  const lookup = createCustomerProfilesClient(o);
+  const enrich = createCustomerProfilesClient({ ...o, maxAttempts: 1, requestHandler: lookup.config.requestHandler as NodeHttpHandler });
+  return { lookup, enrich };
 }
 
 /** Maps an SDK error (or an abort) to what the use case decides on. */
@@ -77,12 +103,24 @@ function toProfile(p: SdkProfile): Profile {
   return rest as Profile;
 }
 
+/**
+ * The names of the keys that found a profile, in the search's order. `FoundByItems` lists them when the
+ * search had AdditionalSearchKeys; a one-key search, or an AND search, found every profile by all its keys.
+ */
+function foundBy(p: SdkProfile, keys: readonly SearchKey[], mode: MatchMode): string[] {
+  if (keys.length === 1 || (mode === 'all' && !p.FoundByItems)) return keys.map((k) => k.name);
+  const found = new Set((p.FoundByItems ?? []).filter((f) => (f.Values?.length ?? 0) > 0).map((f) => f.KeyName));
+  return keys.filter((k) => found.has(k.name)).map((k) => k.name);
+}
+
 export class CustomerProfilesStore implements ProfileStore {
   readonly kind = 'customer-profiles';
 
   constructor(
     private readonly client: CustomerProfilesClient,
     private readonly domain: string,
+    /** for enrichment reads: one attempt, so a throttled or failing source costs one call, not three */
+    private readonly enrichClient: CustomerProfilesClient = client,
   ) {}
 
   private async send<T>(operation: string, call: () => Promise<T>, signal: AbortSignal): Promise<T> {
@@ -102,23 +140,127 @@ export class CustomerProfilesStore implements ProfileStore {
     }
   }
 
-  async search(identity: Identity, signal: AbortSignal): Promise<Profile[]> {
-    // `_phone` / `_email` match stored strings exactly: every spelling goes in the one call.
+  async search(keys: readonly SearchKey[], mode: MatchMode, signal: AbortSignal): Promise<Match[]> {
+    // `_phone` / `_email` match stored strings exactly: every spelling goes in the one call, and the
+    // flow's other keys go with it as AdditionalSearchKeys (at most 4), joined by AND or OR.
+    const [first, ...more] = keys;
+    if (!first) return [];
     const out = await this.send(
       'SearchProfiles',
       () =>
         this.client.send(
           new SearchProfilesCommand({
             DomainName: this.domain,
-            KeyName: identity.type === 'PHONE' ? '_phone' : '_email',
-            Values: identity.searchValues,
+            KeyName: first.name,
+            Values: [...first.values],
             MaxResults: MAX_RESULTS,
+            ...(more.length > 0 && {
+              AdditionalSearchKeys: more.map((k) => ({ KeyName: k.name, Values: [...k.values] })),
+              LogicalOperator: mode === 'all' ? 'AND' : 'OR',
+            }),
           }),
           { abortSignal: signal },
         ),
       signal,
     );
-    return (out.Items ?? []).filter((p) => typeof p.ProfileId === 'string').map(toProfile);
+    return (out.Items ?? [])
+      .filter((p) => typeof p.ProfileId === 'string')
+      .map((p) => ({ profile: toProfile(p), foundBy: foundBy(p, keys, mode) }));
+  }
+
+  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichmentResult> {
+    switch (call.kind) {
+      case 'calculated':
+        return this.calculatedAttributes(profileId, signal);
+      case 'object':
+        return this.latestObject(call, profileId, signal);
+      case 'segment':
+        return this.inSegment(call.segment, profileId, signal);
+    }
+  }
+
+  /** The items of up to `maxPages` pages of a NextToken-paged list call (each page one call, in turn). */
+  private async listPages<T>(
+    operation: string,
+    maxPages: number,
+    page: (NextToken: string | undefined) => Promise<{ Items?: T[] | undefined; NextToken?: string | undefined }>,
+    signal: AbortSignal,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let NextToken: string | undefined;
+    for (let i = 0; i < maxPages; i++) {
+      const out = await this.send(operation, () => page(NextToken), signal);
+      items.push(...(out.Items ?? []));
+      NextToken = out.NextToken;
+      if (!NextToken) break;
+    }
+    return items;
+  }
+
+  private async calculatedAttributes(profileId: string, signal: AbortSignal): Promise<Record<string, string>> {
+    const items = await this.listPages(
+      'ListCalculatedAttributesForProfile',
+      MAX_CALCULATED_PAGES,
+      (NextToken) =>
+        this.enrichClient.send(
+          new ListCalculatedAttributesForProfileCommand({ DomainName: this.domain, ProfileId: profileId, MaxResults: MAX_RESULTS, NextToken }),
+          { abortSignal: signal },
+        ),
+      signal,
+    );
+    const values: Record<string, string> = {};
+    for (const item of items) {
+      if (item.CalculatedAttributeName && item.Value !== undefined) values[item.CalculatedAttributeName] = item.Value;
+    }
+    return values;
+  }
+
+  private async latestObject(
+    call: Extract<EnrichmentCall, { kind: 'object' }>,
+    profileId: string,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown> | undefined> {
+    const items = await this.listPages(
+      'ListProfileObjects',
+      MAX_OBJECT_PAGES,
+      (NextToken) =>
+        this.enrichClient.send(
+          new ListProfileObjectsCommand({
+            DomainName: this.domain,
+            ObjectTypeName: call.objectType,
+            ProfileId: profileId,
+            MaxResults: MAX_RESULTS,
+            NextToken,
+            ...(call.where && { ObjectFilter: { KeyName: call.where.key, Values: call.where.values } }),
+          }),
+          { abortSignal: signal },
+        ),
+      signal,
+    );
+    const objects: Array<{ uniqueKey: string; object: Record<string, unknown> }> = [];
+    for (const item of items) {
+      const object = parseObject(item.Object);
+      if (object) objects.push({ uniqueKey: item.ProfileObjectUniqueKey ?? '', object });
+    }
+    return latestObject(objects, call.latestBy);
+  }
+
+  private async inSegment(segment: string, profileId: string, signal: AbortSignal): Promise<boolean> {
+    const out = await this.send(
+      'GetSegmentMembership',
+      () =>
+        this.enrichClient.send(
+          new GetSegmentMembershipCommand({ DomainName: this.domain, SegmentDefinitionName: segment, ProfileIds: [profileId] }),
+          { abortSignal: signal },
+        ),
+      signal,
+    );
+    const result = out.Profiles?.find((p) => p.ProfileId === profileId)?.QueryResult;
+    if (result === undefined) {
+      // the profile is in Failures (or nowhere): no answer for it, which is not "absent"
+      throw new ProfileStoreError('unavailable', `GetSegmentMembership gave no result for the profile (status ${out.Failures?.[0]?.Status ?? 'none'})`);
+    }
+    return result === 'PRESENT';
   }
 
   async create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile> {
@@ -136,5 +278,16 @@ export class CustomerProfilesStore implements ProfileStore {
     );
     if (!out.ProfileId) throw new ProfileStoreError('unavailable', 'CreateProfile answered without a ProfileId');
     return { ProfileId: out.ProfileId, PartyTypeString: 'INDIVIDUAL', ...fields, Attributes };
+  }
+}
+
+/** A profile object's JSON text as an object; anything else (not JSON, not an object) is skipped. */
+function parseObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

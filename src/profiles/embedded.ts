@@ -1,13 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Identity } from '../domain/identity.js';
+import { STANDARD_KEYS, type MatchMode, type SearchKey } from '../domain/keys.js';
+import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
 import { recordObject, type RecordJob } from '../records/job.js';
 import { RecordError } from '../records/errors.js';
 import type { RecordTarget } from '../records/writer.js';
-import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
-import type { CreateContext, ProfileStore } from './profile.js';
+import { PROFILE_SOURCE, type Profile, type ProfileSeed } from '../domain/profile.js';
+import type { CreateContext, Match, ProfileStore } from './profile.js';
 
-const PHONE_FIELDS = ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'] as const;
-const EMAIL_FIELDS = ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddress'] as const;
+// The profile fields Customer Profiles' standard search keys read.
+const KEY_FIELDS: Record<string, readonly (keyof Profile)[]> = {
+  [STANDARD_KEYS.phone]: ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'],
+  [STANDARD_KEYS.email]: ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddress'],
+  [STANDARD_KEYS.account]: ['AccountNumber'],
+  [STANDARD_KEYS.profileId]: ['ProfileId'],
+};
+
+type Extras = Required<Omit<ProfileSeed, keyof Profile>>;
 
 /**
  * An in-process profile store for local runs without an AWS account. It searches the way
@@ -17,22 +26,50 @@ const EMAIL_FIELDS = ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddr
 export class EmbeddedProfileStore implements ProfileStore, RecordTarget {
   readonly kind = 'embedded';
   private readonly profiles = new Map<string, Profile>();
+  private readonly extras = new Map<string, Extras>();
   /** contact-record objects by ContactId (the unique key), and `_ctrContactId` keys by profile */
   readonly records = new Map<string, Record<string, unknown>>();
   readonly contactKeys = new Map<string, Set<string>>();
 
-  constructor(seed: readonly Profile[] = []) {
-    for (const p of seed) this.profiles.set(p.ProfileId, structuredClone(p));
+  constructor(seed: readonly ProfileSeed[] = []) {
+    for (const s of seed) {
+      const { searchKeys = {}, calculatedAttributes = {}, objects = {}, segments = [], ...profile } = structuredClone(s);
+      this.profiles.set(profile.ProfileId, profile);
+      this.extras.set(profile.ProfileId, { searchKeys, calculatedAttributes, objects, segments });
+    }
   }
 
-  search(identity: Identity, _signal: AbortSignal): Promise<Profile[]> {
-    const fields = identity.type === 'PHONE' ? PHONE_FIELDS : EMAIL_FIELDS;
-    const values = new Set(identity.searchValues);
-    const found: Profile[] = [];
+  private keyValues(p: Profile, name: string): string[] {
+    const fromFields = (KEY_FIELDS[name] ?? []).map((f) => p[f]).filter((v): v is string => typeof v === 'string');
+    const custom = this.extras.get(p.ProfileId)?.searchKeys;
+    const contacts = name === '_ctrContactId' ? [...(this.contactKeys.get(p.ProfileId) ?? [])] : [];
+    return [...fromFields, ...(custom && Object.hasOwn(custom, name) ? custom[name]! : []), ...contacts];
+  }
+
+  search(keys: readonly SearchKey[], mode: MatchMode, _signal: AbortSignal): Promise<Match[]> {
+    const found: Match[] = [];
     for (const p of this.profiles.values()) {
-      if (fields.some((f) => p[f] !== undefined && values.has(p[f]))) found.push(structuredClone(p));
+      const stored = (name: string) => this.keyValues(p, name);
+      const foundBy = keys.filter((k) => k.values.some((v) => stored(k.name).includes(v))).map((k) => k.name);
+      if (mode === 'all' ? foundBy.length === keys.length : foundBy.length > 0) found.push({ profile: structuredClone(p), foundBy });
     }
     return Promise.resolve(found);
+  }
+
+  enrich(call: EnrichmentCall, profileId: string, _signal: AbortSignal): Promise<EnrichmentResult> {
+    const extras = this.extras.get(profileId);
+    switch (call.kind) {
+      case 'calculated':
+        return Promise.resolve({ ...extras?.calculatedAttributes });
+      case 'object': {
+        const all = extras && Object.hasOwn(extras.objects, call.objectType) ? extras.objects[call.objectType]! : [];
+        const where = call.where;
+        const chosen = all.filter((o) => !where || where.values.includes(String(o[where.key])));
+        return Promise.resolve(latestObject(chosen.map((object, i) => ({ uniqueKey: String(i), object })), call.latestBy));
+      }
+      case 'segment':
+        return Promise.resolve(extras?.segments.includes(call.segment) ?? false);
+    }
   }
 
   create(identity: Identity, context: CreateContext, _signal: AbortSignal): Promise<Profile> {

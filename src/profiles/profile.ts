@@ -1,7 +1,9 @@
+import type { EnrichmentCall, EnrichmentResult } from '../domain/mapping.js';
 import type { Identity } from '../domain/identity.js';
+import type { MatchMode, SearchKey } from '../domain/keys.js';
 import type { Profile } from '../domain/profile.js';
 
-/** Why a lookup or creation did not succeed; the use case turns it into an answer, never an HTTP error. */
+/** Why a call did not succeed; the use case turns it into an answer, never an HTTP error. */
 export type StoreFailure = 'timeout' | 'throttled' | 'unavailable' | 'denied' | 'misconfigured';
 
 export class ProfileStoreError extends Error {
@@ -19,37 +21,60 @@ export interface CreateContext {
   contactId: string;
 }
 
+/** A profile a search found, and the names of the keys that found it (SearchProfiles' `FoundByItems`). */
+export interface Match {
+  profile: Profile;
+  foundBy: string[];
+}
+
 /** Where customer profiles live: Customer Profiles in production, an in-process map for local runs. */
 export interface ProfileStore {
   readonly kind: 'customer-profiles' | 'embedded';
-  /** Every profile whose search key matches one of the identity's spellings (one upstream call). */
-  search(identity: Identity, signal: AbortSignal): Promise<Profile[]>;
+  /**
+   * Every profile the keys find (one upstream call): with `any`, a profile matched by one key or more;
+   * with `all`, only profiles matched by every key. A key matches when one of its values equals the
+   * stored string exactly.
+   */
+  search(keys: readonly SearchKey[], mode: MatchMode, signal: AbortSignal): Promise<Match[]>;
   /** Creates a profile holding the normalised identity; returns it. */
   create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile>;
+  /**
+   * One enrichment read of a profile: calculated attribute values by name, the latest object of a type
+   * (undefined: none), or whether the profile is in a segment.
+   */
+  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichmentResult>;
 }
 
 /**
  * Several profiles matched: pick one the same way every time, on every replica.
- * 1. a profile whose primary field (`PhoneNumber` / `EmailAddress`) holds exactly the normalised value;
- * 2. else one whose primary field holds any spelling of it (a legacy spelling);
- * 3. else one that matched through another field (mobile, home, business...);
+ * 1. the profile found by the most keys;
+ * 2. a profile whose primary field (`PhoneNumber` / `EmailAddress`) holds exactly the normalised value;
+ * 3. else one whose primary field holds any spelling of it (a legacy spelling);
+ * 4. else one that matched through another field (mobile, home, business...) or another key;
  * ties broken by the smallest `ProfileId` (ids are immutable, so the choice never flips).
  */
-export function chooseProfile(profiles: readonly Profile[], identity: Identity): Profile | undefined {
-  const primary = identity.type === 'PHONE' ? 'PhoneNumber' : 'EmailAddress';
-  const exact = identity.type === 'PHONE' ? identity.e164 : identity.address;
+export function chooseProfile(matches: readonly Match[], identity: Identity | undefined): Match | undefined {
   const rank = (p: Profile): number => {
+    if (!identity) return 2;
+    const primary = identity.type === 'PHONE' ? 'PhoneNumber' : 'EmailAddress';
+    const exact = identity.type === 'PHONE' ? identity.e164 : identity.address;
     const value = identity.type === 'EMAIL' ? p[primary]?.trim().toLowerCase() : p[primary]?.trim();
     if (value === exact) return 0;
     if (value !== undefined && identity.searchValues.includes(value)) return 1;
     return 2;
   };
-  let best: Profile | undefined;
+  let best: Match | undefined;
+  let bestKeys = -1;
   let bestRank = Infinity;
-  for (const p of profiles) {
-    const r = rank(p);
-    if (r < bestRank || (r === bestRank && best !== undefined && p.ProfileId < best.ProfileId)) {
-      best = p;
+  for (const m of matches) {
+    const keys = m.foundBy.length;
+    const r = rank(m.profile);
+    const better =
+      keys > bestKeys ||
+      (keys === bestKeys && (r < bestRank || (r === bestRank && best !== undefined && m.profile.ProfileId < best.profile.ProfileId)));
+    if (better) {
+      best = m;
+      bestKeys = keys;
       bestRank = r;
     }
   }

@@ -11,8 +11,9 @@ export interface RecordJob {
   instanceArn: string;
   queueName: string;
   systemEndpoint: string;
-  identityType: 'PHONE' | 'EMAIL';
-  /** the normalised phone number (E.164) or e-mail address */
+  /** NONE: the contact was found by another key (account number, profile id, custom key) */
+  identityType: 'PHONE' | 'EMAIL' | 'NONE';
+  /** the normalised phone number (E.164) or e-mail address; '' for NONE */
   identity: string;
   /** the identity's keyed hash (see StateKeys): lets an erasure find the caller's queued records */
   identityTag: string;

@@ -4,6 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { createHandler, FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
+import { CORE_KEYS } from '../../src/domain/mapping.js';
 import type { Profile } from '../../src/domain/profile.js';
 import { close, deadPort, listen, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
 import { loadFixture } from '../support/fixtures.js';
@@ -123,6 +124,11 @@ describe('Lambda handler -> resolver service', function () {
     expect(capture.requests).to.deep.equal([]);
     expect(logs).to.have.lengthOf(1);
     expect(logs[0]).to.include({ level: 'warn' });
+  });
+
+  it('FALLBACK carries every core answer key of the service (a flow branching on any of them finds it)', () => {
+    expect(Object.keys(FALLBACK)).to.have.members([...CORE_KEYS]);
+    expect(FALLBACK).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', verification: 'NOT_CHECKED', enrichment: 'NONE' });
   });
 
   it('returns a copy of FALLBACK that the caller may change without affecting the next fallback', async () => {

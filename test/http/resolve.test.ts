@@ -460,6 +460,25 @@ describe('HTTP POST /v1/resolve', function () {
       expect(message).to.include('ContactId');
     });
 
+    const badKeys: Array<[string, Record<string, string>, string]> = [
+      ['a profileId that is not 32 hex characters', { profileId: 'not-a-profile-id' }, 'profileId'],
+      ['an unknown matchMode', { matchMode: 'most' }, 'matchMode'],
+      ['a searchKey outside [a-zA-Z0-9_-]', { searchKey: 'loyalty id', searchValue: 'L-1' }, 'searchKey'],
+      ['an accountNumber over 255 characters', { accountNumber: '1'.repeat(256) }, 'accountNumber'],
+    ];
+    for (const [what, parameters, field] of badKeys) {
+      it(`when the flow sends ${what}, answers 400 INVALID_EVENT naming it, and asks Customer Profiles nothing`, async () => {
+        const { resolve, store } = await start();
+        const event = voiceContact();
+        event.Details.Parameters = { ...event.Details.Parameters, ...parameters };
+
+        const { message } = await expectError(await resolve(event), 400, 'INVALID_EVENT');
+
+        expect(message).to.include(`Details.Parameters.${field}`);
+        expect(store.calls.search).to.equal(0);
+      });
+    }
+
     it('when the path is unknown, answers 404 NOT_FOUND', async () => {
       const { url } = await start();
 

@@ -24,6 +24,8 @@ const SEQUENCE: Array<[string, string, string[]]> = [
   ['callback.json', 'KNOWN', []],
   ['chat-no-email.json', 'ANONYMOUS', []],
   ['voice-withheld-dtmf.json', 'NEW', ['SearchProfiles', 'CreateProfile']],
+  ['voice-idv.json', 'KNOWN', ['SearchProfiles']],
+  ['voice-withheld-account.json', 'KNOWN', ['SearchProfiles']],
 ];
 const answerTo = (answers: Array<Record<string, string>>, fixture: string) => answers[SEQUENCE.findIndex(([f]) => f === fixture)]!;
 
@@ -61,7 +63,7 @@ describe('the fixture events end to end: embedded store and the real SDK against
 
   before(async () => {
     await fake.start();
-    for (const p of seed) fake.seedProfile(p);
+    fake.seedLikeEmbedded(seed);
     const admin = createCustomerProfilesClient({ region: 'us-west-2', endpoint: fake.url, requestTimeoutMs: 5000 });
     expect(await setUpDomain(admin, 'acme-contacts', 'ResolvedContact')).to.equal('created');
     expect(await setUpDomain(admin, 'acme-contacts', 'ResolvedContact')).to.equal('unchanged');
@@ -102,6 +104,18 @@ describe('the fixture events end to end: embedded store and the real SDK against
     expect(answerTo(fromAws, 'callback.json')).to.include({ profileId: uk, isRepeatContact: 'true' });
     // the withheld caller is found by the digits typed on the keypad, in the default country
     expect(answerTo(fromAws, 'voice-withheld-dtmf.json')).to.include({ identityType: 'PHONE', phoneE164: '+12065550142', phoneCountry: 'US' });
+    // the UK caller who gave the account number on the keypad is verified by phone and account
+    expect(answerTo(fromAws, 'voice-idv.json')).to.include({ profileId: uk, verification: 'VERIFIED', matchedBy: '_phone,_account' });
+    // a withheld caller is found by the account number alone; the routing data comes with the profile
+    expect(answerTo(fromAws, 'voice-withheld-account.json')).to.include({
+      firstName: 'Ravi',
+      identityType: 'NONE',
+      matchedBy: '_account',
+      lastOrderStatus: 'PROCESSING',
+      isVip: 'false',
+      enrichment: 'COMPLETE',
+    });
+    expect(answerTo(fromAws, 'voice-uk.json')).to.include({ lastOrderId: 'ORD-6034', isVip: 'true', contactsLast30Days: '4', enrichment: 'COMPLETE' });
   });
 
   it("answers the README's Try-it call, the first contact of a fresh embedded service, exactly as the README shows", async () => {
@@ -128,7 +142,7 @@ describe('contact records of the fixture events, through the real SDK against th
   let aws: RunningService;
   before(async () => {
     await fake.start();
-    for (const p of seed) fake.seedProfile(p);
+    fake.seedLikeEmbedded(seed);
     const admin = createCustomerProfilesClient({ region: 'us-west-2', endpoint: fake.url, requestTimeoutMs: 5000 });
     await setUpDomain(admin, 'acme-contacts', 'ResolvedContact');
     admin.destroy();
@@ -164,11 +178,14 @@ describe('contact records of the fixture events, through the real SDK against th
       expect(o!.object).to.include({ ProfileId: a.profileId, CustomerStatus: a.customerStatus });
       expect(fake.profileKeys(a.profileId!).find((k) => k.keyName === '_ctrContactId')?.values).to.include(contactId);
     }
+    // the withheld caller found by the account number alone: a record like any other, without an identity
+    const withheld = (loadFixture('voice-withheld-account.json') as { Details: { ContactData: { ContactId: string } } }).Details.ContactData.ContactId;
+    expect(objects.find((x) => x.object.ContactId === withheld)?.object).to.include({ CustomerIdentityType: 'NONE', CustomerIdentity: '', CustomerStatus: 'KNOWN' });
     const chat = objects.find((x) => x.object.Channel === 'CHAT')!;
     expect(chat.object).to.deep.include({ CustomerIdentityType: 'EMAIL', CustomerIdentity: 'jane.doe@example.com', Attributes: { customerName: 'Jane' } });
-    // four contacts of +14255550123 and three of the UK caller went to one profile each: each profile's object
-    // writes were at least a second apart
-    for (const [fixture, contacts] of [['voice-e164.json', 4], ['voice-uk.json', 3]] as const) {
+    // four contacts of +14255550123 and four of the UK caller (with the transfer, the callback and the ID&V call)
+    // went to one profile each: each profile's object writes were at least a second apart
+    for (const [fixture, contacts] of [['voice-e164.json', 4], ['voice-uk.json', 4]] as const) {
       const onProfile = objects.filter((x) => x.profileId === answers.get(fixture)!.profileId).map((x) => x.at).sort((a, b) => a - b);
       expect(onProfile, `records on the profile of ${fixture}`).to.have.length(contacts);
       for (let i = 1; i < onProfile.length; i++) expect(onProfile[i]! - onProfile[i - 1]!).to.be.at.least(1000);

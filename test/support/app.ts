@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { buildApp } from '../../src/app.js';
-import { parseAttributeMapping, type AttributeMapping } from '../../src/domain/mapping.js';
+import { parseAttributeMapping, type AttributeMapping, type EnrichmentCall, type EnrichmentResult } from '../../src/domain/mapping.js';
+import type { MatchMode, SearchKey } from '../../src/domain/keys.js';
 import type { Identity } from '../../src/domain/identity.js';
 import { localState } from './state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
@@ -14,7 +15,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import type { Profile } from '../../src/domain/profile.js';
-import { ProfileStoreError, type CreateContext, type ProfileStore } from '../../src/profiles/profile.js';
+import { ProfileStoreError, type CreateContext, type Match, type ProfileStore } from '../../src/profiles/profile.js';
 
 /** How the upstream behaves on every call. */
 export type UpstreamBehaviour =
@@ -40,9 +41,13 @@ export class ScriptedProfileStore implements ProfileStore {
     this.inner = new EmbeddedProfileStore(seed);
   }
 
-  search(identity: Identity, signal: AbortSignal): Promise<Profile[]> {
+  search(keys: readonly SearchKey[], mode: MatchMode, signal: AbortSignal): Promise<Match[]> {
     this.calls.search += 1;
-    return this.behave(signal).then(() => this.inner.search(identity, signal));
+    return this.behave(signal).then(() => this.inner.search(keys, mode, signal));
+  }
+
+  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichmentResult> {
+    return this.inner.enrich(call, profileId, signal);
   }
 
   create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile> {

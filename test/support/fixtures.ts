@@ -15,12 +15,16 @@ export function loadFixture(name: string): Record<string, any> {
 }
 
 interface EditableEvent {
-  Details: { ContactData: { ContactId: string; InitialContactId: string; CustomerEndpoint: { Address: string | null } | null } };
+  Details: {
+    ContactData: { ContactId: string; InitialContactId: string; CustomerEndpoint: { Address: string | null } | null };
+    Parameters?: Record<string, string> | null;
+  };
 }
 
-/** A fixture event from another caller address and/or as another contact (the initial contact too). */
-export function eventFrom(fixture: string, change: { address?: string; contactId?: string }): Record<string, unknown> {
+/** A fixture event from another caller address, as another contact (the initial contact too), and/or with more flow parameters. */
+export function eventFrom(fixture: string, change: { address?: string; contactId?: string; parameters?: Record<string, string> }): Record<string, unknown> {
   const e = loadFixture(fixture) as EditableEvent;
+  if (change.parameters) e.Details.Parameters = { ...e.Details.Parameters, ...change.parameters };
   const data = e.Details.ContactData;
   if (change.address !== undefined) data.CustomerEndpoint = { ...data.CustomerEndpoint, Address: change.address };
   if (change.contactId !== undefined) {

@@ -6,7 +6,7 @@ import { LocalRecordQueue } from '../../src/records/local-queue.js';
 import { Pacer } from '../../src/records/pacer.js';
 import { RecordWriter } from '../../src/records/writer.js';
 
-export const TEST_CACHE_TTL = { ttlMs: 900_000, notFoundTtlMs: 60_000, staleMaxAgeMs: 86_400_000 };
+export const TEST_CACHE_TTL = { ttlMs: 900_000, notFoundTtlMs: 60_000, staleMaxAgeMs: 86_400_000, enrichmentTtlMs: 60_000 };
 
 /**
  * In-process shared state (no Redis) and cache TTLs, with the service's defaults, and an in-process
@@ -34,6 +34,7 @@ export function localState(
     repeatWindowMs,
     cacheKeepMs: TEST_CACHE_TTL.staleMaxAgeMs,
     createLockTtlMs: 2500,
+    enrichmentCallsPerSecond: 50,
   });
   return { ...state, cacheTtl: TEST_CACHE_TTL, records, recordAttributes: [] };
 }

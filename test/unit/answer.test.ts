@@ -42,6 +42,9 @@ function outcome(overrides: Partial<TestOutcome>): TestOutcome {
     degraded: false,
     repeat: { isRepeat: false, lastContactAt: '' },
     recordStatus: 'QUEUED',
+    verification: 'NOT_CHECKED',
+    matchedBy: ['_phone'],
+    enrichment: { status: 'NONE', values: {} },
     ...overrides,
   };
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
+import { normaliseEmail, normalisePhone, type Identity } from '../../src/domain/identity.js';
 import type { Profile } from '../../src/domain/profile.js';
 import { chooseProfile } from '../../src/profiles/profile.js';
 
@@ -9,6 +9,13 @@ const JANE = normaliseEmail('jane.doe@example.com')!;
 
 const id = (digit: string): string => digit.repeat(32);
 
+/** The profiles as one search by the identity's own key found them; the chosen profile. */
+const choose = (profiles: readonly Profile[], identity: Identity): Profile | undefined =>
+  chooseProfile(
+    profiles.map((profile) => ({ profile, foundBy: [identity.type === 'PHONE' ? '_phone' : '_email'] })),
+    identity,
+  )?.profile;
+
 function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [[...items]];
   return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
@@ -17,7 +24,7 @@ function permutations<T>(items: readonly T[]): T[][] {
 describe('chooseProfile', () => {
   it('when no profile matched, chooses none', () => {
     // Act / Assert
-    expect(chooseProfile([], US)).to.equal(undefined);
+    expect(choose([], US)).to.equal(undefined);
   });
 
   it('when one profile matched, chooses it', () => {
@@ -25,7 +32,7 @@ describe('chooseProfile', () => {
     const only: Profile = { ProfileId: id('7'), MobilePhoneNumber: '+14255550123' };
 
     // Act / Assert
-    expect(chooseProfile([only], US)).to.equal(only);
+    expect(choose([only], US)).to.equal(only);
   });
 
   it('when one PhoneNumber holds the exact E.164 value, it beats a legacy spelling and another field with smaller ids', () => {
@@ -35,7 +42,7 @@ describe('chooseProfile', () => {
     const other: Profile = { ProfileId: id('0'), MobilePhoneNumber: '+14255550123' };
 
     // Act
-    const chosen = chooseProfile([other, legacy, exact], US);
+    const chosen = choose([other, legacy, exact], US);
 
     // Assert
     expect(chosen?.ProfileId).to.equal(id('f'));
@@ -47,7 +54,7 @@ describe('chooseProfile', () => {
     const other: Profile = { ProfileId: id('0'), BusinessPhoneNumber: '+442079460958', PhoneNumber: '+442079460000' };
 
     // Act
-    const chosen = chooseProfile([other, legacy], UK);
+    const chosen = choose([other, legacy], UK);
 
     // Assert
     expect(chosen?.ProfileId).to.equal(id('e'));
@@ -60,7 +67,7 @@ describe('chooseProfile', () => {
       const other: Profile = { ProfileId: id('1'), HomePhoneNumber: '+14255550123' };
 
       // Act
-      const chosen = chooseProfile([other, legacy], US);
+      const chosen = choose([other, legacy], US);
 
       // Assert
       expect(chosen?.ProfileId).to.equal(id('9'));
@@ -73,7 +80,7 @@ describe('chooseProfile', () => {
     const legacy: Profile = { ProfileId: id('1'), PhoneNumber: '4255550123' };
 
     // Act
-    const chosen = chooseProfile([legacy, padded], US);
+    const chosen = choose([legacy, padded], US);
 
     // Assert
     expect(chosen?.ProfileId).to.equal(id('9'));
@@ -86,7 +93,7 @@ describe('chooseProfile', () => {
     const c: Profile = { ProfileId: '00ffffffffffffffffffffffffffffff', PhoneNumber: '+14255550123' };
 
     // Act
-    const chosen = chooseProfile([a, b, c], US);
+    const chosen = choose([a, b, c], US);
 
     // Assert
     expect(chosen?.ProfileId).to.equal('00ffffffffffffffffffffffffffffff');
@@ -101,7 +108,7 @@ describe('chooseProfile', () => {
     ];
 
     // Act
-    const chosen = chooseProfile(profiles, US);
+    const chosen = choose(profiles, US);
 
     // Assert
     expect(chosen?.ProfileId).to.equal(id('3'));
@@ -118,7 +125,7 @@ describe('chooseProfile', () => {
     ];
 
     // Act
-    const chosen = new Set(permutations(profiles).map((order) => chooseProfile(order, US)?.ProfileId));
+    const chosen = new Set(permutations(profiles).map((order) => choose(order, US)?.ProfileId));
 
     // Assert
     expect([...chosen]).to.deep.equal([id('a')]);
@@ -131,7 +138,7 @@ describe('chooseProfile', () => {
       const other: Profile = { ProfileId: id('0'), PersonalEmailAddress: 'jane.doe@example.com' };
 
       // Act
-      const chosen = chooseProfile([other, upper], JANE);
+      const chosen = choose([other, upper], JANE);
 
       // Assert
       expect(chosen?.ProfileId).to.equal(id('f'));
@@ -144,7 +151,7 @@ describe('chooseProfile', () => {
       const other: Profile = { ProfileId: id('0'), BusinessEmailAddress: 'Jane.Doe@Example.COM' };
 
       // Act
-      const chosen = chooseProfile([other, lower], mixed);
+      const chosen = choose([other, lower], mixed);
 
       // Assert
       expect(chosen?.ProfileId).to.equal(id('f'));
@@ -156,8 +163,8 @@ describe('chooseProfile', () => {
       const b: Profile = { ProfileId: id('a'), EmailAddress: 'Jane.Doe@Example.com' };
 
       // Act
-      const forward = chooseProfile([a, b], JANE);
-      const backward = chooseProfile([b, a], JANE);
+      const forward = choose([a, b], JANE);
+      const backward = choose([b, a], JANE);
 
       // Assert
       expect(forward?.ProfileId).to.equal(id('a'));
@@ -170,10 +177,34 @@ describe('chooseProfile', () => {
       const exact: Profile = { ProfileId: id('9'), EmailAddress: 'jane.doe@example.com' };
 
       // Act
-      const chosen = chooseProfile([different, exact], JANE);
+      const chosen = choose([different, exact], JANE);
 
       // Assert
       expect(chosen?.ProfileId).to.equal(id('9'));
     });
+  });
+});
+
+describe('chooseProfile with several keys', () => {
+  const match = (digit: string, foundBy: string[], fields: Partial<Profile> = {}) => ({ profile: { ProfileId: id(digit), ...fields }, foundBy });
+
+  it('prefers the profile found by more keys over an exact PhoneNumber with a smaller id', () => {
+    // Arrange: the phone alone finds profile 0 (exact E.164); phone and account find profile f
+    const byPhone = match('0', ['_phone'], { PhoneNumber: '+14255550123' });
+    const byBoth = match('f', ['_phone', '_account'], { MobilePhoneNumber: '+14255550123', AccountNumber: 'A-1' });
+
+    // Act / Assert: whatever the order
+    expect(chooseProfile([byPhone, byBoth], US)?.profile.ProfileId).to.equal(id('f'));
+    expect(chooseProfile([byBoth, byPhone], US)?.profile.ProfileId).to.equal(id('f'));
+  });
+
+  it('without a phone or e-mail (found by account number alone), breaks ties by the smallest id', () => {
+    // Arrange
+    const a = match('b', ['_account']);
+    const b = match('a', ['_account']);
+
+    // Act / Assert
+    expect(chooseProfile([a, b], undefined)?.profile.ProfileId).to.equal(id('a'));
+    expect(chooseProfile([b, a], undefined)?.profile.ProfileId).to.equal(id('a'));
   });
 });

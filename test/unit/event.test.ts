@@ -47,7 +47,16 @@ interface FixtureRow {
 }
 
 const CONNECT_NUMBER = { address: '+18005550100', type: 'TELEPHONE_NUMBER' };
-const noParameters = { phoneNumber: undefined, emailAddress: undefined, countryCode: undefined, createProfile: undefined };
+const noParameters = {
+  phoneNumber: undefined,
+  emailAddress: undefined,
+  countryCode: undefined,
+  createProfile: undefined,
+  accountNumber: undefined,
+  profileId: undefined,
+  search: undefined,
+  matchMode: 'any' as const,
+};
 
 const fixtureRows: FixtureRow[] = [
   {
@@ -203,6 +212,29 @@ const fixtureRows: FixtureRow[] = [
     parameters: { ...noParameters, phoneNumber: '2065550142' },
     identity: { type: 'PHONE', e164: '+12065550142', country: 'US' },
     source: 'parameter',
+  },
+  {
+    file: 'voice-idv.json',
+    channel: 'VOICE',
+    contactId: 'c3d5e7f9-1a2b-4c3d-8e4f-5a6b7c8d9e01',
+    initialContactId: 'c3d5e7f9-1a2b-4c3d-8e4f-5a6b7c8d9e01',
+    customerEndpoint: { address: '+442079460958', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: { ...noParameters, accountNumber: 'UK-100234' },
+    identity: { type: 'PHONE', e164: '+442079460958', country: 'GB' },
+    source: 'endpoint',
+  },
+  {
+    file: 'voice-withheld-account.json',
+    channel: 'VOICE',
+    contactId: 'd4e6f8a0-2b3c-4d5e-9f60-7a8b9c0d1e23',
+    initialContactId: 'd4e6f8a0-2b3c-4d5e-9f60-7a8b9c0d1e23',
+    customerEndpoint: { address: 'anonymous', type: 'TELEPHONE_NUMBER' },
+    systemEndpoint: CONNECT_NUMBER,
+    attributes: {},
+    parameters: { ...noParameters, accountNumber: 'ACME-7781' },
+    identity: undefined,
   },
 ];
 
@@ -447,6 +479,33 @@ describe('parseContactEvent and identify', () => {
         field: 'Details.Parameters.createProfile',
       },
       { when: 'Name is not ContactFlowEvent', edit: (_d, _p, e) => (e.Name = 'SomethingElse'), field: 'Name' },
+      { when: 'accountNumber is 256 characters', edit: (_d, p) => (p.accountNumber = '7'.repeat(256)), field: 'Details.Parameters.accountNumber' },
+      { when: 'accountNumber is a number', edit: (_d, p) => (p.accountNumber = 77810042), field: 'Details.Parameters.accountNumber' },
+      { when: 'profileId is 31 hex characters', edit: (_d, p) => (p.profileId = 'a'.repeat(31)), field: 'Details.Parameters.profileId' },
+      { when: 'profileId is not hex', edit: (_d, p) => (p.profileId = 'z'.repeat(32)), field: 'Details.Parameters.profileId' },
+      {
+        when: 'searchKey holds a dot',
+        edit: (_d, p) => Object.assign(p, { searchKey: 'loyalty.id', searchValue: 'L-1' }),
+        field: 'Details.Parameters.searchKey',
+      },
+      {
+        when: 'searchKey is 65 characters',
+        edit: (_d, p) => Object.assign(p, { searchKey: 'k'.repeat(65), searchValue: 'L-1' }),
+        field: 'Details.Parameters.searchKey',
+      },
+      {
+        when: 'searchKey is a key the service fills (_phone)',
+        edit: (_d, p) => Object.assign(p, { searchKey: '_phone', searchValue: '+14255550123' }),
+        field: 'Details.Parameters.searchKey',
+      },
+      { when: 'searchKey comes without searchValue', edit: (_d, p) => (p.searchKey = 'loyaltyId'), field: 'Details.Parameters.searchKey' },
+      { when: 'searchValue comes without searchKey', edit: (_d, p) => (p.searchValue = 'L-1'), field: 'Details.Parameters.searchKey' },
+      {
+        when: 'searchValue is 256 characters',
+        edit: (_d, p) => Object.assign(p, { searchKey: 'loyaltyId', searchValue: 'v'.repeat(256) }),
+        field: 'Details.Parameters.searchValue',
+      },
+      { when: "matchMode is 'some'", edit: (_d, p) => (p.matchMode = 'some'), field: 'Details.Parameters.matchMode' },
     ];
     for (const row of rows) {
       it(`when ${row.when}, rejects the event as INVALID_EVENT naming ${row.field}`, () => {
@@ -526,6 +585,32 @@ describe('parseContactEvent and identify', () => {
 
       // Assert
       expect(event.parameters.countryCode).to.equal('GB');
+    });
+
+    it('reads the lookup keys: trimmed, the profile id lower-cased, matchMode any by default and case-blind', () => {
+      // Arrange
+      const body = minimalEvent((_d, p) =>
+        Object.assign(p, { accountNumber: ' ACME-7781 ', profileId: 'ABCDEF0123456789ABCDEF0123456789', searchKey: 'loyaltyId', searchValue: ' L-1 ', matchMode: 'ALL' }),
+      );
+
+      // Act
+      const { parameters } = parseContactEvent(body);
+
+      // Assert
+      expect(parameters).to.include({ accountNumber: 'ACME-7781', profileId: 'abcdef0123456789abcdef0123456789', matchMode: 'all' });
+      expect(parameters.search).to.deep.equal({ key: 'loyaltyId', value: 'L-1' });
+      expect(parseContactEvent(minimalEvent()).parameters.matchMode).to.equal('any');
+    });
+
+    it('reads an empty key parameter as not given (a flow passes "" for an attribute never set)', () => {
+      // Arrange
+      const body = minimalEvent((_d, p) => Object.assign(p, { accountNumber: '  ', profileId: '', searchKey: '', searchValue: '', matchMode: '' }));
+
+      // Act
+      const { parameters } = parseContactEvent(body);
+
+      // Assert
+      expect(parameters).to.include({ accountNumber: undefined, profileId: undefined, search: undefined, matchMode: 'any' });
     });
 
     const createProfileRows: Array<[string, boolean]> = [

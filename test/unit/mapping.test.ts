@@ -2,8 +2,12 @@ import { expect } from 'chai';
 import {
   CORE_KEYS,
   jsonBytes,
+  enrichmentCalls,
+  fitMapped,
+  latestObject,
   parseAttributeMapping,
-  readMapped,
+  timeOf,
+  readProfile,
   sanitiseValue,
   type AttributeMapping,
 } from '../../src/domain/mapping.js';
@@ -16,6 +20,10 @@ function mappingOf(attributes: Record<string, string>): AttributeMapping {
   expect(problems, 'the mapping is valid').to.deep.equal([]);
   return mapping;
 }
+
+/** A profile's mapped keys within a budget, the way buildAnswer reads them. */
+const readMapped = (profile: Profile | undefined, mapping: AttributeMapping, budget: number): Record<string, string> =>
+  fitMapped(mapping, profile ? readProfile(profile, mapping) : {}, budget);
 
 /** Has a lone UTF-16 surrogate or a replacement character: a character was cut in half. */
 function hasBrokenCharacter(s: string): boolean {
@@ -220,7 +228,8 @@ describe('attribute mapping', () => {
 
         // Assert
         expect(mapping).to.deep.equal([]);
-        expect(problems).to.deep.equal(['the file must be {"attributes": {"answerKey": "ProfileField"}}']);
+        expect(problems).to.have.length(1);
+        expect(problems[0]).to.match(/the file must be \{"attributes": \{"answerKey": "source"\}, "objects": \{"ObjectTypeName": \{"latestBy": "field"\}\}\}$/);
       });
     }
   });
@@ -345,6 +354,95 @@ describe('attribute mapping', () => {
 
       // Assert: "k" (3) + "é\"" (2 + 2 + 2) + : and , (2)
       expect(bytes).to.equal(Buffer.byteLength(`"k":"é\\"",`));
+    });
+  });
+
+  describe('enrichment sources', () => {
+    it('reads CalculatedAttributes, Objects (with their latestBy and where) and Segments into calls, one per source', () => {
+      // Act
+      const { mapping, problems } = parseAttributeMapping({
+        attributes: {
+          hold: 'CalculatedAttributes._average_hold_time',
+          count: 'CalculatedAttributes.contacts_30d',
+          orderStatus: 'Objects.Orders.status',
+          orderCity: 'Objects.Orders.shipping.city',
+          vip: 'Segments.vip-customers',
+        },
+        objects: { Orders: { latestBy: 'updatedAt', where: { key: 'status', values: ['OPEN'] } } },
+      });
+
+      // Assert
+      expect(problems).to.deep.equal([]);
+      expect(enrichmentCalls(mapping)).to.deep.equal([
+        { id: 'calculated-attributes', kind: 'calculated' },
+        { id: 'object:Orders', kind: 'object', objectType: 'Orders', latestBy: ['updatedAt'], where: { key: 'status', values: ['OPEN'] } },
+        { id: 'segment:vip-customers', kind: 'segment', segment: 'vip-customers' },
+      ]);
+      const pick = (key: string, result: unknown) => mapping.find((m) => m.key === key)!.pick!(result as never);
+      expect(pick('count', { contacts_30d: '3' })).to.equal('3');
+      expect(pick('count', { other: '1' })).to.equal(undefined);
+      expect(pick('orderCity', { shipping: { city: 'Leeds' } })).to.equal('Leeds');
+      expect(pick('orderCity', { shipping: 'Leeds' })).to.equal(undefined);
+      expect(pick('vip', true)).to.equal('true');
+      expect(pick('vip', false)).to.equal('false');
+    });
+
+    const wrong: Array<[string, unknown, RegExp]> = [
+      ['an object type the objects section does not describe', { attributes: { s: 'Objects.Orders.status' } }, /"s": "Objects\.Orders\.status" needs "objects": \{"Orders": \{"latestBy"/],
+      ['an objects entry no attribute reads', { attributes: {}, objects: { Cases: { latestBy: 'at' } } }, /objects\.Cases: no attribute reads Objects\.Cases\.<field>/],
+      ['a latestBy that is not a field path', { attributes: { s: 'Objects.Orders.status' }, objects: { Orders: { latestBy: 'a..b' } } }, /objects\.Orders\.latestBy/],
+      ['a calculated attribute name starting with a digit', { attributes: { c: 'CalculatedAttributes.1st' } }, /"c": "CalculatedAttributes\.1st" is not/],
+      ['a segment name with a dot', { attributes: { v: 'Segments.vip.gold' } }, /"v": "Segments\.vip\.gold" is not/],
+    ];
+    for (const [what, file, problem] of wrong) {
+      it(`rejects ${what}, naming it`, () => {
+        // Act
+        const { problems } = parseAttributeMapping(file);
+
+        // Assert
+        expect(problems.some((p) => problem.test(p)), problems.join('; ')).to.equal(true);
+      });
+    }
+
+    it('rejects more than 10 enrichment calls a lookup', () => {
+      // Arrange: 11 segments
+      const attributes = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`s${i}`, `Segments.segment-${i}`]));
+
+      // Act
+      const { problems } = parseAttributeMapping({ attributes });
+
+      // Assert
+      expect(problems).to.deep.equal(['at most 10 enrichment calls a lookup (calculated attributes, object types and segments together; got 11)']);
+    });
+  });
+
+  describe('latestObject', () => {
+    it('chooses by the timestamp field, whatever the order: ISO text and epoch seconds or milliseconds compare as times', () => {
+      // Arrange
+      const objects = [
+        { uniqueKey: 'a', object: { s: 'iso', at: '2026-11-28T09:00:00Z' } },
+        { uniqueKey: 'b', object: { s: 'seconds', at: Date.parse('2026-11-29T09:00:00Z') / 1000 } },
+        { uniqueKey: 'c', object: { s: 'millis', at: Date.parse('2026-11-27T09:00:00Z') } },
+        { uniqueKey: 'd', object: { s: 'no time' } },
+        { uniqueKey: 'e', object: { s: 'not a time', at: 'yesterday' } },
+      ];
+
+      // Act / Assert: every rotation of the list gives the same object
+      for (let i = 0; i < objects.length; i++) {
+        const rotated = [...objects.slice(i), ...objects.slice(0, i)];
+        expect(latestObject(rotated, ['at'])?.s).to.equal('seconds');
+      }
+      expect(timeOf('1764406800')).to.equal(1764406800 * 1000);
+    });
+
+    it('gives none when no object has a readable time, and breaks a tie by the greater unique key', () => {
+      expect(latestObject([{ uniqueKey: 'a', object: { s: 'x' } }], ['at'])).to.equal(undefined);
+      const tie = [
+        { uniqueKey: 'k2', object: { s: 'two', at: '2026-01-01T00:00:00Z' } },
+        { uniqueKey: 'k1', object: { s: 'one', at: '2026-01-01T00:00:00Z' } },
+      ];
+      expect(latestObject(tie, ['at'])?.s).to.equal('two');
+      expect(latestObject([...tie].reverse(), ['at'])?.s).to.equal('two');
     });
   });
 });

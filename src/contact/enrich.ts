@@ -1,0 +1,139 @@
+import type { CallBudget } from '../cache/budget.js';
+import type { Enriched, EnrichedValues, EnrichmentStatus } from '../domain/answer.js';
+import { enrichmentCalls, sanitiseValue, type AttributeMapping, type EnrichmentCall, type EnrichmentKind } from '../domain/mapping.js';
+import { ProfileStoreError, type ProfileStore } from '../profiles/profile.js';
+import { DeadlineExceeded, withinDeadline } from './deadline.js';
+
+export type EnrichOutcome = 'success' | 'failed' | 'throttled' | 'timeout' | 'skipped';
+
+/** The Customer Profiles operation behind each kind of enrichment call: its budget and its metrics label. */
+export const OPERATIONS: Record<EnrichmentKind, string> = {
+  calculated: 'ListCalculatedAttributesForProfile',
+  object: 'ListProfileObjects',
+  segment: 'GetSegmentMembership',
+};
+
+export interface EnricherDeps {
+  store: ProfileStore;
+  mapping: AttributeMapping;
+  budget: CallBudget;
+  /** how long enrichment values answer without a new call (ENRICHMENT_TTL_SECONDS) */
+  ttlMs: number;
+  /** the oldest values given when a new call fails (CACHE_STALE_MAX_AGE_SECONDS) */
+  staleMaxAgeMs: number;
+  /** told of every call decided: made (and how it ended) or skipped */
+  onCall?: (call: EnrichmentCall, outcome: EnrichOutcome) => void;
+  now?: () => number;
+}
+
+/** What enrichment gives one answer. */
+export interface Enrichment {
+  status: EnrichmentStatus;
+  /** answer key -> value, for the mapping's enrichment keys that have one */
+  values: Record<string, string>;
+  /** the entries to cache with the lookup (fresh ones replace old ones) */
+  enriched: Enriched;
+  /** some values are older than ENRICHMENT_TTL_SECONDS: their new call failed or was skipped */
+  stale: boolean;
+  /** calls were made: the cached entries should be written back */
+  changed: boolean;
+}
+
+// A throttled operation is left alone on this replica for this long: the next calls would be throttled too.
+const COOL_OFF_MS = 1000;
+/** Nothing to enrich: no source mapped, or a profile created now. */
+export const NO_ENRICHMENT: Enrichment = Object.freeze({ status: 'NONE', values: {}, enriched: {}, stale: false, changed: false });
+
+/**
+ * The enrich step: the mapping's calculated attributes, latest objects and segment memberships of the
+ * chosen profile. Values younger than ENRICHMENT_TTL_SECONDS answer from the cache with no call; the
+ * others are asked for all at once, each bounded by the request's deadline, never retried, and only
+ * while the fleet's allowance lasts. A source that fails, is slow or is skipped never costs the answer:
+ * its keys keep their last values (stale-if-error) or are ''.
+ */
+export class Enricher {
+  private readonly calls: EnrichmentCall[];
+  private readonly coolUntil = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: EnricherDeps) {
+    this.calls = enrichmentCalls(deps.mapping);
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The entries of a profile created just now: nothing to read yet, fresh until ENRICHMENT_TTL_SECONDS. */
+  nothingYet(): Enriched {
+    const at = this.now();
+    return Object.fromEntries(this.calls.map((c) => [c.id, { at, values: {} }]));
+  }
+
+  /** `refresh` false: answer from the cached entries only (the lookup itself failed: no calls now). */
+  async enrich(profileId: string, cached: Enriched | undefined, refresh: boolean, signal: AbortSignal): Promise<Enrichment> {
+    if (this.calls.length === 0) return NO_ENRICHMENT;
+    const now = this.now();
+    const old = (call: EnrichmentCall): EnrichedValues | undefined => (cached && Object.hasOwn(cached, call.id) ? cached[call.id] : undefined);
+    const due = refresh ? this.calls.filter((c) => !(now - (old(c)?.at ?? -Infinity) < this.deps.ttlMs)) : [];
+    const fresh = due.length > 0 ? await this.call(due, profileId, signal) : new Map<string, EnrichedValues>();
+
+    const enriched: Enriched = {};
+    let missing = false;
+    let stale = false;
+    for (const call of this.calls) {
+      const entry = fresh.get(call.id) ?? old(call);
+      const age = entry ? now - entry.at : Infinity;
+      if (age < this.deps.ttlMs || fresh.has(call.id)) enriched[call.id] = entry!;
+      else if (age < this.deps.staleMaxAgeMs) {
+        enriched[call.id] = entry!;
+        stale = true;
+      } else missing = true;
+    }
+    const values: Record<string, string> = {};
+    for (const m of this.deps.mapping) {
+      const value = m.call ? enriched[m.call.id]?.values[m.key] : undefined;
+      if (value !== undefined) values[m.key] = value;
+    }
+    return { status: missing ? 'PARTIAL' : 'COMPLETE', values, enriched, stale, changed: fresh.size > 0 };
+  }
+
+  /** Makes the due calls side by side; returns the entries of those that succeeded. */
+  private async call(due: readonly EnrichmentCall[], profileId: string, signal: AbortSignal): Promise<Map<string, EnrichedValues>> {
+    const now = this.now();
+    const wanted = new Map<string, number>();
+    for (const c of due) {
+      const op = OPERATIONS[c.kind];
+      if ((this.coolUntil.get(op) ?? 0) <= now) wanted.set(op, (wanted.get(op) ?? 0) + 1);
+    }
+    const granted = wanted.size > 0 ? await withinDeadline(this.deps.budget.take(wanted), signal).catch(() => new Set<string>()) : new Set<string>();
+    const results = await Promise.all(
+      due.map(async (call): Promise<[string, EnrichedValues] | undefined> => {
+        const op = OPERATIONS[call.kind];
+        if (!granted.has(op)) {
+          this.deps.onCall?.(call, 'skipped');
+          return undefined;
+        }
+        try {
+          const result = await withinDeadline(this.deps.store.enrich(call, profileId, signal), signal);
+          const values: Record<string, string> = {};
+          for (const m of this.deps.mapping) {
+            if (m.call?.id === call.id) values[m.key] = sanitiseValue(m.pick?.(result));
+          }
+          this.deps.onCall?.(call, 'success');
+          return [call.id, { at: this.now(), values }];
+        } catch (err) {
+          const outcome: EnrichOutcome =
+            err instanceof DeadlineExceeded || signal.aborted
+              ? 'timeout'
+              : err instanceof ProfileStoreError && err.failure === 'throttled'
+                ? 'throttled'
+                : 'failed';
+          // Throttling of an enrichment call stays with its operation: the lookup and the record
+          // writes are not told (they use other operations' allowances).
+          if (outcome === 'throttled') this.coolUntil.set(op, this.now() + COOL_OFF_MS);
+          this.deps.onCall?.(call, outcome);
+          return undefined;
+        }
+      }),
+    );
+    return new Map(results.filter((r) => r !== undefined));
+  }
+}

@@ -1,0 +1,51 @@
+// What a contact is looked up by: its phone number or e-mail address and the keys the flow collected
+// (account number, profile id, a custom search key of the domain), joined by any or all.
+import type { Identity } from './identity.js';
+
+export const MATCH_MODES = ['any', 'all'] as const;
+export type MatchMode = (typeof MATCH_MODES)[number];
+
+/** One Customer Profiles search key and the values that find it (exact strings). */
+export interface SearchKey {
+  name: string;
+  values: readonly string[];
+}
+
+/** The standard keys the service fills itself; a flow's `searchKey` may not name them. */
+export const STANDARD_KEYS = { phone: '_phone', email: '_email', account: '_account', profileId: '_profileId' } as const;
+
+export interface CallerKeys {
+  /** the phone number or e-mail address, when the contact has a usable one */
+  identity: Identity | undefined;
+  /** the other keys the flow gave, in this order: `_account`, `_profileId`, the custom key */
+  extra: readonly SearchKey[];
+  mode: MatchMode;
+}
+
+/** Every key of one search, the identity's first. At most 4 (SearchProfiles takes 1 + 4 AdditionalSearchKeys). */
+export function searchKeysOf(keys: CallerKeys): SearchKey[] {
+  const { identity } = keys;
+  const first: SearchKey[] = identity
+    ? [{ name: identity.type === 'PHONE' ? STANDARD_KEYS.phone : STANDARD_KEYS.email, values: identity.searchValues }]
+    : [];
+  return [...first, ...keys.extra];
+}
+
+/** Two keys or more: the answer says whether the profile matched all of them (ID&V). */
+export function isVerifying(keys: CallerKeys): boolean {
+  return searchKeysOf(keys).length >= 2;
+}
+
+/**
+ * A profile is created only for a phone number or e-mail address given alone: a new profile could not
+ * prove an account number, a profile id or a custom key, and holding them unproven would let the next
+ * caller "verify" against what a stranger typed.
+ */
+export function mayCreateFrom(keys: CallerKeys): boolean {
+  return keys.identity !== undefined && keys.extra.length === 0;
+}
+
+/** The keys as one canonical string (order fixed above): what the cache entry of a lookup is keyed by. */
+export function canonicalKeys(keys: readonly SearchKey[], mode: MatchMode): string {
+  return JSON.stringify([mode, keys.map((k) => [k.name, ...k.values])]);
+}
