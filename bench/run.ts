@@ -3,7 +3,8 @@
 // Options: --seconds S (measured part of each main scenario, default 15; the secondary ones get half), --warmup S
 // (default 3), --connections N (default 32), --latency MS (the fake's latency per AWS call, default 50), --only
 // id,id (scenarios: floor, hit-low, hit, hit-pool-low, hit-pool, known, known-load, records, new, new-load, naive-known,
-// naive-known-load, naive-new, naive-new-load, naive-repeat-low, naive-repeat, outage, outage-burst), --keep-logs (the service's logs),
+// naive-known-load, naive-new, naive-new-load, naive-repeat-low, naive-repeat, outage, outage-burst, known-enrich, hit-enrich),
+// --keep-logs (the service's logs),
 // --strict (exit 1 when a target fails), --quiet-wait S (the most time, over the whole run, spent waiting for other
 // work on the machine to calm down and measuring disturbed scenarios again; default 90), --low-connections N
 // (the concurrency of the latency comparisons, default 4), --cpu-prof (V8 CPU profiles of the service's threads in
@@ -81,7 +82,14 @@ const awsEnv = (fakeUrl: string) => ({
   AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fakeUrl,
   CUSTOMER_PROFILES_DOMAIN: DOMAIN,
 });
-const serviceEnv = (fakeUrl: string, redisUrl: string) => ({
+// The scenarios measure the lookup with the attribute mapping of profile fields (the one of every earlier run), except
+// the enrichment group, which runs on config/attributes.json as shipped: three enrichment calls a cold lookup (the
+// calculated attributes, the latest Orders object, the vip-customers segment).
+const PROFILE_MAPPING = { attributes: { middleName: 'MiddleName', businessName: 'BusinessName', partyType: 'PartyTypeString', city: 'Address.City', customerTier: 'Attributes.tier', preferredLanguage: 'Attributes.preferredLanguage' } };
+const ENRICH_MAPPING_FILE = path.join(ROOT, 'config/attributes.json');
+const ENRICH_OPS = ['ListCalculatedAttributesForProfile', 'ListProfileObjects', 'GetSegmentMembership'] as const;
+
+const serviceEnv = (fakeUrl: string, redisUrl: string, mappingFile?: string) => ({
   ...baseEnv,
   ...awsEnv(fakeUrl),
   NODE_ENV: 'production',
@@ -93,6 +101,7 @@ const serviceEnv = (fakeUrl: string, redisUrl: string) => ({
   IDENTITY_HASH_SECRET: randomBytes(24).toString('base64url'),
   DATA_KEYS: `bench:${randomBytes(32).toString('base64')}`,
   RESOLVE_DEADLINE_MS: String(DEADLINE_MS),
+  ...(mappingFile && { ATTRIBUTE_MAPPING_FILE: mappingFile }),
 });
 
 interface Env {
@@ -112,7 +121,7 @@ interface Target {
   child: Child;
 }
 
-async function startService(env: Env, label: string): Promise<Target> {
+async function startService(env: Env, label: string, mappingFile = path.join(env.workDir, 'profile-mapping.json')): Promise<Target> {
   // every service scenario starts clean: no cache, no queue backlog, no profiles left from the one before
   await env.redis.flush();
   await env.fake.reset();
@@ -122,7 +131,7 @@ async function startService(env: Env, label: string): Promise<Target> {
   // bench/results/profiles/<label>/ (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main
   // thread, 1 the record thread). A --cpu-prof-name would give both threads one file, the second overwriting.
   const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench/results/profiles', label)] : [];
-  const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url), logFile, /"port":(\d+)[^\n]*"msg":"listening"/);
+  const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url, mappingFile), logFile, /"port":(\d+)[^\n]*"msg":"listening"/);
   const url = `http://127.0.0.1:${match}`;
   const ready = await fetch(`${url}/readyz`);
   if (!ready.ok) throw new Error(`the service is not ready: ${ready.status} ${await ready.text()}`);
@@ -369,6 +378,13 @@ async function seedCallers(env: Env, count: number): Promise<string[]> {
   return callers;
 }
 
+/** Known callers with what the shipped mapping's enrichment sources read: calculated attributes, orders, the VIP segment. */
+async function seedEnrichedCallers(env: Env, count: number): Promise<string[]> {
+  const callers = env.callers.take(count);
+  await env.fake.seedEnriched(callers.map((phone, i) => ({ ...profileOf(phone, i), ProfileId: randomBytes(16).toString('hex') })));
+  return callers;
+}
+
 /** the most contacts a run can meet at `callsInSequence` AWS calls each: sizes seeded pools for warm-ups */
 const bound = (connections: number, seconds: number, callsInSequence: number) =>
   Math.ceil((connections * seconds * 1000 * 1.25) / (LATENCY * callsInSequence)) + connections;
@@ -389,10 +405,10 @@ async function benchmark(env: Env): Promise<Row[]> {
     if (wanted(plan.id)) rows.push(await measure(env, plan));
   };
   /** one service process for a group of scenarios (fresh Redis, fresh fake), stopped after them */
-  const withService = async (label: string, ids: string[], body: (target: Target) => Promise<void>): Promise<void> => {
+  const withService = async (label: string, ids: string[], body: (target: Target) => Promise<void>, mappingFile?: string): Promise<void> => {
     if (!ids.some(wanted)) return;
     console.log(`service (${label})`);
-    const target = await startService(env, label);
+    const target = await startService(env, label, mappingFile);
     try {
       await body(target);
     } finally {
@@ -449,6 +465,24 @@ async function benchmark(env: Env): Promise<Row[]> {
       }
     }
   });
+
+  await withService(
+    'enrich',
+    ['known-enrich', 'hit-enrich'],
+    async (target) => {
+      const enrichOps = [...serviceOps, ...ENRICH_OPS];
+      if (wanted('known-enrich')) {
+        const warm = await seedEnrichedCallers(env, bound(L, WARMUP, 2));
+        await run({ id: 'known-enrich', label: 'Known caller, cold cache, 3 enrichment sources', target, connections: L, seconds: SECONDS, warmups: [{ seconds: WARMUP, body: inOrder(env, warm) }], prepare: async (n) => inOrder(env, await seedEnrichedCallers(env, n)), settleOps: enrichOps });
+      }
+      if (wanted('hit-enrich')) {
+        const [phone = ''] = await seedEnrichedCallers(env, 1);
+        const body = () => env.events.body(phone);
+        await run({ id: 'hit-enrich', label: 'Cache hit: one known caller, 3 enrichment sources', target, connections: C, warmups: [{ seconds: WARMUP, body }], prepare: () => Promise.resolve(body), settleOps: enrichOps });
+      }
+    },
+    ENRICH_MAPPING_FILE,
+  );
 
   await withService('new', ['new', 'new-load'], async (target) => {
     const fresh = async (id: string, connections: number, seconds: number): Promise<void> =>
@@ -581,6 +615,37 @@ function verdicts(rows: Row[], sdkCall: Latency | undefined): Verdict[] {
   within('known', LATENCY, 'known caller, cold cache', false);
   within('new', 2 * LATENCY, 'new caller', false);
   within('known-load', LATENCY, 'known caller, cold cache', true);
+  // The three enrichment calls run side by side once the profile is chosen: the search's latency plus one
+  // source's, not three. Each is one SDK call to the fake, measured alone (calibrate: the fake's latency and
+  // the SDK's own cost); the fake's 2 x 50 ms when not measured.
+  const enriched = by.get('known-enrich');
+  if (enriched) {
+    const sum = sdkCall ? 2 * sdkCall.p50 : 2 * LATENCY;
+    add(
+      `known caller, cold cache, 3 enrichment sources at ${LATENCY} ms each: p50 within 5 ms of the search's latency plus one source's (${at(enriched)})`,
+      `p50 ${fmt(enriched.latency.p50)} ms against ${fmt(sum)} ms (${sdkCall ? `2 x ${fmt(sdkCall.p50)} ms, one SDK call to the fake alone` : `2 x ${LATENCY} ms`}); three calls one after another would take ${fmt(sum * 2)} ms`,
+      enriched.latency.p50 - sum <= 5,
+    );
+  }
+  if (enriched?.aws) {
+    const per = (op: string) => (enriched.aws?.calls.byOperation[op] ?? 0) / enriched.requests;
+    add(
+      'known caller, cold cache, 3 enrichment sources: one SearchProfiles and one call per source a contact',
+      `${['SearchProfiles', ...ENRICH_OPS].map((op) => `${op} ${fmt(per(op), 3)}`).join(', ')} /contact`,
+      ['SearchProfiles', ...ENRICH_OPS].every((op) => per(op) === 1) && clean(enriched, 'KNOWN'),
+    );
+  }
+  const hitEnrich = by.get('hit-enrich');
+  if (hitEnrich) {
+    // the hot path's calls: the record writes of the background worker are not the answer's
+    const byOp = hitEnrich.aws?.calls.byOperation;
+    const calls = byOp ? ['SearchProfiles', 'CreateProfile', ...ENRICH_OPS].reduce((n, op) => n + (byOp[op] ?? 0), 0) : NaN;
+    add(
+      `cache hit with 3 enrichment sources: no AWS call, p99 < 10 ms (${at(hitEnrich)})`,
+      `${calls} AWS calls, p50 ${fmt(hitEnrich.latency.p50)} ms, p99 ${fmt(hitEnrich.latency.p99)} ms${hit ? ` (profile fields only: p50 ${fmt(hit.latency.p50)} ms, p99 ${fmt(hit.latency.p99)} ms)` : ''}`,
+      calls === 0 && hitEnrich.latency.p99 < 10 && clean(hitEnrich, 'KNOWN'),
+    );
+  }
   within('new-load', 2 * LATENCY, 'new caller', true);
 
   const versus = (ours: string, theirs: string, factor: number, what: string, informational: boolean): void => {
@@ -734,6 +799,7 @@ async function main(): Promise<number> {
     // the contact-record object type, made by the real command, so record writes succeed
     console.log(await runNode('setup-domain', ['dist/src/cli/setup-domain.js'], serviceEnv(fake.url, redis.url)));
     redisClient = redis.client();
+    writeFileSync(path.join(workDir, 'profile-mapping.json'), JSON.stringify(PROFILE_MAPPING));
     const env: Env = { redis, redisClient, fakeChild, fake, workDir, callers: new Callers(), events: new Events() };
     const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: os.totalmem() / 2 ** 30, node: process.version, platform: `${os.platform()} ${os.release()}` };
     const config = { connections: CONNECTIONS, lowConnections: LOW_CONNECTIONS, outageConnections: OUTAGE_CONNECTIONS, warmupSeconds: WARMUP, measuredSeconds: SECONDS, fakeLatencyMs: LATENCY, resolveDeadlineMs: DEADLINE_MS, logLevel: 'info (stdout to a file)', nodeEnv: 'production', repeatPool: REPEAT_POOL };
@@ -755,7 +821,7 @@ async function main(): Promise<number> {
     const rows = await benchmark(env);
     const checks = verdicts(rows, sdkCall);
     const logLines: Record<string, number> = {};
-    for (const f of ['cache-hit', 'cache-hit-pool', 'known-cold', 'new', 'outage']) {
+    for (const f of ['cache-hit', 'cache-hit-pool', 'known-cold', 'enrich', 'new', 'outage']) {
       const file = path.join(workDir, `service-${f}.log`);
       if (existsSync(file)) logLines[f] = readFileSync(file, 'utf8').split('\n').length - 1;
     }

@@ -101,6 +101,30 @@ export class FakeControl {
     for (let i = 0; i < profiles.length; i += 5000) await this.post('seed', profiles.slice(i, i + 5000));
   }
 
+  /**
+   * Seeds profiles (with their ProfileIds) and what the shipped mapping's enrichment sources read for each:
+   * calculated attributes, three Orders objects (the latest not first), membership of vip-customers.
+   */
+  async seedEnriched(profiles: Array<Record<string, unknown> & { ProfileId: string }>): Promise<void> {
+    for (let i = 0; i < profiles.length; i += 2000) {
+      const batch = profiles.slice(i, i + 2000);
+      for (const p of batch) this.vip.push(p.ProfileId);
+      await this.post('seed', {
+        profiles: batch,
+        calculatedAttributes: batch.map((p) => ({ profileId: p.ProfileId, values: { contacts_last_30_days: '2', average_hold_seconds: '31' } })),
+        objects: batch.flatMap((p) =>
+          [
+            { orderId: 'ORD-2', status: 'DELIVERED', updatedAt: '2026-10-14T16:20:00Z' },
+            { orderId: 'ORD-3', status: 'SHIPPED', updatedAt: '2026-11-27T09:05:00Z' },
+            { orderId: 'ORD-1', status: 'RETURNED', updatedAt: '2026-08-02T11:41:00Z' },
+          ].map((object) => ({ profileId: p.ProfileId, objectTypeName: 'Orders', object }))),
+        // seeding a segment replaces its members: every VIP so far
+        segments: [{ name: 'vip-customers', profileIds: this.vip }],
+      });
+    }
+  }
+  private readonly vip: string[] = [];
+
   /** Waits until the counts of `operations` stop moving (requests cut off at the end of a warm-up finish). */
   async settle(operations: readonly string[], maxMs = 5000): Promise<FakeCalls> {
     const count = (c: FakeCalls): number => operations.reduce((s, op) => s + (c.byOperation[op] ?? 0), 0);

@@ -67,13 +67,25 @@ export class Enricher {
     return Object.fromEntries(this.calls.map((c) => [c.id, { at, values: {} }]));
   }
 
-  /** `refresh` false: answer from the cached entries only (the lookup itself failed: no calls now). */
-  async enrich(profileId: string, cached: Enriched | undefined, refresh: boolean, signal: AbortSignal): Promise<Enrichment> {
+  /**
+   * Takes the fleet's allowance for every source now, before the profile is known: a lookup with nothing
+   * cached calls them all, and taking it beside the search keeps a Redis round trip off the caller's
+   * wait. What a lookup that finds no profile took is left unused (the allowance errs low).
+   */
+  reserveAll(signal: AbortSignal): Promise<Set<string>> | undefined {
+    return this.calls.length > 0 ? this.take(this.calls, signal) : undefined;
+  }
+
+  /**
+   * `refresh` false: answer from the cached entries only (the lookup itself failed: no calls now).
+   * `reserved`: the allowance reserveAll took for this lookup.
+   */
+  async enrich(profileId: string, cached: Enriched | undefined, refresh: boolean, signal: AbortSignal, reserved?: Promise<Set<string>>): Promise<Enrichment> {
     if (this.calls.length === 0) return NO_ENRICHMENT;
     const now = this.now();
     const old = (call: EnrichmentCall): EnrichedValues | undefined => (cached && Object.hasOwn(cached, call.id) ? cached[call.id] : undefined);
     const due = refresh ? this.calls.filter((c) => !(now - (old(c)?.at ?? -Infinity) < this.deps.ttlMs)) : [];
-    const fresh = due.length > 0 ? await this.call(due, profileId, signal) : new Map<string, EnrichedValues>();
+    const fresh = due.length > 0 ? await this.call(due, profileId, signal, reserved ?? this.take(due, signal)) : new Map<string, EnrichedValues>();
 
     const enriched: Enriched = {};
     let missing = false;
@@ -95,15 +107,26 @@ export class Enricher {
     return { status: missing ? 'PARTIAL' : 'COMPLETE', values, enriched, stale, changed: fresh.size > 0 };
   }
 
-  /** Makes the due calls side by side; returns the entries of those that succeeded. */
-  private async call(due: readonly EnrichmentCall[], profileId: string, signal: AbortSignal): Promise<Map<string, EnrichedValues>> {
+  /** The allowance for these calls: the operations granted (one not resting after a throttle). */
+  private take(calls: readonly EnrichmentCall[], signal: AbortSignal): Promise<Set<string>> {
     const now = this.now();
     const wanted = new Map<string, number>();
-    for (const c of due) {
+    for (const c of calls) {
       const op = OPERATIONS[c.kind];
       if ((this.coolUntil.get(op) ?? 0) <= now) wanted.set(op, (wanted.get(op) ?? 0) + 1);
     }
-    const granted = wanted.size > 0 ? await withinDeadline(this.deps.budget.take(wanted), signal).catch(() => new Set<string>()) : new Set<string>();
+    if (wanted.size === 0) return Promise.resolve(new Set());
+    return withinDeadline(this.deps.budget.take(wanted), signal).catch(() => new Set<string>());
+  }
+
+  /** Makes the due calls side by side; returns the entries of those that succeeded. */
+  private async call(
+    due: readonly EnrichmentCall[],
+    profileId: string,
+    signal: AbortSignal,
+    allowance: Promise<Set<string>>,
+  ): Promise<Map<string, EnrichedValues>> {
+    const granted = await allowance;
     const results = await Promise.all(
       due.map(async (call): Promise<[string, EnrichedValues] | undefined> => {
         const op = OPERATIONS[call.kind];

@@ -125,11 +125,14 @@ export class ContactResolver {
     let source: Source;
     let failure: StoreFailure | undefined;
     let degraded = false;
+    let reserved: Promise<Set<string>> | undefined;
     this.deps.onCacheLookup?.(fresh ? 'hit' : usable ? 'stale' : 'miss');
     if (fresh) {
       lookup = fromCache(cached);
       source = 'cache';
     } else {
+      // nothing cached: every enrichment source will be called once the profile is chosen
+      reserved = cached ? undefined : this.enricher.reserveAll(signal);
       try {
         lookup = await withinDeadline(this.lookUpOrCreate(event, keys, at, createAllowed, cached, signal), signal);
         source = 'customer-profiles';
@@ -153,7 +156,9 @@ export class ContactResolver {
     }
     // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
     const enriching: Promise<Enrichment> =
-      lookup.status === 'NEW' ? Promise.resolve(NO_ENRICHMENT) : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal);
+      lookup.status === 'NEW'
+        ? Promise.resolve(NO_ENRICHMENT)
+        : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal, source === 'customer-profiles' ? reserved : undefined);
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
       withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT),
