@@ -218,6 +218,28 @@ describe('buildAnswer', () => {
       expect(Buffer.byteLength(JSON.stringify(answer))).to.be.at.most(MAX_ANSWER_BYTES);
     });
 
+    it('when half the 64 keys are enrichment sources with 1 KB values and 4 long keys found the profile, the JSON answer is at most MAX_ANSWER_BYTES', () => {
+      // Arrange: 32 profile attributes and 32 calculated attributes, all of the longest name and the nastiest values
+      const mixed: Record<string, string> = {};
+      const enrichmentValues: Record<string, string> = {};
+      for (let i = 0; i < 64; i++) {
+        const key = `attr${String(i).padStart(2, '0')}_`.padEnd(64, 'x');
+        mixed[key] = i % 2 === 0 ? `Attributes.a${i}` : `CalculatedAttributes.c${i}`;
+        if (i % 2 === 1) enrichmentValues[key] = nasty[i % nasty.length]!;
+      }
+      const mixedMapping = mappingOf(mixed);
+      const longKeys = Array.from({ length: 4 }, (_, i) => `k${i}`.padEnd(64, 'y'));
+
+      // Act
+      const answer = answerFor({ ...worst, matchedBy: longKeys, enrichment: { status: 'COMPLETE', values: enrichmentValues } }, mixedMapping);
+
+      // Assert
+      expect(Object.keys(answer)).to.have.lengthOf(CORE_KEYS.length + 64);
+      expect(answer.matchedBy).to.equal(longKeys.join(','));
+      expect(Object.keys(enrichmentValues).some((k) => answer[k] !== ''), 'some enrichment values kept').to.equal(true);
+      expect(Buffer.byteLength(JSON.stringify(answer))).to.be.at.most(MAX_ANSWER_BYTES);
+    });
+
     it('when 64 short keys map 1 KB values, keeps as many whole values as fit and empties the rest', () => {
       // Arrange
       const shortMapping = mappingOf(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, `Attributes.a${i}`])));
