@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileSummary } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
-import type { ProfileCache, RedisProfileCache } from './profile-cache.js';
+import type { CachedLookup, ProfileCache, RedisProfileCache } from './profile-cache.js';
 import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
 
 /**
@@ -19,16 +19,27 @@ import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
  * prevents duplicates (per replica).
  */
 export interface CreateOnce {
-  run(tag: string, signal: AbortSignal, create: (previousAttemptUnfinished: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary>;
+  /** `matchedBy`: the key a search of the created profile finds it by, cached with it */
+  run(
+    tag: string,
+    signal: AbortSignal,
+    matchedBy: readonly string[],
+    create: (previousAttemptUnfinished: boolean) => Promise<ProfileSummary>,
+  ): Promise<ProfileSummary>;
+}
+
+/** The cache entry of a profile created now. */
+function createdEntry(summary: ProfileSummary, matchedBy: readonly string[]): CachedLookup {
+  return { status: 'KNOWN', matchCount: 1, summary, matchedBy: [...matchedBy], verification: 'NOT_CHECKED', cachedAt: Date.now() };
 }
 
 /** Without Redis: create, and let the cache learn the profile at once. */
 export class LocalCreateOnce implements CreateOnce {
   constructor(private readonly cache: ProfileCache) {}
 
-  async run(tag: string, _signal: AbortSignal, create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
+  async run(tag: string, _signal: AbortSignal, matchedBy: readonly string[], create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
     const summary = await create(false);
-    await this.cache.set(tag, { status: 'KNOWN', matchCount: 1, summary, cachedAt: Date.now() });
+    await this.cache.set(tag, createdEntry(summary, matchedBy));
     return summary;
   }
 }
@@ -85,7 +96,7 @@ export class RedisCreateOnce implements CreateOnce {
     private readonly pollMs = 20,
   ) {}
 
-  async run(tag: string, signal: AbortSignal, create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
+  async run(tag: string, signal: AbortSignal, matchedBy: readonly string[], create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
     const keys = [this.keys.createLock(tag), this.keys.profileCache(tag), this.keys.createAttempt(tag)];
     const token = randomBytes(12).toString('base64url');
     const started = performance.now();
@@ -103,12 +114,12 @@ export class RedisCreateOnce implements CreateOnce {
         this.health.failed('lock.acquire', err);
         // Redis cannot be reached (the command was never sent): the in-process single-flight is all
         // the protection left.
-        if (neverSent(err)) return new LocalCreateOnce(this.cache).run(tag, signal, create);
+        if (neverSent(err)) return new LocalCreateOnce(this.cache).run(tag, signal, matchedBy, create);
         // The reply was lost (timed out, connection dropped): the script may have run, and the lock may
         // be ours or another replica's. Creating now could make a second profile; wait and ask again.
         acquired = [0];
       }
-      if (acquired[0] === 1) return done(await this.createHoldingLock(tag, keys, token, acquired[1] ?? '', acquired[2] === 1, create));
+      if (acquired[0] === 1) return done(await this.createHoldingLock(tag, keys, token, acquired[1] ?? '', acquired[2] === 1, matchedBy, create));
 
       waited = true;
       await sleep(this.pollMs, undefined, { signal });
@@ -123,6 +134,7 @@ export class RedisCreateOnce implements CreateOnce {
     token: string,
     cached: string,
     previousAttemptUnfinished: boolean,
+    matchedBy: readonly string[],
     create: (previous: boolean) => Promise<ProfileSummary>,
   ): Promise<ProfileSummary> {
     // Not awaited: the answer need not wait for Redis to take the profile in. The commands after it on
@@ -152,7 +164,7 @@ export class RedisCreateOnce implements CreateOnce {
     } finally {
       clearInterval(renewal);
     }
-    finish(this.cache.seal(tag, { status: 'KNOWN', matchCount: 1, summary, cachedAt: Date.now() }));
+    finish(this.cache.seal(tag, createdEntry(summary, matchedBy)));
     return summary;
   }
 }

@@ -11,8 +11,11 @@ import type { Sealer } from './seal.js';
  * together with the caller's cached lookup (SharedState.readContact).
  */
 export interface IdempotencyStore {
-  put(tag: string, contactId: string, answer: Answer): Promise<void>;
+  /** `variant`: the lookup's (see StateKeys.lookupKey); '' for the phone or e-mail alone */
+  put(tag: string, contactId: string, answer: Answer, variant?: string): Promise<void>;
 }
+
+const memoryKey = (tag: string, contactId: string, variant = '') => `${tag}|${contactId}${variant === '' ? '' : `|${variant}`}`;
 
 export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly answers: LRUCache<string, Answer>;
@@ -20,11 +23,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   constructor(ttlMs: number, max = 50_000) {
     this.answers = new LRUCache({ max, ttl: ttlMs });
   }
-  get(tag: string, contactId: string): Promise<Answer | undefined> {
-    return Promise.resolve(this.answers.get(`${tag}|${contactId}`));
+  get(tag: string, contactId: string, variant?: string): Promise<Answer | undefined> {
+    return Promise.resolve(this.answers.get(memoryKey(tag, contactId, variant)));
   }
-  put(tag: string, contactId: string, answer: Answer): Promise<void> {
-    this.answers.set(`${tag}|${contactId}`, answer);
+  put(tag: string, contactId: string, answer: Answer, variant?: string): Promise<void> {
+    this.answers.set(memoryKey(tag, contactId, variant), answer);
     return Promise.resolve();
   }
   /** erasure: drops the caller's answers; returns how many and the profiles they named */
@@ -50,15 +53,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly sealer: Sealer,
   ) {}
 
-  open(tag: string, contactId: string, raw: string): Answer | undefined {
-    return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId));
+  open(tag: string, contactId: string, raw: string, variant = ''): Answer | undefined {
+    return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId, variant));
   }
 
-  put(tag: string, contactId: string, answer: Answer): Promise<void> {
+  put(tag: string, contactId: string, answer: Answer, variant = ''): Promise<void> {
     return this.health.safely(
       'idempotency.put',
       async () => {
-        const key = this.keys.contactAnswer(tag, contactId);
+        const key = this.keys.contactAnswer(tag, contactId, variant);
         await this.redis.set(key, this.sealer.seal(answer, key), 'PX', this.ttlMs);
       },
       undefined,

@@ -48,7 +48,7 @@ export interface SharedState {
   /** the fleet's allowance of enrichment calls */
   budget: CallBudget;
   health: RedisHealth;
-  /** What a contact needs first: the answer kept for its ContactId (a Connect retry) and the caller's cached lookup. */
+  /** What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the caller's cached lookup. */
   readContact(tag: string, variant: string, contactId: string): Promise<ContactReads>;
 }
 
@@ -67,7 +67,7 @@ export function createSharedState(o: SharedStateOptions): SharedState {
       recentContacts: new MemoryRecentContacts(o.repeatWindowMs),
     };
     const readContact = async (tag: string, variant: string, contactId: string): Promise<ContactReads> => ({
-      earlier: await memory.idempotency.get(tag, contactId),
+      earlier: await memory.idempotency.get(tag, contactId, variant),
       cached: await memory.cache.get(tag, variant),
     });
     const budget = new MemoryCallBudget(o.enrichmentCallsPerSecond);
@@ -82,9 +82,9 @@ export function createSharedState(o: SharedStateOptions): SharedState {
     health.safely(
       'contact.read',
       async () => {
-        const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId), keys.profileCache(tag, variant));
+        const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId, variant), keys.profileCache(tag, variant));
         return {
-          earlier: answer ? idempotency.open(tag, contactId, answer) : undefined,
+          earlier: answer ? idempotency.open(tag, contactId, answer, variant) : undefined,
           cached: lookup ? cache.open(tag, lookup, variant) : undefined,
         };
       },

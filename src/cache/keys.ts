@@ -73,8 +73,9 @@ export class StateKeys {
   createAttempt(tag: string): string {
     return `${this.base}:{${tag}}:attempt`;
   }
-  contactAnswer(tag: string, contactId: string): string {
-    return `${this.base}:{${tag}}:contact:${contactId}`;
+  /** The answer given to a contact for one lookup variant: a second call in the same contact with other keys is another answer. */
+  contactAnswer(tag: string, contactId: string, variant = ''): string {
+    return `${this.base}:{${tag}}:contact:${contactId}${variant === '' ? '' : `:${variant}`}`;
   }
   /** SCAN pattern of every key of one caller (erasure) */
   callerKeys(tag: string): string {

@@ -1,7 +1,7 @@
 import type { CallBudget } from '../cache/budget.js';
 import type { Enriched, EnrichedValues, EnrichmentStatus } from '../domain/answer.js';
 import { enrichmentCalls, sanitiseValue, type AttributeMapping, type EnrichmentCall, type EnrichmentKind } from '../domain/mapping.js';
-import { ProfileStoreError, type ProfileStore } from '../profiles/profile.js';
+import { AllowanceSpent, ProfileStoreError, type ProfileStore } from '../profiles/profile.js';
 import { DeadlineExceeded, withinDeadline } from './deadline.js';
 
 export type EnrichOutcome = 'success' | 'failed' | 'throttled' | 'timeout' | 'skipped';
@@ -54,6 +54,8 @@ export const NO_ENRICHMENT: Enrichment = Object.freeze({ status: 'NONE', values:
 export class Enricher {
   private readonly calls: EnrichmentCall[];
   private readonly coolUntil = new Map<string, number>();
+  /** calls in flight on this replica, by profile and source */
+  private readonly inFlight = new Map<string, Promise<EnrichedValues | undefined>>();
   private readonly now: () => number;
 
   constructor(private readonly deps: EnricherDeps) {
@@ -85,7 +87,7 @@ export class Enricher {
     const now = this.now();
     const old = (call: EnrichmentCall): EnrichedValues | undefined => (cached && Object.hasOwn(cached, call.id) ? cached[call.id] : undefined);
     const due = refresh ? this.calls.filter((c) => !(now - (old(c)?.at ?? -Infinity) < this.deps.ttlMs)) : [];
-    const fresh = due.length > 0 ? await this.call(due, profileId, signal, reserved ?? this.take(due, signal)) : new Map<string, EnrichedValues>();
+    const fresh = due.length > 0 ? await this.call(due, profileId, signal, reserved) : new Map<string, EnrichedValues>();
 
     const enriched: Enriched = {};
     let missing = false;
@@ -119,44 +121,70 @@ export class Enricher {
     return withinDeadline(this.deps.budget.take(wanted), signal).catch(() => new Set<string>());
   }
 
-  /** Makes the due calls side by side; returns the entries of those that succeeded. */
+  /**
+   * Makes the due calls side by side; returns the entries of those that succeeded by the deadline.
+   * A call already in flight for the same profile and source on this replica (a burst, a transfer)
+   * is joined, not made again: only the calls started here take the allowance.
+   */
   private async call(
     due: readonly EnrichmentCall[],
     profileId: string,
     signal: AbortSignal,
-    allowance: Promise<Set<string>>,
+    reserved: Promise<Set<string>> | undefined,
   ): Promise<Map<string, EnrichedValues>> {
-    const granted = await allowance;
+    const flights = new Map<string, Promise<EnrichedValues | undefined>>();
+    const toStart: EnrichmentCall[] = [];
+    for (const call of due) {
+      const running = this.inFlight.get(`${profileId}|${call.id}`);
+      if (running) flights.set(call.id, running);
+      else toStart.push(call);
+    }
+    const granted = toStart.length === 0 ? new Set<string>() : await (reserved ?? this.take(toStart, signal));
+    for (const call of toStart) {
+      if (!granted.has(OPERATIONS[call.kind])) {
+        this.deps.onCall?.(call, 'skipped');
+        continue;
+      }
+      const key = `${profileId}|${call.id}`;
+      const flight = this.one(call, profileId, signal).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, flight);
+      flights.set(call.id, flight);
+    }
     const results = await Promise.all(
-      due.map(async (call): Promise<[string, EnrichedValues] | undefined> => {
-        const op = OPERATIONS[call.kind];
-        if (!granted.has(op)) {
-          this.deps.onCall?.(call, 'skipped');
-          return undefined;
-        }
-        try {
-          const result = await withinDeadline(this.deps.store.enrich(call, profileId, signal), signal);
-          const values: Record<string, string> = {};
-          for (const m of this.deps.mapping) {
-            if (m.call?.id === call.id) values[m.key] = sanitiseValue(m.pick?.(result));
-          }
-          this.deps.onCall?.(call, 'success');
-          return [call.id, { at: this.now(), values }];
-        } catch (err) {
-          const outcome: EnrichOutcome =
-            err instanceof DeadlineExceeded || signal.aborted
-              ? 'timeout'
-              : err instanceof ProfileStoreError && err.failure === 'throttled'
-                ? 'throttled'
-                : 'failed';
-          // Throttling of an enrichment call stays with its operation: the lookup and the record
-          // writes are not told (they use other operations' allowances).
-          if (outcome === 'throttled') this.coolUntil.set(op, this.now() + COOL_OFF_MS);
-          this.deps.onCall?.(call, outcome);
-          return undefined;
-        }
-      }),
+      [...flights].map(async ([id, flight]) => [id, await withinDeadline(flight, signal).catch(() => undefined)] as const),
     );
-    return new Map(results.filter((r) => r !== undefined));
+    const fresh = new Map<string, EnrichedValues>();
+    for (const [id, entry] of results) if (entry) fresh.set(id, entry);
+    return fresh;
+  }
+
+  /** One source's call: its entry, or undefined when it failed, was slow or ran out of allowance (counted). */
+  private async one(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichedValues | undefined> {
+    const op = OPERATIONS[call.kind];
+    try {
+      // every page after the first is one more call: it takes its own allowance
+      const anotherPage = () => withinDeadline(this.deps.budget.take(new Map([[op, 1]])), signal).then((g) => g.has(op));
+      const result = await withinDeadline(this.deps.store.enrich(call, profileId, signal, anotherPage), signal);
+      const values: Record<string, string> = {};
+      for (const m of this.deps.mapping) {
+        if (m.call?.id === call.id) values[m.key] = sanitiseValue(m.pick?.(result));
+      }
+      this.deps.onCall?.(call, 'success');
+      return { at: this.now(), values };
+    } catch (err) {
+      const outcome: EnrichOutcome =
+        err instanceof DeadlineExceeded || signal.aborted
+          ? 'timeout'
+          : err instanceof AllowanceSpent
+            ? 'skipped'
+            : err instanceof ProfileStoreError && err.failure === 'throttled'
+              ? 'throttled'
+              : 'failed';
+      // Throttling of an enrichment call stays with its operation: the lookup and the record
+      // writes are not told (they use other operations' allowances).
+      if (outcome === 'throttled') this.coolUntil.set(op, this.now() + COOL_OFF_MS);
+      this.deps.onCall?.(call, outcome);
+      return undefined;
+    }
   }
 }

@@ -73,7 +73,7 @@ export class Eraser {
     // the profiles named by the cached lookup and the kept answers: their contact history goes too
     const profileIds = new Set<string>();
     for (const key of keys) {
-      if (!/:(profile:[^:]+(:[^:]+)?|contact:[^:]+)$/.test(key)) continue;
+      if (!/:(profile|contact):[^:]+(:[^:]+)?$/.test(key)) continue;
       const raw = await s.redis.get(key);
       const value = raw ? s.sealer.open<{ summary?: { profileId?: string }; profileId?: string }>(raw, key) : undefined;
       const id = value?.summary?.profileId ?? value?.profileId;

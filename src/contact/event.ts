@@ -28,7 +28,7 @@ export interface ContactEvent {
     accountNumber?: string;
     /** searched as `_profileId` (lower-cased) */
     profileId?: string;
-    /** a custom search key of the domain and its value (both or neither) */
+    /** a custom search key of the domain and its value (a key with an empty value is none) */
     search?: { key: string; value: string };
     matchMode: MatchMode;
   };
@@ -100,8 +100,10 @@ const eventSchema = z.object({
             .refine((v) => v === '' || (MATCH_MODES as readonly string[]).includes(v), `must be one of ${MATCH_MODES.join(', ')}`)
             .optional(),
         })
-        .refine((p) => (p.searchKey === undefined) === (p.searchValue === undefined), {
-          message: 'searchKey and searchValue go together: give both or neither',
+        // A constant searchKey with a searchValue from an attribute never set is "no custom key"; a value
+        // with no key name is a flow that is wired wrong.
+        .refine((p) => p.searchValue === undefined || p.searchKey !== undefined, {
+          message: 'searchValue needs a searchKey (the search key name it is a value of)',
           path: ['searchKey'],
         })
         .nullish(),

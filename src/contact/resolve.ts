@@ -17,7 +17,7 @@ import {
 import type { ContactEvent } from './event.js';
 import { callerKeys, type IdentitySource } from './identify.js';
 import type { Identity } from '../domain/identity.js';
-import { isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../domain/keys.js';
+import { identityKey, isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { DeadlineExceeded, withinDeadline } from './deadline.js';
 import { Enricher, NO_ENRICHMENT, type EnricherDeps, type Enrichment } from './enrich.js';
@@ -91,7 +91,9 @@ export class ContactResolver {
 
     const { keys, source: identitySource } = found;
     const { tag, variant } = this.deps.keys.lookupKey(keys);
-    // Both reads in one command (the same hash tag, so one slot even on a cluster).
+    // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
+    // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
+    // after a greeting) gets a new answer, a Connect retry of the same call the same one.
     const { earlier, cached } = await withinDeadline(this.deps.readContact(tag, variant, event.contactId), signal).catch(() => ({
       earlier: undefined,
       cached: undefined,
@@ -102,7 +104,7 @@ export class ContactResolver {
     const resolved = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, cached, signal);
     // A fallback is not kept: a retry deserves a fresh attempt. Not awaited: a Connect retry comes
     // seconds later, and the answer need not wait for Redis (failures are counted by the store).
-    if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(tag, event.contactId, resolved.answer);
+    if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(tag, event.contactId, resolved.answer, variant);
     return resolved;
   }
 
@@ -159,12 +161,20 @@ export class ContactResolver {
       lookup.status === 'NEW'
         ? Promise.resolve(NO_ENRICHMENT)
         : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal, source === 'customer-profiles' ? reserved : undefined);
+    // A profile that only what the caller typed found, against the phone or e-mail the contact came
+    // from, is not theirs until verified: the contact is not written to it, nor counted as its contact
+    // (a typo or a stranger's account number leaves no trace on someone else's profile).
+    const attach = !(lookup.verification === 'MISMATCH' && !(keys.identity && lookup.matchedBy.includes(identityKey(keys.identity))));
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
-      withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT),
-      withinDeadline(this.deps.records.enqueue(this.recordOf(event, keys.identity, at.tag, summary.profileId, lookup.status)), signal).catch(
-        () => 'FAILED' as const,
-      ),
+      attach
+        ? withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT)
+        : NO_REPEAT,
+      attach
+        ? withinDeadline(this.deps.records.enqueue(this.recordOf(event, keys.identity, at.tag, summary.profileId, lookup.status)), signal).catch(
+            () => 'FAILED' as const,
+          )
+        : ('SKIPPED' as const),
     ]);
     // the sources read now go into the cached lookup (which keeps its own age)
     if (enrichment.changed) this.remember(at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, source === 'cache' ? cached!.cachedAt : this.now());
@@ -249,7 +259,7 @@ export class ContactResolver {
     // number or e-mail address alone creates (mayCreateFrom), so the lookup's variant is ''.
     const identity = keys.identity!;
     const summary = await this.creating.run(tag, () =>
-      this.deps.createOnce.run(tag, signal, async (previousAttemptUnfinished) => {
+      this.deps.createOnce.run(tag, signal, [identityKey(identity)], async (previousAttemptUnfinished) => {
         if (previousAttemptUnfinished) {
           // an earlier creator died or timed out mid-way: its profile may exist already
           const chosen = chooseProfile(await this.deps.store.search(searchKeys, keys.mode, signal), identity);

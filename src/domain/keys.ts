@@ -22,13 +22,15 @@ export interface CallerKeys {
   mode: MatchMode;
 }
 
+/** The search key of a phone number or e-mail address. */
+export function identityKey(identity: Identity): string {
+  return identity.type === 'PHONE' ? STANDARD_KEYS.phone : STANDARD_KEYS.email;
+}
+
 /** Every key of one search, the identity's first. At most 4 (SearchProfiles takes 1 + 4 AdditionalSearchKeys). */
 export function searchKeysOf(keys: CallerKeys): SearchKey[] {
   const { identity } = keys;
-  const first: SearchKey[] = identity
-    ? [{ name: identity.type === 'PHONE' ? STANDARD_KEYS.phone : STANDARD_KEYS.email, values: identity.searchValues }]
-    : [];
-  return [...first, ...keys.extra];
+  return [...(identity ? [{ name: identityKey(identity), values: identity.searchValues }] : []), ...keys.extra];
 }
 
 /** Two keys or more: the answer says whether the profile matched all of them (ID&V). */

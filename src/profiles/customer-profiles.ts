@@ -16,7 +16,7 @@ import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../dom
 import { awsOutcome, type Outcome } from '../ops/aws-instrumentation.js';
 import { requestContextOf } from '../ops/context.js';
 import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
-import { ProfileStoreError, type CreateContext, type Match, type ProfileStore, type StoreFailure } from './profile.js';
+import { AllowanceSpent, ProfileStoreError, type CreateContext, type Match, type ProfileStore, type StoreFailure } from './profile.js';
 
 // SearchProfiles returns at most 100 items a page; more matches than that for one caller is a data problem,
 // and the first page is enough to choose deterministically among what came back.
@@ -168,27 +168,32 @@ export class CustomerProfilesStore implements ProfileStore {
       .map((p) => ({ profile: toProfile(p), foundBy: foundBy(p, keys, mode) }));
   }
 
-  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichmentResult> {
+  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<EnrichmentResult> {
     switch (call.kind) {
       case 'calculated':
-        return this.calculatedAttributes(profileId, signal);
+        return this.calculatedAttributes(profileId, signal, anotherPage);
       case 'object':
-        return this.latestObject(call, profileId, signal);
+        return this.latestObject(call, profileId, signal, anotherPage);
       case 'segment':
         return this.inSegment(call.segment, profileId, signal);
     }
   }
 
-  /** The items of up to `maxPages` pages of a NextToken-paged list call (each page one call, in turn). */
+  /**
+   * The items of up to `maxPages` pages of a NextToken-paged list call (each page one call, in turn;
+   * each after the first only when `anotherPage` allows it).
+   */
   private async listPages<T>(
     operation: string,
     maxPages: number,
     page: (NextToken: string | undefined) => Promise<{ Items?: T[] | undefined; NextToken?: string | undefined }>,
     signal: AbortSignal,
+    anotherPage: (() => Promise<boolean>) | undefined,
   ): Promise<T[]> {
     const items: T[] = [];
     let NextToken: string | undefined;
     for (let i = 0; i < maxPages; i++) {
+      if (i > 0 && anotherPage && !(await anotherPage())) throw new AllowanceSpent(operation);
       const out = await this.send(operation, () => page(NextToken), signal);
       items.push(...(out.Items ?? []));
       NextToken = out.NextToken;
@@ -197,7 +202,7 @@ export class CustomerProfilesStore implements ProfileStore {
     return items;
   }
 
-  private async calculatedAttributes(profileId: string, signal: AbortSignal): Promise<Record<string, string>> {
+  private async calculatedAttributes(profileId: string, signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<Record<string, string>> {
     const items = await this.listPages(
       'ListCalculatedAttributesForProfile',
       MAX_CALCULATED_PAGES,
@@ -207,6 +212,7 @@ export class CustomerProfilesStore implements ProfileStore {
           { abortSignal: signal },
         ),
       signal,
+      anotherPage,
     );
     const values: Record<string, string> = {};
     for (const item of items) {
@@ -219,6 +225,7 @@ export class CustomerProfilesStore implements ProfileStore {
     call: Extract<EnrichmentCall, { kind: 'object' }>,
     profileId: string,
     signal: AbortSignal,
+    anotherPage?: () => Promise<boolean>,
   ): Promise<Record<string, unknown> | undefined> {
     const items = await this.listPages(
       'ListProfileObjects',
@@ -236,6 +243,7 @@ export class CustomerProfilesStore implements ProfileStore {
           { abortSignal: signal },
         ),
       signal,
+      anotherPage,
     );
     const objects: Array<{ uniqueKey: string; object: Record<string, unknown> }> = [];
     for (const item of items) {

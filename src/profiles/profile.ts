@@ -17,6 +17,14 @@ export class ProfileStoreError extends Error {
   }
 }
 
+/** An enrichment read that needed another page and was not allowed one (the fleet's allowance was spent). */
+export class AllowanceSpent extends Error {
+  constructor(operation: string) {
+    super(`${operation}: no allowance for another page`);
+    this.name = 'AllowanceSpent';
+  }
+}
+
 export interface CreateContext {
   contactId: string;
 }
@@ -40,9 +48,11 @@ export interface ProfileStore {
   create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile>;
   /**
    * One enrichment read of a profile: calculated attribute values by name, the latest object of a type
-   * (undefined: none), or whether the profile is in a segment.
+   * (undefined: none), or whether the profile is in a segment. A read of several pages asks
+   * `anotherPage` before each page after the first (each page is one more call) and throws
+   * AllowanceSpent when it answers false.
    */
-  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichmentResult>;
+  enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<EnrichmentResult>;
 }
 
 /**

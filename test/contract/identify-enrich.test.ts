@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { parseContactEvent } from '../../src/contact/event.js';
-import { ContactResolver } from '../../src/contact/resolve.js';
+import { ContactResolver, type ResolverDeps } from '../../src/contact/resolve.js';
+import { MemoryCallBudget } from '../../src/cache/budget.js';
 import { parseAttributeMapping, type AttributeMapping } from '../../src/domain/mapping.js';
 import { createHotPathClients, CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
 import { eventFrom } from '../support/fixtures.js';
@@ -40,7 +41,7 @@ const ENRICHMENT = mappingOf({
   },
 });
 
-function resolver(mapping: AttributeMapping): ContactResolver {
+function resolver(mapping: AttributeMapping, more: Partial<ResolverDeps> = {}): ContactResolver {
   const clients = createHotPathClients({
     region: 'us-east-1',
     requestTimeoutMs: 2000,
@@ -52,6 +53,7 @@ function resolver(mapping: AttributeMapping): ContactResolver {
     mapping,
     defaultCountry: 'US',
     createProfiles: true,
+    ...more,
   });
 }
 
@@ -233,6 +235,28 @@ describe('identify by several keys, verify and enrich (contract, nock)', () => {
       const r = await resolver(mapping).resolve(event({}), AbortSignal.timeout(2000));
 
       expect(r.answer).to.include({ lastOrderStatus: 'NEWEST', enrichment: 'COMPLETE' });
+    });
+
+    it('asks the fleet allowance for every page after the first: without it the source is skipped, not read in part', async () => {
+      captureSearch({ Items: [{ ProfileId: PROFILE_ID, PhoneNumber: '+14255550123' }] });
+      const mapping = mappingOf({ attributes: { lastOrderStatus: 'Objects.Orders.status' }, objects: { Orders: { latestBy: 'updatedAt' } } });
+      let pages = 0;
+      nock(ENDPOINT)
+        .post(`/domains/${DOMAIN}/profiles/objects`)
+        .query(true)
+        .reply(200, () => {
+          pages += 1;
+          return { Items: [{ ProfileObjectUniqueKey: 'a', Object: '{"status":"OLD","updatedAt":"2026-01-01T00:00:00Z"}' }], NextToken: 'page-2' };
+        });
+      const outcomes: string[] = [];
+      // one ListProfileObjects a second, the clock stopped: the first page takes it
+      const budget = new MemoryCallBudget(1, () => 0);
+
+      const r = await resolver(mapping, { budget, onEnrichmentCall: (call, outcome) => outcomes.push(`${call.id} ${outcome}`) }).resolve(event({}), AbortSignal.timeout(2000));
+
+      expect(pages).to.equal(1);
+      expect(outcomes).to.deep.equal(['object:Orders skipped']);
+      expect(r.answer).to.include({ lastOrderStatus: '', enrichment: 'PARTIAL' });
     });
 
     it('when GetSegmentMembership says ABSENT, answers "false"; when a source is throttled, its keys are "" and the answer PARTIAL, not an error', async () => {

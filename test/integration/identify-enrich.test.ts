@@ -109,10 +109,39 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       expect(fake.callsTo('SearchProfiles')).to.have.length(1);
     });
 
-    it('MISMATCH: the phone found the profile, the account number did not', async () => {
+    it('MISMATCH: the phone found the profile, the account number did not; the contact is still the phone owner\'s', async () => {
       await start();
       const a = await resolve(voice(PHONE, { accountNumber: 'ACME-0000' }));
-      expect(a).to.include({ customerStatus: 'KNOWN', profileId: amelia, verification: 'MISMATCH', matchedBy: '_phone' });
+      expect(a).to.include({ customerStatus: 'KNOWN', profileId: amelia, verification: 'MISMATCH', matchedBy: '_phone', contactRecordStatus: 'QUEUED' });
+    });
+
+    it('MISMATCH found only by what the caller typed: the contact is not written to that profile, nor counted as its contact', async () => {
+      await start();
+      // a caller from an unknown number types another customer's account number
+      const stranger = await resolve(voice('+14255550111', { accountNumber: 'ACME-5555' }));
+      expect(stranger).to.include({ customerStatus: 'KNOWN', profileId: other, verification: 'MISMATCH', matchedBy: '_account' });
+      expect(stranger).to.include({ contactRecordStatus: 'SKIPPED', isRepeatContact: 'false' });
+
+      // the account's owner calling next is not a repeat contact: the stranger left no trace
+      const owner = await resolve(voice(undefined, { accountNumber: 'ACME-5555' }));
+      expect(owner).to.include({ profileId: other, isRepeatContact: 'false', contactRecordStatus: 'QUEUED' });
+    });
+
+    it('a second call in the same contact with the account number gets a new answer; its retry the same one', async () => {
+      await start();
+      const contactId = nextContact();
+      const greeting = await resolve(voice(PHONE, {}, contactId));
+      const wrong = await resolve(voice(PHONE, { accountNumber: 'ACME-0000' }, contactId));
+      const right = await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId));
+      const retry = await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId));
+
+      expect(greeting).to.include({ verification: 'NOT_CHECKED', matchedBy: '_phone' });
+      expect(wrong).to.include({ verification: 'MISMATCH' });
+      expect(right).to.include({ verification: 'VERIFIED', matchedBy: '_phone,_account' });
+      expect(retry).to.deep.equal(right);
+      expect(fake.callsTo('SearchProfiles'), 'three lookups, the retry answered from the kept answer').to.have.length(3);
+      // one contact: the later calls are not repeat contacts of the first
+      expect([greeting, wrong, right].map((a) => a.isRepeatContact)).to.deep.equal(['false', 'false', 'false']);
     });
 
     it('a withheld caller who typed an account number is found by the account number alone', async () => {
@@ -302,11 +331,29 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       expect(keys.some((k) => k.includes(':ListCalculatedAttributesForProfile:'))).to.equal(true);
     });
 
-    it('a profile created now has nothing to enrich: no enrichment calls', async () => {
+    it('a profile created now has nothing to enrich: no enrichment calls; the next contact finds it by its phone', async () => {
       await start();
       const r = await resolve(voice('+14255550177'));
       expect(r).to.include({ customerStatus: 'NEW', enrichment: 'NONE', isVip: '', lastOrderStatus: '' });
       expect(enrichmentCalls()).to.have.length(0);
+
+      const next = await resolve(voice('+14255550177'));
+      expect(next).to.include({ customerStatus: 'KNOWN', profileId: r.profileId, matchedBy: '_phone', isRepeatContact: 'true' });
+      expect(enrichmentCalls(), 'its sources count as read at creation').to.have.length(0);
+    });
+
+    it('contacts of one profile at the same moment on one replica share one set of enrichment calls', async () => {
+      await start();
+      fake.setLatency(50);
+      try {
+        const [a, b] = await Promise.all([resolve(voice(PHONE)), resolve(voice(PHONE))]);
+        expect(a).to.include({ enrichment: 'COMPLETE', isVip: 'true' });
+        expect(b).to.include({ enrichment: 'COMPLETE', isVip: 'true' });
+        expect(fake.callsTo('SearchProfiles'), 'both missed the cache').to.have.length(2);
+        for (const op of ENRICHMENT_OPS) expect(fake.callsTo(op), op).to.have.length(1);
+      } finally {
+        fake.setLatency(0);
+      }
     });
   });
 });

@@ -498,7 +498,6 @@ describe('parseContactEvent and identify', () => {
         edit: (_d, p) => Object.assign(p, { searchKey: '_phone', searchValue: '+14255550123' }),
         field: 'Details.Parameters.searchKey',
       },
-      { when: 'searchKey comes without searchValue', edit: (_d, p) => (p.searchKey = 'loyaltyId'), field: 'Details.Parameters.searchKey' },
       { when: 'searchValue comes without searchKey', edit: (_d, p) => (p.searchValue = 'L-1'), field: 'Details.Parameters.searchKey' },
       {
         when: 'searchValue is 256 characters',
@@ -600,6 +599,16 @@ describe('parseContactEvent and identify', () => {
       expect(parameters).to.include({ accountNumber: 'ACME-7781', profileId: 'abcdef0123456789abcdef0123456789', matchMode: 'all' });
       expect(parameters.search).to.deep.equal({ key: 'loyaltyId', value: 'L-1' });
       expect(parseContactEvent(minimalEvent()).parameters.matchMode).to.equal('any');
+    });
+
+    it('reads a searchKey whose searchValue is empty or missing as no custom key (the attribute was never set)', () => {
+      // Arrange
+      const empty = minimalEvent((_d, p) => Object.assign(p, { searchKey: 'loyaltyId', searchValue: ' ' }));
+      const missing = minimalEvent((_d, p) => Object.assign(p, { searchKey: 'loyaltyId' }));
+
+      // Act / Assert
+      expect(parseContactEvent(empty).parameters.search).to.equal(undefined);
+      expect(parseContactEvent(missing).parameters.search).to.equal(undefined);
     });
 
     it('reads an empty key parameter as not given (a flow passes "" for an attribute never set)', () => {
