@@ -5,6 +5,7 @@ import type { Eraser } from './contact/erase.js';
 import { parseContactEvent, type ContactEvent } from './contact/event.js';
 import { isCountryCode, normaliseEmail, normalisePhone } from './domain/identity.js';
 import type { ContactResolver, Resolved } from './contact/resolve.js';
+import type { ProfileUpdater } from './contact/update.js';
 import { AppError } from './errors.js';
 import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
@@ -24,6 +25,8 @@ export interface Readiness {
 
 export interface AppDeps {
   resolver: ContactResolver;
+  /** `operation: "update"` */
+  updater: ProfileUpdater;
   logger: Logger;
   authTokens: readonly string[];
   /** the admin endpoints, with their own tokens; undefined: off (404) */
@@ -41,6 +44,10 @@ interface RequestLog {
   identitySource?: string;
   failure?: string;
   source?: string;
+  operation?: string;
+  updateStatus?: string;
+  /** the names of the fields an update sets (never their values) */
+  updatedFields?: string[];
 }
 
 function maskedIdentity(r: Resolved): string | undefined {
@@ -121,6 +128,13 @@ export function buildApp(deps: AppDeps): Express {
     try {
       // the request's work carries its signal, and through it the request's context (the AWS calls made)
       bindRequestContext(controller.signal, res.locals.ctx as RequestContext);
+      if (event.operation === 'update') {
+        const updated = await deps.updater.update(event, controller.signal);
+        deps.metrics.profileUpdates.inc({ status: updated.status });
+        Object.assign(log, { operation: 'update', updateStatus: updated.status, updatedFields: updated.fields });
+        res.json(updated.answer);
+        return;
+      }
       const resolved = await deps.resolver.resolve(event, controller.signal);
       const m = deps.metrics;
       m.resolveOutcomes.inc({ customer_status: resolved.status, channel: event.channel, source: resolved.source });

@@ -5,6 +5,7 @@ import { createRedisClient } from './cache/redis.js';
 import type { Config } from './config/index.js';
 import { Eraser } from './contact/erase.js';
 import { ContactResolver } from './contact/resolve.js';
+import { ProfileUpdater } from './contact/update.js';
 import { awsObserver, instrumentAwsClient, Reachability } from './ops/aws-instrumentation.js';
 import type { Logger } from './ops/logger.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
@@ -132,12 +133,22 @@ export function createService(config: Config, logger: Logger): Service {
     onCacheLookup: (result) => metrics.cacheLookups.inc({ result }),
     onEnrichmentCall: (call, outcome) => metrics.enrichmentCalls.inc({ source: call.id, outcome }),
   });
+  const updater = new ProfileUpdater({
+    keys: state.keys,
+    cache: state.cache,
+    readContact: state.readContact,
+    idempotency: state.idempotency,
+    mapping: config.attributeMapping,
+    defaultCountry: config.defaultCountry,
+    records,
+  });
   metrics.queue.depth = () => records.depth();
   metrics.queue.deadLetters = () => records.deadLetters.count();
   let serviceState: ServiceState = 'starting';
   let workerRunning = false;
   const app = buildApp({
     resolver,
+    updater,
     logger,
     authTokens: config.authTokens,
     admin: config.adminTokens.length > 0 ? { tokens: config.adminTokens, eraser, defaultCountry: config.defaultCountry } : undefined,

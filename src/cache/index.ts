@@ -49,7 +49,7 @@ export interface SharedState {
   budget: CallBudget;
   health: RedisHealth;
   /** What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the caller's cached lookup. */
-  readContact(tag: string, variant: string, contactId: string): Promise<ContactReads>;
+  readContact: (tag: string, variant: string, contactId: string) => Promise<ContactReads>;
 }
 
 export interface ContactReads {

@@ -24,6 +24,8 @@ export interface CachedLookup {
 export interface ProfileCache {
   get(tag: string, variant?: string): Promise<CachedLookup | undefined>;
   set(tag: string, lookup: CachedLookup, variant?: string): Promise<void>;
+  /** drops one lookup: the next contact searches afresh */
+  delete(tag: string, variant?: string): Promise<void>;
 }
 
 const memoryKey = (tag: string, variant = '') => (variant === '' ? tag : `${tag}|${variant}`);
@@ -39,6 +41,10 @@ export class MemoryProfileCache implements ProfileCache {
   }
   set(tag: string, lookup: CachedLookup, variant?: string): Promise<void> {
     this.entries.set(memoryKey(tag, variant), lookup);
+    return Promise.resolve();
+  }
+  delete(tag: string, variant?: string): Promise<void> {
+    this.entries.delete(memoryKey(tag, variant));
     return Promise.resolve();
   }
   /** erasure: drops the caller's entries (every variant); returns the profiles they named */
@@ -80,6 +86,16 @@ export class RedisProfileCache implements ProfileCache {
       'cache.set',
       async () => {
         await this.redis.set(this.keys.profileCache(tag, variant), this.seal(tag, lookup, variant), 'PX', Math.max(1, this.keepMs));
+      },
+      undefined,
+    );
+  }
+
+  delete(tag: string, variant = ''): Promise<void> {
+    return this.health.safely(
+      'cache.delete',
+      async () => {
+        await this.redis.del(this.keys.profileCache(tag, variant));
       },
       undefined,
     );

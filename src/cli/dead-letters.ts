@@ -34,7 +34,7 @@ try {
     const total = await letters.count();
     out(`${total} dead letter(s) in "${domain}"${total > list.length ? `, showing ${list.length}` : ''}:`);
     for (const d of list) {
-      out(`  ${d.contactId}  profile ${d.profileId}  received ${d.receivedAt}  failed ${d.failedAt}  attempts ${d.attempts}`);
+      out(`  ${d.contactId}  ${d.kind}  profile ${d.profileId}  received ${d.receivedAt}  failed ${d.failedAt}  attempts ${d.attempts}`);
       out(`      ${d.error}`);
     }
   } else if (command === 'replay') {

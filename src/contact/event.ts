@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidEventError } from '../errors.js';
 import { MATCH_MODES, STANDARD_KEYS, type MatchMode } from '../domain/keys.js';
+import { UPDATE_PREFIX } from '../domain/profile-update.js';
 
 export const CHANNELS = ['VOICE', 'CHAT', 'TASK', 'EMAIL'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -32,6 +33,10 @@ export interface ContactEvent {
     search?: { key: string; value: string };
     matchMode: MatchMode;
   };
+  /** `resolve` (the default) or `update`: write `update` (the `profile.*` parameters) to the contact's profile */
+  operation: 'resolve' | 'update';
+  /** the `profile.*` parameters as the flow sent them (validated by the update use case, which knows the region) */
+  update: Record<string, unknown>;
 }
 export interface Endpoint {
   address: string | null;
@@ -99,7 +104,14 @@ const eventSchema = z.object({
             .transform((v) => v.trim().toLowerCase())
             .refine((v) => v === '' || (MATCH_MODES as readonly string[]).includes(v), `must be one of ${MATCH_MODES.join(', ')}`)
             .optional(),
+          operation: z
+            .string()
+            .transform((v) => v.trim().toLowerCase())
+            .refine((v) => v === '' || v === 'resolve' || v === 'update', 'must be resolve or update')
+            .optional(),
         })
+        // the profile.* parameters of an update, read by the update use case
+        .catchall(z.unknown())
         // A constant searchKey with a searchValue from an attribute never set is "no custom key"; a value
         // with no key name is a flow that is wired wrong.
         .refine((p) => p.searchValue === undefined || p.searchKey !== undefined, {
@@ -152,6 +164,11 @@ export function parseContactEvent(body: unknown): ContactEvent {
   }
   const d = parsed.data.Details.ContactData;
   const p = parsed.data.Details.Parameters ?? {};
+  const operation = p.operation === 'update' ? 'update' : 'resolve';
+  const update = Object.fromEntries(Object.entries(p).filter(([name]) => name.startsWith(UPDATE_PREFIX)));
+  if (operation === 'resolve' && Object.keys(update).length > 0) {
+    throw new InvalidEventError('Details.Parameters', `key ${JSON.stringify(Object.keys(update)[0])}: profile.* parameters need operation "update"`);
+  }
   return {
     contactId: d.ContactId,
     initialContactId: d.InitialContactId ?? d.ContactId,
@@ -173,5 +190,7 @@ export function parseContactEvent(body: unknown): ContactEvent {
       search: p.searchKey !== undefined && p.searchValue !== undefined ? { key: p.searchKey, value: p.searchValue } : undefined,
       matchMode: (p.matchMode || 'any') as MatchMode,
     },
+    operation,
+    update,
   };
 }

@@ -1,6 +1,7 @@
 import type { Identity } from './identity.js';
 import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
 import type { Profile } from './profile.js';
+import type { ProfileUpdate } from './profile-update.js';
 
 export const CUSTOMER_STATUSES = ['KNOWN', 'NEW', 'MULTIPLE', 'NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
@@ -46,6 +47,43 @@ export function summarise(profile: Profile, mapping: AttributeMapping): ProfileS
     accountNumber: sanitiseValue(profile.AccountNumber),
     mapped: readProfile(profile, mapping),
   };
+}
+
+/**
+ * The summary after an update of its profile (read your writes): the names, account number and mapped
+ * profile fields the update sets or clears; enrichment values are left to their own age.
+ */
+export function updateSummary(summary: ProfileSummary, update: ProfileUpdate, mapping: AttributeMapping): ProfileSummary {
+  // the update as a profile, "" kept: a getter gives '' for a cleared field and undefined for one not touched
+  const patch = { ...update, ProfileId: summary.profileId } as Profile;
+  const mapped = { ...summary.mapped };
+  for (const { key, read } of mapping) {
+    const value = read?.(patch);
+    if (value !== undefined) mapped[key] = sanitiseValue(value);
+  }
+  const or = (value: string | undefined, old: string) => (value === undefined ? old : sanitiseValue(value));
+  return {
+    ...summary,
+    firstName: or(update.FirstName, summary.firstName),
+    lastName: or(update.LastName, summary.lastName),
+    accountNumber: or(update.AccountNumber, summary.accountNumber),
+    mapped,
+  };
+}
+
+/** A kept answer after an update of its profile: the same fields as updateSummary, refitted to the budget. */
+export function updateAnswer(answer: Answer, update: ProfileUpdate, mapping: AttributeMapping): Answer {
+  const patch = { ...update, ProfileId: answer.profileId ?? '' } as Profile;
+  const mapped: Record<string, string> = {};
+  for (const { key, read } of mapping) {
+    const value = read?.(patch);
+    mapped[key] = value === undefined ? (answer[key] ?? '') : sanitiseValue(value);
+  }
+  const out: Answer = { ...answer, ...fitMapped(mapping, mapped, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES) };
+  if (update.FirstName !== undefined) out.firstName = sanitiseValue(update.FirstName);
+  if (update.LastName !== undefined) out.lastName = sanitiseValue(update.LastName);
+  if (update.AccountNumber !== undefined) out.accountNumber = sanitiseValue(update.AccountNumber);
+  return out;
 }
 
 export interface Outcome {

@@ -38,6 +38,9 @@ export const SCALAR_PROFILE_FIELDS = [
   'BusinessEmailAddress',
   'ProfileType',
 ] as const;
+/** The profile fields Customer Profiles' `_phone` and `_email` search keys read. */
+export const PHONE_FIELDS = ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'] as const;
+export const EMAIL_FIELDS = ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddress'] as const;
 export const ADDRESS_FIELDS = ['Address', 'ShippingAddress', 'MailingAddress', 'BillingAddress'] as const;
 export const ADDRESS_PARTS = [
   'Address1',

@@ -42,6 +42,9 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   enrichment: 'NONE',
 });
 
+/** What an update call (`operation: "update"`) gets when the service cannot be asked: nothing was queued. */
+export const UPDATE_FALLBACK: Readonly<FlowAttributes> = Object.freeze({ updateStatus: 'FAILED', profileId: '', updatedFields: '' });
+
 export interface HandlerOptions {
   url: string;
   token?: string | undefined;
@@ -67,10 +70,12 @@ export function createHandler(o: HandlerOptions) {
   const log = o.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
   return async function handler(event: ConnectEvent, context: LambdaContext): Promise<FlowAttributes> {
     const contactId = event?.Details?.ContactData?.ContactId;
+    const operation = (event?.Details as { Parameters?: { operation?: unknown } } | undefined)?.Parameters?.operation;
+    const fallback = typeof operation === 'string' && operation.trim().toLowerCase() === 'update' ? UPDATE_FALLBACK : FALLBACK;
     const budget = Math.min(o.maxMs, context.getRemainingTimeInMillis() - o.marginMs);
     if (budget < 100) {
       log({ level: 'warn', msg: 'no time left to call the resolver', contactId, budget });
-      return { ...FALLBACK };
+      return { ...fallback };
     }
     const started = Date.now();
     try {
@@ -91,7 +96,7 @@ export function createHandler(o: HandlerOptions) {
     } catch (err) {
       log({ level: 'error', msg: 'resolver did not answer', contactId, error: (err as Error).name, ms: Date.now() - started });
     }
-    return { ...FALLBACK };
+    return { ...fallback };
   };
 }
 

@@ -58,6 +58,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    profileUpdates: new Counter({
+      name: 'cpr_profile_updates_total',
+      help: 'Profile updates asked for by flows, by status: QUEUED (written in the background, paced with the records), FAILED (could not be queued), NO_PROFILE (the contact was resolved to no profile)',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     enrichmentCalls: new Counter({
       name: 'cpr_enrichment_calls_total',
       help:

@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { Identity } from '../domain/identity.js';
 import { STANDARD_KEYS, type MatchMode, type SearchKey } from '../domain/keys.js';
 import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
-import { recordObject, type RecordJob } from '../records/job.js';
+import { recordObject, type RecordJob, type UpdateJob } from '../records/job.js';
+import { applyUpdate } from '../domain/profile-update.js';
 import { RecordError } from '../records/errors.js';
 import type { RecordTarget } from '../records/writer.js';
-import { PROFILE_SOURCE, type Profile, type ProfileSeed } from '../domain/profile.js';
+import { EMAIL_FIELDS, PHONE_FIELDS, PROFILE_SOURCE, type Profile, type ProfileSeed } from '../domain/profile.js';
 import type { CreateContext, Match, ProfileStore } from './profile.js';
 
 // The profile fields Customer Profiles' standard search keys read.
 const KEY_FIELDS: Record<string, readonly (keyof Profile)[]> = {
-  [STANDARD_KEYS.phone]: ['PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber'],
-  [STANDARD_KEYS.email]: ['EmailAddress', 'PersonalEmailAddress', 'BusinessEmailAddress'],
+  [STANDARD_KEYS.phone]: PHONE_FIELDS,
+  [STANDARD_KEYS.email]: EMAIL_FIELDS,
   [STANDARD_KEYS.account]: ['AccountNumber'],
   [STANDARD_KEYS.profileId]: ['ProfileId'],
 };
@@ -88,6 +89,13 @@ export class EmbeddedProfileStore implements ProfileStore, RecordTarget {
     const keys = this.contactKeys.get(job.profileId) ?? new Set<string>();
     keys.add(job.contactId);
     this.contactKeys.set(job.profileId, keys);
+    return Promise.resolve();
+  }
+
+  updateProfile(job: UpdateJob): Promise<void> {
+    const profile = this.profiles.get(job.profileId);
+    if (!profile) return Promise.reject(new RecordError('permanent', 'UpdateProfile: no such profile'));
+    this.profiles.set(job.profileId, applyUpdate(profile, job.update));
     return Promise.resolve();
   }
 

@@ -1,8 +1,11 @@
 import type { ObjectTypeField, ObjectTypeKey } from '@aws-sdk/client-customer-profiles';
 import type { CustomerStatus } from '../domain/answer.js';
+import type { ProfileUpdate } from '../domain/profile-update.js';
 
 /** One contact to put on its profile: everything the worker needs, captured when the contact arrived. */
 export interface RecordJob {
+  /** absent in records queued before updates existed */
+  kind?: 'record';
   contactId: string;
   initialContactId: string;
   previousContactId: string;
@@ -23,6 +26,28 @@ export interface RecordJob {
   receivedAt: string;
   /** the contact attributes named in RECORD_CONTACT_ATTRIBUTES */
   attributes: Record<string, string>;
+}
+
+/** A profile update a flow asked for during a contact (UpdateProfile), written like a record. */
+export interface UpdateJob {
+  kind: 'update';
+  contactId: string;
+  /** a digest of the update: the same update asked twice in one contact (a Connect retry) is one job */
+  updateId: string;
+  profileId: string;
+  /** the caller's keyed hash: an erasure finds the caller's queued updates */
+  identityTag: string;
+  /** ISO 8601 */
+  receivedAt: string;
+  update: ProfileUpdate;
+}
+
+/** What the durable pipeline writes: contact records and profile updates, paced together per profile. */
+export type QueuedJob = RecordJob | UpdateJob;
+
+/** A job's id in the queue: the ContactId for a record (one a contact), `u:<ContactId>:<updateId>` for an update. */
+export function jobIdOf(job: QueuedJob): string {
+  return job.kind === 'update' ? `u:${job.contactId}:${job.updateId}` : job.contactId;
 }
 
 /** Which steps of a job are done, kept with the job so a retry or a paced job does not redo them. */

@@ -1,13 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from '../ops/logger.js';
-import type { RecordJob, RecordProgress } from './job.js';
+import { jobIdOf, type QueuedJob, type RecordProgress } from './job.js';
 import { backoffMs, selects, type DeadLetter, type DeadLetterStore, type QueueHooks, type RecordQueue, type Selection } from './queue.js';
 import { RecordError } from './errors.js';
 import type { RecordWriter } from './writer.js';
 
 interface Entry {
-  job: RecordJob;
+  job: QueuedJob;
   progress: RecordProgress;
   attempts: number;
   readyAt: number;
@@ -24,7 +24,7 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
   readonly kind = 'in-process';
   readonly deadLetters: DeadLetterStore = this;
   private readonly pending: Entry[] = [];
-  private readonly dead: Array<DeadLetter & { job: RecordJob }> = [];
+  private readonly dead: Array<DeadLetter & { job: QueuedJob }> = [];
   private readonly seen = new LRUCache<string, true>({ max: 100_000, ttl: 3_600_000 });
   private readonly fleetRate: RateLimiterMemory;
   private pausedUntil = 0;
@@ -41,10 +41,11 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
     this.fleetRate = new RateLimiterMemory({ points: o.ratePerSecond, duration: 1 });
   }
 
-  enqueue(job: RecordJob): Promise<'QUEUED' | 'FAILED'> {
-    if (this.seen.has(job.contactId)) return Promise.resolve('QUEUED');
+  enqueue(job: QueuedJob): Promise<'QUEUED' | 'FAILED'> {
+    const id = jobIdOf(job);
+    if (this.seen.has(id)) return Promise.resolve('QUEUED');
     if (this.pending.length >= MAX_PENDING || this.closing) return Promise.resolve('FAILED');
-    this.seen.set(job.contactId, true);
+    this.seen.set(id, true);
     this.pending.push({ job, progress: {}, attempts: 0, readyAt: 0 });
     this.schedule(0);
     return Promise.resolve('QUEUED');
@@ -130,14 +131,23 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
     }
   }
 
-  private letterOf(job: RecordJob, attempts: number, error: string): DeadLetter {
-    return { contactId: job.contactId, profileId: job.profileId, receivedAt: job.receivedAt, failedAt: new Date().toISOString(), attempts, error };
+  private letterOf(job: QueuedJob, attempts: number, error: string): DeadLetter {
+    return {
+      id: jobIdOf(job),
+      kind: job.kind ?? 'record',
+      contactId: job.contactId,
+      profileId: job.profileId,
+      receivedAt: job.receivedAt,
+      failedAt: new Date().toISOString(),
+      attempts,
+      error,
+    };
   }
 
   /** erasure: drops the caller's records not yet written and its dead letters */
   forget(identityTag: string): number {
     let removed = 0;
-    for (const list of [this.pending, this.dead] as Array<Array<{ job: RecordJob }>>) {
+    for (const list of [this.pending, this.dead] as Array<Array<{ job: QueuedJob }>>) {
       for (let i = list.length - 1; i >= 0; i--) {
         if (list[i]!.job.identityTag === identityTag) {
           list.splice(i, 1);

@@ -1,7 +1,10 @@
-import type { RecordJob } from './job.js';
+import type { QueuedJob } from './job.js';
 
-/** A contact record that used up its retries, or failed for good. */
+/** A contact record or profile update that used up its retries, or failed for good. */
 export interface DeadLetter {
+  /** the job's id: the ContactId for a record, `u:<ContactId>:<updateId>` for an update */
+  id: string;
+  kind: 'record' | 'update';
   contactId: string;
   profileId: string;
   receivedAt: string;
@@ -10,6 +13,7 @@ export interface DeadLetter {
   error: string;
 }
 
+/** all, or the jobs (records and updates) of these ContactIds */
 export type Selection = { all: true } | { contactIds: string[] };
 
 export interface DeadLetterStore {
@@ -21,11 +25,11 @@ export interface DeadLetterStore {
   count(): Promise<number>;
 }
 
-/** The contact-record queue the resolve path hands records to. */
+/** The queue the resolve path hands contact records and profile updates to. */
 export interface RecordQueue {
   readonly kind: 'redis' | 'in-process';
-  /** QUEUED once the record is safely queued (the same ContactId twice is one record); FAILED if it could not be */
-  enqueue(job: RecordJob): Promise<'QUEUED' | 'FAILED'>;
+  /** QUEUED once the job is safely queued (the same job id twice is one job: see jobIdOf); FAILED if it could not be */
+  enqueue(job: QueuedJob): Promise<'QUEUED' | 'FAILED'>;
   /** starts taking work (a replica may enqueue without working) */
   start(): void;
   /** live lookups are being throttled: record writes step back for a while, fleet-wide */

@@ -5,7 +5,7 @@ import { RedisScript, type RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../ops/logger.js';
-import type { RecordJob, RecordProgress } from './job.js';
+import { jobIdOf, type QueuedJob, type RecordProgress } from './job.js';
 import type { LocalRecordQueue } from './local-queue.js';
 import { backoffMs, selects, type DeadLetter, type DeadLetterStore, type QueueHooks, type RecordQueue, type Selection } from './queue.js';
 import { RecordError } from './errors.js';
@@ -16,6 +16,9 @@ import type { RecordWriter } from './writer.js';
  * hash); the rest (the caller's number or address, contact attributes) is sealed with the data key.
  */
 interface JobData {
+  /** absent for records queued before updates existed: the ContactId */
+  jobId?: string;
+  kind?: 'record' | 'update';
   contactId: string;
   profileId: string;
   receivedAt: string;
@@ -140,14 +143,17 @@ export class RedisRecordQueue implements RecordQueue {
     this.queue.on('error', (err) => o.logger.warn({ err: err.message }, 'record queue: Redis error'));
   }
 
-  async enqueue(record: RecordJob): Promise<'QUEUED' | 'FAILED'> {
+  async enqueue(record: QueuedJob): Promise<'QUEUED' | 'FAILED'> {
     try {
+      const jobId = jobIdOf(record);
       const data: JobData = {
+        ...(record.kind === 'update' && { jobId, kind: 'update' as const }),
         contactId: record.contactId,
         profileId: record.profileId,
         receivedAt: record.receivedAt,
         identityTag: record.identityTag,
-        sealed: this.o.sealer.seal(record, record.contactId),
+        // bound to the job id: a sealed update cannot pass for a record, nor one contact's for another's
+        sealed: this.o.sealer.seal(record, jobId),
         progress: {},
       };
       await withTimeout(this.o.client.rpush(this.inbox, JSON.stringify(data)), ENQUEUE_TIMEOUT_MS);
@@ -211,7 +217,7 @@ export class RedisRecordQueue implements RecordQueue {
       const entries = await this.o.client.lrange(this.inbox, 0, room - 1);
       if (entries.length === 0) return 0;
       const jobs = entries.map((e) => JSON.parse(e) as JobData);
-      await this.queue.addBulk(jobs.map((data) => ({ name: 'record', data, opts: { jobId: data.contactId } })));
+      await this.queue.addBulk(jobs.map((data) => ({ name: data.kind ?? 'record', data, opts: { jobId: data.jobId ?? data.contactId } })));
       await TRIM.run(this.o.client, [this.inbox, this.lease], [this.token, entries[0]!, entries.length]);
       return entries.length;
     } finally {
@@ -247,8 +253,8 @@ export class RedisRecordQueue implements RecordQueue {
 
   private async process(job: Job<JobData>, token?: string): Promise<void> {
     const progress = { ...job.data.progress };
-    const record = this.o.sealer.open<RecordJob>(job.data.sealed, job.data.contactId);
-    if (!record) throw new UnrecoverableError('the record cannot be opened with the configured DATA_KEYS');
+    const record = this.o.sealer.open<QueuedJob>(job.data.sealed, job.data.jobId ?? job.data.contactId);
+    if (!record) throw new UnrecoverableError('the job cannot be opened with the configured DATA_KEYS');
     try {
       const outcome = await this.o.writer.run(record, progress);
       if (outcome.done) return;
@@ -368,16 +374,16 @@ export class RedisDeadLetters implements DeadLetterStore {
   }
 
   private async failed(which: Selection): Promise<Array<Job<JobData>>> {
-    if ('all' in which) return (await this.queue.getFailed(0, -1)).filter((j): j is Job<JobData> => j !== undefined);
-    const jobs = await Promise.all(which.contactIds.map((id) => this.queue.getJob(id)));
-    const out: Array<Job<JobData>> = [];
-    for (const j of jobs) if (j && selects(which, j.data.contactId) && (await j.isFailed())) out.push(j);
-    return out;
+    // dead letters are few: the failed set is read whole, and a ContactId selects its record and its updates
+    const failed = (await this.queue.getFailed(0, -1)).filter((j): j is Job<JobData> => j !== undefined);
+    return failed.filter((j) => selects(which, j.data.contactId));
   }
 }
 
 function letterOf(job: Job<JobData>, error: string): DeadLetter {
   return {
+    id: job.data.jobId ?? job.data.contactId,
+    kind: job.data.kind ?? 'record',
     contactId: job.data.contactId,
     profileId: job.data.profileId,
     receivedAt: job.data.receivedAt,

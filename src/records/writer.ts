@@ -1,8 +1,8 @@
 import { UpdateContactAttributesCommand, type ConnectClient } from '@aws-sdk/client-connect';
-import { AddProfileKeyCommand, PutProfileObjectCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
+import { AddProfileKeyCommand, PutProfileObjectCommand, UpdateProfileCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
 import type { Pacer } from './pacer.js';
 import { classify } from './errors.js';
-import { recordObject, type RecordJob, type RecordProgress } from './job.js';
+import { recordObject, type QueuedJob, type RecordJob, type RecordProgress, type UpdateJob } from './job.js';
 
 // a delayed job may be picked up a little early by another replica's clock
 const SLOT_MARGIN_MS = 15;
@@ -14,6 +14,8 @@ export type StepOutcome = { done: true } | { done: false; delayMs: number };
 export interface RecordTarget {
   addContactKey(job: RecordJob): Promise<void>;
   putRecord(job: RecordJob): Promise<void>;
+  /** UpdateProfile with the job's fields ("" clears one) */
+  updateProfile(job: UpdateJob): Promise<void>;
   /** undefined: stamping off */
   stamp?: ((job: RecordJob) => Promise<void>) | undefined;
 }
@@ -71,6 +73,12 @@ export class AwsRecordTarget implements RecordTarget {
     );
   }
 
+  async updateProfile(job: UpdateJob): Promise<void> {
+    await this.call('UpdateProfile', (abortSignal) =>
+      this.o.profiles.send(new UpdateProfileCommand({ DomainName: this.o.domain, ProfileId: job.profileId, ...job.update }), { abortSignal }),
+    );
+  }
+
   private async call<T>(operation: string, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
       return await send(AbortSignal.timeout(this.timeoutMs));
@@ -81,7 +89,8 @@ export class AwsRecordTarget implements RecordTarget {
 }
 
 /**
- * The work of one contact record, in steps that each run once:
+ * The work of one contact record, in steps that each run once (a profile update is one step: its
+ * UpdateProfile, in the profile's object-write slot like step 2):
  * 1. AddProfileKey `_ctrContactId` = ContactId on the resolved profile, so the contact record Connect
  *    ingests when the contact ends lands on this profile instead of an inferred duplicate;
  * 2. PutProfileObject of the contact-record object on that profile (at most one object write per profile
@@ -95,25 +104,24 @@ export class RecordWriter {
     private readonly pacer: Pacer,
   ) {}
 
-  async run(job: RecordJob, progress: RecordProgress): Promise<StepOutcome> {
+  async run(job: QueuedJob, progress: RecordProgress): Promise<StepOutcome> {
+    if (job.kind === 'update') {
+      // an update is one object write, in the profile's slot like a record's
+      if (!progress.objectWritten) {
+        const wait = await this.objectSlot(job.profileId, progress);
+        if (wait > 0) return { done: false, delayMs: wait };
+        await this.slotted(progress, 'objectSlot', () => this.target.updateProfile(job));
+        progress.objectWritten = true;
+      }
+      return { done: true };
+    }
     if (!progress.keyAdded) {
       await this.target.addContactKey(job);
       progress.keyAdded = true;
     }
     if (!progress.objectWritten) {
-      if (!progress.objectSlot) {
-        const wait = await this.pacer.reserveProfileObject(job.profileId);
-        if (wait > 0) {
-          progress.objectSlot = true;
-          return { done: false, delayMs: wait + SLOT_MARGIN_MS };
-        }
-      }
-      // the slot's job may run late and the one before it later still: the last actual write decides
-      const still = await this.pacer.confirmProfileObject(job.profileId);
-      if (still > 0) {
-        progress.objectSlot = true;
-        return { done: false, delayMs: still + SLOT_MARGIN_MS };
-      }
+      const wait = await this.objectSlot(job.profileId, progress);
+      if (wait > 0) return { done: false, delayMs: wait };
       await this.slotted(progress, 'objectSlot', () => this.target.putRecord(job));
       progress.objectWritten = true;
     }
@@ -130,6 +138,27 @@ export class RecordWriter {
       progress.stamped = true;
     }
     return { done: true };
+  }
+
+  /**
+   * The profile's object-write slot (UpdateProfile and PutProfileObject alike: Customer Profiles takes
+   * one object write per profile per second): 0 when the write may go now, else how long to wait.
+   */
+  private async objectSlot(profileId: string, progress: RecordProgress): Promise<number> {
+    if (!progress.objectSlot) {
+      const wait = await this.pacer.reserveProfileObject(profileId);
+      if (wait > 0) {
+        progress.objectSlot = true;
+        return wait + SLOT_MARGIN_MS;
+      }
+    }
+    // the slot's job may run late and the one before it later still: the last actual write decides
+    const still = await this.pacer.confirmProfileObject(profileId);
+    if (still > 0) {
+      progress.objectSlot = true;
+      return still + SLOT_MARGIN_MS;
+    }
+    return 0;
   }
 
   /** A write in its reserved slot; if it fails, the slot is spent and a retry reserves a new one. */

@@ -3,11 +3,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
-import { createHandler, FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
+import { createHandler, FALLBACK, UPDATE_FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
 import { CORE_KEYS } from '../../src/domain/mapping.js';
 import type { Profile } from '../../src/domain/profile.js';
 import { close, deadPort, listen, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
-import { loadFixture } from '../support/fixtures.js';
+import { eventFrom, loadFixture } from '../support/fixtures.js';
 
 const JANE: Profile = {
   ProfileId: '3f2a9c4e8b7d4e1fa0c5b6d7e8f90a1b',
@@ -124,6 +124,13 @@ describe('Lambda handler -> resolver service', function () {
     expect(capture.requests).to.deep.equal([]);
     expect(logs).to.have.lengthOf(1);
     expect(logs[0]).to.include({ level: 'warn' });
+  });
+
+  it('an update call (operation "update") that cannot reach the service gets updateStatus FAILED, not the resolve fallback', async () => {
+    const { handler } = handlerFor(await deadPort());
+    const event = eventFrom('voice-e164.json', { parameters: { operation: 'Update', 'profile.FirstName': 'Amy' } });
+
+    expect(await handler(event, contextWith(3000))).to.deep.equal(UPDATE_FALLBACK);
   });
 
   it('FALLBACK carries every core answer key of the service (a flow branching on any of them finds it)', () => {

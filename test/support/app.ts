@@ -11,6 +11,8 @@ import type { MatchMode, SearchKey } from '../../src/domain/keys.js';
 import type { Identity } from '../../src/domain/identity.js';
 import { localState } from './state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
+import { ProfileUpdater } from '../../src/contact/update.js';
+import type { LocalRecordQueue } from '../../src/records/local-queue.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
@@ -112,6 +114,8 @@ export interface TestAppOptions {
 export interface RunningApp {
   url: string;
   store: ScriptedProfileStore;
+  /** the in-process queue of records and updates (not started: what is queued stays there) */
+  records: LocalRecordQueue;
   log: CapturedLog;
   /** POSTs an event to /v1/resolve with the first auth token (unless headers say otherwise). */
   resolve: (body: unknown, headers?: Record<string, string>) => Promise<Response>;
@@ -148,15 +152,18 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
   const log = new CapturedLog();
   const authTokens = o.authTokens ?? TEST_TOKENS;
   const mapping = o.mapping ?? noMapping();
+  const state = localState(mapping, o.repeatWindowMs ?? 24 * 60 * 60 * 1000);
   const resolver = new ContactResolver({
     store,
-    ...localState(mapping, o.repeatWindowMs ?? 24 * 60 * 60 * 1000),
+    ...state,
     mapping,
     defaultCountry: o.defaultCountry ?? 'US',
     createProfiles: o.createProfiles ?? true,
   });
+  const updater = new ProfileUpdater({ ...state, mapping, defaultCountry: o.defaultCountry ?? 'US' });
   const app = buildApp({
     resolver,
+    updater,
     logger: createLogger('info', log),
     authTokens,
     resolveDeadlineMs: o.resolveDeadlineMs ?? 2000,
@@ -168,6 +175,7 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
   return {
     url,
     store,
+    records: state.records,
     log,
     resolve: (body, headers = {}) =>
       fetch(`${url}/v1/resolve`, {

@@ -1,0 +1,268 @@
+// Profile updates asked for by a flow (operation "update"), through the real service composition, the
+// real SDK against the Customer Profiles fake, and a real Redis: durable, paced with the records,
+// read-your-writes on every replica.
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
+import { setUpDomain } from '../../src/records/domain.js';
+import { eventFrom } from '../support/fixtures.js';
+import { FakeAws, type FakeCall } from '../support/fake-aws.js';
+import { ServiceProcess } from '../support/process.js';
+import { RedisServer } from '../support/redis.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { until } from '../support/until.js';
+
+const DOMAIN = 'acme-contacts';
+const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'AKIDTESTFAKE', AWS_SECRET_ACCESS_KEY: 'fake-secret' };
+
+let seq = 0;
+const contactId = () => `33333333-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
+const callerNumber = (i: number) => `+1206555${String(300 + i).padStart(4, '0')}`;
+
+const resolveEvent = (phone: string, id: string) => eventFrom('voice-e164.json', { address: phone, contactId: id });
+const updateEvent = (phone: string, id: string, fields: Record<string, string>) =>
+  eventFrom('voice-e164.json', { address: phone, contactId: id, parameters: { operation: 'update', ...fields } });
+
+/** The profile id a successful object write (UpdateProfile or PutProfileObject) went to. */
+function writtenProfile(c: FakeCall): string | undefined {
+  if (c.status !== 200) return undefined;
+  if (c.operation === 'UpdateProfile') return (c.body as { ProfileId: string }).ProfileId;
+  if (c.operation === 'PutProfileObject') return (JSON.parse((c.body as { Object: string }).Object) as { ProfileId: string }).ProfileId;
+  return undefined;
+}
+
+describe('profile updates (service + SDK + fake + Redis)', function () {
+  this.timeout(90_000);
+  useTestAwsCredentials();
+  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: 5 });
+  let redis: RedisServer;
+  let env: Record<string, string>;
+  let apps: RunningService[] = [];
+  const start = async (extra: Record<string, string> = {}) => {
+    const app = await startService({ ...env, ...extra });
+    apps.push(app);
+    return app;
+  };
+  const post = async (app: { url: string }, event: Record<string, unknown>) => {
+    const r = await postEvent(app.url, event);
+    expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    return r.body;
+  };
+
+  before(async () => {
+    await fake.start();
+    redis = await RedisServer.start();
+    env = {
+      CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+      REDIS_URL: redis.url,
+      RECORD_MAX_ATTEMPTS: '3',
+    };
+    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
+    await setUpDomain(admin, DOMAIN, 'ResolvedContact');
+    admin.destroy();
+  });
+  beforeEach(async () => {
+    fake.reset();
+    await redis.flush();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    apps = [];
+  });
+  after(async () => {
+    await fake.stop();
+    await redis.stop();
+  });
+
+  it('an update on one replica is read by a resolve on the other at once, from the cache, and is written to the profile', async () => {
+    const phone = callerNumber(0);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Amelia', Attributes: { tier: 'gold' } });
+    const [a, b] = [await start(), await start()];
+    const id = contactId();
+    await post(a, resolveEvent(phone, id));
+
+    const updated = await post(a, updateEvent(phone, id, { 'profile.FirstName': 'Amy', 'profile.Attributes.preferredLanguage': 'cy-GB', 'profile.Address.City': 'Cardiff' }));
+    expect(updated).to.deep.equal({ updateStatus: 'QUEUED', profileId: ProfileId, updatedFields: 'Address.City,Attributes.preferredLanguage,FirstName' });
+
+    const searches = fake.callsTo('SearchProfiles').length;
+    const next = await post(b, resolveEvent(phone, contactId()));
+    expect(next).to.include({ customerStatus: 'KNOWN', firstName: 'Amy', city: 'Cardiff', preferredLanguage: 'cy-GB', customerTier: 'gold' });
+    expect(fake.callsTo('SearchProfiles').length, 'answered from the updated cache').to.equal(searches);
+    // a Connect retry of the resolve in the same contact reads the new values too
+    expect(await post(b, resolveEvent(phone, id))).to.include({ firstName: 'Amy' });
+
+    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.FirstName === 'Amy');
+    expect(fake.profiles().find((p) => p.ProfileId === ProfileId)).to.deep.include({ Address: { City: 'Cardiff' }, Attributes: { tier: 'gold', preferredLanguage: 'cy-GB' } });
+  });
+
+  it('a Connect retry of the update writes it once; a bad field is a 400 and queues nothing; no resolved profile is NO_PROFILE', async () => {
+    const phone = callerNumber(1);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone });
+    const app = await start();
+    const id = contactId();
+    await post(app, resolveEvent(phone, id));
+
+    const event = updateEvent(phone, id, { 'profile.LastName': 'Hughes' });
+    const [first, retry] = [await post(app, event), await post(app, event)];
+    expect(retry).to.deep.equal(first);
+    await until('the update written', () => fake.callsTo('UpdateProfile').some((c) => c.status === 200));
+    await sleep(1500);
+    expect(fake.callsTo('UpdateProfile').filter((c) => c.status === 200), 'written once').to.have.length(1);
+
+    const depth = await app.service.records.depth();
+    const bad = await postEvent(app.url, updateEvent(phone, id, { 'profile.LastName': 'Jones', 'profile.Nickname': 'Jo' }));
+    const error = (bad.body as unknown as { error: { code: string; message: string } }).error;
+    expect(bad.status).to.equal(400);
+    expect(error.code).to.equal('INVALID_EVENT');
+    expect(error.message).to.include('profile.Nickname');
+    expect(JSON.stringify(bad.body), 'the value is not echoed').not.to.include('Jones');
+    await sleep(300);
+    expect(await app.service.records.depth()).to.equal(depth);
+    expect(fake.callsTo('UpdateProfile')).to.have.length(1);
+
+    const stranger = await post(app, updateEvent(callerNumber(2), contactId(), { 'profile.LastName': 'Nobody' }));
+    expect(stranger).to.deep.equal({ updateStatus: 'NO_PROFILE', profileId: '', updatedFields: 'LastName' });
+    // the profile named by the flow instead
+    const named = await post(app, updateEvent(callerNumber(2), contactId(), { profileId: ProfileId, 'profile.MiddleName': 'J' }));
+    expect(named).to.include({ updateStatus: 'QUEUED', profileId: ProfileId });
+  });
+
+  it('records and updates of one profile are written with every object write at least a second apart, none refused', async () => {
+    const phone = callerNumber(3);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone });
+    const [a, b] = [await start(), await start()];
+    for (let i = 0; i < 3; i++) {
+      const id = contactId();
+      await post(i % 2 ? a : b, resolveEvent(phone, id));
+      await post(i % 2 ? b : a, updateEvent(phone, id, { 'profile.Attributes.visit': String(i) }));
+    }
+
+    await until('3 records and 3 updates', () => fake.calls.filter((c) => writtenProfile(c) === ProfileId).length >= 6, 30_000);
+    const at = fake.calls.filter((c) => writtenProfile(c) === ProfileId).map((c) => c.at).sort((x, y) => x - y);
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(Math.min(...gaps)).to.be.at.least(1000);
+    expect(fake.calls.filter((c) => ['UpdateProfile', 'PutProfileObject'].includes(c.operation) && c.status === 429), 'no write refused as too fast').to.have.length(0);
+  });
+
+  it('throttling then recovery loses nothing: the update is written once Customer Profiles takes writes again', async () => {
+    const phone = callerNumber(4);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone });
+    const app = await start();
+    const id = contactId();
+    await post(app, resolveEvent(phone, id));
+    fake.fail({ status: 429, errorType: 'ThrottlingException', operations: ['UpdateProfile'], times: 3 });
+
+    expect(await post(app, updateEvent(phone, id, { 'profile.GenderString': 'female' }))).to.include({ updateStatus: 'QUEUED' });
+
+    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.GenderString === 'female', 30_000);
+    expect(fake.callsTo('UpdateProfile').map((c) => c.status)).to.deep.equal([429, 429, 429, 200]);
+  });
+
+  it('a new phone number finds the profile at once on the other replica, a repeat contact of the same customer', async () => {
+    const phone = callerNumber(11);
+    const newNumber = callerNumber(12);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Amelia' });
+    const [a, b] = [await start(), await start()];
+    const id = contactId();
+    await post(a, resolveEvent(phone, id));
+    expect(await post(a, updateEvent(phone, id, { 'profile.PhoneNumber': newNumber }))).to.include({ updateStatus: 'QUEUED' });
+
+    const searches = fake.callsTo('SearchProfiles').length;
+    const fromNew = await post(b, resolveEvent(newNumber, contactId()));
+    expect(fromNew).to.include({ customerStatus: 'KNOWN', profileId: ProfileId, matchedBy: '_phone', isRepeatContact: 'true', firstName: 'Amelia' });
+    expect(fake.callsTo('SearchProfiles').length, 'the new number answered from the cache').to.equal(searches);
+
+    // the old number's lookup was dropped: it searches again, and once the update is written finds nobody
+    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.PhoneNumber === newNumber);
+    const fromOld = await post(b, resolveEvent(phone, contactId()));
+    expect(fake.callsTo('SearchProfiles').length).to.equal(searches + 1);
+    expect(fromOld.profileId).to.not.equal(ProfileId);
+  });
+
+  it('an update that fails for good is a dead letter (kind update) that replays', async () => {
+    const phone = callerNumber(13);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone });
+    const app = await start();
+    const id = contactId();
+    await post(app, resolveEvent(phone, id));
+    // AccessDenied is permanent: a dead letter at the first attempt
+    fake.fail({ status: 403, errorType: 'AccessDeniedException', operations: ['UpdateProfile'], times: 1 });
+    await post(app, updateEvent(phone, id, { 'profile.BusinessName': 'Hughes Ltd' }));
+
+    await until('the dead letter', async () => (await app.service.records.deadLetters.list()).some((d) => d.kind === 'update'), 20_000);
+    const [letter] = (await app.service.records.deadLetters.list()).filter((d) => d.kind === 'update');
+    expect(letter).to.include({ contactId: id, profileId: ProfileId });
+    expect(letter!.id).to.match(new RegExp(`^u:${id}:`));
+    expect(await app.service.records.deadLetters.replay({ contactIds: [id] })).to.be.at.least(1);
+    await until('the replayed update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.BusinessName === 'Hughes Ltd', 20_000);
+  });
+
+  it('an erasure of the caller removes the updates still queued', async () => {
+    const phone = callerNumber(5);
+    fake.seedProfile({ PhoneNumber: phone });
+    const app = await start({ RECORD_WORKER: 'false', ADMIN_TOKENS: 'an-admin-token-of-some-length' });
+    const id = contactId();
+    await post(app, resolveEvent(phone, id));
+    await post(app, updateEvent(phone, id, { 'profile.FirstName': 'Erased' }));
+
+    const res = await fetch(`${app.url}/v1/admin/erase`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer an-admin-token-of-some-length' },
+      body: JSON.stringify({ phoneNumber: phone }),
+    });
+    const report = (await res.json()) as { erased: { records: number } };
+    // the contact record and the update
+    expect(report.erased.records).to.equal(2);
+    expect(await app.service.records.depth()).to.equal(0);
+  });
+
+  it('on the embedded store (npm start without AWS), the round trip: update, then the profile and the next resolve hold it', async () => {
+    const app = await startService({});
+    apps.push(app);
+    const uk = eventFrom('voice-uk.json', {});
+    await post(app, uk);
+    const update = eventFrom('voice-uk.json', { parameters: { operation: 'update', 'profile.FirstName': 'Amy', 'profile.Attributes.preferredLanguage': 'cy-GB' } });
+
+    expect(await post(app, update)).to.include({ updateStatus: 'QUEUED', profileId: '5d2e5c3a1f8b4e0c9a7d6b3e2f1a0c9d' });
+    expect(await post(app, eventFrom('voice-uk.json', { contactId: contactId() }))).to.include({ firstName: 'Amy', preferredLanguage: 'cy-GB' });
+    await until('the embedded profile updated', async () => {
+      const found = await app.service.store.search([{ name: '_phone', values: ['020 7946 0958'] }], 'any', AbortSignal.timeout(1000));
+      return found[0]?.profile.FirstName === 'Amy';
+    });
+  });
+
+  it('a replica killed with SIGKILL with updates in flight: another takes them over and every update is in the profile', async () => {
+    const processEnv = { ...env, ...CREDENTIALS, RECORD_JOB_LOCK_MS: '2000' };
+    const phones = [6, 7, 8, 9, 10].map(callerNumber);
+    const ids = phones.map((phone) => fake.seedProfile({ PhoneNumber: phone }).ProfileId);
+    const a = await ServiceProcess.start(processEnv);
+    let b: ServiceProcess | undefined;
+    try {
+      fake.hang(true, ['UpdateProfile']);
+      for (const phone of phones) {
+        const id = contactId();
+        await postEvent(a.url, resolveEvent(phone, id));
+        const r = await postEvent(a.url, updateEvent(phone, id, { 'profile.BusinessName': `Firm of ${phone}` }));
+        expect(r.body.updateStatus).to.equal('QUEUED');
+      }
+      await until('A to be mid-write', () => fake.callsTo('UpdateProfile').length >= 2);
+      await a.kill();
+      fake.hang(false);
+      b = await ServiceProcess.start(processEnv);
+      await until(
+        'every update in its profile',
+        () => ids.every((pid, i) => fake.profiles().find((p) => p.ProfileId === pid)?.BusinessName === `Firm of ${phones[i]}`),
+        40_000,
+      );
+      const perProfile = new Map<string, number>();
+      for (const c of fake.callsTo('UpdateProfile')) if (c.status === 200) perProfile.set(writtenProfile(c)!, (perProfile.get(writtenProfile(c)!) ?? 0) + 1);
+      console.log(`        crash test: updates written per profile ${JSON.stringify([...perProfile.values()])} (an update in flight when A died is written again by B: the same values)`);
+      expect([...perProfile.keys()].sort()).to.deep.equal([...ids].sort());
+    } finally {
+      await a.kill();
+      await b?.kill();
+    }
+  });
+});

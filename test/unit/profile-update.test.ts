@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import { updateAnswer, updateSummary, type ProfileSummary } from '../../src/domain/answer.js';
+import { parseAttributeMapping } from '../../src/domain/mapping.js';
+import { applyUpdate, InvalidUpdate, parseProfileUpdate, updatedFieldNames } from '../../src/domain/profile-update.js';
+
+const PROFILE_ID = '5d2e5c3a1f8b4e0c9a7d6b3e2f1a0c9d';
+
+function failure(parameters: Record<string, unknown>): InvalidUpdate {
+  try {
+    parseProfileUpdate(parameters, 'US');
+  } catch (err) {
+    expect(err).to.be.instanceOf(InvalidUpdate);
+    return err as InvalidUpdate;
+  }
+  expect.fail('the update was accepted');
+}
+
+describe('profile updates', () => {
+  describe('parseProfileUpdate', () => {
+    it('reads every kind of field, ignores the other parameters, and holds no update when none is given', () => {
+      const update = parseProfileUpdate(
+        {
+          phoneNumber: '+14255550123',
+          'profile.LastName': 'Hughes',
+          'profile.BirthDate': '1990-04-01',
+          'profile.AdditionalInformation': 'x'.repeat(1000),
+          'profile.ShippingAddress.Address1': '1 High St',
+          'profile.Attributes.consent.sms': 'true',
+        },
+        'US',
+      );
+
+      expect(update).to.deep.equal({
+        LastName: 'Hughes',
+        BirthDate: '1990-04-01',
+        AdditionalInformation: 'x'.repeat(1000),
+        ShippingAddress: { Address1: '1 High St' },
+        Attributes: { 'consent.sms': 'true' },
+      });
+      expect(updatedFieldNames(update!)).to.deep.equal(['AdditionalInformation', 'Attributes.consent.sms', 'BirthDate', 'LastName', 'ShippingAddress.Address1']);
+      expect(parseProfileUpdate({ phoneNumber: '+14255550123' }, 'US')).to.equal(undefined);
+    });
+
+    it('normalises phone numbers to E.164 in the region and e-mail addresses to lower case, as lookups do', () => {
+      expect(parseProfileUpdate({ 'profile.PhoneNumber': '(425) 555-0199', 'profile.BusinessEmailAddress': ' Jo@Example.COM ' }, 'US')).to.deep.equal({
+        PhoneNumber: '+14255550199',
+        BusinessEmailAddress: 'jo@example.com',
+      });
+    });
+
+    const rejected: Array<[string, Record<string, unknown>, string]> = [
+      ['an unknown field', { 'profile.Nickname': 'Jo' }, 'profile.Nickname'],
+      ['a deprecated enum field', { 'profile.Gender': 'FEMALE' }, 'profile.Gender'],
+      ['a field with a part it does not have', { 'profile.FirstName.Given': 'Jo' }, 'profile.FirstName.Given'],
+      ['an unknown address part', { 'profile.Address.Street': 'High St' }, 'profile.Address.Street'],
+      ['a value over 255 characters', { 'profile.FirstName': 'a'.repeat(256) }, 'profile.FirstName'],
+      ['AdditionalInformation over 1000 characters', { 'profile.AdditionalInformation': 'a'.repeat(1001) }, 'profile.AdditionalInformation'],
+      ['an invalid phone number', { 'profile.MobilePhoneNumber': '12' }, 'profile.MobilePhoneNumber'],
+      ['an invalid e-mail address', { 'profile.EmailAddress': 'not an address' }, 'profile.EmailAddress'],
+      ['a birth date that is not YYYY-MM-DD', { 'profile.BirthDate': '01/04/1990' }, 'profile.BirthDate'],
+      ['a control character', { 'profile.LastName': 'Hu\u0000ghes' }, 'profile.LastName'],
+      ['a value that is not a string', { 'profile.LastName': 5 }, 'profile.LastName'],
+      ['an attribute name with a space', { 'profile.Attributes.my key': 'x' }, 'profile.Attributes.my key'],
+    ];
+    for (const [what, parameters, parameter] of rejected) {
+      it(`rejects ${what}, naming the parameter`, () => {
+        expect(failure(parameters).parameter).to.equal(parameter);
+      });
+    }
+
+    it('an empty value clears the field (UpdateProfile semantics), with no phone or e-mail check', () => {
+      expect(parseProfileUpdate({ 'profile.MobilePhoneNumber': ' ', 'profile.Attributes.tier': '' }, 'US')).to.deep.equal({
+        MobilePhoneNumber: '',
+        Attributes: { tier: '' },
+      });
+    });
+  });
+
+  describe('read your writes', () => {
+    const { mapping } = parseAttributeMapping({
+      attributes: { city: 'Address.City', tier: 'Attributes.tier', language: 'Attributes.preferredLanguage', orders: 'Objects.Orders.status' },
+      objects: { Orders: { latestBy: 'at' } },
+    });
+    const summary: ProfileSummary = {
+      profileId: PROFILE_ID,
+      firstName: 'Amelia',
+      lastName: 'Hughes',
+      accountNumber: 'UK-1',
+      mapped: { city: 'London', tier: 'gold', language: 'en-GB' },
+    };
+
+    it('updateSummary sets and clears the fields the update touches and keeps the others', () => {
+      const updated = updateSummary(summary, { FirstName: 'Amy', Address: { City: 'Cardiff' }, Attributes: { tier: '' } }, mapping);
+
+      expect(updated).to.deep.equal({ ...summary, firstName: 'Amy', mapped: { city: 'Cardiff', tier: '', language: 'en-GB' } });
+    });
+
+    it('updateAnswer does the same to a kept answer, every other key untouched', () => {
+      const answer = { customerStatus: 'KNOWN', profileId: PROFILE_ID, firstName: 'Amelia', lastName: 'Hughes', accountNumber: 'UK-1', city: 'London', tier: 'gold', language: 'en-GB', orders: 'SHIPPED' };
+
+      expect(updateAnswer(answer, { LastName: 'Jones', Attributes: { preferredLanguage: 'cy-GB' } }, mapping)).to.deep.equal({ ...answer, lastName: 'Jones', language: 'cy-GB' });
+    });
+
+    it('applyUpdate applies it to a whole profile as Customer Profiles does ("" removes)', () => {
+      const profile = { ProfileId: PROFILE_ID, FirstName: 'Amelia', MiddleName: 'J', Address: { City: 'London', Country: 'GB' }, Attributes: { tier: 'gold', x: '1' } };
+
+      expect(applyUpdate(profile, { MiddleName: '', Address: { City: 'Cardiff' }, Attributes: { x: '' } })).to.deep.equal({
+        ProfileId: PROFILE_ID,
+        FirstName: 'Amelia',
+        Address: { City: 'Cardiff', Country: 'GB' },
+        Attributes: { tier: 'gold' },
+      });
+    });
+  });
+});
