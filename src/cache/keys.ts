@@ -55,6 +55,16 @@ export class StateKeys {
     return { tag, variant: others.length === 0 ? '' : this.hmac(canonicalKeys(others, keys.mode)).slice(0, 16) };
   }
 
+  /** A keyed digest of any value (no value can be guessed back from it without IDENTITY_HASH_SECRET). */
+  digest(value: string): string {
+    return this.hmac(value);
+  }
+
+  /** The digest of the last update a contact asked for: a Connect retry of the same one is not queued again. */
+  lastUpdate(tag: string, contactId: string): string {
+    return `${this.base}:{${tag}}:update:${contactId}`;
+  }
+
   private hmac(value: string): string {
     let tag = this.tags.get(value);
     if (tag === undefined) {

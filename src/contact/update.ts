@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { SharedState } from '../cache/index.js';
-import type { CachedLookup } from '../cache/profile-cache.js';
-import { updateAnswer, updateSummary, type Answer, type ProfileSummary } from '../domain/answer.js';
-import { normaliseEmail, normalisePhone, type Identity } from '../domain/identity.js';
-import { identityKey } from '../domain/keys.js';
+import { updateAnswer, updateSummary, type Answer } from '../domain/answer.js';
+import { normaliseEmail, normalisePhone } from '../domain/identity.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { InvalidUpdate, parseProfileUpdate, updatedFieldNames, type ProfileUpdate } from '../domain/profile-update.js';
 import { InvalidEventError } from '../errors.js';
@@ -15,7 +13,7 @@ import { withinDeadline } from './deadline.js';
 import type { ContactEvent } from './event.js';
 import { callerKeys } from './identify.js';
 
-export type UpdateStatus = 'QUEUED' | 'FAILED' | 'NO_PROFILE';
+export type UpdateStatus = 'QUEUED' | 'FAILED' | 'NO_PROFILE' | 'NOT_VERIFIED';
 
 export interface UpdaterDeps extends Pick<SharedState, 'keys' | 'cache' | 'readContact' | 'idempotency'> {
   mapping: AttributeMapping;
@@ -58,69 +56,75 @@ export class ProfileUpdater {
     if (!update) throw new InvalidEventError('Details.Parameters', 'operation "update" needs at least one profile.<Field> parameter');
     const fields = updatedFieldNames(update);
 
-    const found = callerKeys(event, region);
+    // The caller's keys as the resolve call had them: a profileId given here names the profile to
+    // update, it is not one of the lookup's keys.
+    const found = callerKeys({ ...event, parameters: { ...event.parameters, profileId: undefined } }, region);
     const at = found ? this.deps.keys.lookupKey(found.keys) : undefined;
-    const profileId = event.parameters.profileId ?? (at ? await this.resolvedProfile(at.tag, at.variant, event.contactId, signal) : undefined);
-    if (!profileId) return { answer: { updateStatus: 'NO_PROFILE', profileId: '', updatedFields: fields.join(',') }, status: 'NO_PROFILE', fields };
+    const resolved = event.parameters.profileId ? { profileId: event.parameters.profileId } : at ? await this.resolvedProfile(at.tag, at.variant, event.contactId, signal) : undefined;
+    const answer = (status: UpdateStatus, profileId = '') => ({ answer: { updateStatus: status, profileId, updatedFields: fields.join(',') }, status, fields });
+    if (!resolved) return answer('NO_PROFILE');
+    // a profile the caller did not prove to be theirs (ID&V failed) is not theirs to write to
+    if (resolved.verification === 'MISMATCH') return answer('NOT_VERIFIED', resolved.profileId);
+    const { profileId } = resolved;
+    const tag = at?.tag ?? '';
+
+    // A Connect retry of the same update (the same digest as this contact's last) is not queued again;
+    // A, then B, then A again are three updates. The digest is keyed: no value can be guessed from it.
+    const digest = this.deps.keys.digest(`${profileId}|${JSON.stringify(sortedUpdate(update))}`).slice(0, 16);
+    const previous = await withinDeadline(this.deps.idempotency.swapLastUpdate(tag, event.contactId, digest), signal).catch(() => undefined);
+    if (previous === digest) return answer('QUEUED', profileId);
 
     const job: UpdateJob = {
       kind: 'update',
       contactId: event.contactId,
-      updateId: createHash('sha256').update(`${profileId}|${JSON.stringify(sortedUpdate(update))}`).digest('base64url').slice(0, 16),
+      updateId: `${digest}.${randomBytes(6).toString('base64url')}`,
       profileId,
-      identityTag: at?.tag ?? '',
+      identityTag: tag,
       receivedAt: new Date(this.now()).toISOString(),
       update,
     };
     const status = await withinDeadline(this.deps.records.enqueue(job), signal).catch(() => 'FAILED' as const);
-    if (status === 'QUEUED' && at && found) {
-      await withinDeadline(this.readYourWrites(at, found.keys.identity, event.contactId, profileId, update), signal).catch(() => undefined);
+    if (status === 'QUEUED' && at) {
+      await withinDeadline(this.readYourWrites(at, event.contactId, profileId, update), signal).catch(() => undefined);
     }
-    return { answer: { updateStatus: status, profileId, updatedFields: fields.join(',') }, status, fields };
+    return answer(status, profileId);
   }
 
-  /** The profile the kept answer of this ContactId names: for these keys, else for the phone or e-mail alone. */
-  private async resolvedProfile(tag: string, variant: string, contactId: string, signal: AbortSignal): Promise<string | undefined> {
+  /** The profile the kept answer of this ContactId names, and how it was verified: for these keys, else for the phone or e-mail alone. */
+  private async resolvedProfile(
+    tag: string,
+    variant: string,
+    contactId: string,
+    signal: AbortSignal,
+  ): Promise<{ profileId: string; verification?: string } | undefined> {
     for (const v of variant === '' ? [''] : [variant, '']) {
       const { earlier } = await withinDeadline(this.deps.readContact(tag, v, contactId), signal).catch(() => ({ earlier: undefined }));
-      if (earlier?.profileId) return earlier.profileId;
+      if (earlier?.profileId) return { profileId: earlier.profileId, ...(earlier.verification !== undefined && { verification: earlier.verification }) };
     }
     return undefined;
   }
 
   /**
-   * Brings what this service keeps of the caller up to date with the update: the cached lookups of this
-   * profile (the identity alone, and these keys) and this contact's kept answers (a Connect retry, or a
-   * resolve later in the contact, reads the new values). When the update gives the profile a phone
-   * number or e-mail address, the profile is cached under it at once; when it may have taken the
-   * caller's own away (any phone or e-mail field changed), the lookup by it is dropped: the next one
-   * searches. The repeat-contact history is kept by profile id: a new number does not reset it.
+   * Brings what this service keeps of the caller up to date with the update, in the same step: the
+   * cached lookups of this profile (the identity alone, and these keys), fresh again from now, and
+   * this contact's kept answers (a Connect retry, or a resolve later in the contact, reads the new
+   * values). A phone number or e-mail address the update gives the profile is another caller's key
+   * too, perhaps: its cached lookups are dropped, not guessed (the next call from it searches). The
+   * repeat-contact history is kept by profile id: a new number does not reset it.
    */
-  private async readYourWrites(
-    at: { tag: string; variant: string },
-    identity: Identity | undefined,
-    contactId: string,
-    profileId: string,
-    update: ProfileUpdate,
-  ): Promise<void> {
-    const movesIdentity = IDENTITY_FIELDS.some((f) => update[f] !== undefined);
-    let summary: ProfileSummary | undefined;
+  private async readYourWrites(at: { tag: string; variant: string }, contactId: string, profileId: string, update: ProfileUpdate): Promise<void> {
     for (const variant of new Set(['', at.variant])) {
       const { earlier, cached } = await this.deps.readContact(at.tag, variant, contactId);
       if (earlier?.profileId === profileId) await this.deps.idempotency.put(at.tag, contactId, updateAnswer(earlier, update, this.deps.mapping), variant);
       if (cached?.summary?.profileId !== profileId) continue;
-      summary = updateSummary(cached.summary, update, this.deps.mapping);
-      if (movesIdentity && variant === '') await this.deps.cache.delete(at.tag, variant);
-      else await this.deps.cache.set(at.tag, { ...cached, summary }, variant);
+      await this.deps.cache.set(at.tag, { ...cached, summary: updateSummary(cached.summary, update, this.deps.mapping), cachedAt: this.now() }, variant);
     }
-    if (!summary) return;
     for (const f of IDENTITY_FIELDS) {
       const value = update[f];
       // the values are normalised already (E.164, lower-case): the region does not matter here
       const id = value ? ((PHONE_FIELDS as readonly string[]).includes(f) ? normalisePhone(value, 'US') : normaliseEmail(value)) : undefined;
-      if (!id || (identity && this.deps.keys.identityTag(identity) === this.deps.keys.identityTag(id))) continue;
-      const entry: CachedLookup = { status: 'KNOWN', matchCount: 1, summary, matchedBy: [identityKey(id)], verification: 'NOT_CHECKED', cachedAt: this.now() };
-      await this.deps.cache.set(this.deps.keys.identityTag(id), entry);
+      const tag = id && this.deps.keys.identityTag(id);
+      if (tag && tag !== at.tag) await this.deps.cache.delete(tag);
     }
   }
 }

@@ -62,7 +62,9 @@ export function parseProfileUpdate(parameters: Readonly<Record<string, unknown>>
       address[part as keyof ProfileAddress] = bounded(name, value, MAX_VALUE);
     } else if (field === 'Attributes' && part !== undefined) {
       const attribute = [part, ...rest].join('.');
-      if (!ATTRIBUTE_NAME.test(attribute)) throw new InvalidUpdate(name, "an attribute name is 1-255 letters, digits, '_', '.', ':' or '-'");
+      if (!ATTRIBUTE_NAME.test(attribute) || attribute === '__proto__') {
+        throw new InvalidUpdate(name, "an attribute name is 1-255 letters, digits, '_', '.', ':' or '-'");
+      }
       (update.Attributes ??= {})[attribute] = bounded(name, value, MAX_VALUE);
       if (Object.keys(update.Attributes).length > MAX_ATTRIBUTES) throw new InvalidUpdate(name, `at most ${MAX_ATTRIBUTES} attributes in one update`);
     } else {
@@ -97,6 +99,21 @@ function normaliseField(name: string, field: string, value: string, region: Coun
   }
   if (field === 'BirthDate' && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new InvalidUpdate(name, 'must be a date as YYYY-MM-DD');
   return bounded(name, value, field === 'AdditionalInformation' ? MAX_ADDITIONAL_INFORMATION : MAX_VALUE);
+}
+
+/** The part of an update that sets these fields (names as updatedFieldNames gives them). */
+export function pickFields(update: ProfileUpdate, names: readonly string[]): ProfileUpdate {
+  const keep = new Set(names);
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(update)) {
+    if (typeof value === 'string') {
+      if (keep.has(field)) out[field] = value;
+      continue;
+    }
+    const parts = Object.entries(value as Record<string, string>).filter(([part]) => keep.has(`${field}.${part}`));
+    if (parts.length > 0) out[field] = Object.fromEntries(parts);
+  }
+  return out;
 }
 
 /** The names of the fields an update sets or clears, for logs (never the values). */

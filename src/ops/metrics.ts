@@ -60,7 +60,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     profileUpdates: new Counter({
       name: 'cpr_profile_updates_total',
-      help: 'Profile updates asked for by flows, by status: QUEUED (written in the background, paced with the records), FAILED (could not be queued), NO_PROFILE (the contact was resolved to no profile)',
+      help: 'Profile updates asked for by flows, by status: QUEUED (written in the background, paced with the records), FAILED (could not be queued), NO_PROFILE (the contact was resolved to no profile), NOT_VERIFIED (its ID&V failed)',
       labelNames: ['status'] as const,
       registers: [registry],
     }),

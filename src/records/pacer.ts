@@ -22,6 +22,7 @@ import { RedisScript } from '../cache/redis.js';
  */
 export class Pacer {
   private readonly local = new Map<string, number>();
+  private readonly fieldTimes = new Map<string, Map<string, number>>();
   private readonly profileGapMs = 1050;
   private readonly connectGapMs: number;
 
@@ -38,6 +39,28 @@ export class Pacer {
     return this.run(CONFIRM, `${this.o.keyPrefix}:pace:{p:${profileId}}:last`, this.profileGapMs, (last, now) =>
       now - last < this.profileGapMs ? { wait: this.profileGapMs - (now - last), next: last } : { wait: 0, next: now },
     );
+  }
+
+  /**
+   * Of an update's fields, those no later update of the profile has written: each field remembers the
+   * time of the newest update that wrote it, so an older update retried late (or replayed) never
+   * overwrites a newer value. Marks the fields it returns.
+   */
+  async newestFields(profileId: string, fields: readonly string[], at: number): Promise<string[]> {
+    const key = `${this.o.keyPrefix}:pace:{p:${profileId}}:fields`;
+    if (this.o.redis) {
+      try {
+        return (await NEWEST.run(this.o.redis, [key], [at, FIELD_MEMORY_MS, ...fields])) as string[];
+      } catch {
+        // Redis failing: this replica's own book
+      }
+    }
+    const book = this.fieldTimes.get(key) ?? new Map<string, number>();
+    const newest = fields.filter((f) => (book.get(f) ?? 0) <= at);
+    for (const f of newest) book.set(f, at);
+    this.fieldTimes.set(key, book);
+    if (this.fieldTimes.size > 10_000) this.fieldTimes.delete(this.fieldTimes.keys().next().value!);
+    return newest;
   }
 
   reserveConnectStamp(): Promise<number> {
@@ -70,6 +93,23 @@ export class Pacer {
     return wait;
   }
 }
+
+// How long a profile remembers when each field was last updated: longer than any retry or replay window.
+const FIELD_MEMORY_MS = 30 * 24 * 3600 * 1000;
+// NEWEST (KEYS the profile's field times; ARGV at, memoryMs, field...): the fields whose last update is not
+// newer than `at`, marked with `at`. -> the fields
+const NEWEST = new RedisScript(`
+local out = {}
+for i = 3, #ARGV do
+  local last = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if last <= tonumber(ARGV[1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
+    out[#out + 1] = ARGV[i]
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return out
+`);
 
 // next free slot for the key, in Redis' own clock; the key expires soon after its last slot
 const RESERVE = new RedisScript(`

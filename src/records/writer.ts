@@ -1,6 +1,7 @@
 import { UpdateContactAttributesCommand, type ConnectClient } from '@aws-sdk/client-connect';
 import { AddProfileKeyCommand, PutProfileObjectCommand, UpdateProfileCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
 import type { Pacer } from './pacer.js';
+import { pickFields, updatedFieldNames } from '../domain/profile-update.js';
 import { classify } from './errors.js';
 import { recordObject, type QueuedJob, type RecordJob, type RecordProgress, type UpdateJob } from './job.js';
 
@@ -110,7 +111,12 @@ export class RecordWriter {
       if (!progress.objectWritten) {
         const wait = await this.objectSlot(job.profileId, progress);
         if (wait > 0) return { done: false, delayMs: wait };
-        await this.slotted(progress, 'objectSlot', () => this.target.updateProfile(job));
+        // only the fields no newer update of the profile has written (a retry or a replay comes late)
+        const fields = await this.pacer.newestFields(job.profileId, updatedFieldNames(job.update), Date.parse(job.receivedAt));
+        if (fields.length > 0) {
+          const update = pickFields(job.update, fields);
+          await this.slotted(progress, 'objectSlot', () => this.target.updateProfile({ ...job, update }));
+        }
         progress.objectWritten = true;
       }
       return { done: true };

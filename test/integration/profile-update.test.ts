@@ -160,25 +160,52 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     expect(fake.callsTo('UpdateProfile').map((c) => c.status)).to.deep.equal([429, 429, 429, 200]);
   });
 
-  it('a new phone number finds the profile at once on the other replica, a repeat contact of the same customer', async () => {
+  it('a new phone number: its cached lookups are dropped, not guessed; once written it finds the profile, a repeat contact of the same customer', async () => {
     const phone = callerNumber(11);
-    const newNumber = callerNumber(12);
+    const shared = callerNumber(12);
     const { ProfileId } = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Amelia' });
+    // someone else already holds the number the caller gives (a family's phone)
+    const other = fake.seedProfile({ PhoneNumber: shared, FirstName: 'Other' });
     const [a, b] = [await start(), await start()];
+    expect(await post(b, resolveEvent(shared, contactId()))).to.include({ profileId: other.ProfileId });
     const id = contactId();
     await post(a, resolveEvent(phone, id));
-    expect(await post(a, updateEvent(phone, id, { 'profile.PhoneNumber': newNumber }))).to.include({ updateStatus: 'QUEUED' });
+    expect(await post(a, updateEvent(phone, id, { 'profile.MobilePhoneNumber': shared }))).to.include({ updateStatus: 'QUEUED' });
+    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.MobilePhoneNumber === shared);
 
     const searches = fake.callsTo('SearchProfiles').length;
-    const fromNew = await post(b, resolveEvent(newNumber, contactId()));
-    expect(fromNew).to.include({ customerStatus: 'KNOWN', profileId: ProfileId, matchedBy: '_phone', isRepeatContact: 'true', firstName: 'Amelia' });
-    expect(fake.callsTo('SearchProfiles').length, 'the new number answered from the cache').to.equal(searches);
+    const fromShared = await post(b, resolveEvent(shared, contactId()));
+    expect(fake.callsTo('SearchProfiles').length, 'the shared number searched again').to.equal(searches + 1);
+    expect(fromShared).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '2' });
+    // the caller's own number still answers from its updated lookup
+    expect(await post(b, resolveEvent(phone, contactId()))).to.include({ profileId: ProfileId, firstName: 'Amelia', isRepeatContact: 'true' });
+  });
 
-    // the old number's lookup was dropped: it searches again, and once the update is written finds nobody
-    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.PhoneNumber === newNumber);
-    const fromOld = await post(b, resolveEvent(phone, contactId()));
-    expect(fake.callsTo('SearchProfiles').length).to.equal(searches + 1);
-    expect(fromOld.profileId).to.not.equal(ProfileId);
+  it('A, then B, then A again in one contact are three updates (the profile ends at A); a retry of the last is not', async () => {
+    const phone = callerNumber(14);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone });
+    const app = await start();
+    const id = contactId();
+    await post(app, resolveEvent(phone, id));
+    for (const consent of ['true', 'false', 'true', 'true']) await post(app, updateEvent(phone, id, { 'profile.Attributes.consent': consent }));
+
+    await until('three updates written', () => fake.callsTo('UpdateProfile').filter((c) => c.status === 200).length >= 3, 20_000);
+    await sleep(1500);
+    expect(fake.callsTo('UpdateProfile').filter((c) => c.status === 200)).to.have.length(3);
+    expect(fake.profiles().find((p) => p.ProfileId === ProfileId)?.Attributes).to.deep.include({ consent: 'true' });
+  });
+
+  it('a contact whose ID&V failed (a typed account number found a stranger) cannot update that profile: NOT_VERIFIED', async () => {
+    const stranger = fake.seedProfile({ PhoneNumber: callerNumber(15), AccountNumber: 'ACME-4242' });
+    const app = await start();
+    const id = contactId();
+    const resolved = await post(app, eventFrom('voice-e164.json', { address: callerNumber(16), contactId: id, parameters: { accountNumber: 'ACME-4242' } }));
+    expect(resolved).to.include({ profileId: stranger.ProfileId, verification: 'MISMATCH' });
+
+    const update = eventFrom('voice-e164.json', { address: callerNumber(16), contactId: id, parameters: { accountNumber: 'ACME-4242', operation: 'update', 'profile.MobilePhoneNumber': callerNumber(16) } });
+    expect(await post(app, update)).to.include({ updateStatus: 'NOT_VERIFIED', profileId: stranger.ProfileId });
+    await sleep(300);
+    expect(fake.callsTo('UpdateProfile')).to.have.length(0);
   });
 
   it('an update that fails for good is a dead letter (kind update) that replays', async () => {

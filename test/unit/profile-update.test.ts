@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { updateAnswer, updateSummary, type ProfileSummary } from '../../src/domain/answer.js';
 import { parseAttributeMapping } from '../../src/domain/mapping.js';
-import { applyUpdate, InvalidUpdate, parseProfileUpdate, updatedFieldNames } from '../../src/domain/profile-update.js';
+import { applyUpdate, InvalidUpdate, parseProfileUpdate, pickFields, updatedFieldNames } from '../../src/domain/profile-update.js';
+import { Pacer } from '../../src/records/pacer.js';
 
 const PROFILE_ID = '5d2e5c3a1f8b4e0c9a7d6b3e2f1a0c9d';
 
@@ -61,6 +62,7 @@ describe('profile updates', () => {
       ['a control character', { 'profile.LastName': 'Hu\u0000ghes' }, 'profile.LastName'],
       ['a value that is not a string', { 'profile.LastName': 5 }, 'profile.LastName'],
       ['an attribute name with a space', { 'profile.Attributes.my key': 'x' }, 'profile.Attributes.my key'],
+      ['the attribute name __proto__', { 'profile.Attributes.__proto__': 'x' }, 'profile.Attributes.__proto__'],
     ];
     for (const [what, parameters, parameter] of rejected) {
       it(`rejects ${what}, naming the parameter`, () => {
@@ -110,6 +112,24 @@ describe('profile updates', () => {
         Address: { City: 'Cardiff', Country: 'GB' },
         Attributes: { tier: 'gold' },
       });
+    });
+  });
+
+  describe('the order of updates (Pacer.newestFields, without Redis)', () => {
+    it('an older update retried late writes only the fields no newer update wrote', async () => {
+      const pacer = new Pacer({ keyPrefix: 'test', connectPerSecond: 5 });
+
+      expect(await pacer.newestFields('p1', ['FirstName', 'Attributes.tier'], 2000)).to.deep.equal(['FirstName', 'Attributes.tier']);
+      // the older update, retried after the newer one was written
+      expect(await pacer.newestFields('p1', ['FirstName', 'LastName'], 1000)).to.deep.equal(['LastName']);
+      // the same update again (its own retry) still writes; another profile is another book
+      expect(await pacer.newestFields('p1', ['FirstName'], 2000)).to.deep.equal(['FirstName']);
+      expect(await pacer.newestFields('p2', ['FirstName'], 1)).to.deep.equal(['FirstName']);
+    });
+
+    it('pickFields keeps the named fields, address parts and attributes of an update', () => {
+      const update = { FirstName: 'Amy', LastName: 'Jones', Address: { City: 'Cardiff', Country: 'GB' }, Attributes: { tier: 'gold', x: '' } };
+      expect(pickFields(update, ['LastName', 'Address.Country', 'Attributes.x'])).to.deep.equal({ LastName: 'Jones', Address: { Country: 'GB' }, Attributes: { x: '' } });
     });
   });
 });
