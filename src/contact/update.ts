@@ -84,6 +84,8 @@ export class ProfileUpdater {
       update,
     };
     const status = await withinDeadline(this.deps.records.enqueue(job), signal).catch(() => 'FAILED' as const);
+    // not queued: a retry of it must try again, not be taken for a retry of a queued one
+    if (status !== 'QUEUED') await this.deps.idempotency.swapLastUpdate(tag, event.contactId, previous ?? '').catch(() => undefined);
     if (status === 'QUEUED' && at) {
       await withinDeadline(this.readYourWrites(at, event.contactId, profileId, update), signal).catch(() => undefined);
     }
