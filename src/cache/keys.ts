@@ -39,7 +39,7 @@ export class StateKeys {
 
   /** The caller's hash tag: HMAC-SHA256 of the normalised identity, 128 bits in base64url. */
   identityTag(identity: Identity): string {
-    return this.hmac(identity.type === 'PHONE' ? `p:${identity.e164}` : `e:${identity.address}`);
+    return this.digest(identity.type === 'PHONE' ? `p:${identity.e164}` : `e:${identity.address}`);
   }
 
   /**
@@ -50,14 +50,9 @@ export class StateKeys {
    */
   lookupKey(keys: CallerKeys): LookupKey {
     const [first] = keys.extra;
-    const tag = keys.identity ? this.identityTag(keys.identity) : this.hmac(`k:${first!.name}:${first!.values.join('\u0000')}`);
+    const tag = keys.identity ? this.identityTag(keys.identity) : this.digest(`k:${first!.name}:${first!.values.join('\u0000')}`);
     const others = keys.identity ? keys.extra : keys.extra.slice(1);
-    return { tag, variant: others.length === 0 ? '' : this.hmac(canonicalKeys(others, keys.mode)).slice(0, 16) };
-  }
-
-  /** A keyed digest of any value (no value can be guessed back from it without IDENTITY_HASH_SECRET). */
-  digest(value: string): string {
-    return this.hmac(value);
+    return { tag, variant: others.length === 0 ? '' : this.digest(canonicalKeys(others, keys.mode)).slice(0, 16) };
   }
 
   /** The digest of the last update a contact asked for: a Connect retry of the same one is not queued again. */
@@ -65,7 +60,8 @@ export class StateKeys {
     return `${this.base}:{${tag}}:update:${contactId}`;
   }
 
-  private hmac(value: string): string {
+  /** A keyed digest of any value (no value can be guessed back from it without IDENTITY_HASH_SECRET), 128 bits in base64url. */
+  digest(value: string): string {
     let tag = this.tags.get(value);
     if (tag === undefined) {
       tag = createHmac('sha256', this.secret).update(value).digest('base64url').slice(0, 22);

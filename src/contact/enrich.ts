@@ -7,7 +7,7 @@ import { DeadlineExceeded, withinDeadline } from './deadline.js';
 export type EnrichOutcome = 'success' | 'failed' | 'throttled' | 'timeout' | 'skipped';
 
 /** The Customer Profiles operation behind each kind of enrichment call: its budget and its metrics label. */
-export const OPERATIONS: Record<EnrichmentKind, string> = {
+const OPERATIONS: Record<EnrichmentKind, string> = {
   calculated: 'ListCalculatedAttributesForProfile',
   object: 'ListProfileObjects',
   segment: 'GetSegmentMembership',

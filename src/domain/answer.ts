@@ -50,40 +50,35 @@ export function summarise(profile: Profile, mapping: AttributeMapping): ProfileS
 }
 
 /**
- * The summary after an update of its profile (read your writes): the names, account number and mapped
- * profile fields the update sets or clears; enrichment values are left to their own age.
+ * What an update changes of an answer: the names and account number it sets or clears, and the mapped
+ * profile keys it touches, sanitised ('' for a cleared one). Enrichment keys are left to their own age.
  */
-export function updateSummary(summary: ProfileSummary, update: ProfileUpdate, mapping: AttributeMapping): ProfileSummary {
+function updatedValues(update: ProfileUpdate, profileId: string, mapping: AttributeMapping): { core: Partial<Record<'firstName' | 'lastName' | 'accountNumber', string>>; mapped: Record<string, string> } {
   // the update as a profile, "" kept: a getter gives '' for a cleared field and undefined for one not touched
-  const patch = { ...update, ProfileId: summary.profileId } as Profile;
-  const mapped = { ...summary.mapped };
+  const patch = { ...update, ProfileId: profileId } as Profile;
+  const mapped: Record<string, string> = {};
   for (const { key, read } of mapping) {
     const value = read?.(patch);
     if (value !== undefined) mapped[key] = sanitiseValue(value);
   }
-  const or = (value: string | undefined, old: string) => (value === undefined ? old : sanitiseValue(value));
-  return {
-    ...summary,
-    firstName: or(update.FirstName, summary.firstName),
-    lastName: or(update.LastName, summary.lastName),
-    accountNumber: or(update.AccountNumber, summary.accountNumber),
-    mapped,
-  };
+  const core: Partial<Record<'firstName' | 'lastName' | 'accountNumber', string>> = {};
+  if (update.FirstName !== undefined) core.firstName = sanitiseValue(update.FirstName);
+  if (update.LastName !== undefined) core.lastName = sanitiseValue(update.LastName);
+  if (update.AccountNumber !== undefined) core.accountNumber = sanitiseValue(update.AccountNumber);
+  return { core, mapped };
 }
 
-/** A kept answer after an update of its profile: the same fields as updateSummary, refitted to the budget. */
+/** The summary after an update of its profile (read your writes). */
+export function updateSummary(summary: ProfileSummary, update: ProfileUpdate, mapping: AttributeMapping): ProfileSummary {
+  const { core, mapped } = updatedValues(update, summary.profileId, mapping);
+  return { ...summary, ...core, mapped: { ...summary.mapped, ...mapped } };
+}
+
+/** A kept answer after an update of its profile: the same values, the mapped keys refitted to the budget. */
 export function updateAnswer(answer: Answer, update: ProfileUpdate, mapping: AttributeMapping): Answer {
-  const patch = { ...update, ProfileId: answer.profileId ?? '' } as Profile;
-  const mapped: Record<string, string> = {};
-  for (const { key, read } of mapping) {
-    const value = read?.(patch);
-    mapped[key] = value === undefined ? (answer[key] ?? '') : sanitiseValue(value);
-  }
-  const out: Answer = { ...answer, ...fitMapped(mapping, mapped, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES) };
-  if (update.FirstName !== undefined) out.firstName = sanitiseValue(update.FirstName);
-  if (update.LastName !== undefined) out.lastName = sanitiseValue(update.LastName);
-  if (update.AccountNumber !== undefined) out.accountNumber = sanitiseValue(update.AccountNumber);
-  return out;
+  const { core, mapped } = updatedValues(update, answer.profileId ?? '', mapping);
+  const values = Object.fromEntries(mapping.map(({ key }) => [key, mapped[key] ?? answer[key] ?? '']));
+  return { ...answer, ...fitMapped(mapping, values, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES), ...core };
 }
 
 export interface Outcome {

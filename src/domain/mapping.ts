@@ -84,7 +84,7 @@ function getterFor(source: string): Getter | undefined {
 }
 
 /** A scalar at a dotted path of an object, as a string; objects and arrays give undefined. */
-export function fieldAt(object: unknown, path: readonly string[]): string | undefined {
+function fieldAt(object: unknown, path: readonly string[]): string | undefined {
   let cur: unknown = object;
   for (const part of path) {
     if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !Object.hasOwn(cur, part)) return undefined;

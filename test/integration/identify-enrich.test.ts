@@ -1,16 +1,13 @@
 // Identify by any key, verify, and enrich, through the real service composition, the real SDK against
 // the Customer Profiles fake, and a real Redis.
-import { AddProfileKeyCommand } from '@aws-sdk/client-customer-profiles';
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 
 const DOMAIN = 'acme-contacts';
 const PHONE = '+14255550123';
@@ -74,11 +71,9 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
     writeFileSync(mappingFile, JSON.stringify(MAPPING));
     await fake.start();
     redis = await RedisServer.start();
-    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await setUpDomain(admin, DOMAIN, 'ResolvedContact');
-    admin.destroy();
+    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
-  beforeEach(async () => {
+  beforeEach(() => {
     fake.reset();
     amelia = fake.seedProfile({ FirstName: 'Amelia', PhoneNumber: PHONE, AccountNumber: 'ACME-7781', Attributes: { tier: 'gold' } }).ProfileId;
     other = fake.seedProfile({ FirstName: 'Other', AccountNumber: 'ACME-5555' }).ProfileId;
@@ -87,9 +82,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
     fake.seedObject(amelia, 'Orders', { status: 'SHIPPED', updatedAt: '2026-11-28T00:00:00Z' });
     fake.seedObject(amelia, 'Orders', { status: 'CANCELLED', updatedAt: '2026-09-01T00:00:00Z' });
     fake.seedSegment('vip-customers', [amelia]);
-    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await admin.send(new AddProfileKeyCommand({ DomainName: DOMAIN, ProfileId: amelia, KeyName: 'loyaltyId', Values: ['L-1001'] }));
-    admin.destroy();
+    fake.seedKey(amelia, 'loyaltyId', ['L-1001']);
   });
   afterEach(async () => {
     await app?.stop();

@@ -1,13 +1,11 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { sample } from '../support/prometheus.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 
 const DOMAIN = 'acme-contacts';
 const KNOWN_PHONE = '+14255550187';
@@ -37,9 +35,7 @@ describe('observability: metrics and logs of a running service', function () {
 
   before(async () => {
     await fake.start();
-    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await setUpDomain(admin, DOMAIN, 'ResolvedContact');
-    admin.destroy();
+    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
     fake.seedProfile({ PhoneNumber: KNOWN_PHONE, FirstName: 'Secretname', LastName: 'Hiddenlast' });
     app = await startService(
       { CUSTOMER_PROFILES_DOMAIN: DOMAIN, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url, RECORD_MAX_ATTEMPTS: '1', AUTH_TOKENS: 'observability-token-0123456789' },

@@ -3,13 +3,11 @@
 // read-your-writes on every replica.
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws, type FakeCall } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -35,6 +33,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
   this.timeout(90_000);
   useTestAwsCredentials();
   const fake = new FakeAws({ domains: [DOMAIN], latencyMs: 5 });
+  /** the profile as the fake holds it now */
+  const stored = (profileId: string) => fake.profiles().find((p) => p.ProfileId === profileId);
   let redis: RedisServer;
   let env: Record<string, string>;
   let apps: RunningService[] = [];
@@ -59,9 +59,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       REDIS_URL: redis.url,
       RECORD_MAX_ATTEMPTS: '3',
     };
-    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await setUpDomain(admin, DOMAIN, 'ResolvedContact');
-    admin.destroy();
+    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
   beforeEach(async () => {
     fake.reset();
@@ -93,8 +91,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     // a Connect retry of the resolve in the same contact reads the new values too
     expect(await post(b, resolveEvent(phone, id))).to.include({ firstName: 'Amy' });
 
-    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.FirstName === 'Amy');
-    expect(fake.profiles().find((p) => p.ProfileId === ProfileId)).to.deep.include({ Address: { City: 'Cardiff' }, Attributes: { tier: 'gold', preferredLanguage: 'cy-GB' } });
+    await until('the update written', () => stored(ProfileId)?.FirstName === 'Amy');
+    expect(stored(ProfileId)).to.deep.include({ Address: { City: 'Cardiff' }, Attributes: { tier: 'gold', preferredLanguage: 'cy-GB' } });
   });
 
   it('a Connect retry of the update writes it once; a bad field is a 400 and queues nothing; no resolved profile is NO_PROFILE', async () => {
@@ -157,7 +155,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
     expect(await post(app, updateEvent(phone, id, { 'profile.GenderString': 'female' }))).to.include({ updateStatus: 'QUEUED' });
 
-    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.GenderString === 'female', 30_000);
+    await until('the update written', () => stored(ProfileId)?.GenderString === 'female', 30_000);
     expect(fake.callsTo('UpdateProfile').map((c) => c.status)).to.deep.equal([429, 429, 429, 200]);
   });
 
@@ -172,7 +170,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     const id = contactId();
     await post(a, resolveEvent(phone, id));
     expect(await post(a, updateEvent(phone, id, { 'profile.MobilePhoneNumber': shared }))).to.include({ updateStatus: 'QUEUED' });
-    await until('the update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.MobilePhoneNumber === shared);
+    await until('the update written', () => stored(ProfileId)?.MobilePhoneNumber === shared);
 
     const searches = fake.callsTo('SearchProfiles').length;
     const fromShared = await post(b, resolveEvent(shared, contactId()));
@@ -192,7 +190,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
     // the third A was queued (deduplicated against the first, the profile would end at B), the retry was not
     await until('every job written', async () => fake.callsTo('UpdateProfile').length > 0 && (await app.service.records.depth()) === 0, 20_000);
-    const attributes = fake.profiles().find((p) => p.ProfileId === ProfileId)?.Attributes as Record<string, string> | undefined;
+    const attributes = stored(ProfileId)?.Attributes as Record<string, string> | undefined;
     expect(attributes).to.deep.include({ consent: 'true' });
     // at most the three updates were written (one that came after a newer write of the field is left out)
     expect(fake.callsTo('UpdateProfile').filter((c) => c.status === 200).length).to.be.within(2, 3);
@@ -226,7 +224,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     expect(letter).to.include({ contactId: id, profileId: ProfileId });
     expect(letter!.id).to.match(new RegExp(`^u:${id}:`));
     expect(await app.service.records.deadLetters.replay({ contactIds: [id] })).to.be.at.least(1);
-    await until('the replayed update written', () => fake.profiles().find((p) => p.ProfileId === ProfileId)?.BusinessName === 'Hughes Ltd', 20_000);
+    await until('the replayed update written', () => stored(ProfileId)?.BusinessName === 'Hughes Ltd', 20_000);
   });
 
   it('an erasure of the caller removes the updates still queued', async () => {
@@ -283,7 +281,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       b = await ServiceProcess.start(processEnv);
       await until(
         'every update in its profile',
-        () => ids.every((pid, i) => fake.profiles().find((p) => p.ProfileId === pid)?.BusinessName === `Firm of ${phones[i]}`),
+        () => ids.every((pid, i) => stored(pid)?.BusinessName === `Firm of ${phones[i]}`),
         40_000,
       );
       const perProfile = new Map<string, number>();

@@ -2,13 +2,11 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws, type FakeProfile } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 
 const DOMAIN = 'acme-contacts';
 const OBJECT_TYPE = 'ResolvedContact';
@@ -69,9 +67,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       REDIS_URL: redis.url,
       RECORD_MAX_ATTEMPTS: '2',
     };
-    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await setUpDomain(admin, DOMAIN, OBJECT_TYPE);
-    admin.destroy();
+    await setUpFakeDomain(fake.url, DOMAIN, OBJECT_TYPE);
   });
   beforeEach(async () => {
     fake.reset(); // keeps the object type

@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisCluster, RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -55,9 +53,7 @@ for (const topology of topologies) {
     before(async () => {
       await fake.start();
       redis = await topology.start();
-      const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-      await setUpDomain(admin, DOMAIN, 'ResolvedContact');
-      admin.destroy();
+      await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
     });
     afterEach(async () => {
       await Promise.all(apps.map((a) => a.stop()));

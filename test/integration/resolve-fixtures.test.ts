@@ -3,9 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fixtureNames, loadFixture } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
-import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 
 // The order of the README's table: later contacts meet profiles created by earlier ones, and the
 // AWS calls each one makes on the hot path (the second and third contacts of +14255550123 are
@@ -64,10 +62,8 @@ describe('the fixture events end to end: embedded store and the real SDK against
   before(async () => {
     await fake.start();
     fake.seedLikeEmbedded(seed);
-    const admin = createCustomerProfilesClient({ region: 'us-west-2', endpoint: fake.url, requestTimeoutMs: 5000 });
-    expect(await setUpDomain(admin, 'acme-contacts', 'ResolvedContact')).to.equal('created');
-    expect(await setUpDomain(admin, 'acme-contacts', 'ResolvedContact')).to.equal('unchanged');
-    admin.destroy();
+    expect(await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2')).to.equal('created');
+    expect(await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2')).to.equal('unchanged');
     embedded = await startService({});
     aws = await startService({
       CUSTOMER_PROFILES_DOMAIN: 'acme-contacts',
@@ -143,9 +139,7 @@ describe('contact records of the fixture events, through the real SDK against th
   before(async () => {
     await fake.start();
     fake.seedLikeEmbedded(seed);
-    const admin = createCustomerProfilesClient({ region: 'us-west-2', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await setUpDomain(admin, 'acme-contacts', 'ResolvedContact');
-    admin.destroy();
+    await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2');
     aws = await startService({
       CUSTOMER_PROFILES_DOMAIN: 'acme-contacts',
       AWS_REGION: 'us-west-2',

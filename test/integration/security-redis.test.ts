@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -67,9 +65,7 @@ describe('personal data in Redis', function () {
     await fake.start();
     redis = await RedisServer.start();
     client = redis.client();
-    const admin = createCustomerProfilesClient({ region: 'us-east-1', endpoint: fake.url, requestTimeoutMs: 5000 });
-    await setUpDomain(admin, DOMAIN, 'ResolvedContact');
-    admin.destroy();
+    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
   beforeEach(async () => {
     await redis.flush();

@@ -1,3 +1,5 @@
+import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
+import { setUpDomain } from '../../src/records/domain.js';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,4 +64,14 @@ export async function postEvent(
   });
   const body = (await res.json()) as Record<string, string>;
   return { status: res.status, body, ms: performance.now() - started };
+}
+
+/** Creates the contact-record object type in a domain of the AWS fake, as `npm run setup-domain` does. */
+export async function setUpFakeDomain(fakeUrl: string, domain: string, objectType = 'ResolvedContact', region = 'us-east-1'): Promise<string> {
+  const admin = createCustomerProfilesClient({ region, endpoint: fakeUrl, requestTimeoutMs: 5000 });
+  try {
+    return await setUpDomain(admin, domain, objectType);
+  } finally {
+    admin.destroy();
+  }
 }
