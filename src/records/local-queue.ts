@@ -11,9 +11,18 @@ interface Entry {
   progress: RecordProgress;
   attempts: number;
   readyAt: number;
+  /** for a job whose append to Redis timed out: did it reach Redis after all? (throws: Redis cannot say yet) */
+  landed?: (() => Promise<boolean>) | undefined;
+  /** until when to keep asking before writing it from here anyway (a double write beats a lost one) */
+  askUntil?: number;
 }
 
 const MAX_PENDING = 10_000;
+// How long a job whose append timed out waits for Redis to say whether it landed, asking this often.
+// An append that did land is written by the Redis queue; one that did not (or a Redis that stays
+// silent this long) is written from here.
+const ASK_FOR_MS = 5000;
+const ASK_EVERY_MS = 500;
 
 /**
  * The in-process contact-record queue, for runs without Redis (and for records that could not reach
@@ -41,12 +50,13 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
     this.fleetRate = new RateLimiterMemory({ points: o.ratePerSecond, duration: 1 });
   }
 
-  enqueue(job: QueuedJob): Promise<'QUEUED' | 'FAILED'> {
+  /** `landed`: the job's append to Redis timed out; it is written from here only if that append did not land */
+  enqueue(job: QueuedJob, landed?: () => Promise<boolean>): Promise<'QUEUED' | 'FAILED'> {
     const id = jobIdOf(job);
     if (this.seen.has(id)) return Promise.resolve('QUEUED');
     if (this.pending.length >= MAX_PENDING || this.closing) return Promise.resolve('FAILED');
     this.seen.set(id, true);
-    this.pending.push({ job, progress: {}, attempts: 0, readyAt: 0 });
+    this.pending.push({ job, progress: {}, attempts: 0, readyAt: 0, ...(landed && { landed, askUntil: Date.now() + ASK_FOR_MS }) });
     this.schedule(0);
     return Promise.resolve('QUEUED');
   }
@@ -104,6 +114,18 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
 
   private async process(entry: Entry): Promise<void> {
     const hooks = this.o.hooks;
+    if (entry.landed) {
+      const landed = await entry.landed().catch(() => undefined);
+      if (landed === true) {
+        this.o.logger.info({ contactId: entry.job.contactId }, 'record reached Redis after all: written from the Redis queue, not from this process');
+        return;
+      }
+      if (landed === undefined && Date.now() < (entry.askUntil ?? 0)) {
+        this.pending.push({ ...entry, readyAt: Date.now() + ASK_EVERY_MS });
+        return;
+      }
+      entry.landed = undefined;
+    }
     try {
       const outcome = await this.writer.run(entry.job, entry.progress);
       if (outcome.done) return hooks?.onOutcome?.('written');

@@ -69,6 +69,13 @@ if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[2] then return 0 end
 redis.call('LTRIM', KEYS[1], ARGV[3], -1)
 return 1
 `);
+// LANDED (KEYS inbox, the job's BullMQ hash; ARGV the appended entry): did an append that timed out reach
+// Redis after all? The mover adds the job before it trims the entry, so one of the two holds it. -> 1 | 0
+const LANDED = new RedisScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+if redis.call('LPOS', KEYS[1], ARGV[1]) then return 1 end
+return 0
+`);
 
 export interface RedisRecordQueueOptions {
   /** the resolve path's fail-fast client: enqueueing never waits on a sick Redis */
@@ -144,8 +151,9 @@ export class RedisRecordQueue implements RecordQueue {
   }
 
   async enqueue(record: QueuedJob): Promise<'QUEUED' | 'FAILED'> {
+    let entry: string | undefined;
+    const jobId = jobIdOf(record);
     try {
-      const jobId = jobIdOf(record);
       const data: JobData = {
         ...(record.kind === 'update' && { jobId, kind: 'update' as const }),
         contactId: record.contactId,
@@ -156,11 +164,18 @@ export class RedisRecordQueue implements RecordQueue {
         sealed: this.o.sealer.seal(record, jobId),
         progress: {},
       };
-      await withTimeout(this.o.client.rpush(this.inbox, JSON.stringify(data)), ENQUEUE_TIMEOUT_MS);
+      entry = JSON.stringify(data);
+      await withTimeout(this.o.client.rpush(this.inbox, entry), ENQUEUE_TIMEOUT_MS);
       return 'QUEUED';
     } catch (err) {
       this.o.logger.warn({ contactId: record.contactId, err: (err as Error).message }, 'record queue unreachable: writing this record from this process');
-      return this.o.fallback.enqueue(record);
+      // A timed-out append may still have run in Redis (its reply late, or this event loop stalled past the
+      // timeout): the in-process copy asks Redis before it writes, so the record is not written twice.
+      const appended = entry;
+      const landed = appended
+        ? async () => (await LANDED.run(this.o.client, [this.inbox, `${this.o.prefix}:${QUEUE}:${jobId}`], [appended])) === 1
+        : undefined;
+      return this.o.fallback.enqueue(record, landed);
     }
   }
 

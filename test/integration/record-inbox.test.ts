@@ -1,14 +1,16 @@
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { Sealer } from '../../src/cache/seal.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import type { RecordJob } from '../../src/records/job.js';
 import { LocalRecordQueue } from '../../src/records/local-queue.js';
 import { Pacer } from '../../src/records/pacer.js';
 import { openRecordQueue, RedisRecordQueue } from '../../src/records/redis-queue.js';
 import { RecordWriter } from '../../src/records/writer.js';
 import { useRedisServer } from '../support/redis.js';
+import { DelayingProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
 
 // The record inbox (src/records/redis-queue.ts): the resolve path appends a record to one Redis list;
 // movers feed BullMQ from it. These tests drive the movers by hand (no worker is started), against a
@@ -41,25 +43,41 @@ describe('contact-record inbox (Redis)', function () {
   const server = useRedisServer();
   let clients: Redis[] = [];
   let queues: RedisRecordQueue[] = [];
+  let fallbacks: LocalRecordQueue[] = [];
 
-  function replica(ratePerSecond = 1000): RedisRecordQueue {
-    const client = server().client({ maxRetriesPerRequest: 0 });
+  /** `via`: a client of its own (through a proxy); `written`: the ContactIds its in-process fallback wrote */
+  function replica(ratePerSecond = 1000, via?: { client: Redis; written: string[] }): RedisRecordQueue {
+    const client = via?.client ?? server().client({ maxRetriesPerRequest: 0 });
     clients.push(client);
     const logger = createLogger('silent');
-    const writer = new RecordWriter(new EmbeddedProfileStore(), new Pacer({ keyPrefix: 'test', connectPerSecond: 5 }));
+    // the writes this replica makes itself (only its in-process fallback writes here: no worker runs)
+    const target = {
+      addContactKey: () => Promise.resolve(),
+      putRecord: (job: RecordJob) => {
+        via?.written.push(job.contactId);
+        return Promise.resolve();
+      },
+      updateProfile: () => Promise.resolve(),
+    };
+    const pacer = new Pacer({ keyPrefix: 'test', connectPerSecond: 5 });
+    const writer = new RecordWriter(target, pacer);
+    const fallback = new LocalRecordQueue(writer, { ratePerSecond, maxAttempts: 3, logger });
+    fallbacks.push(fallback);
     const q = new RedisRecordQueue({
       client,
       workerClient: () => client,
       prefix: PREFIX,
       writer,
       sealer: new Sealer([{ id: 'k', key: Buffer.alloc(32, 3) }]),
-      fallback: new LocalRecordQueue(writer, { ratePerSecond, maxAttempts: 3, logger }),
+      fallback,
       ratePerSecond,
       maxAttempts: 3,
       lockMs: 5000,
       keepCompletedSeconds: 3600,
       keepFailedSeconds: 3600,
       logger,
+      // the movers are driven by hand; start() starts the in-process fallback only
+      runWorker: false,
     });
     queues.push(q);
     return q;
@@ -78,6 +96,7 @@ describe('contact-record inbox (Redis)', function () {
     for (const c of clients) c.disconnect();
     clients = [];
     queues = [];
+    fallbacks = [];
   });
 
   it('queues a record with one list entry; depth counts it until a mover hands it to BullMQ', async () => {
@@ -161,5 +180,58 @@ describe('contact-record inbox (Redis)', function () {
     const left = await clients[0]!.lrange(INBOX, 0, -1);
     expect(left).to.have.length(n - Math.ceil(n / 3));
     for (const e of left) expect((JSON.parse(e) as { identityTag: string }).identityTag).to.equal('kept');
+  });
+
+  describe('an append that times out', () => {
+    let proxy: DelayingProxy;
+    let check: Redis;
+    beforeEach(async () => {
+      proxy = await DelayingProxy.start(server().port);
+      check = server().client();
+    });
+    afterEach(async () => {
+      check.disconnect();
+      await proxy.stop();
+    });
+
+    /** a replica whose Redis client goes through the proxy, configured as the resolve path's (fail fast, 100 ms) */
+    async function viaProxy(): Promise<{ q: RedisRecordQueue; fallback: LocalRecordQueue; written: string[] }> {
+      const written: string[] = [];
+      const client = new Redis({ host: '127.0.0.1', port: proxy.port, maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 100 });
+      await until('connected', () => client.status === 'ready');
+      const q = replica(1000, { client, written });
+      q.start();
+      return { q, fallback: fallbacks.at(-1)!, written };
+    }
+
+    it('but ran in Redis is written by the Redis queue only, not also from this process (moved already, or still in the inbox)', async () => {
+      const { q, fallback, written } = await viaProxy();
+      const direct = replica();
+      // the appends run in Redis; their replies come after the time the resolve path waits
+      proxy.delayReplies(400);
+      expect(await q.enqueue(record(1))).to.equal('QUEUED');
+      // another replica's mover hands this one to BullMQ: only the job is left to find it by
+      expect(await direct.move()).to.equal(1);
+      expect(await q.enqueue(record(2))).to.equal('QUEUED');
+      expect(await check.llen(INBOX), 'the second is still in the inbox').to.equal(1);
+      // while Redis does not answer in time, the fallback holds both; once it does, it lets them go
+      await sleep(1000);
+      expect(await fallback.depth(), 'held while Redis cannot say').to.equal(2);
+      proxy.delayReplies(0);
+      await until('the fallback to decide', async () => (await fallback.depth()) === 0, 10_000);
+
+      expect(written, 'written from this process').to.deep.equal([]);
+      expect(await direct.move()).to.equal(1);
+      expect((await waitingIds()).sort()).to.deep.equal([record(1).contactId, record(2).contactId].sort());
+    });
+
+    it('and never reached Redis is written from this process once Redis has not answered for a while', async () => {
+      const { q, written } = await viaProxy();
+      await proxy.stop(); // Redis unreachable from this replica
+      expect(await q.enqueue(record(4))).to.equal('QUEUED');
+      await until('the record written from this process', () => written.length > 0, 10_000);
+      expect(written).to.deep.equal([record(4).contactId]);
+      expect(await check.llen(INBOX)).to.equal(0);
+    });
   });
 });
