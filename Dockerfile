@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 # Node 24, the current LTS (the suite runs on it in CI, beside the machines' Node 20).
 # Build: compile TypeScript and the Lambda bundle with the dev toolchain.
+# --workspaces=false: the CDK app (infra/, an npm workspace) is not installed in the image.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --workspaces=false --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
@@ -14,7 +15,7 @@ RUN npm run build
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+RUN npm ci --workspaces=false --omit=dev --no-audit --no-fund --ignore-scripts
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production PORT=8080

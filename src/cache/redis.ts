@@ -40,6 +40,14 @@ export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 
         ...(r.tls ? { tls: {} } : {}),
       },
     };
+    if (r.tls) {
+      // ioredis README, "Special Note: Aws Elasticache Clusters with TLS": "If you use this, you may
+      // encounter errors with invalid certificates. To resolve this issue, construct the `Cluster`
+      // with the `dnsLookup` option as follows: dnsLookup: (address, callback) => callback(null,
+      // address)". Without it the client resolves the seeds' hostnames to IP addresses and connects
+      // to those, and the certificate (issued for the hostnames) does not match.
+      options.dnsLookup = (address, callback) => callback(null, address);
+    }
     return new Cluster(r.nodes, options);
   }
   return undefined;

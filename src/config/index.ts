@@ -77,6 +77,26 @@ function readList(path: string, variable: string, problems: string[]): string[] 
   }
 }
 
+/**
+ * DATA_KEYS_FILE's content as DATA_KEYS takes it: a JSON object as it is, otherwise its keys one per
+ * line or comma-separated. undefined when it cannot be read (the problem is recorded).
+ */
+function readDataKeys(path: string, variable: string, problems: string[]): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    problems.push(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+  if (text.startsWith('{')) return text;
+  return text
+    .split(/[\n,]/)
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0)
+    .join(',');
+}
+
 const profileSchema = z.looseObject({
   ProfileId: z.string().regex(/^[0-9a-f]{32}$/, '32 lower-case hex characters'),
   // what a domain holds beside the profile (see ProfileSeed)
@@ -128,29 +148,21 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   const adminTokens = [...(s.ADMIN_TOKENS ?? []), ...fileTokens('ADMIN_TOKENS_FILE', s.ADMIN_TOKENS_FILE)];
   if (adminTokens.some((t) => authTokens.includes(t))) problems.push('ADMIN_TOKENS: an admin token must not also be a resolve token');
   const keyVariable = s.DATA_KEYS_FILE ? 'DATA_KEYS_FILE' : 'DATA_KEYS';
-  let keySpecs = s.DATA_KEYS;
+  let dataKeys: Config['dataKeys'] = s.DATA_KEYS;
   if (s.DATA_KEYS_FILE) {
-    // the file's keys pass the same validator as the variable's
-    const fromFile = settings.DATA_KEYS.safeParse(readList(fromBase(s.DATA_KEYS_FILE), keyVariable, problems).join(','));
-    if (fromFile.success) keySpecs = fromFile.data;
-    else problems.push(`${keyVariable}: expected ${fromFile.error.issues[0]?.message ?? 'keyId:base64 keys'}`);
+    // the file's keys pass the same validator as the variable's, in either form
+    const text = readDataKeys(fromBase(s.DATA_KEYS_FILE), keyVariable, problems);
+    const fromFile = text === undefined ? undefined : settings.DATA_KEYS.safeParse(text);
+    if (fromFile?.success) dataKeys = fromFile.data;
+    else if (fromFile) problems.push(`${keyVariable}: expected ${fromFile.error.issues[0]?.message ?? 'keyId:base64 keys'}`);
   }
-  const dataKeys: Config['dataKeys'] = [];
-  for (const spec of keySpecs) {
-    const [id, b64] = spec.split(':');
-    const key = Buffer.from(b64 ?? '', 'base64');
-    if (!id || key.length !== 32) problems.push(`${keyVariable}: expected keyId:base64 of 32 bytes`);
-    else if (dataKeys.some((k) => k.id === id)) problems.push(`${keyVariable}: key id "${id}" appears twice`);
-    else dataKeys.push({ id, key });
-  }
-  if (dataKeys.length === 0 && problems.length === 0) problems.push('DATA_KEYS: at least one key');
   if (s.NODE_ENV === 'production') {
     if (!s.CUSTOMER_PROFILES_DOMAIN) problems.push('CUSTOMER_PROFILES_DOMAIN: required when NODE_ENV=production (the embedded store is for local runs)');
     if (authTokens.length === 0) problems.push('AUTH_TOKENS: required when NODE_ENV=production (or AUTH_TOKENS_FILE)');
     if ((s.REDIS_URL || s.REDIS_CLUSTER_NODES) && s.IDENTITY_HASH_SECRET === defaults.IDENTITY_HASH_SECRET) {
       problems.push('IDENTITY_HASH_SECRET: set your own when NODE_ENV=production with Redis (the default is public)');
     }
-    if ((s.REDIS_URL || s.REDIS_CLUSTER_NODES) && !s.DATA_KEYS_FILE && s.DATA_KEYS.join(',') === defaults.DATA_KEYS) {
+    if ((s.REDIS_URL || s.REDIS_CLUSTER_NODES) && !s.DATA_KEYS_FILE && input.DATA_KEYS === defaults.DATA_KEYS) {
       problems.push('DATA_KEYS: set your own when NODE_ENV=production with Redis (the default is public)');
     }
   }

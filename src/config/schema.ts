@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { z } from 'zod';
 import { isCountryCode } from '../domain/identity.js';
 
@@ -19,6 +20,85 @@ const url = z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' })
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0));
+
+/**
+ * HKDF-SHA256 info (with an empty salt) that turns each secret of DATA_KEYS's JSON form into its
+ * AES-256 key. Changing it changes every key: values sealed before would no longer open.
+ */
+export const DATA_KEYS_HKDF_INFO = 'connect-profile-resolver DATA_KEYS';
+
+/** The AES-256 key a secret of DATA_KEYS's JSON form stands for. */
+export function deriveDataKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), DATA_KEYS_HKDF_INFO, 32));
+}
+
+const JSON_KEYS = 'a JSON object {"<keyId>": "<secret of at least 32 characters>", ...}, newest first';
+
+/** What is wrong with DATA_KEYS's JSON form, never quoting a secret; undefined when nothing is. */
+function jsonKeysProblem(text: string, parsed: unknown): string | undefined {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return JSON_KEYS;
+  const entries = Object.entries(parsed);
+  if (entries.length === 0) return 'at least one key';
+  // an id that is not one is not quoted: it may be a secret put in the wrong place
+  if (entries.some(([id]) => !/^[A-Za-z0-9_-]{1,16}$/.test(id) || /^\d+$/.test(id))) {
+    return `${JSON_KEYS}: key ids of 1-16 letters, digits, _ or -, not all digits`;
+  }
+  const short = entries.find(([, secret]) => typeof secret !== 'string' || secret.length < 32);
+  if (short) return `${JSON_KEYS}: the secret of key "${short[0]}" is not a string of at least 32 characters`;
+  // JSON.parse keeps only the last value of a repeated member: count them in the text (the ids are
+  // plain [A-Za-z0-9_-], and a secret's own quotes are escaped)
+  const repeated = entries.map(([id]) => id).find((id) => (text.match(new RegExp(`(?<!\\\\)"${id}"\\s*:`, 'g')) ?? []).length > 1);
+  if (repeated !== undefined) return `distinct key ids (key id "${repeated}" appears twice)`;
+  return undefined;
+}
+
+// The form AWS Secrets Manager generates (SecretStringTemplate "{}", GenerateStringKey "<keyId>"):
+// ids in newest-first order, each secret turned into a key by HKDF. JavaScript puts all-digit
+// (array index) names ahead of the others whatever their order in the text, so ids are not all
+// digits: the order of the object is then the order it was written in.
+const dataKeysJson = z.string().transform((text, ctx) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON.parse's message: it quotes the text, which holds the secrets
+    ctx.addIssue({ code: 'custom', message: `${JSON_KEYS} (this is not valid JSON)` });
+    return z.NEVER;
+  }
+  const problem = jsonKeysProblem(text, parsed);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
+  }
+  return Object.entries(parsed as Record<string, string>).map(([id, secret]) => ({ id, key: deriveDataKey(secret) }));
+});
+
+// The original form: "keyId:base64 of 32 bytes", comma-separated, newest first.
+const dataKeysList = list
+  .pipe(
+    z
+      .array(z.string().regex(/^[A-Za-z0-9_-]{1,16}:[A-Za-z0-9+/]{43}=$/, 'keyId:base64 of 32 random bytes (openssl rand -base64 32)'))
+      .min(1, 'at least one key'),
+  )
+  .transform((specs, ctx) => {
+    const keys = specs.map((spec) => ({ id: spec.slice(0, spec.indexOf(':')), key: Buffer.from(spec.slice(spec.indexOf(':') + 1), 'base64') }));
+    const repeated = keys.find((k, i) => keys.findIndex((other) => other.id === k.id) !== i);
+    if (repeated) {
+      ctx.addIssue({ code: 'custom', message: `distinct key ids (key id "${repeated.id}" appears twice)` });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
+/** DATA_KEYS in either form, as the keys it holds, newest first. */
+const dataKeys = z
+  .string()
+  .transform((text, ctx) => {
+    const parsed = (text.trimStart().startsWith('{') ? dataKeysJson : dataKeysList).safeParse(text);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+    return z.NEVER;
+  });
 
 export const settings = {
   NODE_ENV: z.enum(['development', 'test', 'production'], { error: 'development, test or production' }).describe(
@@ -82,14 +162,10 @@ export const settings = {
     .optional()
     .describe('bearer tokens for the admin endpoints (erasure); unset: admin endpoints are off'),
   ADMIN_TOKENS_FILE: z.string().min(1).optional().describe('a file of admin tokens; adds to ADMIN_TOKENS'),
-  DATA_KEYS: list
-    .pipe(
-      z
-        .array(z.string().regex(/^[A-Za-z0-9_-]{1,16}:[A-Za-z0-9+/]{43}=$/, 'keyId:base64 of 32 random bytes (openssl rand -base64 32)'))
-        .min(1, 'at least one key'),
-    )
-    .describe('AES-256-GCM keys for data in Redis, "id:base64key", newest first: the first encrypts, all decrypt (rotation)'),
-  DATA_KEYS_FILE: z.string().min(1).optional().describe('a file holding DATA_KEYS (replaces the variable)'),
+  DATA_KEYS: dataKeys.describe(
+    'AES-256-GCM keys for data in Redis, newest first: the first encrypts, all decrypt (rotation); "id:base64key,..." or a JSON object {"id": "secret of 32+ characters", ...} whose keys are derived with HKDF-SHA256',
+  ),
+  DATA_KEYS_FILE: z.string().min(1).optional().describe('a file holding DATA_KEYS, in either form (replaces the variable)'),
   AUTH_TOKENS: list
     .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
     .optional()

@@ -5,13 +5,21 @@
  * of its Error branch and the caller is not dropped.
  *
  * Environment (set on the Lambda function):
- *   RESOLVER_URL        base URL of the service, e.g. https://resolver.internal:8443
- *   RESOLVER_TOKEN      one of the service's AUTH_TOKENS
- *   RESOLVER_MARGIN_MS  time kept back from the Lambda's remaining time for the fallback (default 250)
- *   RESOLVER_MAX_MS     the most to wait for the service whatever the Lambda timeout (default 7500)
+ *   RESOLVER_URL              base URL of the service, e.g. https://resolver.internal:8443
+ *   RESOLVER_TOKEN            one of the service's AUTH_TOKENS
+ *   RESOLVER_TOKEN_SECRET_ID  instead: the name or ARN of a Secrets Manager secret holding the token
+ *                             (the whole SecretString, or the `token` field of a JSON SecretString);
+ *                             read with GetSecretValue, kept 5 minutes by the warm Lambda, and wins
+ *                             over RESOLVER_TOKEN when both are set. When it cannot be read in the
+ *                             invocation's time, the answer is the fallback map; once read, a failed
+ *                             or slow refresh keeps the last token (it waits at most 300 ms for one).
+ *   RESOLVER_MARGIN_MS        time kept back from the Lambda's remaining time for the fallback (default 250)
+ *   RESOLVER_MAX_MS           the most to wait for the service (and the secret) whatever the Lambda timeout (default 7500)
  *
- * Built to dist/lambda/index.mjs (no dependencies: Node's fetch) by `npm run build`.
+ * Built to dist/lambda/index.mjs by `npm run build`: no dependencies (Node's fetch); the AWS SDK
+ * for RESOLVER_TOKEN_SECRET_ID is the one the nodejs24.x runtime provides, imported only when set.
  */
+import { SecretToken, secretsManagerReader, type ReadSecret } from './secret-token.js';
 
 export interface ConnectEvent {
   Name?: string;
@@ -48,9 +56,15 @@ export const UPDATE_FALLBACK: Readonly<FlowAttributes> = Object.freeze({ updateS
 export interface HandlerOptions {
   url: string;
   token?: string | undefined;
+  /** name or ARN of a Secrets Manager secret holding the token; wins over token */
+  tokenSecretId?: string | undefined;
+  /** how the secret is read (default: GetSecretValue through the runtime's AWS SDK) */
+  readSecret?: ReadSecret;
   marginMs: number;
   maxMs: number;
   log?: (line: Record<string, unknown>) => void;
+  /** the clock of the token's 5-minute cache (tests) */
+  now?: () => number;
 }
 
 /**
@@ -68,6 +82,12 @@ function isFlatStringMap(v: unknown): v is FlowAttributes {
 export function createHandler(o: HandlerOptions) {
   const endpoint = `${o.url.replace(/\/+$/, '')}/v1/resolve`;
   const log = o.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
+  const secret = o.tokenSecretId
+    ? new SecretToken(o.tokenSecretId, o.readSecret ?? secretsManagerReader(), o.now, undefined, (err) =>
+        log({ level: 'warn', msg: 'cannot refresh the resolver token: using the last one read', secretId: o.tokenSecretId, error: err?.name, reason: err?.message }),
+      )
+    : undefined;
+  if (secret && o.token) log({ level: 'warn', msg: 'RESOLVER_TOKEN is ignored: the token comes from RESOLVER_TOKEN_SECRET_ID', secretId: secret.secretId });
   return async function handler(event: ConnectEvent, context: LambdaContext): Promise<FlowAttributes> {
     const contactId = event?.Details?.ContactData?.ContactId;
     const operation = (event?.Details as { Parameters?: { operation?: unknown } } | undefined)?.Parameters?.operation;
@@ -78,16 +98,42 @@ export function createHandler(o: HandlerOptions) {
       return { ...fallback };
     }
     const started = Date.now();
+    // one budget for the whole invocation: reading the secret (when it is not cached) and the call
+    const signal = AbortSignal.timeout(budget);
+    let token = o.token;
+    let left = budget;
+    if (secret) {
+      try {
+        token = await secret.get(signal);
+      } catch (err) {
+        // the name and message of an SDK error or a SecretTokenError: never the secret's value
+        log({
+          level: 'error',
+          msg: 'cannot read the resolver token from Secrets Manager',
+          contactId,
+          secretId: secret.secretId,
+          error: (err as Error)?.name,
+          reason: (err as Error)?.message,
+          ms: Date.now() - started,
+        });
+        return { ...fallback };
+      }
+      left = budget - (Date.now() - started);
+      if (left < 100) {
+        log({ level: 'warn', msg: 'no time left to call the resolver', contactId, budget: left });
+        return { ...fallback };
+      }
+    }
     try {
       const res = await fetch(endpoint, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-deadline-ms': String(budget - serviceHeadroom(budget)),
-          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          'x-deadline-ms': String(left - serviceHeadroom(left)),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         body: JSON.stringify(event),
-        signal: AbortSignal.timeout(budget),
+        signal,
       });
       const body: unknown = await res.json();
       if (res.ok && isFlatStringMap(body)) return body;
@@ -109,6 +155,7 @@ const positive = (v: string | undefined, fallback: number): number => {
 export const handler = createHandler({
   url: process.env.RESOLVER_URL ?? 'http://127.0.0.1:8080',
   token: process.env.RESOLVER_TOKEN,
+  tokenSecretId: process.env.RESOLVER_TOKEN_SECRET_ID?.trim(),
   marginMs: positive(process.env.RESOLVER_MARGIN_MS, 250),
   maxMs: positive(process.env.RESOLVER_MAX_MS, 7500),
 });

@@ -1,12 +1,12 @@
 // The contact-flow Lambda handler against a real running service (port 0), a dead port, a server that
 // never answers, and a tiny capture server for the headers it sends.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { createHandler, FALLBACK, UPDATE_FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
 import { CORE_KEYS } from '../../src/domain/mapping.js';
 import type { Profile } from '../../src/domain/profile.js';
-import { close, deadPort, listen, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
+import { close, deadPort, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
+import { captureServer, type Captured } from '../support/capture-server.js';
 import { eventFrom, loadFixture } from '../support/fixtures.js';
 
 const JANE: Profile = {
@@ -24,28 +24,6 @@ function handlerFor(url: string, o: Partial<HandlerOptions> = {}) {
   const logs: Array<Record<string, unknown>> = [];
   const handler = createHandler({ url, token: TEST_TOKENS[0], marginMs: 250, maxMs: 7500, log: (line) => logs.push(line), ...o });
   return { handler, logs };
-}
-
-interface Captured {
-  url: string;
-  requests: Array<{ method: string | undefined; path: string | undefined; headers: IncomingHttpHeaders; body: string }>;
-  server: Server;
-}
-
-/** A tiny HTTP server that records each request; it answers `answer` or, with hang, never answers. */
-async function captureServer(o: { answer?: Record<string, string>; hang?: boolean }): Promise<Captured> {
-  const requests: Captured['requests'] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      if (o.hang) return;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(o.answer ?? {}));
-    });
-  });
-  return { url: await listen(server), requests, server };
 }
 
 describe('Lambda handler -> resolver service', function () {

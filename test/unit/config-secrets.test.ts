@@ -1,7 +1,7 @@
 // loadConfig and secrets: tokens and data keys read from mounted-secret files (AUTH_TOKENS_FILE,
 // ADMIN_TOKENS_FILE, DATA_KEYS_FILE), merged with or replacing the variables, validated like them,
 // and never echoed in a configuration error.
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -24,6 +24,10 @@ const PRODUCTION = { NODE_ENV: 'production', CUSTOMER_PROFILES_DOMAIN: 'acme', A
 
 
 const key = (): string => randomBytes(32).toString('base64');
+/** A secret as AWS Secrets Manager generates it (GenerateSecretString, 64 characters, no punctuation). */
+const generated = (): string => randomBytes(48).toString('base64').replace(/[+/]/g, 'x');
+/** The AES-256 key the JSON form of DATA_KEYS documents for a secret: HKDF-SHA256, empty salt, this info. */
+const documentedKey = (secret: string): Buffer => Buffer.from(hkdfSync('sha256', secret, '', 'connect-profile-resolver DATA_KEYS', 32));
 
 
 /** Asserts that neither the message nor any problem (nor the stack) holds any of the secrets. */
@@ -353,6 +357,144 @@ describe('loadConfig: secrets', () => {
     });
   });
 
+  describe('data keys as a JSON object (the form AWS Secrets Manager generates)', () => {
+    it('when DATA_KEYS is {"<id>": "<64 generated characters>"}, loads one key under that id, derived from the secret with HKDF-SHA256', () => {
+      // Arrange
+      const secret = generated();
+
+      // Act
+      const config = loadConfig({ DATA_KEYS: JSON.stringify({ k1: secret }) }, REPO_ROOT);
+
+      // Assert
+      expect(config.dataKeys.map((k) => k.id)).to.deep.equal(['k1']);
+      expect(config.dataKeys[0]!.key.toString('hex')).to.equal(documentedKey(secret).toString('hex'));
+    });
+
+    it('derives the documented key for a fixed secret (RFC 5869 by hand: HMAC-SHA256 extract with a zero salt, then expand)', () => {
+      // The expected value was computed outside Node (Python's hmac): the derivation is part of the
+      // stored data's format, so it must never change by accident.
+      // Arrange
+      const secret = 'Xq7vR2mK9pL4tW8zN3bC6hJ1sD5fG0aYeU2iO7kM4nB9vC3xZ8lQ1wE6rT5yU0pA';
+
+      // Act
+      const config = loadConfig({ DATA_KEYS: `{"k1": "${secret}"}` }, REPO_ROOT);
+
+      // Assert
+      expect(config.dataKeys[0]!.key.toString('hex')).to.equal('568eea4af7f2a52853ddba1c10df6c590bb03ef94b3cb77def4fb0f9816e8dcc');
+    });
+
+    it('keeps the order the ids are written in, newest first: the first seals, the others only open', () => {
+      // Arrange: ids that sort otherwise, by name or by length
+      const [s3, s2, s1] = [generated(), generated(), generated()];
+      const text = `{"b-2025": "${s3}", "a_2024": "${s2}", "zz": "${s1}"}`;
+
+      // Act
+      const config = loadConfig({ DATA_KEYS: text }, REPO_ROOT);
+      const sealed = new Sealer(config.dataKeys).seal({ n: 1 }, 'aad');
+
+      // Assert
+      expect(config.dataKeys.map((k) => k.id)).to.deep.equal(['b-2025', 'a_2024', 'zz']);
+      expect(config.dataKeys.map((k) => k.key.toString('hex'))).to.deep.equal([s3, s2, s1].map((s) => documentedKey(s).toString('hex')));
+      expect(sealed.startsWith('b-2025.')).to.equal(true);
+    });
+
+    it('rotation: a value sealed with {"k1": old} opens with {"k2": new, "k1": old}, which seals new values with k2', () => {
+      // Arrange
+      const [oldSecret, newSecret] = [generated(), generated()];
+      const before = new Sealer(loadConfig({ DATA_KEYS: JSON.stringify({ k1: oldSecret }) }, REPO_ROOT).dataKeys);
+      const sealedBefore = before.seal({ profileId: 'p-1' }, 'cpr:key');
+
+      // Act
+      const after = new Sealer(loadConfig({ DATA_KEYS: JSON.stringify({ k2: newSecret, k1: oldSecret }) }, REPO_ROOT).dataKeys);
+      const sealedAfter = after.seal({ profileId: 'p-2' }, 'cpr:key');
+
+      // Assert
+      expect(after.open(sealedBefore, 'cpr:key')).to.deep.equal({ profileId: 'p-1' });
+      expect(sealedAfter.startsWith('k2.')).to.equal(true);
+      expect(before.open(sealedAfter, 'cpr:key'), 'the old key alone opens what the new one sealed').to.equal(undefined);
+    });
+
+    it('a key id in both forms is a different key: the JSON secret is never read as base64', () => {
+      // Arrange: a secret that is itself valid base64 of 32 bytes
+      const secret = `${key()}${key()}`;
+
+      // Act
+      const config = loadConfig({ DATA_KEYS: JSON.stringify({ k1: secret }) }, REPO_ROOT);
+
+      // Assert
+      expect(config.dataKeys[0]!.key.equals(Buffer.from(secret, 'base64').subarray(0, 32))).to.equal(false);
+      expect(config.dataKeys[0]!.key.equals(documentedKey(secret))).to.equal(true);
+    });
+
+    it('when DATA_KEYS_FILE holds the JSON object (pretty-printed over several lines), loads the same keys as the variable would', () => {
+      // Arrange
+      const value = { k2: generated(), k1: generated() };
+
+      // Act
+      const fromFile = loadConfig({ DATA_KEYS_FILE: file(`${JSON.stringify(value, null, 2)}\n`) }, REPO_ROOT);
+      const fromVariable = loadConfig({ DATA_KEYS: JSON.stringify(value) }, REPO_ROOT);
+
+      // Assert
+      expect(fromFile.dataKeys.map((k) => k.id)).to.deep.equal(['k2', 'k1']);
+      expect(fromFile.dataKeys).to.deep.equal(fromVariable.dataKeys);
+    });
+
+    it('when NODE_ENV=production uses Redis with DATA_KEYS in the JSON form, starts (it is not the public default)', () => {
+      // Arrange
+      const env = {
+        ...PRODUCTION,
+        AUTH_TOKENS: TOKEN_A,
+        REDIS_URL: 'redis://redis.internal:6379',
+        IDENTITY_HASH_SECRET: 'a-secret-of-our-own-1234',
+        DATA_KEYS: JSON.stringify({ prod1: generated() }),
+      };
+
+      // Act
+      const config = loadConfig(env, REPO_ROOT);
+
+      // Assert
+      expect(config.dataKeys.map((k) => k.id)).to.deep.equal(['prod1']);
+    });
+
+    const badJson: Array<[string, (secret: string) => string, RegExp]> = [
+      ['text that is not JSON (a secret left unquoted)', (s) => `{"k1": ${s}}`, /not valid JSON/],
+      ['text that is not JSON (no closing brace)', (s) => `{"k1": "${s}"`, /not valid JSON/],
+      ['an empty object', () => '{}', /at least one key/],
+      ['a secret of 31 characters', (s) => JSON.stringify({ k1: s.slice(0, 31) }), /"k1".*at least 32 characters/],
+      ['a secret that is not a string', () => '{"k1": 1234567890123456789012345678901234567890}', /"k1".*at least 32 characters/],
+      ['an all-digit key id (JavaScript would move it first)', (s) => JSON.stringify({ k2: s, 1: `${s}-old` }), /not all digits/],
+      ['a key id with a "."', (s) => JSON.stringify({ 'v.2': s }), /key ids of 1-16 letters/],
+      ['a key id of 17 characters', (s) => JSON.stringify({ abcdefghijklmnopq: s }), /key ids of 1-16 letters/],
+      ['the secret as the key id and the id as the value', (s) => JSON.stringify({ [s]: 'k1' }), /key ids of 1-16 letters/],
+      ['the same key id twice', (s) => `{"k1": "${s}", "k1": "${s}-2"}`, /"k1" appears twice/],
+    ];
+    for (const [what, valueOf, reason] of badJson) {
+      it(`when DATA_KEYS is a JSON object with ${what}, refuses to start naming DATA_KEYS and why, printing no secret`, () => {
+        // Arrange
+        const secret = generated();
+
+        // Act
+        const err = configError({ DATA_KEYS: valueOf(secret) });
+
+        // Assert
+        expect(problemsAbout(err, 'DATA_KEYS').join('\n')).to.match(reason);
+        expectNoSecret(err, [secret, secret.slice(0, 12), secret.slice(-12)]);
+      });
+
+      it(`when DATA_KEYS_FILE holds a JSON object with ${what}, refuses to start naming DATA_KEYS_FILE and why, printing no secret`, () => {
+        // Arrange
+        const secret = generated();
+
+        // Act
+        const err = configError({ DATA_KEYS_FILE: file(`${valueOf(secret)}\n`) });
+
+        // Assert
+        expect(problemsAbout(err, 'DATA_KEYS_FILE').join('\n')).to.match(reason);
+        expectNoSecret(err, [secret, secret.slice(0, 12), secret.slice(-12)]);
+      });
+    }
+  });
+
   describe('no configuration error echoes a secret', () => {
     // Each scenario breaks the configuration around a generated secret; the error must name the
     // variable without printing the secret (tokens, data keys, passwords in URLs, the hash secret).
@@ -368,6 +510,10 @@ describe('loadConfig: secrets', () => {
       'a DATA_KEYS entry without an id': (s) => ({ env: { DATA_KEYS: s }, names: 'DATA_KEYS' }),
       'a DATA_KEYS_FILE entry that is not 32 bytes': (s, f) => ({ env: { DATA_KEYS_FILE: f(`k1:${s}${s}\n`) }, names: 'DATA_KEYS_FILE' }),
       'a DATA_KEYS_FILE entry without an id': (s, f) => ({ env: { DATA_KEYS_FILE: f(`${s}\n`) }, names: 'DATA_KEYS_FILE' }),
+      'a DATA_KEYS JSON object that is not valid JSON': (s) => ({ env: { DATA_KEYS: `{"k1": ${s}}` }, names: 'DATA_KEYS' }),
+      'a DATA_KEYS JSON object with a short secret beside a good one': (s) => ({ env: { DATA_KEYS: JSON.stringify({ k2: s.repeat(2), k1: s.slice(0, 20) }) }, names: 'DATA_KEYS' }),
+      'a DATA_KEYS JSON object with the secret as its key id': (s) => ({ env: { DATA_KEYS: JSON.stringify({ [s]: 'k1' }) }, names: 'DATA_KEYS' }),
+      'a DATA_KEYS_FILE JSON object that is not valid JSON': (s, f) => ({ env: { DATA_KEYS_FILE: f(`{\n  "k1": "${s}",\n}\n`) }, names: 'DATA_KEYS_FILE' }),
       'a REDIS_URL with a password that is not a URL': (s) => ({ env: { REDIS_URL: `redis://user:${s}@bad host:6379` }, names: 'REDIS_URL' }),
       'a REDIS_URL with a password and another scheme': (s) => ({ env: { REDIS_URL: `http://:${s}@redis.internal:6379` }, names: 'REDIS_URL' }),
       'a REDIS_URL with a password beside REDIS_CLUSTER_NODES': (s) => ({
