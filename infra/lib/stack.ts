@@ -1,0 +1,119 @@
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import type { Construct } from 'constructs';
+import { ContactFlowLambda } from './contact-flow-lambda.js';
+import { ProfilesDomain } from './profiles-domain.js';
+import { ResolverService } from './resolver-service.js';
+import { SampleContactFlow } from './sample-flow.js';
+
+export interface ResolverStackProps extends StackProps {
+  /** the Amazon Connect instance: arn:aws:connect:<region>:<account>:instance/<id> */
+  instanceArn: string;
+  vpcId: string;
+  /** the private subnets the service, Redis, the load balancer and the Lambda run in (two zones at least) */
+  privateSubnetIds: string[];
+  /** their availability zones, in the same order */
+  availabilityZones: string[];
+  domainName: string;
+  /** the domain exists already (then it is not linked to the instance here: see the README) */
+  existingDomain?: boolean;
+  /** an existing domain's customer managed KMS key, if it has one */
+  existingDomainKeyArn?: string | undefined;
+  /** a new domain: link it to the instance (Connect's contact records flow into it) */
+  linkInstance?: boolean;
+  /** this repository (built: `npm run build`): its Dockerfile and its dist/lambda */
+  repositoryDir: string;
+  /** the service's image (registry/name:tag); unset: built from the repository's Dockerfile at deploy */
+  image?: string | undefined;
+  /** the Lambda bundle's folder, if not the repository's dist/lambda */
+  lambdaBundleDir?: string | undefined;
+  /** the flow block's InvocationTimeLimitSeconds and the Lambda's timeout (1-8) */
+  lambdaTimeoutSeconds?: number;
+  /** write profileId and customerStatus onto each contact (CONNECT_STAMP) */
+  stampContacts?: boolean;
+  /** the sample flow transfers to this queue at its end (without one it disconnects) */
+  sampleFlowQueueArn?: string | undefined;
+  /** more service settings (docs/configuration.md) */
+  serviceEnvironment?: Record<string, string>;
+}
+
+/** Everything on the AWS side: the domain, the service, the contact-flow Lambda and a sample flow. */
+export class ResolverStack extends Stack {
+  readonly domain: ProfilesDomain;
+  readonly resolver: ResolverService;
+  readonly lambda: ContactFlowLambda;
+  readonly flow: SampleContactFlow;
+
+  constructor(scope: Construct, id: string, props: ResolverStackProps) {
+    super(scope, id, props);
+    if (props.privateSubnetIds.length !== props.availabilityZones.length || props.privateSubnetIds.length < 2) {
+      throw new Error('privateSubnetIds and availabilityZones: two or more subnets, each with its zone (ElastiCache Multi-AZ and the load balancer need two zones)');
+    }
+    // no lookup: synthesis needs no AWS account or network
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: props.vpcId,
+      availabilityZones: props.availabilityZones,
+      privateSubnetIds: props.privateSubnetIds,
+    });
+    // nothing here reads the subnets' route tables (no gateway endpoints are added)
+    Annotations.of(this).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'the stack adds no routes or gateway endpoints to the subnets it is given');
+    const subnets = { subnets: props.privateSubnetIds.map((id, i) => ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, { subnetId: id, availabilityZone: props.availabilityZones[i]! })) };
+
+    this.domain = new ProfilesDomain(this, 'ProfilesDomain', {
+      domainName: props.domainName,
+      existing: props.existingDomain ?? false,
+      existingKeyArn: props.existingDomainKeyArn,
+      connectInstanceArn: !props.existingDomain && props.linkInstance !== false ? props.instanceArn : undefined,
+    });
+    this.resolver = new ResolverService(this, 'Resolver', {
+      vpc,
+      subnets,
+      domain: this.domain,
+      image: this.image(props.image, props.repositoryDir),
+      stampInstanceArn: props.stampContacts ? props.instanceArn : undefined,
+      environment: props.serviceEnvironment,
+    });
+    const timeoutSeconds = props.lambdaTimeoutSeconds ?? 3;
+    this.lambda = new ContactFlowLambda(this, 'ContactFlowLambda', {
+      bundleDir: props.lambdaBundleDir ?? join(props.repositoryDir, 'dist/lambda'),
+      resolverUrl: this.resolver.url,
+      token: this.resolver.token,
+      instanceArn: props.instanceArn,
+      timeoutSeconds,
+      vpc,
+      vpcSubnets: subnets,
+      securityGroups: [this.resolver.callers],
+    });
+    this.flow = new SampleContactFlow(this, 'SampleFlow', {
+      instanceArn: props.instanceArn,
+      lambdaArn: this.lambda.fn.functionArn,
+      timeLimitSeconds: timeoutSeconds,
+      queueArn: props.sampleFlowQueueArn,
+    });
+
+    new CfnOutput(this, 'ResolverUrl', { value: this.resolver.url, description: 'the service, inside the VPC' });
+    new CfnOutput(this, 'LambdaArn', { value: this.lambda.fn.functionArn });
+    new CfnOutput(this, 'SampleFlowArn', { value: this.flow.flow.attrContactFlowArn });
+    new CfnOutput(this, 'ServiceTokenSecret', { value: this.resolver.token.secretArn, description: 'the Lambda token (one of AUTH_TOKENS)' });
+    if (this.domain.deadLetterQueue) new CfnOutput(this, 'DomainDeadLetterQueue', { value: this.domain.deadLetterQueue.queueUrl });
+  }
+
+  /** An image in ECR gets the pull permission on its repository; one elsewhere must be public. */
+  private image(uri: string | undefined, repositoryDir: string): ecs.ContainerImage {
+    // no image: the Dockerfile is built when deploying (Docker on the deploying machine)
+    // built for the tasks' CPU (the Fargate default, x86-64), whatever the deploying machine's
+    if (!uri) return ecs.ContainerImage.fromAsset(repositoryDir, { platform: Platform.LINUX_AMD64 });
+    const inEcr = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)(?::([^@]+))?$/.exec(uri);
+    if (!inEcr) return ecs.ContainerImage.fromRegistry(uri);
+    const [, account, region, name, tag] = inEcr;
+    const repository = ecr.Repository.fromRepositoryAttributes(this, 'ImageRepository', {
+      repositoryArn: `arn:aws:ecr:${region}:${account}:repository/${name}`,
+      repositoryName: name!,
+    });
+    return ecs.ContainerImage.fromEcrRepository(repository, tag ?? 'latest');
+  }
+}

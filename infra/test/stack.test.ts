@@ -1,0 +1,301 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { loadConfig } from '../../src/config/index.js';
+import { recordObjectType } from '../../src/records/job.js';
+import { PLACEHOLDER_LAMBDA_ARN, sampleFlow } from '../lib/sample-flow.js';
+import { ACCOUNT, DOMAIN, INSTANCE_ARN, REGION, REPO, synthStack } from './support.js';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+
+/** The domain's ARN as the template spells it (the partition is a pseudo parameter). */
+const DOMAIN_ARN = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:profile:${REGION}:${ACCOUNT}:domains/${DOMAIN}`]] };
+
+function only(template: Template, type: string): [string, Resource] {
+  const found = Object.entries(template.findResources(type)) as Array<[string, Resource]>;
+  expect(found.map(([id]) => id), type).to.have.length(1);
+  return found[0]!;
+}
+
+/** A policy's statements, one action list each (CDK renders one action as a string). */
+function statements(doc: unknown): Array<{ Sid?: string; Effect: string; Action: string[]; Resource: unknown; Principal?: unknown; Condition?: unknown }> {
+  return ((doc as { Statement: Array<Record<string, unknown>> }).Statement ?? []).map((s) => ({
+    ...(s as { Effect: string; Resource: unknown }),
+    Action: ([] as string[]).concat(s.Action as string | string[]),
+  }));
+}
+
+function rolePolicyStatements(template: Template, rolePrefix: string): ReturnType<typeof statements> {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  return policies
+    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref.startsWith(rolePrefix)))
+    .flatMap((p) => statements(p.Properties.PolicyDocument));
+}
+
+describe('the AWS CDK app (infra/): one construct at a time', function () {
+  this.timeout(60_000);
+  let template: Template;
+  before(() => {
+    template = Template.fromStack(synthStack().stack);
+  });
+
+  describe('the Customer Profiles domain (new)', () => {
+    it('has DefaultExpirationDays, the dead-letter queue and the customer managed key, and waits for the queue policy', () => {
+      const [, domain] = only(template, 'AWS::CustomerProfiles::Domain');
+      const [queueId] = only(template, 'AWS::SQS::Queue');
+      const [keyId] = only(template, 'AWS::KMS::Key');
+      const [policyId] = only(template, 'AWS::SQS::QueuePolicy');
+      expect(domain.Properties).to.deep.equal({
+        DomainName: DOMAIN,
+        DefaultExpirationDays: 366,
+        DeadLetterQueueUrl: { Ref: queueId },
+        DefaultEncryptionKey: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      });
+      expect(domain.DependsOn).to.include(policyId);
+    });
+
+    it('its KMS key rotates, and lets Customer Profiles use it for this domain of this account only', () => {
+      const [, key] = only(template, 'AWS::KMS::Key');
+      expect(key.Properties.EnableKeyRotation).to.equal(true);
+      const forProfiles = statements(key.Properties.KeyPolicy).filter((s) => JSON.stringify(s.Principal).includes('profile.amazonaws.com'));
+      expect(forProfiles).to.have.length(1);
+      expect(forProfiles[0]).to.deep.include({
+        Effect: 'Allow',
+        Principal: { Service: 'profile.amazonaws.com' },
+        Action: ['kms:GenerateDataKey', 'kms:CreateGrant', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: { ArnEquals: { 'aws:SourceArn': DOMAIN_ARN }, StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+      });
+    });
+
+    it('its dead-letter queue is encrypted, refuses plain HTTP, and takes SendMessage from Customer Profiles for this domain only', () => {
+      const [queueId, queue] = only(template, 'AWS::SQS::Queue');
+      expect(queue.Properties.SqsManagedSseEnabled).to.equal(true);
+      const [, policy] = only(template, 'AWS::SQS::QueuePolicy');
+      expect(policy.Properties.Queues).to.deep.equal([{ Ref: queueId }]);
+      const s = statements(policy.Properties.PolicyDocument);
+      expect(s.find((x) => x.Effect === 'Deny')).to.deep.include({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+      const allow = s.filter((x) => x.Effect === 'Allow');
+      expect(allow).to.have.length(1);
+      expect(allow[0]).to.deep.include({
+        Principal: { Service: 'profile.amazonaws.com' },
+        Action: ['sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': DOMAIN_ARN } },
+      });
+    });
+
+    it('the contact-record object type is the one `npm run setup-domain` creates, named as the service is configured', () => {
+      const types = Object.values(template.findResources('AWS::CustomerProfiles::ObjectType')) as Resource[];
+      const ours = types.find((t) => t.Properties.ObjectTypeName !== 'CTR')!;
+      const p = ours.Properties as {
+        ObjectTypeName: string;
+        Description: string;
+        AllowProfileCreation: boolean;
+        Fields: Array<{ Name: string; ObjectTypeField: Record<string, string> }>;
+        Keys: Array<{ Name: string; ObjectTypeKeyList: Array<{ StandardIdentifiers: string[]; FieldNames: string[] }> }>;
+      };
+      // back to the API's shape (PutProfileObjectType), as setup-domain sends it
+      const asApi = {
+        Description: p.Description,
+        AllowProfileCreation: p.AllowProfileCreation,
+        Fields: Object.fromEntries(p.Fields.map((f) => [f.Name, Object.fromEntries(Object.entries(f.ObjectTypeField).map(([k, v]) => [k[0]!.toUpperCase() + k.slice(1), v]))])),
+        Keys: Object.fromEntries(p.Keys.map((k) => [k.Name, k.ObjectTypeKeyList])),
+      };
+      expect(asApi).to.deep.equal(recordObjectType());
+      expect(p.ObjectTypeName).to.equal(loadConfig({}, REPO).records.objectType);
+    });
+
+    it('links the Connect instance as the console does: CTR with the CTR-NoInferred template, then the integration', () => {
+      const types = template.findResources('AWS::CustomerProfiles::ObjectType', { Properties: { ObjectTypeName: 'CTR' } }) as Record<string, Resource>;
+      const [ctrId, ctr] = Object.entries(types)[0]!;
+      expect(ctr.Properties).to.include({ DomainName: DOMAIN, TemplateId: 'CTR-NoInferred' });
+      const [, link] = only(template, 'AWS::CustomerProfiles::Integration');
+      expect(link.Properties).to.deep.equal({ DomainName: DOMAIN, Uri: INSTANCE_ARN, ObjectTypeName: 'CTR' });
+      expect(link.DependsOn).to.include(ctrId);
+    });
+
+    it('refuses to link a domain Connect cannot use (its service-linked role allows amazon-connect-* only)', () => {
+      expect(() => synthStack({ domainName: 'acme' })).to.throw(/amazon-connect-/);
+    });
+  });
+
+  describe('the Customer Profiles domain (existing)', () => {
+    it('adds the object type to it and creates no domain, key, queue or link', () => {
+      const t = Template.fromStack(synthStack({ existingDomain: true }).stack);
+      for (const type of ['AWS::CustomerProfiles::Domain', 'AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::CustomerProfiles::Integration']) t.resourceCountIs(type, 0);
+      t.resourceCountIs('AWS::CustomerProfiles::ObjectType', 1);
+      t.hasResourceProperties('AWS::CustomerProfiles::ObjectType', { DomainName: DOMAIN, ObjectTypeName: 'ResolvedContact' });
+    });
+  });
+
+  describe('the contact-flow Lambda', () => {
+    it('runs the bundle on nodejs24.x, with a timeout a second under the flow block’s time limit (a cold start counts against the flow only), and its token from Secrets Manager', () => {
+      const [, fn] = only(template, 'AWS::Lambda::Function');
+      expect(fn.Properties).to.deep.include({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 2, Architectures: ['arm64'] });
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(Object.keys(env).sort()).to.deep.equal(['RESOLVER_TOKEN_SECRET_ID', 'RESOLVER_URL']);
+      const [tokenId] = Object.entries(template.findResources('AWS::SecretsManager::Secret')).find(([id]) => id.startsWith('ResolverServiceToken'))!;
+      expect(env.RESOLVER_TOKEN_SECRET_ID).to.deep.equal({ Ref: tokenId });
+      expect(JSON.stringify(env.RESOLVER_URL)).to.match(/^\{"Fn::Join":\["",\["http:\/\/",\{"Fn::GetAtt":\["ResolverLoadBalancer/);
+    });
+
+    it('may read that one secret and nothing else', () => {
+      const s = rolePolicyStatements(template, 'ContactFlowLambdaFunctionServiceRole');
+      const [tokenId] = Object.entries(template.findResources('AWS::SecretsManager::Secret')).find(([id]) => id.startsWith('ResolverServiceToken'))!;
+      expect(s.map((x) => ({ Action: x.Action, Resource: x.Resource }))).to.deep.equal([{ Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: tokenId } }]);
+    });
+
+    it('is invoked by Connect for this instance of this account only, and associated with the instance', () => {
+      const [fnId] = only(template, 'AWS::Lambda::Function');
+      const [, permission] = only(template, 'AWS::Lambda::Permission');
+      expect(permission.Properties).to.deep.equal({
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        Principal: 'connect.amazonaws.com',
+        SourceAccount: ACCOUNT,
+        SourceArn: INSTANCE_ARN,
+      });
+      const [, association] = only(template, 'AWS::Connect::IntegrationAssociation');
+      expect(association.Properties).to.deep.equal({ InstanceId: INSTANCE_ARN, IntegrationType: 'LAMBDA_FUNCTION', IntegrationArn: { 'Fn::GetAtt': [fnId, 'Arn'] } });
+    });
+
+    it('refuses a repository that was not built, and a time limit Connect does not allow', () => {
+      expect(() => synthStack({ lambdaBundleDir: join(REPO, 'no-such-dir') })).to.throw(/npm run build/);
+      expect(() => synthStack({ lambdaTimeoutSeconds: 9 })).to.throw(/1 to 8/);
+    });
+  });
+
+  describe('the sample contact flow', () => {
+    /** the flow as deployed: the Content string with the Lambda's ARN put back in */
+    function deployedFlow(t: Template): ReturnType<typeof sampleFlow> {
+      const [, flow] = only(t, 'AWS::Connect::ContactFlow');
+      expect(flow.Properties).to.deep.include({ InstanceArn: INSTANCE_ARN, Type: 'CONTACT_FLOW' });
+      const [fnId] = only(t, 'AWS::Lambda::Function');
+      const parts = (flow.Properties.Content as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+      const text = parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p) === JSON.stringify({ 'Fn::GetAtt': [fnId, 'Arn'] }) ? 'LAMBDA_ARN' : 'UNKNOWN')).join('');
+      return JSON.parse(text) as ReturnType<typeof sampleFlow>;
+    }
+
+    it('invokes the Lambda with STRING_MAP validation, keeps the profile id, greets a known caller by name and routes UNAVAILABLE on the normal path', () => {
+      const flow = deployedFlow(template);
+      const byId = new Map(flow.Actions.map((a) => [a.Identifier, a]));
+      const start = byId.get(flow.StartAction)!;
+      expect(start.Type).to.equal('InvokeLambdaFunction');
+      expect(start.Parameters).to.deep.equal({ LambdaFunctionARN: 'LAMBDA_ARN', InvocationTimeLimitSeconds: '3', ResponseValidation: { ResponseType: 'STRING_MAP' } });
+      const keep = byId.get(start.Transitions.NextAction!)!;
+      expect(keep).to.deep.include({ Type: 'UpdateContactAttributes' });
+      expect(keep.Parameters).to.deep.equal({ TargetContact: 'Current', Attributes: { profileId: '$.External.profileId', customerStatus: '$.External.customerStatus' } });
+
+      const status = byId.get(keep.Transitions.NextAction!)!;
+      expect(status.Parameters).to.deep.equal({ ComparisonValue: '$.External.customerStatus' });
+      const verification = byId.get(status.Transitions.Conditions!.find((c) => c.Condition.Operands[0] === 'KNOWN')!.NextAction)!;
+      expect(verification.Parameters).to.deep.equal({ ComparisonValue: '$.External.verification' });
+      const verified = byId.get(verification.Transitions.Conditions!.find((c) => c.Condition.Operands[0] === 'VERIFIED')!.NextAction)!;
+      const known = byId.get(verification.Transitions.NextAction!)!;
+      for (const greeting of [verified, known]) expect(greeting.Parameters.Text).to.contain('$.External.firstName');
+      // UNAVAILABLE (and every status but KNOWN) takes the default branch, the normal greeting; not an error message
+      expect(status.Transitions.Conditions!.map((c) => c.Condition.Operands[0])).to.not.include('UNAVAILABLE');
+      const normal = byId.get(status.Transitions.NextAction!)!;
+      expect(normal.Type).to.equal('MessageParticipant');
+      expect(normal.Parameters.Text).to.not.contain('$.External');
+      // the Lambda's error branch (it answers UNAVAILABLE rather than fail) goes the same way
+      expect(start.Transitions.Errors).to.deep.equal([{ NextAction: normal.Identifier, ErrorType: 'NoMatchingError' }]);
+    });
+
+    it('is whole: every transition leads to an action, every action is reachable, and every path ends', () => {
+      for (const flow of [deployedFlow(template), sampleFlow({ lambdaArn: 'x', timeLimitSeconds: 8, queueArn: 'arn:aws:connect:eu-west-2:111122223333:instance/i/queue/q' })]) {
+        const byId = new Map(flow.Actions.map((a) => [a.Identifier, a]));
+        const next = (id: string) => {
+          const t = byId.get(id)!.Transitions;
+          return [t.NextAction, ...(t.Conditions ?? []).map((c) => c.NextAction), ...(t.Errors ?? []).map((e) => e.NextAction)].filter((x): x is string => !!x);
+        };
+        const seen = new Set<string>();
+        const walk = (id: string): void => {
+          expect(byId.has(id), `action ${id}`).to.equal(true);
+          if (seen.has(id)) return;
+          seen.add(id);
+          next(id).forEach(walk);
+        };
+        walk(flow.StartAction);
+        expect([...seen].sort()).to.deep.equal([...byId.keys()].sort());
+        expect(flow.Actions.filter((a) => next(a.Identifier).length === 0).map((a) => a.Type)).to.deep.equal(['DisconnectParticipant']);
+      }
+    });
+
+    it('infra/flows/sample-flow.json, the copy to import by hand, is the same flow (npx tsx infra/bin/sample-flow.ts writes it)', () => {
+      const file: unknown = JSON.parse(readFileSync(join(REPO, 'infra/flows/sample-flow.json'), 'utf8'));
+      expect(file).to.deep.equal(sampleFlow({ lambdaArn: PLACEHOLDER_LAMBDA_ARN, timeLimitSeconds: 3 }));
+    });
+  });
+
+  describe('the service on ECS Fargate', () => {
+    function container(t: Template): Record<string, unknown> {
+      const [, task] = only(t, 'AWS::ECS::TaskDefinition');
+      const defs = task.Properties.ContainerDefinitions as Array<Record<string, unknown>>;
+      expect(defs).to.have.length(1);
+      return defs[0]!;
+    }
+    const envOf = (c: Record<string, unknown>) => Object.fromEntries((c.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+
+    it('runs in the private subnets given, without a public IP, behind an internal load balancer that checks /healthz', () => {
+      const [, service] = only(template, 'AWS::ECS::Service');
+      const network = (service.Properties.NetworkConfiguration as { AwsvpcConfiguration: { AssignPublicIp: string; Subnets: string[] } }).AwsvpcConfiguration;
+      expect(network.AssignPublicIp).to.equal('DISABLED');
+      expect(network.Subnets).to.deep.equal(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal', Subnets: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'] });
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+        HealthCheckPath: '/healthz',
+        Port: 8080,
+        TargetType: 'ip',
+        TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '10' }]),
+      });
+    });
+
+    it('gives the container its secrets from Secrets Manager, never as plain values, and stops it only after the drain', () => {
+      const c = container(template);
+      const secrets = Object.fromEntries((c.Secrets as Array<{ Name: string; ValueFrom: unknown }>).map((s) => [s.Name, JSON.stringify(s.ValueFrom)]));
+      expect(Object.keys(secrets).sort()).to.deep.equal(['AUTH_TOKENS', 'DATA_KEYS', 'IDENTITY_HASH_SECRET', 'REDIS_CLUSTER_PASSWORD']);
+      for (const v of Object.values(secrets)) expect(v).to.match(/^\{"Ref":"Resolver\w+"\}$/);
+      const env = envOf(c);
+      for (const name of Object.keys(secrets)) expect(env).to.not.have.property(name);
+      expect(env.SHUTDOWN_GRACE_MS).to.equal('10000');
+      expect(c.StopTimeout).to.equal(15);
+      expect(c.ReadonlyRootFilesystem).to.equal(true);
+      expect((c.LogConfiguration as { LogDriver: string }).LogDriver).to.equal('awslogs');
+    });
+
+    it('is configured as the service accepts: its environment with values for the secrets loads with the service’s own config schema', () => {
+      const env = Object.fromEntries(Object.entries(envOf(container(template))).map(([k, v]) => [k, typeof v === 'string' ? v : k === 'REDIS_CLUSTER_NODES' ? 'clustercfg.resolver.example.cache.amazonaws.com:6380' : 'unresolved']));
+      const config = loadConfig(
+        {
+          ...env,
+          // what Secrets Manager generates: 64 characters without punctuation; DATA_KEYS in its JSON form
+          AUTH_TOKENS: 'a'.repeat(64),
+          IDENTITY_HASH_SECRET: 'b'.repeat(64),
+          DATA_KEYS: JSON.stringify({ k1: 'c'.repeat(64) }),
+          REDIS_CLUSTER_PASSWORD: 'd'.repeat(64),
+        },
+        REPO,
+      );
+      expect(config.domain).to.equal(DOMAIN);
+      expect(config.redis).to.deep.include({ mode: 'cluster', tls: true, password: 'd'.repeat(64) });
+    });
+
+    it('scales on CPU between 2 and 10 tasks', () => {
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 10, ScalableDimension: 'ecs:service:DesiredCount' });
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+        TargetTrackingScalingPolicyConfiguration: { PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' }, TargetValue: 60 },
+      });
+    });
+
+    it('keeps its state in ElastiCache: encrypted in transit and at rest, AUTH from Secrets Manager, never evicting (the record queue lives there)', () => {
+      const [, redis] = only(template, 'AWS::ElastiCache::ReplicationGroup');
+      expect(redis.Properties).to.deep.include({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, AutomaticFailoverEnabled: true, MultiAZEnabled: true });
+      expect(JSON.stringify(redis.Properties.AuthToken)).to.match(/\{\{resolve:secretsmanager:/);
+      const [, parameters] = only(template, 'AWS::ElastiCache::ParameterGroup');
+      expect(parameters.Properties.Properties).to.deep.equal({ 'cluster-enabled': 'yes', 'maxmemory-policy': 'noeviction' });
+    });
+  });
+});

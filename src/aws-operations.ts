@@ -1,0 +1,33 @@
+/**
+ * Every AWS API operation this service and its commands send, and who sends it. The deployment's IAM
+ * policies are built from this list (infra/lib/permissions.ts), and a test checks it against the SDK
+ * commands in src/: an operation added to the code without its permission fails the suite.
+ */
+export interface AwsOperation {
+  /** the IAM service prefix */
+  service: 'profile' | 'connect';
+  /** the API operation (the SDK command without `Command`) */
+  operation: string;
+  /** the running service, or the command-line tool that sends it */
+  by: 'service' | 'doctor' | 'setup-domain';
+  /** sent only when this setting is on */
+  when?: 'CONNECT_STAMP';
+}
+
+export const AWS_OPERATIONS: readonly AwsOperation[] = [
+  // the resolve path (src/profiles/customer-profiles.ts)
+  { service: 'profile', operation: 'SearchProfiles', by: 'service' },
+  { service: 'profile', operation: 'CreateProfile', by: 'service' },
+  { service: 'profile', operation: 'ListCalculatedAttributesForProfile', by: 'service' },
+  { service: 'profile', operation: 'ListProfileObjects', by: 'service' },
+  { service: 'profile', operation: 'GetSegmentMembership', by: 'service' },
+  // the record pipeline (src/records/writer.ts)
+  { service: 'profile', operation: 'AddProfileKey', by: 'service' },
+  { service: 'profile', operation: 'PutProfileObject', by: 'service' },
+  { service: 'profile', operation: 'UpdateProfile', by: 'service' },
+  { service: 'connect', operation: 'UpdateContactAttributes', by: 'service', when: 'CONNECT_STAMP' },
+  // npm run doctor / npm run setup-domain (src/records/domain.ts)
+  { service: 'profile', operation: 'GetDomain', by: 'doctor' },
+  { service: 'profile', operation: 'GetProfileObjectType', by: 'doctor' },
+  { service: 'profile', operation: 'PutProfileObjectType', by: 'setup-domain' },
+];
