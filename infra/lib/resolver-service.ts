@@ -91,6 +91,8 @@ export class ResolverService extends Construct {
     this.callers = new ec2.SecurityGroup(this, 'CallerSecurityGroup', { vpc: props.vpc, description: 'callers of connect-profile-resolver (the contact-flow Lambda)', allowAllOutbound: false });
     lbSg.addIngressRule(this.callers, ec2.Port.tcp(LISTENER_PORT), 'the contact-flow Lambda');
     this.callers.addEgressRule(lbSg, ec2.Port.tcp(LISTENER_PORT), 'the service');
+    // the Lambda reads its token from Secrets Manager (HTTPS, through the subnets' NAT gateway or endpoint)
+    this.callers.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (Secrets Manager)');
     lbSg.addEgressRule(serviceSg, ec2.Port.tcp(SERVICE_PORT), 'the tasks');
     serviceSg.addIngressRule(lbSg, ec2.Port.tcp(SERVICE_PORT), 'the load balancer');
 

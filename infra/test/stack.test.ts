@@ -147,6 +147,28 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(s.map((x) => ({ Action: x.Action, Resource: x.Resource }))).to.deep.equal([{ Action: ['secretsmanager:GetSecretValue'], Resource: { Ref: tokenId } }]);
     });
 
+    it('may reach the load balancer and AWS APIs over HTTPS (its token), and nothing else; the load balancer takes it alone', () => {
+      const [, fn] = only(template, 'AWS::Lambda::Function');
+      const sgs = (fn.Properties.VpcConfig as { SecurityGroupIds: Array<{ 'Fn::GetAtt': [string, string] }> }).SecurityGroupIds;
+      expect(sgs).to.have.length(1);
+      const callerId = sgs[0]!['Fn::GetAtt'][0];
+      const [, caller] = Object.entries(template.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id === callerId) as [string, Resource];
+      const [lbSgId] = Object.keys(template.findResources('AWS::EC2::SecurityGroup')).filter((id) => id.startsWith('ResolverLoadBalancerSecurityGroup'));
+      const egress = [
+        ...((caller.Properties.SecurityGroupEgress as unknown[]) ?? []),
+        ...(Object.values(template.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [callerId, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties),
+      ].map((r) => {
+        const rule = r as { CidrIp?: string; DestinationSecurityGroupId?: unknown; FromPort: number; ToPort: number };
+        return { to: rule.CidrIp ?? JSON.stringify(rule.DestinationSecurityGroupId), port: rule.FromPort, toPort: rule.ToPort };
+      });
+      expect(egress).to.have.deep.members([
+        { to: '0.0.0.0/0', port: 443, toPort: 443 },
+        { to: JSON.stringify({ 'Fn::GetAtt': [lbSgId, 'GroupId'] }), port: 80, toPort: 80 },
+      ]);
+      const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [lbSgId, 'GroupId'] } } })) as Resource[];
+      expect(ingress.map((r) => r.Properties.SourceSecurityGroupId)).to.deep.equal([{ 'Fn::GetAtt': [callerId, 'GroupId'] }]);
+    });
+
     it('is invoked by Connect for this instance of this account only, and associated with the instance', () => {
       const [fnId] = only(template, 'AWS::Lambda::Function');
       const [, permission] = only(template, 'AWS::Lambda::Permission');
