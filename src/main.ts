@@ -24,6 +24,12 @@ async function main(): Promise<void> {
   const service = createService(config, logger);
 
   const server = service.app.listen(config.port);
+  // A load balancer keeps idle connections to its targets and reuses them (an AWS ALB for 60 s by
+  // default); one the server closes first can meet the next request on its way, which the load
+  // balancer answers 502. So the server keeps them longer (Node's default is 5 s). The drain on
+  // SIGTERM closes idle connections itself.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await once(server, 'listening');
   await service.start();
   service.setState('ready');

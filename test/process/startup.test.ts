@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { runScript } from '../support/process.js';
+import { Agent, get, type IncomingHttpHeaders } from 'node:http';
+import { runScript, ServiceProcess } from '../support/process.js';
 import { REPO_ROOT } from '../support/service.js';
 
 /** Runs src/main.ts as `npm start` would run dist/src/main.js, and collects what it prints. */
@@ -40,4 +41,22 @@ describe('start-up (the process)', () => {
     expect(lines[0]!.level).to.equal(40);
     expect(code).to.equal(0);
   });
+
+  it('keeps idle keep-alive connections 65 s, longer than a load balancer does (an ALB: 60 s), so it never closes one under the next request', async () => {
+    const service = await ServiceProcess.start({});
+    try {
+      const agent = new Agent({ keepAlive: true });
+      const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+        get(`${service.url}/healthz`, { agent }, (res) => {
+          res.resume();
+          resolve(res.headers);
+        }).on('error', reject);
+      });
+      agent.destroy();
+      expect(headers['keep-alive']).to.equal('timeout=65');
+    } finally {
+      await service.stop();
+    }
+  });
 });
+
