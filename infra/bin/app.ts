@@ -25,6 +25,7 @@ new ResolverStack(app, ctx('stackName') ?? 'ConnectProfileResolver', {
   domainName: required('domainName'),
   existingDomain: ctx('existingDomain') === 'true',
   existingDomainKeyArn: ctx('existingDomainKeyArn'),
+  objectTypeName: ctx('objectTypeName'),
   repositoryDir: REPO,
   image: ctx('image'),
   lambdaBundleDir: ctx('lambdaBundleDir'),

@@ -39,6 +39,7 @@ export interface ContactFlowLambdaProps {
  */
 export class ContactFlowLambda extends Construct {
   readonly fn: lambda.Function;
+  readonly association: connect.CfnIntegrationAssociation;
 
   constructor(scope: Construct, id: string, props: ContactFlowLambdaProps) {
     super(scope, id);
@@ -84,7 +85,7 @@ export class ContactFlowLambda extends Construct {
       sourceAccount: Stack.of(this).account,
     });
     // the flow editor lists only the instance's associated functions (an L1: there is no L2 for Connect)
-    new connect.CfnIntegrationAssociation(this, 'Association', {
+    this.association = new connect.CfnIntegrationAssociation(this, 'Association', {
       instanceId: props.instanceArn,
       integrationType: 'LAMBDA_FUNCTION',
       integrationArn: this.fn.functionArn,

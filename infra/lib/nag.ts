@@ -28,8 +28,8 @@ export function acknowledgements(root: IConstruct): Acknowledgement[] {
     .flatMap((c) => c.node.metadata.filter((m) => m.type === METADATA).map((m) => ({ path: c.node.path, ...(m.data as { id: string; reason: string }) })));
 }
 
-/** An ARN as cdk-nag spells it in a finding's id: pseudo parameters as <AWS::Name>. */
-export function nagArn(scope: IConstruct, resource: string): string {
+/** A Customer Profiles ARN as cdk-nag spells it in a finding's id: pseudo parameters as <AWS::Name>. */
+export function nagProfileArn(scope: IConstruct, resource: string): string {
   const stack = Stack.of(scope);
   const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
   const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;

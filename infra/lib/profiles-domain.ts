@@ -126,6 +126,8 @@ export class ProfilesDomain extends Construct {
       objectTypeName: this.objectTypeName,
       ...recordObjectTypeProperties(),
     });
+    // deleting an object type deletes its objects (the contact records): the stack leaves it, as the domain
+    this.objectType.applyRemovalPolicy(RemovalPolicy.RETAIN);
     if (this.domain) this.objectType.addResourceDependency(this.domain);
 
     if (props.connectInstanceArn && this.domain) {
@@ -143,12 +145,15 @@ export class ProfilesDomain extends Construct {
         description: 'Amazon Connect contact records',
       });
       ctr.addResourceDependency(this.domain);
+      ctr.applyRemovalPolicy(RemovalPolicy.RETAIN);
       const link = new customerprofiles.CfnIntegration(this, 'ConnectInstance', {
         domainName: props.domainName,
         uri: props.connectInstanceArn,
         objectTypeName: 'CTR',
       });
       link.addResourceDependency(ctr);
+      // deleting the stack does not unlink the instance from a domain it keeps
+      link.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }
   }
 

@@ -6,7 +6,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { acknowledge, nagArn } from './nag.js';
+import { acknowledge, nagProfileArn } from './nag.js';
 import type { ProfilesDomain } from './profiles-domain.js';
 import { serviceStatements } from './permissions.js';
 
@@ -141,7 +141,7 @@ export class ResolverService extends Construct {
     for (const kind of ['object-types', 'segment-definitions']) {
       acknowledge(
         task,
-        `AwsSolutions-IAM5[Resource::${nagArn(this, `domains/${props.domain.domainName}/${kind}/*`)}]`,
+        `AwsSolutions-IAM5[Resource::${nagProfileArn(this, `domains/${props.domain.domainName}/${kind}/*`)}]`,
         `The attribute mapping (config/attributes.json, read at start) names the ${kind} it reads (Objects.<Type>, Segments.<name>): any of this domain's, never another domain's.`,
       );
     }

@@ -23,6 +23,8 @@ export interface ResolverStackProps extends StackProps {
   existingDomain?: boolean;
   /** an existing domain's customer managed KMS key, if it has one */
   existingDomainKeyArn?: string | undefined;
+  /** the contact-record object type (RECORD_OBJECT_TYPE); another name than an existing domain's own */
+  objectTypeName?: string | undefined;
   /** a new domain: link it to the instance (Connect's contact records flow into it) */
   linkInstance?: boolean;
   /** this repository (built: `npm run build`): its Dockerfile and its dist/lambda */
@@ -67,6 +69,7 @@ export class ResolverStack extends Stack {
       domainName: props.domainName,
       existing: props.existingDomain ?? false,
       existingKeyArn: props.existingDomainKeyArn,
+      objectTypeName: props.objectTypeName,
       connectInstanceArn: !props.existingDomain && props.linkInstance !== false ? props.instanceArn : undefined,
     });
     this.resolver = new ResolverService(this, 'Resolver', {
@@ -94,6 +97,8 @@ export class ResolverStack extends Stack {
       timeLimitSeconds: timeoutSeconds,
       queueArn: props.sampleFlowQueueArn,
     });
+    // the flow invokes a function the instance knows: after the association
+    this.flow.node.addDependency(this.lambda.association);
 
     new CfnOutput(this, 'ResolverUrl', { value: this.resolver.url, description: 'the service, inside the VPC' });
     new CfnOutput(this, 'LambdaArn', { value: this.lambda.fn.functionArn });
@@ -107,13 +112,14 @@ export class ResolverStack extends Stack {
     // no image: the Dockerfile is built when deploying (Docker on the deploying machine)
     // built for the tasks' CPU (the Fargate default, x86-64), whatever the deploying machine's
     if (!uri) return ecs.ContainerImage.fromAsset(repositoryDir, { platform: Platform.LINUX_AMD64 });
-    const inEcr = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)(?::([^@]+))?$/.exec(uri);
+    // <account>.dkr.ecr.<region>.amazonaws.com/<name>[:<tag>][@sha256:<digest>]
+    const inEcr = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)(?::([^@]+))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(uri);
     if (!inEcr) return ecs.ContainerImage.fromRegistry(uri);
-    const [, account, region, name, tag] = inEcr;
+    const [, account, region, name, tag, digest] = inEcr;
     const repository = ecr.Repository.fromRepositoryAttributes(this, 'ImageRepository', {
       repositoryArn: `arn:aws:ecr:${region}:${account}:repository/${name}`,
       repositoryName: name!,
     });
-    return ecs.ContainerImage.fromEcrRepository(repository, tag ?? 'latest');
+    return ecs.ContainerImage.fromEcrRepository(repository, digest ?? tag ?? 'latest');
   }
 }

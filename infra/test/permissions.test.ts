@@ -50,7 +50,7 @@ function allowed(template: Template, rolePrefix: string): Map<string, unknown[]>
     if (!p.Properties.Roles.some((r) => r.Ref.startsWith(rolePrefix))) continue;
     for (const s of p.Properties.PolicyDocument.Statement) {
       expect(s.Effect).to.equal('Allow');
-      for (const a of ([] as string[]).concat(s.Action)) out.set(a, ([] as unknown[]).concat(s.Resource));
+      for (const a of ([] as string[]).concat(s.Action)) out.set(a, [...(out.get(a) ?? []), ...([] as unknown[]).concat(s.Resource)]);
     }
   }
   return out;

@@ -116,12 +116,28 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(link.DependsOn).to.include(ctrId);
     });
 
+    it('keeps the customer data when the stack is deleted: the domain, its key and queue, the object types and the link stay', () => {
+      for (const type of ['AWS::CustomerProfiles::Domain', 'AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::CustomerProfiles::ObjectType', 'AWS::CustomerProfiles::Integration']) {
+        const found = Object.values(template.findResources(type)) as Array<Resource & { DeletionPolicy?: string }>;
+        expect(found.length, type).to.be.greaterThan(0);
+        for (const r of found) expect(r.DeletionPolicy, type).to.equal('Retain');
+      }
+    });
+
     it('refuses to link a domain Connect cannot use (its service-linked role allows amazon-connect-* only)', () => {
       expect(() => synthStack({ domainName: 'acme' })).to.throw(/amazon-connect-/);
     });
   });
 
   describe('the Customer Profiles domain (existing)', () => {
+    it('adds the object type to it, under another name if asked (a domain may have one of its own), and the service is told that name', () => {
+      const t = Template.fromStack(synthStack({ existingDomain: true, objectTypeName: 'ResolvedContactV2' }).stack);
+      t.hasResourceProperties('AWS::CustomerProfiles::ObjectType', { DomainName: DOMAIN, ObjectTypeName: 'ResolvedContactV2' });
+      t.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'RECORD_OBJECT_TYPE', Value: 'ResolvedContactV2' }]) })],
+      });
+    });
+
     it('adds the object type to it and creates no domain, key, queue or link', () => {
       const t = Template.fromStack(synthStack({ existingDomain: true }).stack);
       for (const type of ['AWS::CustomerProfiles::Domain', 'AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::CustomerProfiles::Integration']) t.resourceCountIs(type, 0);
@@ -246,6 +262,12 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       }
     });
 
+    it('is created after the Lambda is added to the instance', () => {
+      const [associationId] = only(template, 'AWS::Connect::IntegrationAssociation');
+      const [, flow] = only(template, 'AWS::Connect::ContactFlow');
+      expect(flow.DependsOn).to.include(associationId);
+    });
+
     it('infra/flows/sample-flow.json, the copy to import by hand, is the same flow (npx tsx infra/bin/sample-flow.ts writes it)', () => {
       const file: unknown = JSON.parse(readFileSync(join(REPO, 'infra/flows/sample-flow.json'), 'utf8'));
       expect(file).to.deep.equal(sampleFlow({ lambdaArn: PLACEHOLDER_LAMBDA_ARN, timeLimitSeconds: 3 }));
@@ -273,6 +295,26 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
         TargetType: 'ip',
         TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '10' }]),
       });
+    });
+
+    it('lets the load balancer reach the tasks on 8080 and the tasks reach Redis on its port, and nobody else in', () => {
+      const sg = (prefix: string) => Object.keys(template.findResources('AWS::EC2::SecurityGroup')).find((id) => id.startsWith(prefix))!;
+      const ingress = (Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]).map((r) => r.Properties as { GroupId: { 'Fn::GetAtt': [string] }; SourceSecurityGroupId: { 'Fn::GetAtt': [string] }; FromPort: number; ToPort: number });
+      const rules = ingress.map((r) => `${r.SourceSecurityGroupId['Fn::GetAtt'][0]} -> ${r.GroupId['Fn::GetAtt'][0]}:${r.FromPort}-${r.ToPort}`).sort();
+      const [lb, tasks, redis, caller] = ['ResolverLoadBalancerSecurityGroup', 'ResolverServiceSecurityGroup', 'ResolverRedisSecurityGroup', 'ResolverCallerSecurityGroup'].map(sg);
+      expect(rules).to.deep.equal([`${caller} -> ${lb}:80-80`, `${lb} -> ${tasks}:8080-8080`, `${tasks} -> ${redis}:6380-6380`].sort());
+      const [, redisGroup] = only(template, 'AWS::ElastiCache::ReplicationGroup');
+      expect(redisGroup.Properties.Port).to.equal(6380);
+      const env = envOf(container(template));
+      expect(JSON.stringify(env.REDIS_CLUSTER_NODES)).to.contain('ConfigurationEndPoint.Port');
+    });
+
+    it('pulls an image from ECR by tag or digest with the permission on that repository only', () => {
+      const digest = `sha256:${'a'.repeat(64)}`;
+      const t = Template.fromStack(synthStack({ image: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/resolver@${digest}` }).stack);
+      expect(JSON.stringify(container(t).Image)).to.contain(`/resolver@${digest}`);
+      const pulls = rolePolicyStatements(t, 'ResolverTaskExecutionRole').filter((x) => x.Action.includes('ecr:BatchGetImage'));
+      expect(pulls.map((x) => x.Resource)).to.deep.equal([`arn:aws:ecr:${REGION}:${ACCOUNT}:repository/resolver`]);
     });
 
     it('gives the container its secrets from Secrets Manager, never as plain values, and stops it only after the drain', () => {
