@@ -173,7 +173,7 @@ export class RedisRecordQueue implements RecordQueue {
       // timeout): the in-process copy asks Redis before it writes, so the record is not written twice.
       const appended = entry;
       const landed = appended
-        ? async () => (await LANDED.run(this.o.client, [this.inbox, `${this.o.prefix}:${QUEUE}:${jobId}`], [appended])) === 1
+        ? async () => (await LANDED.run(this.o.client, [this.inbox, this.queue.toKey(jobId)], [appended])) === 1
         : undefined;
       return this.o.fallback.enqueue(record, landed);
     }
