@@ -205,6 +205,8 @@ export class ResolverService extends Construct {
       maxHealthyPercent: 200,
       circuitBreaker: { rollback: true },
     });
+    // its first records need their object type: the tasks start once it exists
+    this.service.node.addDependency(props.domain.objectType);
     const scaling = this.service.autoScaleTaskCount({ minCapacity: minTasks, maxCapacity: props.maxTasks ?? 10 });
     // a cache hit costs about half a millisecond of CPU: CPU is what fills up first
     scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60, scaleInCooldown: Duration.minutes(5), scaleOutCooldown: Duration.minutes(1) });

@@ -283,8 +283,10 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
     }
     const envOf = (c: Record<string, unknown>) => Object.fromEntries((c.Environment as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
 
-    it('runs in the private subnets given, without a public IP, behind an internal load balancer that checks /healthz', () => {
+    it('runs in the private subnets given, without a public IP, behind an internal load balancer that checks /healthz, once its object type exists', () => {
       const [, service] = only(template, 'AWS::ECS::Service');
+      const [recordTypeId] = Object.entries(template.findResources('AWS::CustomerProfiles::ObjectType')).find(([, t]) => (t as Resource).Properties.ObjectTypeName === 'ResolvedContact')!;
+      expect(service.DependsOn).to.include(recordTypeId);
       const network = (service.Properties.NetworkConfiguration as { AwsvpcConfiguration: { AssignPublicIp: string; Subnets: string[] } }).AwsvpcConfiguration;
       expect(network.AssignPublicIp).to.equal('DISABLED');
       expect(network.Subnets).to.deep.equal(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
