@@ -50,6 +50,14 @@ export interface LoadResult {
 const STATUS = /"customerStatus":"([A-Z_]+)"/;
 const RECORD = /"contactRecordStatus":"([A-Z]+)"/;
 
+/** Counts a 2xx answer's `customerStatus` (`-` when it has none) and `contactRecordStatus`. */
+export function tallyAnswer(body: string, customerStatus: Record<string, number>, contactRecordStatus: Record<string, number>): void {
+  const s = STATUS.exec(body)?.[1] ?? '-';
+  customerStatus[s] = (customerStatus[s] ?? 0) + 1;
+  const r = RECORD.exec(body)?.[1];
+  if (r) contactRecordStatus[r] = (contactRecordStatus[r] ?? 0) + 1;
+}
+
 export function percentiles(values: Float64Array): Latency {
   const n = values.length;
   if (n === 0) return { p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN, mean: NaN };
@@ -80,11 +88,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         headers: o.headers,
         setupRequest: (req) => ({ ...req, body: o.nextBody() }),
         onResponse: (status, body) => {
-          if (status < 200 || status >= 300) return;
-          const s = STATUS.exec(body)?.[1] ?? '-';
-          customerStatus[s] = (customerStatus[s] ?? 0) + 1;
-          const r = RECORD.exec(body)?.[1];
-          if (r) contactRecordStatus[r] = (contactRecordStatus[r] ?? 0) + 1;
+          if (status >= 200 && status < 300) tallyAnswer(body, customerStatus, contactRecordStatus);
         },
       },
     ],

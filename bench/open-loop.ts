@@ -4,7 +4,7 @@
 // which a closed loop of N connections hides (a slow answer there only delays the next request).
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { percentiles, type LoadResult } from './load.js';
+import { percentiles, tallyAnswer, type LoadResult } from './load.js';
 
 export interface OpenLoopOptions {
   url: string;
@@ -31,9 +31,6 @@ export interface OpenLoopResult extends LoadResult {
   /** how late this sender put requests on the wire, ms (its own lag, included in every latency) */
   sendLag: { p50: number; p99: number; max: number };
 }
-
-const STATUS = /"customerStatus":"([A-Z_]+)"/;
-const RECORD = /"contactRecordStatus":"([A-Z]+)"/;
 
 /** mulberry32: a small seeded PRNG, so two runs offer the same arrival times */
 function random(seed: number): () => number {
@@ -92,11 +89,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           latencies[ok++] = performance.now() - dueAt;
-          const text = Buffer.concat(chunks).toString();
-          const s = STATUS.exec(text)?.[1] ?? '-';
-          customerStatus[s] = (customerStatus[s] ?? 0) + 1;
-          const r = RECORD.exec(text)?.[1];
-          if (r) contactRecordStatus[r] = (contactRecordStatus[r] ?? 0) + 1;
+          tallyAnswer(Buffer.concat(chunks).toString(), customerStatus, contactRecordStatus);
         } else non2xx++;
         if (++settled === sent && dispatched) done();
       });

@@ -18,6 +18,9 @@ interface Finding {
   path: string;
 }
 
+/** `path` is `scope` or one of its descendants */
+const inside = (path: string, scope: string): boolean => path === scope || path.startsWith(`${scope}/`);
+
 /** cdk-nag's findings from the policy-validation report a failed synthesis leaves in the cloud assembly. */
 function findingsOf(outdir: string): Finding[] {
   const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
@@ -53,11 +56,11 @@ describe('the AWS CDK app (infra/): cdk-nag and cfn-lint', function () {
         const findings = findingsOf(app.outdir);
         const acks = acknowledgements(stack);
         for (const f of findings) {
-          const answer = acks.find((a) => a.id === f.rule && (f.path === a.path || f.path.startsWith(`${a.path}/`)));
+          const answer = acks.find((a) => a.id === f.rule && inside(f.path, a.path));
           expect(answer, `an acknowledgement of ${f.rule} at ${f.path}`).to.not.equal(undefined);
         }
         for (const a of acks) {
-          expect(findings.some((f) => f.rule === a.id && (f.path === a.path || f.path.startsWith(`${a.path}/`))), `a finding for the acknowledgement of ${a.id} at ${a.path}`).to.equal(true);
+          expect(findings.some((f) => f.rule === a.id && inside(f.path, a.path)), `a finding for the acknowledgement of ${a.id} at ${a.path}`).to.equal(true);
           expect(a.reason.length, `the reason for ${a.id}`).to.be.greaterThan(40);
           seen.set(`${a.path} ${a.id}`, a);
         }

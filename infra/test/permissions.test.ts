@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AWS_OPERATIONS } from '../../src/aws-operations.js';
 import { grantedToService } from '../lib/permissions.js';
-import { ACCOUNT, DOMAIN, INSTANCE_ARN, REGION, REPO, synthStack } from './support.js';
+import { ACCOUNT, DOMAIN, INSTANCE_ARN, REGION, REPO, rolePolicyStatements, synthStack } from './support.js';
 
 /** the IAM prefix of each AWS SDK client the source imports */
 const PREFIX: Record<string, string> = {
@@ -16,6 +16,7 @@ const PREFIX: Record<string, string> = {
 /** Every `new <Operation>Command(` in the TypeScript under `dir`, as `prefix:Operation`, by file. */
 function sdkCalls(dir: string): Map<string, string[]> {
   const calls = new Map<string, string[]>();
+  const add = (call: string, file: string): void => void calls.set(call, [...(calls.get(call) ?? []), relative(REPO, join(REPO, dir, file))]);
   const files = readdirSync(join(REPO, dir), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
   for (const f of files) {
     const source = readFileSync(join(REPO, dir, f), 'utf8');
@@ -26,7 +27,7 @@ function sdkCalls(dir: string): Map<string, string[]> {
         const op = /^(\w+)Command$/.exec(name)?.[1];
         if (!op || !new RegExp(`new ${name}\\(`).test(source)) continue;
         expect(prefix, `the IAM prefix of ${from} (add it to PREFIX)`).to.be.a('string');
-        calls.set(`${prefix}:${op}`, [...(calls.get(`${prefix}:${op}`) ?? []), relative(REPO, join(REPO, dir, f))]);
+        add(`${prefix}:${op}`, f);
       }
     }
     // a client imported whole, on first use: import('@aws-sdk/client-x').then((sdk) => ... new sdk.XCommand(
@@ -36,7 +37,7 @@ function sdkCalls(dir: string): Map<string, string[]> {
       const prefix = PREFIX[whole[0]!];
       expect(prefix, `the IAM prefix of ${whole[0]} (add it to PREFIX)`).to.be.a('string');
       for (const [, op] of source.matchAll(/new \w+\.(\w+)Command\(/g)) {
-        calls.set(`${prefix}:${op}`, [...(calls.get(`${prefix}:${op}`) ?? []), relative(REPO, join(REPO, dir, f))]);
+        add(`${prefix}:${op}`, f);
       }
     }
   }
@@ -46,12 +47,9 @@ function sdkCalls(dir: string): Map<string, string[]> {
 /** The actions a role's policies allow, each with its resources. */
 function allowed(template: Template, rolePrefix: string): Map<string, unknown[]> {
   const out = new Map<string, unknown[]>();
-  for (const p of Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: Array<{ Ref: string }>; PolicyDocument: { Statement: Array<{ Effect: string; Action: string | string[]; Resource: unknown }> } } }>) {
-    if (!p.Properties.Roles.some((r) => r.Ref.startsWith(rolePrefix))) continue;
-    for (const s of p.Properties.PolicyDocument.Statement) {
-      expect(s.Effect).to.equal('Allow');
-      for (const a of ([] as string[]).concat(s.Action)) out.set(a, [...(out.get(a) ?? []), ...([] as unknown[]).concat(s.Resource)]);
-    }
+  for (const s of rolePolicyStatements(template, rolePrefix)) {
+    expect(s.Effect).to.equal('Allow');
+    for (const a of s.Action) out.set(a, [...(out.get(a) ?? []), ...([] as unknown[]).concat(s.Resource)]);
   }
   return out;
 }

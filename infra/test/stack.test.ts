@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadConfig } from '../../src/config/index.js';
 import { recordObjectType } from '../../src/records/job.js';
 import { PLACEHOLDER_LAMBDA_ARN, sampleFlow } from '../lib/sample-flow.js';
-import { ACCOUNT, DOMAIN, INSTANCE_ARN, REGION, REPO, synthStack } from './support.js';
+import { ACCOUNT, DOMAIN, INSTANCE_ARN, REGION, REPO, rolePolicyStatements, statements, synthStack } from './support.js';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
 
@@ -16,21 +16,6 @@ function only(template: Template, type: string): [string, Resource] {
   const found = Object.entries(template.findResources(type)) as Array<[string, Resource]>;
   expect(found.map(([id]) => id), type).to.have.length(1);
   return found[0]!;
-}
-
-/** A policy's statements, one action list each (CDK renders one action as a string). */
-function statements(doc: unknown): Array<{ Sid?: string; Effect: string; Action: string[]; Resource: unknown; Principal?: unknown; Condition?: unknown }> {
-  return ((doc as { Statement: Array<Record<string, unknown>> }).Statement ?? []).map((s) => ({
-    ...(s as { Effect: string; Resource: unknown }),
-    Action: ([] as string[]).concat(s.Action as string | string[]),
-  }));
-}
-
-function rolePolicyStatements(template: Template, rolePrefix: string): ReturnType<typeof statements> {
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
-  return policies
-    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref.startsWith(rolePrefix)))
-    .flatMap((p) => statements(p.Properties.PolicyDocument));
 }
 
 describe('the AWS CDK app (infra/): one construct at a time', function () {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { App, Validations } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ResolverStack, type ResolverStackProps } from '../lib/stack.js';
 
@@ -47,3 +48,28 @@ export function synthStack(over: Partial<ResolverStackProps> = {}, o: { nag?: bo
   if (o.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
+
+export interface Statement {
+  Sid?: string;
+  Effect: string;
+  /** always a list (CDK renders one action as a string) */
+  Action: string[];
+  Resource: unknown;
+  Principal?: unknown;
+  Condition?: unknown;
+}
+
+/** A policy document's statements. */
+export function statements(doc: unknown): Statement[] {
+  return ((doc as { Statement: Array<Record<string, unknown>> }).Statement ?? []).map((s) => ({
+    ...(s as { Effect: string; Resource: unknown }),
+    Action: ([] as string[]).concat(s.Action as string | string[]),
+  }));
+}
+
+/** The statements of the IAM policies attached to the roles whose logical ids start with `rolePrefix`. */
+export function rolePolicyStatements(template: Template, rolePrefix: string): Statement[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: Array<{ Ref: string }>; PolicyDocument: unknown } }>;
+  return policies.filter((p) => p.Properties.Roles.some((r) => r.Ref.startsWith(rolePrefix))).flatMap((p) => statements(p.Properties.PolicyDocument));
+}
+
