@@ -1,6 +1,9 @@
 import { LRUCache } from 'lru-cache';
-import type { Answer } from '../domain/answer.js';
+import { buildAnswer, clearOutcome, outcomeFrom, type Answer, type ClearOutcome, type Outcome } from '../domain/answer.js';
+import type { Identity } from '../domain/identity.js';
+import type { AttributeMapping } from '../domain/mapping.js';
 import type { StateKeys } from './keys.js';
+import type { RedisProfileCache } from './profile-cache.js';
 import type { RedisClient, RedisHealth } from './redis.js';
 import type { Sealer } from './seal.js';
 
@@ -11,13 +14,33 @@ import type { Sealer } from './seal.js';
  * together with the caller's cached lookup (SharedState.readContact).
  */
 export interface IdempotencyStore {
-  /** `variant`: the lookup's (see StateKeys.lookupKey); '' for the phone or e-mail alone */
-  put(tag: string, contactId: string, answer: Answer, variant?: string): Promise<void>;
+  /**
+   * `variant`: the lookup's (see StateKeys.lookupKey); '' for the phone or e-mail alone. `from`: the
+   * answer is `buildAnswer(from.outcome)`, all of whose personal values came from the cached lookup as
+   * it was read (sealed) and from the contact's identity: then the lookup's sealed value is kept with
+   * the outcome's clear parts, and the answer is not sealed again (see RedisIdempotencyStore).
+   */
+  put(tag: string, contactId: string, answer: Answer, variant?: string, from?: KeptFrom): Promise<void>;
   /**
    * Records `digest` as the contact's last update; returns the one before (undefined: none, or Redis
    * failing). The same digest twice in a row is a retry of one update; A, B, A are three updates.
    */
   swapLastUpdate(tag: string, contactId: string, digest: string): Promise<string | undefined>;
+}
+
+/** A cache hit's answer: the cached lookup's value as read from Redis (sealed), and the outcome built from it. */
+export interface KeptFrom {
+  sealedLookup: string;
+  outcome: Outcome;
+}
+
+/** A kept answer stored by reference. JSON, so it starts with '{': a sealed value starts with its key id. */
+interface KeptByReference {
+  /** not personal, in clear for erasure (the profile's contact history goes with the caller) */
+  profileId: string;
+  /** the cached lookup's sealed value, bound to the lookup's key */
+  lookup: string;
+  outcome: ClearOutcome;
 }
 
 const memoryKey = (tag: string, contactId: string, variant = '') => `${tag}|${contactId}${variant === '' ? '' : `|${variant}`}`;
@@ -62,6 +85,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 }
 
+/**
+ * In Redis. A cache hit's answer is kept by reference: the cached lookup's sealed value as it was read,
+ * beside the outcome's clear parts (status, repeat flag, record status...), and rebuilt from them and the
+ * contact's identity (which the key's tag names) when a retry reads it. The lookup's value stays sealed
+ * and bound to the lookup's key; nothing personal is in clear, and a cache hit seals one value fewer.
+ * Every other answer is sealed whole.
+ */
 export class RedisIdempotencyStore implements IdempotencyStore {
   constructor(
     private readonly redis: RedisClient,
@@ -69,10 +99,22 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly health: RedisHealth,
     private readonly ttlMs: number,
     private readonly sealer: Sealer,
+    private readonly lookups: Pick<RedisProfileCache, 'open'>,
+    private readonly mapping: AttributeMapping,
   ) {}
 
-  open(tag: string, contactId: string, raw: string, variant = ''): Answer | undefined {
-    return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId, variant));
+  /** The kept answer from its stored value; undefined when it does not open (tampered, moved, unknown key). */
+  open(tag: string, contactId: string, raw: string, variant: string, identity: Identity | undefined): Answer | undefined {
+    if (!raw.startsWith('{')) return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId, variant));
+    let kept: KeptByReference;
+    try {
+      kept = JSON.parse(raw) as KeptByReference;
+    } catch {
+      return undefined;
+    }
+    const lookup = typeof kept.lookup === 'string' ? this.lookups.open(tag, kept.lookup, variant) : undefined;
+    if (!lookup || (lookup.summary?.profileId ?? '') !== kept.profileId) return undefined;
+    return buildAnswer(outcomeFrom(kept.outcome, lookup.summary, identity, this.mapping), this.mapping);
   }
 
   swapLastUpdate(tag: string, contactId: string, digest: string): Promise<string | undefined> {
@@ -83,12 +125,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     );
   }
 
-  put(tag: string, contactId: string, answer: Answer, variant = ''): Promise<void> {
+  put(tag: string, contactId: string, answer: Answer, variant = '', from?: KeptFrom): Promise<void> {
     return this.health.safely(
       'idempotency.put',
       async () => {
         const key = this.keys.contactAnswer(tag, contactId, variant);
-        await this.redis.set(key, this.sealer.seal(answer, key), 'PX', this.ttlMs);
+        const value = from
+          ? JSON.stringify({ profileId: answer.profileId ?? '', lookup: from.sealedLookup, outcome: clearOutcome(from.outcome) } satisfies KeptByReference)
+          : this.sealer.seal(answer, key);
+        await this.redis.set(key, value, 'PX', this.ttlMs);
       },
       undefined,
     );

@@ -7,6 +7,7 @@ import { MemoryCallBudget, RedisCallBudget, type CallBudget } from './budget.js'
 import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
 import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
 import type { Answer } from '../domain/answer.js';
+import type { Identity } from '../domain/identity.js';
 import type { CachedLookup } from './profile-cache.js';
 import { RedisHealth, type RedisClient } from './redis.js';
 import { Sealer, type DataKey } from './seal.js';
@@ -48,13 +49,18 @@ export interface SharedState {
   /** the fleet's allowance of enrichment calls */
   budget: CallBudget;
   health: RedisHealth;
-  /** What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the caller's cached lookup. */
-  readContact: (tag: string, variant: string, contactId: string) => Promise<ContactReads>;
+  /**
+   * What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the
+   * caller's cached lookup. `identity`: the contact's (the one the tag names), for a kept answer stored by reference.
+   */
+  readContact: (tag: string, variant: string, contactId: string, identity: Identity | undefined) => Promise<ContactReads>;
 }
 
 export interface ContactReads {
   earlier: Answer | undefined;
   cached: CachedLookup | undefined;
+  /** with Redis: the cached lookup's value as read (sealed), to keep the answer by reference (IdempotencyStore.put) */
+  sealedLookup?: string | undefined;
 }
 
 export function createSharedState(o: SharedStateOptions): SharedState {
@@ -75,17 +81,19 @@ export function createSharedState(o: SharedStateOptions): SharedState {
   }
   const sealer = new Sealer(o.dataKeys);
   const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs, sealer);
-  const idempotency = new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer);
+  const idempotency = new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer, cache, o.mapping);
   const redis = o.redis;
   // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
-  const readContact = (tag: string, variant: string, contactId: string): Promise<ContactReads> =>
-    health.safely(
+  const readContact = (tag: string, variant: string, contactId: string, identity: Identity | undefined): Promise<ContactReads> =>
+    health.safely<ContactReads>(
       'contact.read',
       async () => {
         const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId, variant), keys.profileCache(tag, variant));
+        const cached = lookup ? cache.open(tag, lookup, variant) : undefined;
         return {
-          earlier: answer ? idempotency.open(tag, contactId, answer, variant) : undefined,
-          cached: lookup ? cache.open(tag, lookup, variant) : undefined,
+          earlier: answer ? idempotency.open(tag, contactId, answer, variant, identity) : undefined,
+          cached,
+          sealedLookup: cached ? lookup! : undefined,
         };
       },
       { earlier: undefined, cached: undefined },

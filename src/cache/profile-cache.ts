@@ -60,7 +60,16 @@ export class MemoryProfileCache implements ProfileCache {
   }
 }
 
+// Lookups opened lately, by their sealed value: a caller's entry is read by every contact of theirs until
+// it changes, and a value is one seal (its nonce is random), so the same value opens to the same lookup.
+// A repeat read skips the AES-GCM open and the JSON parse. Bounded in count and age: the personal data
+// in it stays in this process no longer than OPENED_MAX_AGE_MS, and an erased entry is no longer read.
+const OPENED_MAX = 10_000;
+const OPENED_MAX_AGE_MS = 60_000;
+
 export class RedisProfileCache implements ProfileCache {
+  private readonly opened = new Map<string, { aad: string; lookup: CachedLookup; until: number }>();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StateKeys,
@@ -106,7 +115,20 @@ export class RedisProfileCache implements ProfileCache {
     return this.sealer.seal(lookup, this.keys.profileCache(tag, variant));
   }
 
+  /** The entry from its stored value (the caller treats it as read-only: it may be shared with other reads of it). */
   open(tag: string, raw: string, variant = ''): CachedLookup | undefined {
-    return this.sealer.open<CachedLookup>(raw, this.keys.profileCache(tag, variant));
+    const aad = this.keys.profileCache(tag, variant);
+    const now = Date.now();
+    const known = this.opened.get(raw);
+    // the same value under another key does not open, here as in the sealer
+    if (known && known.aad === aad && known.until > now) return known.lookup;
+    const lookup = this.sealer.open<CachedLookup>(raw, aad);
+    if (lookup) {
+      this.opened.delete(raw);
+      this.opened.set(raw, { aad, lookup, until: now + OPENED_MAX_AGE_MS });
+      // oldest first: drop the oldest beyond the bound
+      if (this.opened.size > OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
+    }
+    return lookup;
   }
 }

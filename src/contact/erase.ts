@@ -75,7 +75,8 @@ export class Eraser {
     for (const key of keys) {
       if (!/:(profile|contact):[^:]+(:[^:]+)?$/.test(key)) continue;
       const raw = await s.redis.get(key);
-      const value = raw ? s.sealer.open<{ summary?: { profileId?: string }; profileId?: string }>(raw, key) : undefined;
+      // a kept answer stored by reference (JSON) names its profile in clear; any other value is sealed
+      const value = !raw ? undefined : raw.startsWith('{') ? parsed(raw) : s.sealer.open<{ summary?: { profileId?: string }; profileId?: string }>(raw, key);
       const id = value?.summary?.profileId ?? value?.profileId;
       if (id) profileIds.add(id);
     }
@@ -85,5 +86,14 @@ export class Eraser {
     for (const id of profileIds) contactHistories += await s.redis.del(this.state.keys.recentContacts(id));
     const records = await s.records.forget(tag);
     return { callerEntries, contactHistories, records: records.removed, recordsInProgress: records.inProgress };
+  }
+}
+
+function parsed(raw: string): { summary?: { profileId?: string }; profileId?: string } | undefined {
+  try {
+    const value = JSON.parse(raw) as unknown;
+    return typeof value === 'object' && value !== null && typeof (value as { profileId?: unknown }).profileId === 'string' ? (value) : undefined;
+  } catch {
+    return undefined;
   }
 }

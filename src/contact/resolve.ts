@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import type { SharedState } from '../cache/index.js';
+import type { ContactReads, SharedState } from '../cache/index.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
 import { NO_REPEAT } from '../cache/recent-contacts.js';
 import type { RecordJob } from '../records/job.js';
@@ -94,17 +94,19 @@ export class ContactResolver {
     // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
     // after a greeting) gets a new answer, a Connect retry of the same call the same one.
-    const { earlier, cached } = await withinDeadline(this.deps.readContact(tag, variant, event.contactId), signal).catch(() => ({
-      earlier: undefined,
-      cached: undefined,
-    }));
+    const { earlier, cached, sealedLookup } = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys.identity), signal).catch(
+      (): ContactReads => ({ earlier: undefined, cached: undefined }),
+    );
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    const resolved = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, cached, signal);
+    const { cacheOutcome, ...resolved } = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, cached, signal);
     // A fallback is not kept: a retry deserves a fresh attempt. Not awaited: a Connect retry comes
     // seconds later, and the answer need not wait for Redis (failures are counted by the store).
-    if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(tag, event.contactId, resolved.answer, variant);
+    // A cache hit's answer is kept by reference to the lookup it came from (no seal of its own).
+    if (resolved.answer.degraded !== 'true') {
+      void this.deps.idempotency.put(tag, event.contactId, resolved.answer, variant, cacheOutcome && sealedLookup ? { sealedLookup, outcome: cacheOutcome } : undefined);
+    }
     return resolved;
   }
 
@@ -115,7 +117,7 @@ export class ContactResolver {
     at: { tag: string; variant: string },
     cached: CachedLookup | undefined,
     signal: AbortSignal,
-  ): Promise<Resolved> {
+  ): Promise<Resolved & { cacheOutcome?: Outcome }> {
     const createAllowed = (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys);
     const age = cached ? this.now() - cached.cachedAt : Infinity;
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
@@ -154,7 +156,7 @@ export class ContactResolver {
     const summary = lookup.summary;
     if (!summary) {
       const outcome: Outcome = { ...this.outcome(lookup.status, keys.identity), ...lookup, degraded };
-      return this.finish(outcome, identitySource, failure, source);
+      return { ...this.finish(outcome, identitySource, failure, source), ...(source === 'cache' && { cacheOutcome: outcome }) };
     }
     // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
     const enriching: Promise<Enrichment> =
@@ -186,7 +188,10 @@ export class ContactResolver {
       recordStatus,
       enrichment: { status: enrichment.status, values: enrichment.values },
     };
-    return this.finish(outcome, identitySource, failure, source);
+    // every personal value of a cache hit's answer is the cached lookup's, unless enrichment called a
+    // source now or left one out (outcomeFrom rebuilds the rest): then it can be kept by reference
+    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL';
+    return { ...this.finish(outcome, identitySource, failure, source), ...(byReference && { cacheOutcome: outcome }) };
   }
 
   /**

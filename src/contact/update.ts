@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { SharedState } from '../cache/index.js';
 import { updateAnswer, updateSummary, type Answer } from '../domain/answer.js';
-import { normaliseEmail, normalisePhone } from '../domain/identity.js';
+import { normaliseEmail, normalisePhone, type Identity } from '../domain/identity.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { InvalidUpdate, parseProfileUpdate, updatedFieldNames, type ProfileUpdate } from '../domain/profile-update.js';
 import { InvalidEventError } from '../errors.js';
@@ -60,7 +60,7 @@ export class ProfileUpdater {
     // update, it is not one of the lookup's keys.
     const found = callerKeys({ ...event, parameters: { ...event.parameters, profileId: undefined } }, region);
     const at = found ? this.deps.keys.lookupKey(found.keys) : undefined;
-    const resolved = event.parameters.profileId ? { profileId: event.parameters.profileId } : at ? await this.resolvedProfile(at.tag, at.variant, event.contactId, signal) : undefined;
+    const resolved = event.parameters.profileId ? { profileId: event.parameters.profileId } : at ? await this.resolvedProfile(at.tag, at.variant, event.contactId, found?.keys.identity, signal) : undefined;
     const answer = (status: UpdateStatus, profileId = '') => ({ answer: { updateStatus: status, profileId, updatedFields: fields.join(',') }, status, fields });
     if (!resolved) return answer('NO_PROFILE');
     // a profile the caller did not prove to be theirs (ID&V failed) is not theirs to write to
@@ -87,7 +87,7 @@ export class ProfileUpdater {
     // not queued: a retry of it must try again, not be taken for a retry of a queued one
     if (status !== 'QUEUED') await this.deps.idempotency.swapLastUpdate(tag, event.contactId, previous ?? '').catch(() => undefined);
     if (status === 'QUEUED' && at) {
-      await withinDeadline(this.readYourWrites(at, event.contactId, profileId, update), signal).catch(() => undefined);
+      await withinDeadline(this.readYourWrites(at, found?.keys.identity, event.contactId, profileId, update), signal).catch(() => undefined);
     }
     return answer(status, profileId);
   }
@@ -97,10 +97,11 @@ export class ProfileUpdater {
     tag: string,
     variant: string,
     contactId: string,
+    identity: Identity | undefined,
     signal: AbortSignal,
   ): Promise<{ profileId: string; verification?: string } | undefined> {
     for (const v of variant === '' ? [''] : [variant, '']) {
-      const { earlier } = await withinDeadline(this.deps.readContact(tag, v, contactId), signal).catch(() => ({ earlier: undefined }));
+      const { earlier } = await withinDeadline(this.deps.readContact(tag, v, contactId, identity), signal).catch(() => ({ earlier: undefined }));
       if (earlier?.profileId) return { profileId: earlier.profileId, ...(earlier.verification !== undefined && { verification: earlier.verification }) };
     }
     return undefined;
@@ -114,9 +115,15 @@ export class ProfileUpdater {
    * too, perhaps: its cached lookups are dropped, not guessed (the next call from it searches). The
    * repeat-contact history is kept by profile id: a new number does not reset it.
    */
-  private async readYourWrites(at: { tag: string; variant: string }, contactId: string, profileId: string, update: ProfileUpdate): Promise<void> {
+  private async readYourWrites(
+    at: { tag: string; variant: string },
+    identity: Identity | undefined,
+    contactId: string,
+    profileId: string,
+    update: ProfileUpdate,
+  ): Promise<void> {
     for (const variant of new Set(['', at.variant])) {
-      const { earlier, cached } = await this.deps.readContact(at.tag, variant, contactId);
+      const { earlier, cached } = await this.deps.readContact(at.tag, variant, contactId, identity);
       if (earlier?.profileId === profileId) await this.deps.idempotency.put(at.tag, contactId, updateAnswer(earlier, update, this.deps.mapping), variant);
       if (cached?.summary?.profileId !== profileId) continue;
       await this.deps.cache.set(at.tag, { ...cached, summary: updateSummary(cached.summary, update, this.deps.mapping), cachedAt: this.now() }, variant);

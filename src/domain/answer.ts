@@ -95,6 +95,36 @@ export interface Outcome {
   enrichment: { status: EnrichmentStatus; values: Readonly<Record<string, string>> };
 }
 
+/**
+ * What an outcome holds that is not personal: a kept answer stores it in clear beside the sealed
+ * lookup that gave it the rest (see IdempotencyStore.put).
+ */
+export type ClearOutcome = Pick<Outcome, 'status' | 'matchCount' | 'degraded' | 'repeat' | 'recordStatus' | 'verification' | 'matchedBy'> & {
+  enrichment: EnrichmentStatus;
+};
+
+export function clearOutcome(o: Outcome): ClearOutcome {
+  const { status, matchCount, degraded, repeat, recordStatus, verification, matchedBy } = o;
+  return { status, matchCount, degraded, repeat, recordStatus, verification, matchedBy, enrichment: o.enrichment.status };
+}
+
+/**
+ * The outcome again from its clear parts, the lookup it came from and the contact's identity. Only for
+ * an outcome whose enrichment values were all the lookup's own (nothing called, none missing): every
+ * mapped source's values are then read from the summary as the enricher read them.
+ */
+export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undefined, identity: Identity | undefined, mapping: AttributeMapping): Outcome {
+  const values: Record<string, string> = {};
+  if (summary && clear.enrichment !== 'NONE') {
+    for (const m of mapping) {
+      const value = m.call ? summary.enriched?.[m.call.id]?.values[m.key] : undefined;
+      if (value !== undefined) values[m.key] = value;
+    }
+  }
+  const { enrichment, ...rest } = clear;
+  return { ...rest, identity, summary, enrichment: { status: enrichment, values } };
+}
+
 export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
   const id = o.identity;
   const s = o.summary;

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { InvalidEventError } from '../errors.js';
 
 // Answers carry personal data and are for machines: no caching, no sniffing, no framing, no referrer.
-const HEADERS: Readonly<Record<string, string>> = Object.freeze({
+const HEADERS: ReadonlyArray<readonly [string, string]> = Object.entries({
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
@@ -13,7 +13,8 @@ const HEADERS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 export const hardeningHeaders: RequestHandler = (_req, res, next) => {
-  res.set(HEADERS);
+  // Node's own setHeader: Express' res.set() adds nothing these values need (no Content-Type among them)
+  for (const [name, value] of HEADERS) res.setHeader(name, value);
   next();
 };
 

@@ -8,6 +8,7 @@ import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
 import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
 const PHONE = '+14255550123';
@@ -43,15 +44,18 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
   let mappingFile: string;
   let amelia: string;
   let other: string;
+  /** the Redis key prefix of the test's service */
+  let prefix = '';
 
   const start = async (extra: Record<string, string> = {}) => {
+    // a key prefix per test: no cached lookup or kept answer carries over
+    prefix = `t${seq++}`;
     app = await startService({
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
       REDIS_URL: redis.url,
-      // a key prefix per test: no cached lookup or kept answer carries over
-      REDIS_KEY_PREFIX: `t${seq++}`,
+      REDIS_KEY_PREFIX: prefix,
       ATTRIBUTE_MAPPING_FILE: mappingFile,
       RECORD_WORKER: 'false',
       ...extra,
@@ -239,6 +243,85 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       const second = await resolve(voice(PHONE));
       expect(fake.calls.length - callsBefore, 'AWS calls on a cache hit').to.equal(0);
       expect(second).to.include({ lastOrderStatus: 'SHIPPED', isVip: 'true', contactsIn30Days: '3', enrichment: 'COMPLETE' });
+    });
+
+    describe('a cache hit\'s answer, kept for Connect\'s retries by reference to the cached lookup', () => {
+      /** the value kept for a ContactId (one per contact and lookup; these contacts have one each), once written (not awaited by the answer) */
+      const keptValue = async (contactId: string): Promise<{ key: string; value: string }> =>
+        withRedis(async (client) => {
+          let key: string | undefined;
+          await until('the kept answer', async () => ([key] = await client.keys(`${prefix}:*:contact:${contactId}*`)).length > 0);
+          return { key: key!, value: (await client.get(key!))! };
+        });
+      const withRedis = async <T>(fn: (client: ReturnType<RedisServer['client']>) => Promise<T>): Promise<T> => {
+        const client = redis.client();
+        try {
+          return await fn(client);
+        } finally {
+          client.disconnect();
+        }
+      };
+      /** drops the test's cached lookups */
+      const dropLookups = () => withRedis(async (client) => client.del(...(await client.keys(`${prefix}:*:profile:*`))));
+
+      it('a retry answers as before, enrichment values included, from the kept value alone, which holds nothing personal in clear', async () => {
+        await start();
+        await resolve(voice(PHONE)); // the lookup, cached with its enrichment
+        const contactId = nextContact();
+        const first = await resolve(voice(PHONE, {}, contactId));
+        expect(first).to.include({ customerStatus: 'KNOWN', firstName: 'Amelia', lastOrderStatus: 'SHIPPED', isVip: 'true', enrichment: 'COMPLETE', isRepeatContact: 'true' });
+
+        const { value } = await keptValue(contactId);
+        const kept = JSON.parse(value) as { profileId: string; lookup: string; outcome: Record<string, unknown> };
+        expect(kept.profileId).to.equal(amelia);
+        expect(kept.outcome).to.include({ status: 'KNOWN', recordStatus: 'QUEUED', enrichment: 'COMPLETE' });
+        for (const personal of ['Amelia', PHONE, PHONE.slice(2), 'SHIPPED', 'gold']) expect(value, personal).to.not.contain(personal);
+
+        // the cached lookup gone (an update dropped it, say): the retry still answers from what was kept
+        expect(await dropLookups()).to.equal(1);
+        const searches = fake.callsTo('SearchProfiles').length;
+        const retry = await resolve(voice(PHONE, {}, contactId));
+        expect(retry).to.deep.equal(first);
+        expect(fake.callsTo('SearchProfiles'), 'no lookup for the retry').to.have.length(searches);
+      });
+
+      it('a verified variant\'s retry answers as before too, on another replica', async () => {
+        await start();
+        await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }));
+        const contactId = nextContact();
+        const first = await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId));
+        expect(first).to.include({ verification: 'VERIFIED', matchedBy: '_phone,_account', enrichment: 'COMPLETE' });
+        expect((await keptValue(contactId)).value.startsWith('{')).to.equal(true);
+        await app!.stop();
+        app = await startService({
+          CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+          AWS_REGION: 'us-east-1',
+          AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+          REDIS_URL: redis.url,
+          REDIS_KEY_PREFIX: prefix,
+          ATTRIBUTE_MAPPING_FILE: mappingFile,
+          RECORD_WORKER: 'false',
+        });
+        expect(await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId))).to.deep.equal(first);
+      });
+
+      it('a kept value whose sealed lookup does not open is not used: the retry is looked up afresh', async () => {
+        await start();
+        await resolve(voice(PHONE));
+        const contactId = nextContact();
+        const first = await resolve(voice(PHONE, {}, contactId));
+        const { key, value } = await keptValue(contactId);
+        const kept = JSON.parse(value) as { lookup: string };
+        // one character of the ciphertext changed, and the cached lookup gone: only a new search can answer
+        const body = kept.lookup.split('.');
+        body[2] = (body[2]![0] === 'A' ? 'B' : 'A') + body[2]!.slice(1);
+        await withRedis((client) => client.set(key, JSON.stringify({ ...kept, lookup: body.join('.') }), 'PX', 60_000));
+        expect(await dropLookups()).to.equal(1);
+        const searches = fake.callsTo('SearchProfiles').length;
+        const retry = await resolve(voice(PHONE, {}, contactId));
+        expect(fake.callsTo('SearchProfiles')).to.have.length(searches + 1);
+        expect(retry).to.include({ customerStatus: 'KNOWN', profileId: first.profileId, firstName: 'Amelia' });
+      });
     });
 
     it('PARTIAL, inside the deadline: one source hanging and one failing leave their keys "", the rest of the answer stands', async () => {
