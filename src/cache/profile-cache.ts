@@ -62,8 +62,10 @@ export class MemoryProfileCache implements ProfileCache {
 
 // Lookups opened lately, by their sealed value: a caller's entry is read by every contact of theirs until
 // it changes, and a value is one seal (its nonce is random), so the same value opens to the same lookup.
-// A repeat read skips the AES-GCM open and the JSON parse. Bounded in count and age: the personal data
-// in it stays in this process no longer than OPENED_MAX_AGE_MS, and an erased entry is no longer read.
+// A repeat read skips the AES-GCM open and the JSON parse. Bounded in count and age: an entry is reused
+// for OPENED_MAX_AGE_MS after it was first opened and dropped at the next read after that (entries are in
+// the order they were opened, so each read drops the expired ones from the front). An erased entry is
+// no longer read from Redis, so its value is not looked up here again.
 const OPENED_MAX = 10_000;
 const OPENED_MAX_AGE_MS = 60_000;
 
@@ -77,6 +79,8 @@ export class RedisProfileCache implements ProfileCache {
     /** how long Redis keeps an entry: the stale-if-error maximum age */
     readonly keepMs: number,
     private readonly sealer: Sealer,
+    /** epoch ms; tests move time */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get(tag: string, variant = ''): Promise<CachedLookup | undefined> {
@@ -118,13 +122,16 @@ export class RedisProfileCache implements ProfileCache {
   /** The entry from its stored value (the caller treats it as read-only: it may be shared with other reads of it). */
   open(tag: string, raw: string, variant = ''): CachedLookup | undefined {
     const aad = this.keys.profileCache(tag, variant);
-    const now = Date.now();
+    const now = this.now();
+    for (const [value, entry] of this.opened) {
+      if (entry.until > now) break;
+      this.opened.delete(value);
+    }
     const known = this.opened.get(raw);
     // the same value under another key does not open, here as in the sealer
-    if (known && known.aad === aad && known.until > now) return known.lookup;
+    if (known && known.aad === aad) return known.lookup;
     const lookup = this.sealer.open<CachedLookup>(raw, aad);
     if (lookup) {
-      this.opened.delete(raw);
       this.opened.set(raw, { aad, lookup, until: now + OPENED_MAX_AGE_MS });
       // oldest first: drop the oldest beyond the bound
       if (this.opened.size > OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);

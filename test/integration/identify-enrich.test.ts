@@ -47,9 +47,10 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
   /** the Redis key prefix of the test's service */
   let prefix = '';
 
-  const start = async (extra: Record<string, string> = {}) => {
+  /** `sameFleet`: another replica on the test's Redis keys, rather than a new prefix */
+  const start = async (extra: Record<string, string> = {}, sameFleet = false) => {
     // a key prefix per test: no cached lookup or kept answer carries over
-    prefix = `t${seq++}`;
+    if (!sameFleet) prefix = `t${seq++}`;
     app = await startService({
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
@@ -293,15 +294,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
         expect(first).to.include({ verification: 'VERIFIED', matchedBy: '_phone,_account', enrichment: 'COMPLETE' });
         expect((await keptValue(contactId)).value.startsWith('{')).to.equal(true);
         await app!.stop();
-        app = await startService({
-          CUSTOMER_PROFILES_DOMAIN: DOMAIN,
-          AWS_REGION: 'us-east-1',
-          AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-          REDIS_URL: redis.url,
-          REDIS_KEY_PREFIX: prefix,
-          ATTRIBUTE_MAPPING_FILE: mappingFile,
-          RECORD_WORKER: 'false',
-        });
+        await start({}, true);
         expect(await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId))).to.deep.equal(first);
       });
 

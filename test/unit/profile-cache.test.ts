@@ -9,8 +9,17 @@ import { createLogger } from '../../src/ops/logger.js';
 // open() and seal() do not touch Redis: a client that never connects
 const redis = new Redis({ lazyConnect: true });
 const keys = new StateKeys('cpr', 'acme', 'a-test-secret-of-some-length', []);
-const sealer = new Sealer([{ id: 'k1', key: Buffer.alloc(32, 7) }]);
-const cache = new RedisProfileCache(redis, keys, new RedisHealth(createLogger('silent')), 60_000, sealer);
+let now = 1_764_000_000_000;
+/** the real sealer, counting the values it opens */
+class CountingSealer extends Sealer {
+  opened = 0;
+  override open<T>(sealed: string, aad: string): T | undefined {
+    this.opened++;
+    return super.open<T>(sealed, aad);
+  }
+}
+const counting = new CountingSealer([{ id: 'k1', key: Buffer.alloc(32, 7) }]);
+const cache = new RedisProfileCache(redis, keys, new RedisHealth(createLogger('silent')), 60_000, counting, () => now);
 const lookup: CachedLookup = {
   status: 'KNOWN',
   matchCount: 1,
@@ -21,10 +30,16 @@ const lookup: CachedLookup = {
 describe('cached lookups, opened', () => {
   after(() => redis.disconnect());
 
-  it('a value opens to its lookup, again and again (the second time from the lookups opened lately)', () => {
+  it('a value opens to its lookup, again and again: the AES-GCM open once in 60 s, then again', () => {
     const raw = cache.seal('tagA', lookup);
+    const before = counting.opened;
     expect(cache.open('tagA', raw)).to.deep.equal(lookup);
+    now += 59_000;
     expect(cache.open('tagA', raw)).to.deep.equal(lookup);
+    expect(counting.opened - before, 'opened once within 60 s').to.equal(1);
+    now += 1_000;
+    expect(cache.open('tagA', raw)).to.deep.equal(lookup);
+    expect(counting.opened - before, 'and again after').to.equal(2);
   });
 
   it('a value opened once still does not open under another caller or variant (its key is its AAD)', () => {
