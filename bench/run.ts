@@ -707,10 +707,11 @@ function verdicts(rows: Row[], sdkCall: Latency | undefined): Verdict[] {
     // the hot path's calls: the record writes of the background worker are not the answer's
     const byOp = hitEnrich.aws?.calls.byOperation;
     const calls = byOp ? ['SearchProfiles', 'CreateProfile', ...ENRICH_OPS].reduce((n, op) => n + (byOp[op] ?? 0), 0) : NaN;
+    // (its p99 < 10 ms at 32 connections went with the cache hit's, issue 16: the floor's own p99 there is 15-30 ms)
     add(
-      `cache hit with 3 enrichment sources: no AWS call, p99 < 10 ms (${at(hitEnrich)})`,
+      `cache hit with 3 enrichment sources: no AWS call (${at(hitEnrich)})`,
       `${calls} AWS calls, p50 ${fmt(hitEnrich.latency.p50)} ms, p99 ${fmt(hitEnrich.latency.p99)} ms${hit ? ` (profile fields only: p50 ${fmt(hit.latency.p50)} ms, p99 ${fmt(hit.latency.p99)} ms)` : ''}`,
-      calls === 0 && hitEnrich.latency.p99 < 10 && clean(hitEnrich, 'KNOWN'),
+      calls === 0 && clean(hitEnrich, 'KNOWN'),
     );
   }
   above('new-load', 2, 5, 'new caller', true);
