@@ -89,10 +89,11 @@ export class Eraser {
   }
 }
 
-function parsed(raw: string): { summary?: { profileId?: string }; profileId?: string } | undefined {
+/** A kept answer stored by reference: its profile id, given in clear. */
+function parsed(raw: string): { summary?: undefined; profileId?: string } | undefined {
   try {
-    const value = JSON.parse(raw) as unknown;
-    return typeof value === 'object' && value !== null && typeof (value as { profileId?: unknown }).profileId === 'string' ? (value) : undefined;
+    const value = JSON.parse(raw) as { profileId?: unknown } | null;
+    return typeof value?.profileId === 'string' ? { profileId: value.profileId } : undefined;
   } catch {
     return undefined;
   }
