@@ -36,9 +36,23 @@ export class Pacer {
 
   /** Right before an object write: 0 (and this write is the profile's last) or how long to wait still. */
   confirmProfileObject(profileId: string): Promise<number> {
-    return this.run(CONFIRM, `${this.o.keyPrefix}:pace:{p:${profileId}}:last`, this.profileGapMs, (last, now) =>
+    return this.run(CONFIRM, this.lastWriteKey(profileId), this.profileGapMs, (last, now) =>
       now - last < this.profileGapMs ? { wait: this.profileGapMs - (now - last), next: last } : { wait: 0, next: now },
     );
+  }
+
+  /**
+   * Right after an object write has come back (written or not): the profile's last write is now. The
+   * gap then runs from when Customer Profiles had surely taken the write, not from when it was sent: a
+   * write slow to leave this process (or slow to be read at the other end) cannot bring the next one
+   * within the second on arrival.
+   */
+  async settleProfileObject(profileId: string): Promise<void> {
+    await this.run(SETTLE, this.lastWriteKey(profileId), this.profileGapMs, (last, now) => ({ wait: 0, next: Math.max(last, now) }));
+  }
+
+  private lastWriteKey(profileId: string): string {
+    return `${this.o.keyPrefix}:pace:{p:${profileId}}:last`;
   }
 
   /**
@@ -119,6 +133,15 @@ local gap = tonumber(ARGV[1])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 redis.call('SET', KEYS[1], slot + gap, 'PX', slot + gap - now + 1000)
 return slot - now
+`);
+
+// a write has come back: the profile's last object write is now, in Redis' clock (never moved back)
+const SETTLE = new RedisScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now > last then redis.call('SET', KEYS[1], now, 'PX', tonumber(ARGV[1]) + 1000) end
+return 0
 `);
 
 // the profile's last object write, in Redis' clock: how long to wait still, or 0 and this write is the last

@@ -38,6 +38,17 @@ describe('write pacing per profile (Pacer)', function () {
         expect(await p.confirmProfileObject(profile)).to.equal(0);
         expect(await p.confirmProfileObject('d'.repeat(32))).to.equal(0); // other profiles are not held up
       });
+
+      it('after a write comes back, the gap runs from then: a write slow to arrive does not bring the next one closer', async () => {
+        const p = pacer();
+        const profile = 'e'.repeat(32);
+        expect(await p.confirmProfileObject(profile)).to.equal(0); // sent now
+        await sleep(400); // ... and back 400 ms later
+        await p.settleProfileObject(profile);
+        await sleep(700); // past the gap from the send, not from the return
+        const wait = await p.confirmProfileObject(profile);
+        expect(wait).to.be.within(300, 360);
+      });
     });
   }
 });
