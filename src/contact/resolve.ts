@@ -1,5 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { ContactReads, SharedState } from '../cache/index.js';
+import type { KeptFrom } from '../cache/idempotency.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
 import { NO_REPEAT } from '../cache/recent-contacts.js';
 import type { RecordJob } from '../records/job.js';
@@ -94,19 +95,23 @@ export class ContactResolver {
     // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
     // after a greeting) gets a new answer, a Connect retry of the same call the same one.
-    const { earlier, cached, sealedLookup } = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys.identity), signal).catch(
+    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys.identity), signal).catch(
       (): ContactReads => ({ earlier: undefined, cached: undefined }),
     );
+    const earlier = reads.earlier;
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    const { cacheOutcome, ...resolved } = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, cached, signal);
-    // A fallback is not kept: a retry deserves a fresh attempt. Not awaited: a Connect retry comes
-    // seconds later, and the answer need not wait for Redis (failures are counted by the store).
-    // A cache hit's answer is kept by reference to the lookup it came from (no seal of its own).
-    if (resolved.answer.degraded !== 'true') {
-      void this.deps.idempotency.put(tag, event.contactId, resolved.answer, variant, cacheOutcome && sealedLookup ? { sealedLookup, outcome: cacheOutcome } : undefined);
-    }
+    return this.resolveAfresh(event, keys, identitySource, { tag, variant }, reads, signal);
+  }
+
+  /**
+   * Keeps the answer for a Connect retry of the contact. A fallback is not kept: a retry deserves a fresh
+   * attempt. Not awaited: a retry comes seconds later, and the answer need not wait for Redis (failures
+   * are counted by the store). `from`: a cache hit's, kept by reference to its lookup (no seal of its own).
+   */
+  private kept(at: { tag: string; variant: string }, contactId: string, resolved: Resolved, from?: KeptFrom): Resolved {
+    if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(at.tag, contactId, resolved.answer, at.variant, from);
     return resolved;
   }
 
@@ -115,9 +120,9 @@ export class ContactResolver {
     keys: CallerKeys,
     identitySource: IdentitySource | undefined,
     at: { tag: string; variant: string },
-    cached: CachedLookup | undefined,
+    { cached, sealedLookup }: ContactReads,
     signal: AbortSignal,
-  ): Promise<Resolved & { cacheOutcome?: Outcome }> {
+  ): Promise<Resolved> {
     const createAllowed = (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys);
     const age = cached ? this.now() - cached.cachedAt : Infinity;
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
@@ -156,7 +161,8 @@ export class ContactResolver {
     const summary = lookup.summary;
     if (!summary) {
       const outcome: Outcome = { ...this.outcome(lookup.status, keys.identity), ...lookup, degraded };
-      return { ...this.finish(outcome, identitySource, failure, source), ...(source === 'cache' && { cacheOutcome: outcome }) };
+      const from = source === 'cache' && sealedLookup ? { sealedLookup, outcome } : undefined;
+      return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), from);
     }
     // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
     const enriching: Promise<Enrichment> =
@@ -190,8 +196,8 @@ export class ContactResolver {
     };
     // every personal value of a cache hit's answer is the cached lookup's, unless enrichment called a
     // source now or left one out (outcomeFrom rebuilds the rest): then it can be kept by reference
-    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL';
-    return { ...this.finish(outcome, identitySource, failure, source), ...(byReference && { cacheOutcome: outcome }) };
+    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && sealedLookup;
+    return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), byReference ? { sealedLookup, outcome } : undefined);
   }
 
   /**
