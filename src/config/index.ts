@@ -65,36 +65,32 @@ function withoutCredentials(value: string | undefined): string | undefined {
 }
 
 /** Tokens or keys from a mounted-secret file: one per line or comma-separated. */
-function readList(path: string, variable: string, problems: string[]): string[] {
+/** A file's text, trimmed; undefined when it cannot be read (the problem is recorded). */
+function readText(path: string, variable: string, problems: string[]): string | undefined {
   try {
-    return readFileSync(path, 'utf8')
-      .split(/[\n,]/)
-      .map((t) => t.trim())
-      .filter((t) => t.length > 0);
-  } catch (err) {
-    problems.push(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    return [];
-  }
-}
-
-/**
- * DATA_KEYS_FILE's content as DATA_KEYS takes it: a JSON object as it is, otherwise its keys one per
- * line or comma-separated. undefined when it cannot be read (the problem is recorded).
- */
-function readDataKeys(path: string, variable: string, problems: string[]): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
+    return readFileSync(path, 'utf8').trim();
   } catch (err) {
     problems.push(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;
   }
-  if (text.startsWith('{')) return text;
-  return text
+}
+
+/** Values one per line or comma-separated. */
+const splitList = (text: string): string[] =>
+  text
     .split(/[\n,]/)
     .map((t) => t.trim())
-    .filter((t) => t.length > 0)
-    .join(',');
+    .filter((t) => t.length > 0);
+
+function readList(path: string, variable: string, problems: string[]): string[] {
+  const text = readText(path, variable, problems);
+  return text === undefined ? [] : splitList(text);
+}
+
+/** DATA_KEYS_FILE's content as DATA_KEYS takes it: a JSON object as it is, otherwise its keys one per line or comma-separated. */
+function readDataKeys(path: string, variable: string, problems: string[]): string | undefined {
+  const text = readText(path, variable, problems);
+  return text === undefined || text.startsWith('{') ? text : splitList(text).join(',');
 }
 
 const profileSchema = z.looseObject({

@@ -85,14 +85,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
           const texts = hasObject ? rest : [first, ...rest];
           const err = hasObject ? (first as { err?: unknown }).err : undefined;
           // a message alone with no placeholder (every request line's) needs no formatting
-          const message =
-            texts.length === 1 && typeof texts[0] === 'string' && !texts[0].includes('%')
-              ? texts[0]
-              : texts.length > 0
-                ? format(...texts)
-                : err instanceof Error
-                  ? err.message
-                  : undefined;
+          const plain = texts.length === 1 && typeof texts[0] === 'string' && !texts[0].includes('%');
+          const message = plain ? (texts[0] as string) : texts.length > 0 ? format(...texts) : err instanceof Error ? err.message : undefined;
           const out: unknown[] = hasObject ? [first] : [];
           if (message !== undefined) out.push(maskIdentities(message));
           method.apply(this, out as Parameters<typeof method>);

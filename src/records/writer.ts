@@ -115,7 +115,7 @@ export class RecordWriter {
         const fields = await this.pacer.newestFields(job.profileId, updatedFieldNames(job.update), Date.parse(job.receivedAt));
         if (fields.length > 0) {
           const update = pickFields(job.update, fields);
-          await this.slotted(progress, 'objectSlot', () => this.target.updateProfile({ ...job, update }), job.profileId);
+          await this.objectWrite(job.profileId, progress, () => this.target.updateProfile({ ...job, update }));
         }
         progress.objectWritten = true;
       }
@@ -128,7 +128,7 @@ export class RecordWriter {
     if (!progress.objectWritten) {
       const wait = await this.objectSlot(job.profileId, progress);
       if (wait > 0) return { done: false, delayMs: wait };
-      await this.slotted(progress, 'objectSlot', () => this.target.putRecord(job), job.profileId);
+      await this.objectWrite(job.profileId, progress, () => this.target.putRecord(job));
       progress.objectWritten = true;
     }
     const stamp = this.target.stamp;
@@ -167,18 +167,22 @@ export class RecordWriter {
     return 0;
   }
 
-  /**
-   * A write in its reserved slot; if it fails, the slot is spent and a retry reserves a new one. An
-   * object write (`profileId` given) restarts the profile's gap when it comes back (Pacer.settleProfileObject).
-   */
-  private async slotted(progress: RecordProgress, slot: 'objectSlot' | 'stampSlot', write: () => Promise<void>, profileId?: string): Promise<void> {
+  /** An object write in the profile's slot: the profile's gap restarts when it comes back, written or not (Pacer.settleProfileObject). */
+  private async objectWrite(profileId: string, progress: RecordProgress, write: () => Promise<void>): Promise<void> {
+    try {
+      await this.slotted(progress, 'objectSlot', write);
+    } finally {
+      await this.pacer.settleProfileObject(profileId);
+    }
+  }
+
+  /** A write in its reserved slot; if it fails, the slot is spent and a retry reserves a new one. */
+  private async slotted(progress: RecordProgress, slot: 'objectSlot' | 'stampSlot', write: () => Promise<void>): Promise<void> {
     try {
       await write();
     } catch (err) {
       progress[slot] = false;
       throw err;
-    } finally {
-      if (profileId !== undefined) await this.pacer.settleProfileObject(profileId);
     }
   }
 }
