@@ -1,12 +1,14 @@
+import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { InvalidEventError } from '../errors.js';
+import { isCountryCode } from '../domain/identity.js';
 import { MATCH_MODES, STANDARD_KEYS, type MatchMode } from '../domain/keys.js';
 import { UPDATE_PREFIX } from '../domain/profile-update.js';
 
-export const CHANNELS = ['VOICE', 'CHAT', 'TASK', 'EMAIL'] as const;
+/** The channels Connect sends (in any letter case); OTHER: one Connect adds later, or none given. */
+export const CHANNELS = ['VOICE', 'CHAT', 'TASK', 'EMAIL', 'OTHER'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-/** What the service uses of an Amazon Connect contact-flow Lambda event. */
 export interface ContactEvent {
   contactId: string;
   initialContactId: string;
@@ -22,7 +24,8 @@ export interface ContactEvent {
   parameters: {
     phoneNumber?: string;
     emailAddress?: string;
-    countryCode?: string;
+    /** a region libphonenumber-js supports, upper-case */
+    countryCode?: CountryCode;
     /** undefined: the service default */
     createProfile?: boolean;
     /** searched as `_account` */
@@ -43,82 +46,111 @@ export interface Endpoint {
   type: string;
 }
 
+// What the service needs of an event, read strictly: the ContactId (it keys the answer kept for Connect's
+// retries and the contact record) and the identity it looks the caller up by (the customer endpoint,
+// the flow parameters). Everything else it only carries into the contact record, or ignores: Connect
+// adds fields over time and the samples in AWS's own documentation differ (a Queue that is a string,
+// or null), so those are read loosely and never refuse an event.
+
 // Connect ContactIds are UUIDs; anything in this shape is safe to log and to use in keys.
-const id = z.string().regex(/^[A-Za-z0-9-]{1,128}$/, 'must be a contact id (letters, digits and -)');
-const optionalId = id.nullish();
+const CONTACT_ID = /^[A-Za-z0-9-]{1,128}$/;
+const id = z.string().regex(CONTACT_ID, 'must be a contact id (letters, digits and -)');
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
 const endpoint = z
   .object({ Address: text(1024).nullish(), Type: text(64).nullish() })
   .nullish();
-// A search key value as Customer Profiles takes it: 1 to 255 characters. Surrounding blanks are dropped,
-// and an empty value is the same as none: a flow passes "" for an attribute that was never set.
-const keyValue = z
-  .string()
-  .transform((v) => v.trim())
-  .refine((v) => v.length <= 255, 'must be at most 255 characters')
-  .transform((v) => (v === '' ? undefined : v))
-  .optional();
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A field read loosely: whatever it holds (absent, null, any type) becomes what `read` makes of it; never a 400. */
+const loose = <T>(read: (v: unknown) => T) => z.unknown().optional().transform(read);
+/** A field only carried along: a string of at most `max` characters, else "". */
+const carried = (max: number) => loose((v) => (typeof v === 'string' && v.length <= max ? v : ''));
+/** A contact id only carried along (InitialContactId, PreviousContactId): undefined unless in the ContactId's shape. */
+const carriedId = loose((v) => (typeof v === 'string' && CONTACT_ID.test(v) ? v : undefined));
+const channel = loose((v): Channel => {
+  const c = typeof v === 'string' ? v.trim().toUpperCase() : '';
+  return (CHANNELS as readonly string[]).includes(c) ? (c as Channel) : 'OTHER';
+});
+// Queue: an object with a Name (Lambda Developer Guide), a string (Administrator Guide) or null (SAM CLI).
+const queueName = loose((v) => (isRecord(v) && typeof v.Name === 'string' && v.Name.length <= 256 ? v.Name : ''));
+// Contact attributes are strings; a value of another type is left out (own keys only, as JSON.parse made them).
+const attributes = loose((v) => (isRecord(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string')) : {}));
+// The system endpoint (the number the caller dialled) is never the caller: only carried into the record.
+const carriedEndpoint = loose((v) =>
+  isRecord(v) ? { Address: typeof v.Address === 'string' ? v.Address : null, Type: typeof v.Type === 'string' ? v.Type : null } : null,
+);
+
+/**
+ * A flow parameter as a flow sends it: a string, trimmed. Empty or blank (a flow passes "" for an
+ * attribute that was never set) or null is the same as not given, for every parameter below.
+ */
+const given = z
+  .string('must be a string')
+  .nullish()
+  .transform((v) => {
+    const t = v?.trim();
+    return t === undefined || t === '' ? undefined : t;
+  });
+const atMost = (max: number) => given.refine((v) => v === undefined || v.length <= max, `must be at most ${max} characters`);
+/** A value of a fixed set, in any letter case. */
+const oneOf = <T extends string>(values: readonly T[], message: string) =>
+  given.transform((v) => v?.toLowerCase()).refine((v): v is T | undefined => v === undefined || (values as readonly string[]).includes(v), message);
+// A search key value as Customer Profiles takes it: 1 to 255 characters.
+const keyValue = atMost(255);
 const RESERVED_KEYS = new Set<string>(Object.values(STANDARD_KEYS));
-const stringMap = z.record(z.string().max(256), z.string().max(32 * 1024, 'must be at most 32768 characters'));
+
+const parametersSchema = z
+  .object(
+    {
+      phoneNumber: atMost(256),
+      emailAddress: atMost(512),
+      countryCode: given
+        .transform((v) => v?.toUpperCase())
+        .refine(
+          (v): v is CountryCode | undefined => v === undefined || isCountryCode(v),
+          'must be a region code libphonenumber-js supports (ISO 3166-1 alpha-2 such as US or DE; the United Kingdom is GB)',
+        ),
+      createProfile: oneOf(['true', 'false'], 'must be "true" or "false"'),
+      accountNumber: keyValue,
+      profileId: keyValue.refine((v) => v === undefined || /^[0-9a-f]{32}$/i.test(v), 'must be a profile id: 32 hex characters'),
+      searchKey: keyValue
+        .refine((v) => v === undefined || /^[a-zA-Z0-9_-]{1,64}$/.test(v), "must be a search key name: 1 to 64 letters, digits, '_' or '-'")
+        .refine((v) => !RESERVED_KEYS.has(v ?? ''), 'is filled by the service: give phoneNumber, emailAddress, accountNumber or profileId instead'),
+      searchValue: keyValue,
+      matchMode: oneOf(MATCH_MODES, `must be one of ${MATCH_MODES.join(', ')}`),
+      operation: oneOf(['resolve', 'update'], 'must be resolve or update'),
+    },
+    'must be an object',
+  )
+  // the profile.* parameters of an update, read by the update use case
+  .catchall(z.unknown())
+  // A constant searchKey with a searchValue from an attribute never set is "no custom key"; a value
+  // with no key name is a flow that is wired wrong.
+  .refine((p) => p.searchValue === undefined || p.searchKey !== undefined, {
+    message: 'searchValue needs a searchKey (the search key name it is a value of)',
+    path: ['searchKey'],
+  });
 
 const eventSchema = z.object({
-  Name: z.literal('ContactFlowEvent', 'must be "ContactFlowEvent"').optional(),
   Details: z.object(
     {
       ContactData: z.object(
         {
           ContactId: id,
-          InitialContactId: optionalId,
-          PreviousContactId: optionalId,
-          Channel: z.enum(CHANNELS, `must be one of ${CHANNELS.join(', ')}`),
-          InitiationMethod: text(64).nullish(),
-          InstanceARN: text(256).nullish(),
+          InitialContactId: carriedId,
+          PreviousContactId: carriedId,
+          Channel: channel,
+          InitiationMethod: carried(64),
+          InstanceARN: carried(256),
           CustomerEndpoint: endpoint,
-          SystemEndpoint: endpoint,
-          Queue: z.object({ Name: text(256).nullish() }).nullish(),
-          Attributes: stringMap.nullish(),
+          SystemEndpoint: carriedEndpoint,
+          Queue: queueName,
+          Attributes: attributes,
         },
         'must be an object',
       ),
-      Parameters: z
-        .object({
-          phoneNumber: text(256).optional(),
-          emailAddress: text(512).optional(),
-          countryCode: z
-            .string()
-            .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 region such as US')
-            .optional(),
-          createProfile: z
-            .string()
-            .regex(/^(true|false)$/i, 'must be "true" or "false"')
-            .optional(),
-          accountNumber: keyValue,
-          profileId: keyValue.refine((v) => v === undefined || /^[0-9a-f]{32}$/i.test(v), 'must be a profile id: 32 hex characters'),
-          searchKey: keyValue.refine(
-            (v) => v === undefined || /^[a-zA-Z0-9_-]{1,64}$/.test(v),
-            "must be a search key name: 1 to 64 letters, digits, '_' or '-'",
-          ).refine((v) => !RESERVED_KEYS.has(v ?? ''), 'is filled by the service: give phoneNumber, emailAddress, accountNumber or profileId instead'),
-          searchValue: keyValue,
-          matchMode: z
-            .string()
-            .transform((v) => v.trim().toLowerCase())
-            .refine((v) => v === '' || (MATCH_MODES as readonly string[]).includes(v), `must be one of ${MATCH_MODES.join(', ')}`)
-            .optional(),
-          operation: z
-            .string()
-            .transform((v) => v.trim().toLowerCase())
-            .refine((v) => v === '' || v === 'resolve' || v === 'update', 'must be resolve or update')
-            .optional(),
-        })
-        // the profile.* parameters of an update, read by the update use case
-        .catchall(z.unknown())
-        // A constant searchKey with a searchValue from an attribute never set is "no custom key"; a value
-        // with no key name is a flow that is wired wrong.
-        .refine((p) => p.searchValue === undefined || p.searchKey !== undefined, {
-          message: 'searchValue needs a searchKey (the search key name it is a value of)',
-          path: ['searchKey'],
-        })
-        .nullish(),
+      // absent or null: no parameters (every parameter not given)
+      Parameters: z.preprocess((v) => v ?? {}, parametersSchema),
     },
     'must be an object',
   ),
@@ -126,7 +158,7 @@ const eventSchema = z.object({
 
 function toEndpoint(e: { Address?: string | null; Type?: string | null } | null | undefined): Endpoint | null {
   if (!e) return null;
-  return { address: e.Address ?? null, type: e.Type ?? '' };
+  return { address: e.Address ?? null, type: (e.Type ?? '').trim().toUpperCase() };
 }
 
 /**
@@ -150,7 +182,10 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** Validates a Connect Lambda event; unknown fields are ignored. Throws InvalidEventError naming the field. */
+/**
+ * Validates a Connect Lambda event: ContactId, the customer endpoint and the flow parameters strictly,
+ * the rest loosely; unknown fields are ignored. Throws InvalidEventError naming the field.
+ */
 export function parseContactEvent(body: unknown): ContactEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidEventError('body', 'must be the Amazon Connect Lambda event object');
@@ -163,7 +198,7 @@ export function parseContactEvent(body: unknown): ContactEvent {
     throw new InvalidEventError(named.field, named.message);
   }
   const d = parsed.data.Details.ContactData;
-  const p = parsed.data.Details.Parameters ?? {};
+  const p = parsed.data.Details.Parameters;
   const operation = p.operation === 'update' ? 'update' : 'resolve';
   const update = Object.fromEntries(Object.entries(p).filter(([name]) => name.startsWith(UPDATE_PREFIX)));
   if (operation === 'resolve' && Object.keys(update).length > 0) {
@@ -174,21 +209,21 @@ export function parseContactEvent(body: unknown): ContactEvent {
     initialContactId: d.InitialContactId ?? d.ContactId,
     previousContactId: d.PreviousContactId ?? '',
     channel: d.Channel,
-    initiationMethod: d.InitiationMethod ?? '',
-    instanceArn: d.InstanceARN ?? '',
-    queueName: d.Queue?.Name ?? '',
+    initiationMethod: d.InitiationMethod,
+    instanceArn: d.InstanceARN,
+    queueName: d.Queue,
     customerEndpoint: toEndpoint(d.CustomerEndpoint),
     systemEndpoint: toEndpoint(d.SystemEndpoint),
-    attributes: d.Attributes ?? {},
+    attributes: d.Attributes,
     parameters: {
       phoneNumber: p.phoneNumber,
       emailAddress: p.emailAddress,
-      countryCode: p.countryCode?.toUpperCase(),
-      createProfile: p.createProfile === undefined ? undefined : p.createProfile.toLowerCase() === 'true',
+      countryCode: p.countryCode,
+      createProfile: p.createProfile === undefined ? undefined : p.createProfile === 'true',
       accountNumber: p.accountNumber,
       profileId: p.profileId?.toLowerCase(),
       search: p.searchKey !== undefined && p.searchValue !== undefined ? { key: p.searchKey, value: p.searchValue } : undefined,
-      matchMode: (p.matchMode || 'any') as MatchMode,
+      matchMode: p.matchMode ?? 'any',
     },
     operation,
     update,

@@ -413,6 +413,90 @@ describe('HTTP POST /v1/resolve', function () {
     });
   });
 
+  describe('flow parameters as flows send them, and events as Connect sends them', function () {
+    const AMELIA: Profile = { ProfileId: '5d2e5c3a1f8b4e0c9a7d6b3e2f1a0c9d', FirstName: 'Amelia', PhoneNumber: '+442079460958' };
+
+    it('when every parameter is "" (attributes never set), answers as if none were given: NEW for an unknown caller', async () => {
+      const { resolve } = await start();
+      const event = voiceContact();
+      event.Details.Parameters = Object.fromEntries(
+        ['phoneNumber', 'emailAddress', 'countryCode', 'createProfile', 'accountNumber', 'profileId', 'searchKey', 'searchValue', 'matchMode', 'operation'].map((p) => [p, '']),
+      );
+
+      const answer = await expectAnswer(await resolve(event));
+
+      expect(answer).to.include({ customerStatus: 'NEW', phoneE164: CALLER, verification: 'NOT_CHECKED' });
+    });
+
+    it('when countryCode is " gb " and the caller number is national, reads it in GB and finds the caller', async () => {
+      const { resolve } = await start({ seed: [AMELIA] });
+      const event = voiceContact({ address: '020 7946 0958' });
+      event.Details.Parameters = { countryCode: ' gb ' };
+
+      const answer = await expectAnswer(await resolve(event));
+
+      expect(answer).to.include({ customerStatus: 'KNOWN', profileId: AMELIA.ProfileId, phoneCountry: 'GB' });
+    });
+
+    it('when createProfile is " FALSE ", creates nothing for an unknown caller (NOT_FOUND)', async () => {
+      const { resolve, store } = await start();
+      const event = voiceContact();
+      event.Details.Parameters = { createProfile: ' FALSE ' };
+
+      const answer = await expectAnswer(await resolve(event));
+
+      expect(answer.customerStatus).to.equal('NOT_FOUND');
+      expect(store.calls.create).to.equal(0);
+    });
+
+    const queues: Array<[string, unknown]> = [
+      ['null', null],
+      ['a string', 'BasicQueue'],
+      ['an object', { ARN: 'arn:aws:connect:us-west-2:111122223333:instance/i/queue/q', Name: 'BasicQueue' }],
+      ['a number', 3],
+    ];
+    for (const [what, queue] of queues) {
+      it(`when Queue is ${what}, answers 200 KNOWN`, async () => {
+        const { resolve } = await start({ seed: [AMELIA] });
+        const event = voiceContact({ address: AMELIA.PhoneNumber! });
+        event.Details.ContactData.Queue = queue;
+
+        expect((await expectAnswer(await resolve(event))).customerStatus).to.equal('KNOWN');
+      });
+    }
+
+    for (const [channel, read] of [['voice', 'VOICE'], ['Voice', 'VOICE'], ['VOICE', 'VOICE'], ['Video', 'OTHER']] as const) {
+      it(`when Channel is "${channel}", answers 200 KNOWN and logs the channel as ${read} (a bounded value)`, async () => {
+        const { resolve, log } = await start({ seed: [AMELIA] });
+        const event = voiceContact({ address: AMELIA.PhoneNumber! });
+        event.Details.ContactData.Channel = channel;
+
+        expect((await expectAnswer(await resolve(event))).customerStatus).to.equal('KNOWN');
+        expect(log.lines.filter((l) => l.contactId === event.Details.ContactData.ContactId).map((l) => l.channel)).to.include(read);
+      });
+    }
+
+    it('when the event carries fields the service does not know, and null where a string is usual, answers 200 KNOWN', async () => {
+      const { resolve } = await start({ seed: [AMELIA] });
+      const event = voiceContact({ address: AMELIA.PhoneNumber! });
+      Object.assign(event.Details.ContactData, {
+        SegmentAttributes: { 'connect:Subtype': { ValueString: 'connect:Telephony' } },
+        Tags: { team: 'billing' },
+        Campaign: { CampaignId: null },
+        Customer: { Capabilities: null },
+        ContactDetails: { Name: null },
+        AdditionalEmailRecipients: { ToList: [], CcList: [] },
+        InitiationMethod: null,
+        InstanceARN: null,
+        PreviousContactId: null,
+        SystemEndpoint: null,
+      });
+      event.Name = 'ContactFlowExecution';
+
+      expect((await expectAnswer(await resolve(event))).customerStatus).to.equal('KNOWN');
+    });
+  });
+
   describe('request errors', function () {
     it('when the body is over 64 KB, answers 413 PAYLOAD_TOO_LARGE', async () => {
       const { resolve, store } = await start();
@@ -479,6 +563,20 @@ describe('HTTP POST /v1/resolve', function () {
       });
     }
 
+    for (const countryCode of ['UK', 'XX', 'gbr']) {
+      it(`when the flow sends countryCode "${countryCode}" (no region libphonenumber-js supports), answers 400 INVALID_EVENT naming it rather than ANONYMOUS`, async () => {
+        const { resolve, store } = await start();
+        const event = voiceContact({ address: '020 7946 0958' });
+        event.Details.Parameters = { countryCode };
+
+        const { message } = await expectError(await resolve(event), 400, 'INVALID_EVENT');
+
+        expect(message).to.include('Details.Parameters.countryCode');
+        expect(message).to.not.include(countryCode);
+        expect(store.calls.search).to.equal(0);
+      });
+    }
+
     it('when the path is unknown, answers 404 NOT_FOUND', async () => {
       const { url } = await start();
 
@@ -502,9 +600,10 @@ describe('HTTP POST /v1/resolve', function () {
         ['a string', { headers: json, body: '"ContactFlowEvent"' }],
         ['deeply nested arrays', { headers: json, body: '['.repeat(20000) + ']'.repeat(20000) }],
         ['Details a string', { headers: json, body: '{"Details":"x"}' }],
-        ['an unknown Channel', { headers: json, body: '{"Details":{"ContactData":{"ContactId":"c-1","Channel":"FAX"}}}' }],
+        ['a numeric ContactId', { headers: json, body: '{"Details":{"ContactData":{"ContactId":12,"Channel":"VOICE"}}}' }],
         ['a ContactId with slashes', { headers: json, body: '{"Details":{"ContactData":{"ContactId":"../../etc","Channel":"VOICE"}}}' }],
-        ['a numeric attribute', { headers: json, body: '{"Details":{"ContactData":{"ContactId":"c-1","Channel":"VOICE","Attributes":{"a":1}}}}' }],
+        ['a numeric caller address', { headers: json, body: '{"Details":{"ContactData":{"ContactId":"c-1","CustomerEndpoint":{"Address":1,"Type":"TELEPHONE_NUMBER"}}}}' }],
+        ['an unknown countryCode', { headers: json, body: '{"Details":{"ContactData":{"ContactId":"c-1"},"Parameters":{"countryCode":"UK"}}}' }],
         ['a Latin-1 charset', { headers: { ...auth, 'content-type': 'application/json; charset=latin1' }, body: '{}' }],
         ['a corrupt gzip body', { headers: { ...json, 'content-encoding': 'gzip' }, body: 'not gzip' }],
         ['an unknown content encoding', { headers: { ...json, 'content-encoding': 'xyz' }, body: '{}' }],

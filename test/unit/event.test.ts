@@ -458,27 +458,30 @@ describe('parseContactEvent and identify', () => {
         edit: (d) => (d.ContactId = '11111111 2222 4333'),
         field: 'Details.ContactData.ContactId',
       },
+      { when: 'ContactId is a number', edit: (d) => (d.ContactId = 12345), field: 'Details.ContactData.ContactId' },
+      { when: 'ContactData is a string', edit: (_d, _p, e) => ((e.Details as Obj).ContactData = 'c-1'), field: 'Details.ContactData' },
+      { when: 'CustomerEndpoint is a string', edit: (d) => (d.CustomerEndpoint = '+14255550123'), field: 'Details.ContactData.CustomerEndpoint' },
       {
-        when: "Channel is 'FAX'",
-        edit: (d) => (d.Channel = 'FAX'),
-        field: 'Details.ContactData.Channel',
+        when: 'the customer endpoint Address is a number',
+        edit: (d) => (d.CustomerEndpoint = { Address: 14255550123, Type: 'TELEPHONE_NUMBER' }),
+        field: 'Details.ContactData.CustomerEndpoint.Address',
       },
-      {
-        when: 'an attribute value is a number',
-        edit: (d) => (d.Attributes = { customerName: 'Jane', tier: 5 }),
-        field: 'Details.ContactData.Attributes.tier',
-      },
+      { when: 'Parameters is a string', edit: (_d, _p, e) => ((e.Details as Obj).Parameters = 'countryCode=GB'), field: 'Details.Parameters' },
       {
         when: "Parameters.countryCode is 'USA'",
         edit: (_d, p) => (p.countryCode = 'USA'),
         field: 'Details.Parameters.countryCode',
       },
+      // UK is not an ISO 3166-1 code (the United Kingdom is GB); XX is no region at all
+      { when: "Parameters.countryCode is 'UK'", edit: (_d, p) => (p.countryCode = 'UK'), field: 'Details.Parameters.countryCode' },
+      { when: "Parameters.countryCode is ' xx '", edit: (_d, p) => (p.countryCode = ' xx '), field: 'Details.Parameters.countryCode' },
       {
         when: "Parameters.createProfile is 'maybe'",
         edit: (_d, p) => (p.createProfile = 'maybe'),
         field: 'Details.Parameters.createProfile',
       },
-      { when: 'Name is not ContactFlowEvent', edit: (_d, _p, e) => (e.Name = 'SomethingElse'), field: 'Name' },
+      { when: 'Parameters.createProfile is a boolean', edit: (_d, p) => (p.createProfile = false), field: 'Details.Parameters.createProfile' },
+      { when: "operation is 'delete'", edit: (_d, p) => (p.operation = 'delete'), field: 'Details.Parameters.operation' },
       { when: 'accountNumber is 256 characters', edit: (_d, p) => (p.accountNumber = '7'.repeat(256)), field: 'Details.Parameters.accountNumber' },
       { when: 'accountNumber is a number', edit: (_d, p) => (p.accountNumber = 77810042), field: 'Details.Parameters.accountNumber' },
       { when: 'profileId is 31 hex characters', edit: (_d, p) => (p.profileId = 'a'.repeat(31)), field: 'Details.Parameters.profileId' },
@@ -524,13 +527,13 @@ describe('parseContactEvent and identify', () => {
 
     it('when a field is present but of the wrong type, the message does not claim it is missing', () => {
       // Arrange: the value is there, it is a number instead of a string
-      const body = minimalEvent((d) => (d.Attributes = { tier: 5 }));
+      const body = minimalEvent((d) => (d.CustomerEndpoint = { Address: 14255550123, Type: 'TELEPHONE_NUMBER' }));
 
       // Act
       const err = parseFailure(body);
 
       // Assert
-      expect(err.field).to.equal('Details.ContactData.Attributes.tier');
+      expect(err.field).to.equal('Details.ContactData.CustomerEndpoint.Address');
       expect(err.message).to.not.include('is required');
     });
 
@@ -564,6 +567,130 @@ describe('parseContactEvent and identify', () => {
       expect(event.parameters).to.deep.equal(noParameters);
     });
 
+    it('when Connect adds fields (SegmentAttributes, Tags, Campaign, Customer, ContactDetails, AdditionalEmailRecipients), ignores them', () => {
+      // Arrange
+      const body = minimalEvent((d) => {
+        d.SegmentAttributes = { 'connect:Subtype': { ValueString: 'connect:Telephony' } };
+        d.Tags = { 'aws:connect:instanceId': 'i-1' };
+        d.Campaign = { CampaignId: null };
+        d.Customer = { Capabilities: { Video: null } };
+        d.ContactDetails = { Name: null, Description: null };
+        d.AdditionalEmailRecipients = { ToList: [{ Address: 'orders@example.com' }], CcList: [] };
+        d.LanguageCode = 'en-US';
+        d.RelatedContactId = null;
+      });
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.contactId).to.equal('11111111-2222-4333-8444-555555555555');
+    });
+
+    const queues: Array<[string, unknown, string]> = [
+      ['an object with a Name', { ARN: 'arn:aws:connect:::queue/q', Name: 'Billing' }, 'Billing'],
+      ['an object without a Name', { ARN: 'arn:aws:connect:::queue/q' }, ''],
+      ['an object whose Name is null', { Name: null }, ''],
+      ['a string (the Administrator Guide sample)', 'QueueName', ''],
+      ['null', null, ''],
+      ['a number', 7, ''],
+      ['an array', ['Billing'], ''],
+    ];
+    for (const [what, queue, name] of queues) {
+      it(`when Queue is ${what}, accepts the event with queue name "${name}"`, () => {
+        // Arrange
+        const body = minimalEvent((d) => (d.Queue = queue));
+
+        // Act
+        const event = parseContactEvent(body);
+
+        // Assert
+        expect(event.queueName).to.equal(name);
+      });
+    }
+
+    const channels: Array<[unknown, string]> = [
+      ['VOICE', 'VOICE'],
+      ['Voice', 'VOICE'],
+      ['voice', 'VOICE'],
+      [' chat ', 'CHAT'],
+      ['Task', 'TASK'],
+      ['email', 'EMAIL'],
+      ['FAX', 'OTHER'],
+      [null, 'OTHER'],
+      [undefined, 'OTHER'],
+      [3, 'OTHER'],
+    ];
+    for (const [raw, channel] of channels) {
+      it(`when Channel is ${JSON.stringify(raw) ?? 'absent'}, reads the channel as ${channel}`, () => {
+        // Arrange
+        const body = minimalEvent((d) => {
+          if (raw === undefined) delete d.Channel;
+          else d.Channel = raw;
+        });
+
+        // Act
+        const event = parseContactEvent(body);
+
+        // Assert
+        expect(event.channel).to.equal(channel);
+      });
+    }
+
+    it('when a field the service only carries along is null or of another type, reads it as not given', () => {
+      // Arrange
+      const body = minimalEvent((d, _p, e) => {
+        e.Name = null;
+        d.InitialContactId = null;
+        d.PreviousContactId = 42;
+        d.InitiationMethod = null;
+        d.InstanceARN = { arn: 'x' };
+        d.SystemEndpoint = '+18005550100';
+        d.Attributes = null;
+      });
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event).to.include({ initialContactId: '11111111-2222-4333-8444-555555555555', previousContactId: '', initiationMethod: '', instanceArn: '', queueName: '' });
+      expect(event.systemEndpoint).to.equal(null);
+      expect(event.attributes).to.deep.equal({});
+    });
+
+    it('when an attribute value is not a string, leaves that attribute out and keeps the others', () => {
+      // Arrange
+      const body = minimalEvent((d) => (d.Attributes = { customerName: 'Jane', tier: 5, phoneNumber: null }));
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.attributes).to.deep.equal({ customerName: 'Jane' });
+    });
+
+    it('when the customer endpoint Type is in another letter case, still reads the caller from it', () => {
+      // Arrange
+      const body = minimalEvent((d) => (d.CustomerEndpoint = { Address: '+14255550123', Type: 'telephone_number' }));
+
+      // Act
+      const found = identify(parseContactEvent(body), 'US');
+
+      // Assert
+      expect(found?.identity).to.deep.include({ type: 'PHONE', e164: '+14255550123' });
+    });
+
+    it('when Name is not ContactFlowEvent, still accepts the event (the service needs only ContactId and the identity)', () => {
+      // Arrange
+      const body = minimalEvent((_d, _p, e) => (e.Name = 'ContactFlowExecution'));
+
+      // Act
+      const event = parseContactEvent(body);
+
+      // Assert
+      expect(event.contactId).to.equal('11111111-2222-4333-8444-555555555555');
+    });
+
     it('when Name is absent, still accepts the event', () => {
       // Arrange
       const body = minimalEvent((_d, _p, e) => delete e.Name);
@@ -573,6 +700,74 @@ describe('parseContactEvent and identify', () => {
 
       // Assert
       expect(event.channel).to.equal('VOICE');
+    });
+
+    describe('flow parameters as flows send them: an attribute never set is "", values are trimmed', () => {
+      const PARAMETERS = ['phoneNumber', 'emailAddress', 'countryCode', 'createProfile', 'accountNumber', 'profileId', 'searchKey', 'searchValue', 'matchMode', 'operation'];
+      for (const name of PARAMETERS) {
+        for (const blank of ['', '   ', ' \t\n ']) {
+          it(`when ${name} is ${JSON.stringify(blank)}, reads the event as if ${name} were not given`, () => {
+            // Arrange
+            const withBlank = minimalEvent((_d, p) => (p[name] = blank));
+            const without = minimalEvent();
+
+            // Act / Assert
+            expect(parseContactEvent(withBlank)).to.deep.equal(parseContactEvent(without));
+          });
+        }
+        it(`when ${name} is null, reads the event as if ${name} were not given`, () => {
+          expect(parseContactEvent(minimalEvent((_d, p) => (p[name] = null)))).to.deep.equal(parseContactEvent(minimalEvent()));
+        });
+      }
+
+      const countries: Array<[string, string]> = [
+        [' gb ', 'GB'],
+        ['Gb', 'GB'],
+        ['de', 'DE'],
+        ['US', 'US'],
+      ];
+      for (const [raw, code] of countries) {
+        it(`when countryCode is ${JSON.stringify(raw)}, reads the region ${code}`, () => {
+          expect(parseContactEvent(minimalEvent((_d, p) => (p.countryCode = raw))).parameters.countryCode).to.equal(code);
+        });
+      }
+
+      it('when the other parameters carry blanks around them, trims them', () => {
+        // Arrange
+        const body = minimalEvent((_d, p) =>
+          Object.assign(p, { phoneNumber: ' 020 7946 0958 ', emailAddress: ' Jo@Example.com ', createProfile: ' FALSE ', matchMode: ' All ', operation: ' Resolve ' }),
+        );
+
+        // Act
+        const { parameters, operation } = parseContactEvent(body);
+
+        // Assert
+        expect(parameters).to.include({ phoneNumber: '020 7946 0958', emailAddress: 'Jo@Example.com', createProfile: false, matchMode: 'all' });
+        expect(operation).to.equal('resolve');
+      });
+
+      it('when operation is " Update " with a profile.* parameter, reads an update', () => {
+        // Arrange
+        const body = minimalEvent((_d, p) => Object.assign(p, { operation: ' Update ', 'profile.FirstName': 'Amelia' }));
+
+        // Act
+        const event = parseContactEvent(body);
+
+        // Assert
+        expect(event.operation).to.equal('update');
+        expect(event.update).to.deep.equal({ 'profile.FirstName': 'Amelia' });
+      });
+
+      it('keeps an empty profile.* value as it came: for an update, "" clears the field (documented), it is not "not given"', () => {
+        // Arrange
+        const body = minimalEvent((_d, p) => Object.assign(p, { operation: 'update', 'profile.MiddleName': '', 'profile.FirstName': 'Amelia' }));
+
+        // Act
+        const event = parseContactEvent(body);
+
+        // Assert
+        expect(event.update).to.deep.equal({ 'profile.MiddleName': '', 'profile.FirstName': 'Amelia' });
+      });
     });
 
     it('when countryCode is lower-case, upper-cases it', () => {
