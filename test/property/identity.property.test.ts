@@ -17,7 +17,7 @@ const EXAMPLES = COUNTRIES.flatMap((country) => {
 });
 
 const country = fc.constantFrom(...COUNTRIES);
-/** Any two upper-case letters: the flow's countryCode parameter reaches normalisePhone unchecked beyond this shape. */
+/** Any two upper-case letters: the parser lets only supported regions through, but normalisePhone must not rely on it. */
 const anyRegion = fc.oneof(country, fc.stringMatching(/^[A-Z]{2}$/)) as fc.Arbitrary<CountryCode>;
 
 /** Strings of every kind: ASCII, full unicode graphemes, lone surrogates, and phone-ish runs. */
