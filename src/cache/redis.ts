@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../ops/logger.js';
 
@@ -91,6 +91,24 @@ export class RedisHealth {
       return fallback;
     }
   }
+}
+
+/**
+ * Whether Redis answered a failed command with an error reply: OOM (out of memory under `noeviction`,
+ * what ElastiCache does when full), READONLY (a replica during a failover), LOADING, BUSY, CLUSTERDOWN,
+ * WRONGTYPE, a script's error, or MOVED/ASK redirections that ran out. That is a definite answer: the
+ * command did not run, or ended at the error (a script meets OOM and READONLY at its first write,
+ * before it has changed anything: Redis refuses a script a write for memory only while it has written
+ * nothing), and asking again at once gets the same answer. The other
+ * failures are replies that never came (the command timed out, the connection dropped, or the client
+ * refused to send it): the command may have run, or may still run, and only asking again later can tell.
+ * Each place that decides between the two says why (docs/shared-state.md, "When Redis is down, slow,
+ * full or failing over").
+ */
+export function isErrorReply(err: unknown): boolean {
+  if (err instanceof ReplyError) return true;
+  // ioredis' Cluster gives up on redirections with a plain Error that names the last MOVED/ASK reply
+  return err instanceof Error && err.message.startsWith('Too many Cluster redirections');
 }
 
 /** A Lua script run by its SHA1 (EVALSHA), loaded on first use or after a Redis restart (NOSCRIPT). */
