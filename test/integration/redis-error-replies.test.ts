@@ -104,6 +104,18 @@ describe('Redis that answers with an error is not a lost reply', function () {
       for (const e of [...events, ninth]) expect(writesByContact(fake).get(contactIdOf(e)), contactIdOf(e)).to.equal(1);
     });
 
+    it('answers a known caller KNOWN from the cache and tells a repeat contact (the history’s trim is its first write, so Redis lets the script add this contact)', async () => {
+      const phone = '+12065553150';
+      const profile = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Kim' });
+      expect((await postEvent(a.url, voiceEvent(phone))).body).to.include({ customerStatus: 'KNOWN', isRepeatContact: 'false' });
+      await fill();
+      const searches = fake.callsTo('SearchProfiles').length;
+
+      const again = await postEvent(b.url, voiceEvent(phone));
+      expect(again.body).to.include({ customerStatus: 'KNOWN', profileId: profile.ProfileId, firstName: 'Kim', isRepeatContact: 'true' });
+      expect(fake.callsTo('SearchProfiles'), 'SearchProfiles calls').to.have.length(searches);
+    });
+
     it('a contact waiting for another replica that created the profile but could not cache it (Redis filled meanwhile) answers NEW with that profile inside the deadline, not a second one', async () => {
       const phone = '+12065553100';
       // B holds the creation lock, inside CreateProfile
@@ -177,6 +189,18 @@ describe('Redis that answers with an error is not a lost reply', function () {
       }
       await until('the records to be written', () => events.every((e) => writesByContact(fake).has(contactIdOf(e))));
       for (const e of events) expect(writesByContact(fake).get(contactIdOf(e))).to.equal(1);
+    });
+
+    it('answers a known caller KNOWN from the cache and still tells a repeat contact (the history is read though this contact cannot be added)', async () => {
+      const phone = '+12065553350';
+      const profile = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Kim' });
+      expect((await postEvent(a.url, voiceEvent(phone))).body).to.include({ customerStatus: 'KNOWN', isRepeatContact: 'false' });
+      await failOver();
+      const searches = fake.callsTo('SearchProfiles').length;
+
+      const again = await postEvent(b.url, voiceEvent(phone));
+      expect(again.body).to.include({ customerStatus: 'KNOWN', profileId: profile.ProfileId, firstName: 'Kim', isRepeatContact: 'true' });
+      expect(fake.callsTo('SearchProfiles'), 'SearchProfiles calls').to.have.length(searches);
     });
   });
 
