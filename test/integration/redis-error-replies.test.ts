@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
@@ -114,6 +117,39 @@ describe('Redis that answers with an error is not a lost reply', function () {
       const again = await postEvent(b.url, voiceEvent(phone));
       expect(again.body).to.include({ customerStatus: 'KNOWN', profileId: profile.ProfileId, firstName: 'Kim', isRepeatContact: 'true' });
       expect(fake.callsTo('SearchProfiles'), 'SearchProfiles calls').to.have.length(searches);
+    });
+
+    it('keeps enrichment to the allowance (ENRICHMENT_CALLS_PER_SECOND) on each replica, rather than calling without one', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cpr-full-'));
+      const mapping = join(dir, 'attributes.json');
+      writeFileSync(mapping, JSON.stringify({ attributes: { isVip: 'Segments.vip-customers' } }));
+      const c = await startService({
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        REDIS_URL: redis.url,
+        ATTRIBUTE_MAPPING_FILE: mapping,
+        ENRICHMENT_CALLS_PER_SECOND: '1',
+      });
+      try {
+        const phones = Array.from({ length: 5 }, (_, i) => `+1206555${String(3170 + i)}`);
+        fake.seedSegment('vip-customers', phones.map((phone) => fake.seedProfile({ PhoneNumber: phone }).ProfileId));
+        await fill();
+        const before = fake.callsTo('GetSegmentMembership').length;
+
+        // five known callers at once, each wanting one GetSegmentMembership call, with an allowance of one a second
+        const answers = await Promise.all(phones.map((phone) => postEvent(c.url, voiceEvent(phone))));
+
+        for (const r of answers) expect(r.body).to.include({ customerStatus: 'KNOWN' });
+        const made = fake.callsTo('GetSegmentMembership').length - before;
+        // one a second: the five arrive within a second or two of each other
+        console.log(`        with Redis full and an allowance of 1 a second, 5 known callers at once made ${made} GetSegmentMembership call(s)`);
+        expect(made, 'GetSegmentMembership calls').to.be.within(1, 2);
+        expect(answers.filter((r) => r.body.isVip === 'true'), 'answers with the segment').to.have.length(made);
+      } finally {
+        await c.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('a contact waiting for another replica that created the profile but could not cache it (Redis filled meanwhile) answers NEW with that profile inside the deadline, not a second one', async () => {
