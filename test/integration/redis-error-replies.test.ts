@@ -270,5 +270,31 @@ describe('Redis that answers with an error is not a lost reply', function () {
         pauser.disconnect();
       }
     });
+
+    it('answers a new caller NEW just after the pause when the deadline is longer than the pause', async () => {
+      const patient = await startService({
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        REDIS_URL: redis.url,
+        RESOLVE_DEADLINE_MS: '5000',
+      });
+      const phone = '+12065553210';
+      const pauser = redis.client();
+      try {
+        await postEvent(patient.url, voiceEvent('+12065553999')); // its first request loads the SDK's credential chain
+        await pauser.client('PAUSE', 3000, 'ALL');
+        const r = await postEvent(patient.url, voiceEvent(phone));
+
+        const created = fake.profiles().filter((p) => p.PhoneNumber === phone);
+        expect(created, 'profiles of the caller').to.have.length(1);
+        expect(r.body).to.include({ customerStatus: 'NEW', profileId: created[0]!.ProfileId });
+        expect(r.ms).to.be.within(2900, 5000);
+        console.log(`        new caller during a 3 s pause, deadline 5 s: ${r.body.customerStatus} in ${r.ms.toFixed(0)} ms`);
+      } finally {
+        pauser.disconnect();
+        await patient.stop();
+      }
+    });
   });
 });
