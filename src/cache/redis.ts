@@ -22,6 +22,12 @@ export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 
     ...(purpose === 'worker' ? { ...forWorker, commandTimeout: undefined } : {}),
     connectTimeout: 1000,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+    // READONLY: this connection reaches a primary demoted in a failover. The answer is definite for the
+    // command (it did not run: isErrorReply), but not for the connection: the endpoint's name now leads
+    // to the promoted primary, and only a new connection goes there (ioredis README, reconnectOnError,
+    // for ElastiCache failovers that keep the old primary's connections open). 1: reconnect without
+    // sending the command again; the service has already decided what to do without it.
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
     enableReadyCheck: true,
     // No auto-pipelining: a request's reads are one MGET and its writes one command each, issued
     // together, so batching had little to merge, and it deferred every command to the next

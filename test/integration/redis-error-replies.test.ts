@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
+import { DelayingProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
 import { postEvent, setUpFakeDomain, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
 
@@ -237,6 +238,45 @@ describe('Redis that answers with an error is not a lost reply', function () {
       const again = await postEvent(b.url, voiceEvent(phone));
       expect(again.body).to.include({ customerStatus: 'KNOWN', profileId: profile.ProfileId, firstName: 'Kim', isRepeatContact: 'true' });
       expect(fake.callsTo('SearchProfiles'), 'SearchProfiles calls').to.have.length(searches);
+    });
+  });
+
+  describe('a failover behind one endpoint (its name moves to the promoted server; open connections stay on the old one)', () => {
+    it('reconnects on READONLY, and writes to the promoted primary again', async () => {
+      const promoted = await RedisServer.start({ args: ['--repl-diskless-sync-delay', '0'] });
+      const other = promoted.client({ maxRetriesPerRequest: 0 });
+      const endpoint = await DelayingProxy.start(redis.port);
+      const d = await startService({
+        CUSTOMER_PROFILES_DOMAIN: DOMAIN,
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
+        REDIS_URL: `redis://127.0.0.1:${endpoint.port}`,
+        RESOLVE_DEADLINE_MS: String(DEADLINE_MS),
+      });
+      try {
+        await postEvent(d.url, voiceEvent('+12065553999')); // its first request loads the SDK's credential chain
+        await other.replicaof('127.0.0.1', String(redis.port));
+        await until('the other server to copy the data', async () => /master_link_status:up/.test(await other.info('replication')));
+        await other.replicaof('NO', 'ONE');
+        await admin.replicaof('127.0.0.1', String(promoted.port));
+        await until('ours to refuse writes', async () => (await admin.set('probe', '1').then(() => false, (err: Error) => err.message.startsWith('READONLY'))));
+        endpoint.retarget(promoted.port);
+        const cachedBefore = (await other.keys('*:profile:*')).length;
+
+        let n = 0;
+        await until('a new caller cached in the promoted primary', async () => {
+          const r = await postEvent(d.url, voiceEvent(`+1206555${String(3400 + n++)}`));
+          expect(r.body.customerStatus).to.equal('NEW');
+          return (await other.keys('*:profile:*')).length > cachedBefore;
+        }, 5000);
+        console.log(`        new callers until one was cached in the promoted primary: ${n}`);
+      } finally {
+        await d.stop();
+        await endpoint.stop();
+        await admin.replicaof('NO', 'ONE');
+        other.disconnect();
+        await promoted.stop();
+      }
     });
   });
 
