@@ -55,21 +55,15 @@ export class MemoryRecentContacts implements RecentContacts {
 
 // One round trip, atomic: drop contacts older than the window, add this one (keeping its first
 // time), keep the newest MAX_PER_PROFILE, let the key expire with the window, and return the time
-// of the newest other contact within the window.
-//
-// The writes are pcalls: the old primary in a failover refuses them (READONLY, an error reply) but still
-// answers the read, so the repeat flag stays right while this contact goes unrecorded; the read skips
-// what the refused trim would have dropped. (A Redis out of memory refuses a script's first write only
-// if it would add memory: the trim comes first, so the add goes through. A reply that never comes leaves
-// nothing to read: the contact counts as no repeat.)
+// of the newest other contact.
 const RECORD_SCRIPT = new RedisScript(`
-redis.pcall('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-redis.pcall('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 local n = redis.call('ZCARD', KEYS[1])
 local keep = tonumber(ARGV[4])
-if n > keep then redis.pcall('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end
-redis.pcall('PEXPIRE', KEYS[1], ARGV[5])
-local top = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, 2)
+if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 1, 'WITHSCORES')
 for i = 1, #top, 2 do
   if top[i] ~= ARGV[1] then return top[i + 1] end
 end
@@ -84,6 +78,9 @@ export class RedisRecentContacts implements RecentContacts {
     private readonly windowMs: number,
   ) {}
 
+  // Any failure answers "no repeat", an error reply as much as a lost one: the flag is a hint to the flow,
+  // never worth a wait. A Redis out of memory still runs the script whole: it refuses a script memory only
+  // while it has written nothing, and the trim is its first write.
   record(profileId: string, initialContactId: string, at: number): Promise<RepeatInfo> {
     return this.health.safely(
       'recent.record',

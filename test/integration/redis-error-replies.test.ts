@@ -227,18 +227,6 @@ describe('Redis that answers with an error is not a lost reply', function () {
       await until('the records to be written', () => events.every((e) => writesByContact(fake).has(contactIdOf(e))));
       for (const e of events) expect(writesByContact(fake).get(contactIdOf(e))).to.equal(1);
     });
-
-    it('answers a known caller KNOWN from the cache and still tells a repeat contact (the history is read though this contact cannot be added)', async () => {
-      const phone = '+12065553350';
-      const profile = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Kim' });
-      expect((await postEvent(a.url, voiceEvent(phone))).body).to.include({ customerStatus: 'KNOWN', isRepeatContact: 'false' });
-      await failOver();
-      const searches = fake.callsTo('SearchProfiles').length;
-
-      const again = await postEvent(b.url, voiceEvent(phone));
-      expect(again.body).to.include({ customerStatus: 'KNOWN', profileId: profile.ProfileId, firstName: 'Kim', isRepeatContact: 'true' });
-      expect(fake.callsTo('SearchProfiles'), 'SearchProfiles calls').to.have.length(searches);
-    });
   });
 
   describe('a failover behind one endpoint (its name moves to the promoted server; open connections stay on the old one)', () => {
