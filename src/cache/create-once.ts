@@ -15,8 +15,9 @@ import { isErrorReply, RedisScript, type RedisClient, type RedisHealth } from '.
  * never finished tells the next creator that the previous CreateProfile may have reached AWS:
  * `create(true)` then searches again before creating.
  *
- * With no Redis, or while Redis fails, the in-process single-flight in front of this is what
- * prevents duplicates (per replica).
+ * With no Redis, or while Redis cannot be reached or answers with an error (full, read-only), the
+ * in-process single-flight in front of this is what prevents duplicates (per replica). While its
+ * replies are lost (slow, paused), it waits: the lock may be held (docs/shared-state.md).
  */
 export interface CreateOnce {
   /** `matchedBy`: the key a search of the created profile finds it by, cached with it */
