@@ -59,27 +59,34 @@ return granted
 
 /** The fleet's allowance in Redis: one script call per lookup for all its operations. */
 export class RedisCallBudget implements CallBudget {
+  private readonly alone: MemoryCallBudget;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StateKeys,
     private readonly health: RedisHealth,
     private readonly perSecond: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.alone = new MemoryCallBudget(perSecond, now);
+  }
 
-  take(wanted: ReadonlyMap<string, number>): Promise<Set<string>> {
+  async take(wanted: ReadonlyMap<string, number>): Promise<Set<string>> {
     const operations = [...wanted.keys()];
     const second = Math.floor(this.now() / 1000);
-    // Redis failing: enrichment goes ahead (its calls are bounded by the deadline and never retried,
-    // and a throttled one only empties its own keys); the lookup is not held back for it.
-    return this.health.safely(
-      'budget.take',
-      async () => {
-        const keys = operations.map((op) => this.keys.callBudget(op, second));
-        const granted = (await TAKE.run(this.redis, keys, [this.perSecond, ...operations.map((op) => wanted.get(op)!)])) as number[];
-        return new Set(granted.map((i) => operations[i - 1]!));
-      },
-      new Set(operations),
-    );
+    try {
+      const keys = operations.map((op) => this.keys.callBudget(op, second));
+      const granted = (await TAKE.run(this.redis, keys, [this.perSecond, ...operations.map((op) => wanted.get(op)!)])) as number[];
+      return new Set(granted.map((i) => operations[i - 1]!));
+    } catch (err) {
+      this.health.failed('budget.take', err);
+      // Redis failing: this replica keeps to the allowance as if it were the whole fleet (the fleet then
+      // makes at most one allowance per replica), and the lookup is not held back. An error reply and a
+      // lost one end alike here: a full or read-only Redis, which may last hours, counted nothing, and
+      // going ahead unbounded for that long would spend the account's share that other integrations
+      // and the built-in flow block rely on; a lost reply may have counted the calls in Redis, and
+      // counting them here too holds enrichment back, never a lookup.
+      return this.alone.take(wanted);
+    }
   }
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileSummary } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
 import type { CachedLookup, ProfileCache, RedisProfileCache } from './profile-cache.js';
-import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
+import { isErrorReply, RedisScript, type RedisClient, type RedisHealth } from './redis.js';
 
 /**
  * Creates a caller's profile once across the whole fleet.
@@ -15,8 +15,9 @@ import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
  * never finished tells the next creator that the previous CreateProfile may have reached AWS:
  * `create(true)` then searches again before creating.
  *
- * With no Redis, or while Redis fails, the in-process single-flight in front of this is what
- * prevents duplicates (per replica).
+ * With no Redis, or while Redis cannot be reached or answers with an error (full, read-only), the
+ * in-process single-flight in front of this is what prevents duplicates (per replica). While its
+ * replies are lost (slow, paused), it waits: the lock may be held (docs/shared-state.md).
  */
 export interface CreateOnce {
   /** `matchedBy`: the key a search of the created profile finds it by, cached with it */
@@ -65,10 +66,14 @@ return {1, cached, (previous and previous ~= ARGV[1]) and 1 or 0}
 // goes into the cache and the attempt marker goes, before the lock is released, in one step, so a
 // waiter that finds the lock free finds the profile too. With no lookup (the attempt failed) only the
 // lock is released: the marker stays for the next creator.
+//
+// A full Redis (noeviction) refuses the entry but still takes the DELs: the lock is released all the same,
+// and the marker stays, so a waiter that finds neither lock nor profile searches again before creating
+// (not stuck on a lock until it expires, nor creating a second profile).
 const FINISH = new RedisScript(`
 if ARGV[2] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  redis.call('DEL', KEYS[3])
+  local cached = redis.pcall('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  if not cached.err then redis.call('DEL', KEYS[3]) end
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -105,27 +110,54 @@ export class RedisCreateOnce implements CreateOnce {
       if (waited) this.onWait((performance.now() - started) / 1000);
       return summary;
     };
+    // set once a lock command's reply was lost: that command may run later and take the lock with our token
+    let lostReply = false;
     for (;;) {
-      signal.throwIfAborted();
       let acquired: [number, string?, number?];
       try {
-        acquired = (await ACQUIRE.run(this.redis, keys, [token, this.lockTtlMs, ATTEMPT_MARKER_MS])) as typeof acquired;
+        signal.throwIfAborted();
+        try {
+          acquired = (await ACQUIRE.run(this.redis, keys, [token, this.lockTtlMs, ATTEMPT_MARKER_MS])) as typeof acquired;
+        } catch (err) {
+          this.health.failed('lock.acquire', err);
+          // Redis cannot be reached (the command was never sent), or it answered with an error (out of
+          // memory, read-only in a failover...: the script stopped at its first write, so no lock was
+          // taken, and asking again at once gets the same answer; polling for it took a new caller's
+          // whole deadline): the in-process single-flight is all the protection left. When we have
+          // waited for a lock, its holder may have created the profile without managing to cache it (a
+          // full Redis refuses the entry): search again before creating.
+          if (neverSent(err) || isErrorReply(err)) {
+            const searchFirst = waited;
+            return done(await new LocalCreateOnce(this.cache).run(tag, signal, matchedBy, (previous) => create(previous || searchFirst)));
+          }
+          // The reply was lost (timed out, connection dropped): the script may have run, and the lock may
+          // be ours or another replica's. Creating now could make a second profile; wait and ask again.
+          acquired = [0];
+          lostReply = true;
+        }
+        if (acquired[0] !== 1) {
+          waited = true;
+          await sleep(this.pollMs, undefined, { signal });
+          const created = await this.cache.get(tag);
+          if (created?.summary) return done(created.summary);
+          continue;
+        }
       } catch (err) {
-        this.health.failed('lock.acquire', err);
-        // Redis cannot be reached (the command was never sent): the in-process single-flight is all
-        // the protection left.
-        if (neverSent(err)) return new LocalCreateOnce(this.cache).run(tag, signal, matchedBy, create);
-        // The reply was lost (timed out, connection dropped): the script may have run, and the lock may
-        // be ours or another replica's. Creating now could make a second profile; wait and ask again.
-        acquired = [0];
+        // Given up (the deadline) after a lost reply: a Redis that was paused or slow still runs the lock
+        // commands it holds once it resumes, and one of them would take the lock for this token, which
+        // no one then uses or releases: the caller's next contact would wait out CREATE_LOCK_TTL_MS. A
+        // release sent now, on the same connection, runs after them. (Its attempt marker stays: the next
+        // creator searches once more.)
+        if (lostReply) this.release(keys, token);
+        throw err;
       }
-      if (acquired[0] === 1) return done(await this.createHoldingLock(tag, keys, token, acquired[1] ?? '', acquired[2] === 1, matchedBy, create));
-
-      waited = true;
-      await sleep(this.pollMs, undefined, { signal });
-      const created = await this.cache.get(tag);
-      if (created?.summary) return done(created.summary);
+      return done(await this.createHoldingLock(tag, keys, token, acquired[1] ?? '', acquired[2] === 1, matchedBy, create));
     }
+  }
+
+  /** Releases the lock if this token holds it; not awaited, a failure counted by `safely`. */
+  private release(keys: string[], token: string, sealed = ''): void {
+    void this.health.safely('lock.release', () => FINISH.run(this.redis, keys, [token, sealed, Math.max(1, this.cache.keepMs)]), 0);
   }
 
   private async createHoldingLock(
@@ -139,7 +171,7 @@ export class RedisCreateOnce implements CreateOnce {
   ): Promise<ProfileSummary> {
     // Not awaited: the answer need not wait for Redis to take the profile in. The commands after it on
     // this connection (the contact's own) are answered after it, and a failure is counted by `safely`.
-    const finish = (sealed: string) => void this.health.safely('lock.release', () => FINISH.run(this.redis, keys, [token, sealed, Math.max(1, this.cache.keepMs)]), 0);
+    const finish = (sealed: string) => this.release(keys, token, sealed);
     const winner = cached ? this.cache.open(tag, cached) : undefined;
     if (winner?.summary) {
       // the profile was created between our search and our lock: its entry goes back unchanged (its

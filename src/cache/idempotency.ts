@@ -117,6 +117,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return buildAnswer(outcomeFrom(kept.outcome, lookup.summary, identity, this.mapping), this.mapping);
   }
 
+  // A failure, whether Redis refused the SET (full, read-only) or its reply was lost, leaves the previous
+  // digest unknown: the update is queued, and a Connect retry of it is written twice, with the same values.
   swapLastUpdate(tag: string, contactId: string, digest: string): Promise<string | undefined> {
     return this.health.safely(
       'idempotency.update',

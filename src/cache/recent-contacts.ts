@@ -78,6 +78,9 @@ export class RedisRecentContacts implements RecentContacts {
     private readonly windowMs: number,
   ) {}
 
+  // Any failure answers "no repeat", an error reply as much as a lost one: the flag is a hint to the flow,
+  // never worth a wait. A Redis out of memory still runs the script whole: it refuses a script memory only
+  // while it has written nothing, and the trim is its first write.
   record(profileId: string, initialContactId: string, at: number): Promise<RepeatInfo> {
     return this.health.safely(
       'recent.record',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../ops/logger.js';
 
@@ -22,6 +22,12 @@ export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 
     ...(purpose === 'worker' ? { ...forWorker, commandTimeout: undefined } : {}),
     connectTimeout: 1000,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+    // READONLY: this connection reaches a primary demoted in a failover. The answer is definite for the
+    // command (it did not run: isErrorReply), but not for the connection: the endpoint's name now leads
+    // to the promoted primary, and only a new connection goes there (ioredis README, reconnectOnError,
+    // for ElastiCache failovers that keep the old primary's connections open). 1: reconnect without
+    // sending the command again; the service has already decided what to do without it.
+    reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
     enableReadyCheck: true,
     // No auto-pipelining: a request's reads are one MGET and its writes one command each, issued
     // together, so batching had little to merge, and it deferred every command to the next
@@ -91,6 +97,24 @@ export class RedisHealth {
       return fallback;
     }
   }
+}
+
+/**
+ * Whether Redis answered a failed command with an error reply: OOM (out of memory under `noeviction`,
+ * what ElastiCache does when full), READONLY (a replica during a failover), LOADING, BUSY, CLUSTERDOWN,
+ * WRONGTYPE, a script's error, or MOVED/ASK redirections that ran out. That is a definite answer: the
+ * command did not run, or ended at the error (a script meets OOM and READONLY at its first write,
+ * before it has changed anything: Redis refuses a script a write for memory only while it has written
+ * nothing), and asking again at once gets the same answer. The other
+ * failures are replies that never came (the command timed out, the connection dropped, or the client
+ * refused to send it): the command may have run, or may still run, and only asking again later can tell.
+ * Each place that decides between the two says why (docs/shared-state.md, "When Redis is down, slow,
+ * full or failing over").
+ */
+export function isErrorReply(err: unknown): boolean {
+  if (err instanceof ReplyError) return true;
+  // ioredis' Cluster gives up on redirections with a plain Error that names the last MOVED/ASK reply
+  return err instanceof Error && err.message.startsWith('Too many Cluster redirections');
 }
 
 /** A Lua script run by its SHA1 (EVALSHA), loaded on first use or after a Redis restart (NOSCRIPT). */

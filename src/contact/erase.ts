@@ -57,6 +57,9 @@ export class Eraser {
     });
   }
 
+  // Any Redis failure fails the erasure, an error reply as much as a lost one: either way it cannot say
+  // that everything of the caller is gone, and running it again (it is idempotent) is the answer. A full
+  // Redis still takes the DELs; it refuses the record mover's lease (a SET), so the records part fails.
   private async eraseRedis(tag: string, s: Extract<Stores, { kind: 'redis' }>): Promise<ErasureReport> {
     // every key of the caller shares the hash tag, so on a cluster they all live on one node
     const pattern = this.state.keys.callerKeys(tag);

@@ -115,6 +115,10 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
   private async process(entry: Entry): Promise<void> {
     const hooks = this.o.hooks;
     if (entry.landed) {
+      // An error reply to the question (LOADING: a restarted Redis still reading the data the append may be
+      // in) says nothing about the append, unlike an error reply to the append itself (then there is no
+      // question: see RedisRecordQueue.enqueue). So both it and a lost reply mean "cannot say yet": ask
+      // again until askUntil, then write from here (a full Redis still answers it: the check only reads).
       const landed = await entry.landed().catch(() => undefined);
       if (landed === true) {
         this.o.logger.info({ contactId: entry.job.contactId }, 'record reached Redis after all: written from the Redis queue, not from this process');

@@ -90,7 +90,9 @@ export class Pacer {
 
   /**
    * The script on Redis, or while Redis fails this replica's own book (pacing per replica only,
-   * until Redis is back), where `local` does what the script does with the key's value.
+   * until Redis is back), where `local` does what the script does with the key's value. An error reply
+   * (a full Redis refuses the slot's SET) and a lost one end alike: a slot reserved in Redis by a command
+   * whose reply was lost only makes a later record wait one gap more, never two writes in one second.
    */
   private async run(script: RedisScript, key: string, gapMs: number, local: (value: number, now: number) => { wait: number; next: number }): Promise<number> {
     if (this.o.redis) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { RedisScript, type RedisClient } from '../cache/redis.js';
+import { isErrorReply, RedisScript, type RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../ops/logger.js';
@@ -169,6 +169,11 @@ export class RedisRecordQueue implements RecordQueue {
       return 'QUEUED';
     } catch (err) {
       this.o.logger.warn({ contactId: record.contactId, err: (err as Error).message }, 'record queue unreachable: writing this record from this process');
+      // Redis answered the append with an error (out of memory, read-only in a failover...): the entry is
+      // not in the inbox and will not be, so this process writes it at once, without asking whether it
+      // landed (asking a full Redis would only hold the record back ASK_FOR_MS; one that is read-only
+      // cannot have taken it).
+      if (isErrorReply(err)) return this.o.fallback.enqueue(record);
       // A timed-out append may still have run in Redis (its reply late, or this event loop stalled past the
       // timeout): the in-process copy asks Redis before it writes, so the record is not written twice.
       const appended = entry;

@@ -182,6 +182,29 @@ describe('contact-record inbox (Redis)', function () {
     for (const e of left) expect((JSON.parse(e) as { identityTag: string }).identityTag).to.equal('kept');
   });
 
+  it('an append Redis answers with an error is written from this process at once, without asking Redis whether it landed', async () => {
+    // An ACL that refuses the append and scripts (NOPERM, an error reply): the record cannot be in the inbox,
+    // and Redis cannot answer "did it land?" either, which used to hold the record ASK_FOR_MS (5 s) before writing.
+    const admin = server().client();
+    clients.push(admin);
+    await admin.acl('SETUSER', 'no-append', 'on', '>secret', '~*', '&*', '+@all', '-rpush', '-evalsha', '-eval');
+    try {
+      const written: string[] = [];
+      const client = server().client({ username: 'no-append', password: 'secret', maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 100 });
+      await until('connected', () => client.status === 'ready');
+      const q = replica(1000, { client, written });
+      q.start();
+      const started = Date.now();
+      expect(await q.enqueue(record(5))).to.equal('QUEUED');
+      await until('the record written from this process', () => written.length > 0, 2000);
+      expect(written).to.deep.equal([record(5).contactId]);
+      expect(Date.now() - started, 'written after (ms)').to.be.below(1000);
+      expect(await admin.llen(INBOX)).to.equal(0);
+    } finally {
+      await admin.acl('DELUSER', 'no-append');
+    }
+  });
+
   describe('an append that times out', () => {
     let proxy: DelayingProxy;
     let check: Redis;

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
  */
 export class DelayingProxy {
   #delayMs = 0;
+  #target = 0;
   readonly #sockets = new Set<Socket>();
 
   private constructor(
@@ -18,11 +19,17 @@ export class DelayingProxy {
 
   static async start(targetPort: number, host = '127.0.0.1'): Promise<DelayingProxy> {
     // connections arrive only after listening, when `proxy` is set
-    const server: Server = createServer((client) => proxy.connect(client, targetPort, host));
+    const server: Server = createServer((client) => proxy.connect(client, proxy.#target, host));
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const proxy = new DelayingProxy(server, (server.address() as AddressInfo).port);
+    proxy.#target = targetPort;
     return proxy;
+  }
+
+  /** New connections go to this port from now on; open ones stay where they are (a DNS name that moved). */
+  retarget(port: number): void {
+    this.#target = port;
   }
 
   delayReplies(ms: number): void {
