@@ -25,7 +25,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 USER node
-EXPOSE 8080
+# 8080: the API (PORT); 9464: GET /metrics for the scraper only (METRICS_PORT)
+EXPOSE 8080 9464
 HEALTHCHECK --interval=10s --timeout=2s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node runs as PID 1 with its own SIGTERM/SIGINT handlers: the signals of a scale-in reach it directly.

@@ -98,6 +98,8 @@ const serviceEnv = (fakeUrl: string, redisUrl: string, mappingFile?: string) => 
   ...awsEnv(fakeUrl),
   NODE_ENV: 'production',
   PORT: '0',
+  // /metrics on a listener of its own (a free port too): see startService
+  METRICS_PORT: '0',
   // what production runs: one JSON line per request on stdout (here: a file)
   LOG_LEVEL: 'info',
   REDIS_URL: redisUrl,
@@ -122,6 +124,8 @@ interface Env {
 interface Target {
   kind: 'floor' | 'service' | 'naive';
   url: string;
+  /** the service's metrics listener (METRICS_PORT) */
+  metricsUrl?: string;
   child: Child;
 }
 
@@ -135,16 +139,17 @@ async function startService(env: Env, label: string, mappingFile = path.join(env
   // bench/results/profiles/<label>/ (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main
   // thread, 1 the record thread). A --cpu-prof-name would give both threads one file, the second overwriting.
   const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench/results/profiles', label)] : [];
-  const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url, mappingFile), logFile, /"port":(\d+)[^\n]*"msg":"listening"/);
-  const url = `http://127.0.0.1:${match}`;
+  const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url, mappingFile), logFile, /"port":(\d+,"metricsPort":\d+)[^\n]*"msg":"listening"/);
+  const [port, metricsPort] = match.split(',"metricsPort":');
+  const url = `http://127.0.0.1:${port}`;
   const ready = await fetch(`${url}/readyz`);
   if (!ready.ok) throw new Error(`the service is not ready: ${ready.status} ${await ready.text()}`);
-  return { kind: 'service', url, child };
+  return { kind: 'service', url, metricsUrl: `http://127.0.0.1:${metricsPort}`, child };
 }
 
 async function queueDepth(t: Target): Promise<number | undefined> {
-  if (t.kind !== 'service') return undefined;
-  const text = await (await fetch(`${t.url}/metrics`)).text();
+  if (t.kind !== 'service' || !t.metricsUrl) return undefined;
+  const text = await (await fetch(`${t.metricsUrl}/metrics`)).text();
   const m = /^cpr_record_queue_depth (\S+)$/m.exec(text);
   return m?.[1] ? Number(m[1]) : undefined;
 }

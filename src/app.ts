@@ -84,7 +84,7 @@ export function buildApp(deps: AppDeps): Express {
       const labels = { route, method: req.method, status: String(res.statusCode) };
       deps.metrics.httpRequests.inc(labels);
       deps.metrics.httpDuration.observe(labels, seconds);
-      if (route === '/metrics' || route === '/healthz' || route === '/readyz') return; // probes and scrapes: metrics only
+      if (route === '/healthz' || route === '/readyz') return; // probes: metrics only
       const log = res.locals.log as RequestLog;
       const line = { reqId, method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 10_000) / 10, ...log, aws: ctx.awsCalls };
       if (res.statusCode >= 500) deps.logger.error(line, 'request failed');
@@ -95,10 +95,6 @@ export function buildApp(deps: AppDeps): Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.metrics.registry.contentType);
-    res.end(await deps.metrics.registry.metrics());
   });
   app.get('/readyz', (_req, res) => {
     const ready = deps.readiness.ready();
@@ -178,5 +174,25 @@ export function buildApp(deps: AppDeps): Express {
 
   app.use(notFound);
   app.use(errorHandler((err) => deps.logger.error({ err }, 'unexpected error')));
+  return app;
+}
+
+/**
+ * The metrics listener's app (METRICS_PORT): GET /metrics and nothing else. The main app has no
+ * /metrics (404), so a load balancer that forwards the main port never exposes the metrics; only what
+ * can reach METRICS_PORT (the scraper) reads them. Scrapes are neither logged nor counted.
+ */
+export function buildMetricsApp(metrics: Metrics, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+  app.use(hardeningHeaders);
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  });
+  app.use(notFound);
+  app.use(errorHandler((err) => logger.error({ err }, 'metrics scrape failed')));
   return app;
 }

@@ -31,13 +31,17 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   await once(server, 'listening');
+  // /metrics on a listener of its own, for the scraper: a load balancer forwarding `port` never reaches it
+  const metricsServer = service.metricsApp.listen(config.metricsPort);
+  await once(metricsServer, 'listening');
   await service.start();
   service.setState('ready');
-  logger.info({ port: (server.address() as AddressInfo).port, store: service.store.kind, domain: config.domain }, 'listening');
+  const portOf = (s: typeof server) => (s.address() as AddressInfo).port;
+  logger.info({ port: portOf(server), metricsPort: portOf(metricsServer), store: service.store.kind, domain: config.domain }, 'listening');
 
-  // SIGTERM / SIGINT: readiness 503 at once, stop accepting, let in-flight requests finish, stop
-  // the record worker (its job in hand finishes or goes back to the queue), close Redis and the
-  // SDK clients, exit 0; all within SHUTDOWN_GRACE_MS. A second signal exits at once.
+  // SIGTERM / SIGINT: readiness 503 at once, stop accepting, let in-flight requests finish, close the
+  // metrics listener, stop the record worker (its job in hand finishes or goes back to the queue),
+  // close Redis and the SDK clients, exit 0; all within SHUTDOWN_GRACE_MS. A second signal exits at once.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -53,6 +57,9 @@ async function main(): Promise<void> {
     }, config.shutdownGraceMs).unref();
     server.close(() => {
       clearInterval(idle);
+      // scrapes go on during the drain; the metrics listener closes once the requests are answered
+      metricsServer.close();
+      metricsServer.closeAllConnections();
       service.close().then(
         () => {
           logger.info('stopped');

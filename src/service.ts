@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { buildApp } from './app.js';
+import { buildApp, buildMetricsApp } from './app.js';
 import { createSharedState } from './cache/index.js';
 import { createRedisClient } from './cache/redis.js';
 import type { Config } from './config/index.js';
@@ -22,6 +22,8 @@ export type ServiceState = 'starting' | 'ready' | 'draining';
 
 export interface Service {
   app: Express;
+  /** GET /metrics alone, for its own listener (METRICS_PORT) */
+  metricsApp: Express;
   metrics: Metrics;
   store: ProfileStore;
   records: RecordQueue;
@@ -171,6 +173,7 @@ export function createService(config: Config, logger: Logger): Service {
   });
   return {
     app,
+    metricsApp: buildMetricsApp(metrics, logger),
     metrics,
     store,
     records,

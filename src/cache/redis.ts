@@ -5,21 +5,40 @@ import type { Logger } from '../ops/logger.js';
 
 export type RedisClient = Redis | Cluster;
 
+// An operator command's Redis: the most one command may take (BullMQ's scripts over a long list of
+// dead letters take more than the hot path's REDIS_COMMAND_TIMEOUT_MS), and its reconnections: three,
+// then the client ends.
+const COMMAND_TIMEOUT_MS = 10_000;
+const commandRetries = (times: number) => (times > 3 ? null : 200 * times);
+
+/** Where a client connects, for a message: host:port of each node, never the URL's credentials. */
+export function redisAddress(config: Pick<Config, 'redis'>): string {
+  const r = config.redis;
+  if (r.mode === 'cluster') return r.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  if (r.mode === 'single') {
+    const u = new URL(r.url);
+    return `${u.hostname}:${u.port || 6379}`;
+  }
+  return 'none';
+}
+
 /**
  * A Redis client that fails fast: no offline queue and no per-command retries, a short command
  * timeout, and reconnection in the background forever. A dead Redis costs a request milliseconds
  * (the command is refused at once), never its deadline; when Redis returns, the client reconnects
  * and the service uses it again without a restart.
  */
-export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 'state'): RedisClient | undefined {
+export function createRedisClient(config: Config, purpose: 'state' | 'worker' | 'command' = 'state'): RedisClient | undefined {
   // The record worker blocks on Redis to wait for jobs: BullMQ needs it to queue and retry commands
   // while reconnecting, with no command timeout. It is off the hot path.
-  const forWorker: RedisOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null };
+  const forWorker: RedisOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined };
+  // An operator command (npm run dead-letters) gives up instead: a few reconnections, then the client
+  // ends and every command waiting on it fails, so the command ends with an error rather than hanging.
+  const forCommand: RedisOptions = { maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS, retryStrategy: commandRetries };
   const common: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: config.redisCommandTimeoutMs,
-    ...(purpose === 'worker' ? { ...forWorker, commandTimeout: undefined } : {}),
     connectTimeout: 1000,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
     // READONLY: this connection reaches a primary demoted in a failover. The answer is definite for the
@@ -28,6 +47,7 @@ export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 
     // for ElastiCache failovers that keep the old primary's connections open). 1: reconnect without
     // sending the command again; the service has already decided what to do without it.
     reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 1 : false),
+    ...(purpose === 'worker' ? forWorker : purpose === 'command' ? forCommand : {}),
     enableReadyCheck: true,
     // No auto-pipelining: a request's reads are one MGET and its writes one command each, issued
     // together, so batching had little to merge, and it deferred every command to the next
@@ -40,7 +60,7 @@ export function createRedisClient(config: Config, purpose: 'state' | 'worker' = 
   if (r.mode === 'cluster') {
     const options: ClusterOptions = {
       enableOfflineQueue: purpose === 'worker',
-      clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+      clusterRetryStrategy: purpose === 'command' ? commandRetries : (times: number) => Math.min(50 * 2 ** times, 2000),
       slotsRefreshTimeout: 1000,
       redisOptions: {
         ...common,

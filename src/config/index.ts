@@ -12,6 +12,8 @@ export interface Config {
   source: { env: Env; baseDir: string };
   nodeEnv: 'development' | 'test' | 'production';
   port: number;
+  /** the /metrics listener's port (never the same listener as `port`: a load balancer in front of it would expose the metrics) */
+  metricsPort: number;
   /** unset: the embedded store */
   domain: string | undefined;
   aws: { region: string | undefined; customerProfilesEndpoint: string | undefined; connectEndpoint: string | undefined };
@@ -162,6 +164,10 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       problems.push('DATA_KEYS: set your own when NODE_ENV=production with Redis (the default is public)');
     }
   }
+  // 0 picks a free port for each (tests): two listeners still
+  if (s.METRICS_PORT === s.PORT && s.PORT !== 0) {
+    problems.push(`METRICS_PORT: must differ from PORT (${s.PORT}): /metrics has a listener of its own, so that what reaches PORT (a load balancer) never reaches the metrics`);
+  }
   if (s.REDIS_URL && s.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
 
@@ -189,6 +195,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     source,
     nodeEnv: s.NODE_ENV,
     port: s.PORT,
+    metricsPort: s.METRICS_PORT,
     domain: s.CUSTOMER_PROFILES_DOMAIN,
     aws: {
       region: s.AWS_REGION,

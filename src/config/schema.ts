@@ -105,6 +105,9 @@ export const settings = {
     'production refuses to start without CUSTOMER_PROFILES_DOMAIN and AUTH_TOKENS',
   ),
   PORT: int(0, 65535).describe('listen port'),
+  METRICS_PORT: int(0, 65535).describe(
+    'port of the /metrics listener, for the Prometheus scraper only (the main port answers 404 for /metrics); must differ from PORT',
+  ),
   CUSTOMER_PROFILES_DOMAIN: z
     .string()
     .regex(/^[a-zA-Z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -')

@@ -57,6 +57,10 @@ export function createCustomerProfilesClient(o: CustomerProfilesClientOptions): 
       new NodeHttpHandler({
         connectionTimeout: Math.min(1000, o.requestTimeoutMs),
         requestTimeout: o.requestTimeoutMs,
+        // without it the handler only logs a warning when requestTimeout passes and keeps waiting: a
+        // call with no AbortSignal (the operator commands, the record writer) to an endpoint that
+        // accepts and never answers would wait forever
+        throwOnRequestTimeout: true,
         httpAgent: new HttpAgent(agentOptions),
         httpsAgent: new Agent(agentOptions),
       }),

@@ -6,6 +6,7 @@ import {
   type GetProfileObjectTypeResponse,
 } from '@aws-sdk/client-customer-profiles';
 import { isDeepStrictEqual } from 'node:util';
+import { awsCause, type AwsCause } from '../ops/aws-instrumentation.js';
 import { recordObjectType } from './job.js';
 
 const isNotFound = (err: unknown) => (err as { name?: string }).name === 'ResourceNotFoundException';
@@ -48,6 +49,27 @@ export interface Finding {
   fix?: string;
 }
 
+const FIX: Record<AwsCause, (permissions: string) => string> = {
+  network: () =>
+    'check that this machine reaches Customer Profiles: AWS_REGION, AWS_ENDPOINT_URL_CUSTOMER_PROFILES if set, DNS, a proxy, the VPC endpoint or NAT gateway of private subnets',
+  credentials: () => 'check the AWS credentials this runs with (AWS_PROFILE, AWS_ACCESS_KEY_ID, an expired session: `aws sts get-caller-identity`)',
+  permission: (permissions) => `grant ${permissions} on the domain to the identity this runs as (\`aws sts get-caller-identity\`)`,
+  'missing resource': () => 'check CUSTOMER_PROFILES_DOMAIN and AWS_REGION',
+  throttling: () => "run it again in a minute: other callers are using this account's Customer Profiles quota",
+  'service error': () => 'Customer Profiles failed on its side: run it again later, and see the AWS Health Dashboard',
+  'bad request': () => 'check CUSTOMER_PROFILES_DOMAIN and RECORD_OBJECT_TYPE',
+};
+
+/**
+ * Why a call failed, named from the SDK's error (the network, the credentials, a permission, a missing
+ * resource, throttling), and what to do about it. Names the error type and status, never the SDK's
+ * message (it can echo request values).
+ */
+export function explainFailure(operation: string, err: unknown, permissions: string): { detail: string; fix: string } {
+  const { cause, code } = awsCause(err);
+  return { detail: `${operation} failed: ${cause} (${code})`, fix: FIX[cause](permissions) };
+}
+
 /** Checks a Customer Profiles domain for this service; prints nothing, returns what it found. */
 export async function checkDomain(client: CustomerProfilesClient, domain: string, objectType: string): Promise<Finding[]> {
   const findings: Finding[] = [];
@@ -55,11 +77,10 @@ export async function checkDomain(client: CustomerProfilesClient, domain: string
   try {
     d = await client.send(new GetDomainCommand({ DomainName: domain }));
   } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
     return [
       isNotFound(err)
         ? { level: 'error', check: 'domain', detail: `domain "${domain}" does not exist in this account and region`, fix: 'check CUSTOMER_PROFILES_DOMAIN and AWS_REGION, or create the domain in the Amazon Connect console (Customer profiles)' }
-        : { level: 'error', check: 'domain', detail: `GetDomain failed: ${name}`, fix: 'check credentials and the profile:GetDomain permission' },
+        : { level: 'error', check: 'domain', ...explainFailure('GetDomain', err, 'profile:GetDomain') },
     ];
   }
   findings.push({ level: 'ok', check: 'domain', detail: `domain "${domain}" exists` });
@@ -80,8 +101,7 @@ export async function checkDomain(client: CustomerProfilesClient, domain: string
     ctr = await getObjectType(client, domain, 'CTR');
     ours = await getObjectType(client, domain, objectType);
   } catch (err) {
-    const name = (err as { name?: string }).name ?? 'Error';
-    findings.push({ level: 'error', check: 'object types', detail: `GetProfileObjectType failed: ${name}`, fix: 'check the profile:GetProfileObjectType permission' });
+    findings.push({ level: 'error', check: 'object types', ...explainFailure('GetProfileObjectType', err, 'profile:GetProfileObjectType') });
     return findings;
   }
   if (!ctr) {

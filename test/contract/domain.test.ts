@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import nock from 'nock';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
 import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
 import { checkDomain, setUpDomain, type Finding } from '../../src/records/domain.js';
@@ -14,10 +16,11 @@ const EPOCH = 1_700_000_000; // restJson1 timestamps: epoch seconds
 const awsError = (status: number, type: string) =>
   [status, { message: `${type} from the test` }, { 'X-Amzn-Errortype': `${type}:http://internal.amazon.com/coral/com.amazonaws.profile/` }] as const;
 
-function client(): CustomerProfilesClient {
+function client(endpoint?: string, requestTimeoutMs = 5000): CustomerProfilesClient {
   return createCustomerProfilesClient({
     region: 'us-east-1',
-    requestTimeoutMs: 5000,
+    endpoint,
+    requestTimeoutMs,
     maxAttempts: 1,
     credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
   });
@@ -141,8 +144,108 @@ describe('Customer Profiles domain set-up and checks through the real SDK (contr
       const findings = await checkDomain(client(), DOMAIN, OBJECT_TYPE);
 
       expect(findings).to.have.length(1);
-      expect(findings[0]).to.include({ level: 'error', check: 'domain', detail: 'GetDomain failed: AccessDeniedException' });
-      expect(findings[0]!.fix).to.contain('profile:GetDomain');
+      expect(findings[0]).to.include({ level: 'error', check: 'domain', detail: 'GetDomain failed: permission (AccessDeniedException 403)' });
+      expect(findings[0]!.fix).to.contain('grant profile:GetDomain');
+    });
+
+    describe('names the cause of a failed GetDomain from the SDK error, and its fix', () => {
+      // the answers AWS gives a request it cannot authenticate: not in the service's model, common to all services
+      for (const [status, type] of [
+        [403, 'UnrecognizedClientException'],
+        [403, 'InvalidSignatureException'],
+        [403, 'ExpiredTokenException'],
+      ] as const) {
+        it(`when AWS refuses the credentials (${status} ${type}), names the credentials, not a permission`, async () => {
+          getDomain().reply(...awsError(status, type));
+
+          const [finding, ...more] = await checkDomain(client(), DOMAIN, OBJECT_TYPE);
+
+          expect(more).to.deep.equal([]);
+          expect(finding).to.include({ level: 'error', check: 'domain', detail: `GetDomain failed: credentials (${type} ${status})` });
+          expect(finding!.fix).to.contain('AWS credentials').and.not.to.contain('grant');
+        });
+      }
+
+      it('when Customer Profiles throttles (429 ThrottlingException), names throttling', async () => {
+        getDomain().reply(...awsError(429, 'ThrottlingException'));
+
+        const [finding] = await checkDomain(client(), DOMAIN, OBJECT_TYPE);
+
+        expect(finding).to.include({ detail: 'GetDomain failed: throttling (ThrottlingException 429)' });
+        expect(finding!.fix).to.contain('again in a minute');
+      });
+
+      it('when Customer Profiles fails (500 InternalServerException), names a service error', async () => {
+        getDomain().reply(...awsError(500, 'InternalServerException'));
+
+        const [finding] = await checkDomain(client(), DOMAIN, OBJECT_TYPE);
+
+        expect(finding).to.include({ detail: 'GetDomain failed: service error (InternalServerException 500)' });
+      });
+
+      it('when GetProfileObjectType is denied (403), names the permission it needs', async () => {
+        getDomain().reply(200, domainAnswer(fullyConfigured));
+        getObjectType('CTR').reply(...awsError(403, 'AccessDeniedException'));
+
+        const findings = await checkDomain(client(), DOMAIN, OBJECT_TYPE);
+
+        expect(byCheck(findings, 'object types')).to.deep.equal([
+          {
+            level: 'error',
+            check: 'object types',
+            detail: 'GetProfileObjectType failed: permission (AccessDeniedException 403)',
+            fix: 'grant profile:GetProfileObjectType on the domain to the identity this runs as (`aws sts get-caller-identity`)',
+          },
+        ]);
+      });
+
+      describe('when no HTTP answer comes back (real sockets)', () => {
+        let silent: Server | undefined;
+        const sockets = new Set<Socket>();
+        before(() => nock.enableNetConnect((host) => host.startsWith('nonexistent.invalid') || host.startsWith('127.0.0.1')));
+        after(async () => {
+          nock.disableNetConnect();
+          for (const s of sockets) s.destroy();
+          if (silent) await new Promise((resolve) => silent!.close(resolve));
+        });
+
+        /** a port with nothing listening on it: connecting is refused */
+        async function closedPort(): Promise<number> {
+          const server = createServer().listen(0, '127.0.0.1');
+          await once(server, 'listening');
+          const { port } = server.address() as { port: number };
+          await new Promise((resolve) => server.close(resolve));
+          return port;
+        }
+
+        const expectNetwork = (findings: Finding[], code: string) => {
+          expect(findings).to.have.length(1);
+          expect(findings[0]).to.include({ level: 'error', check: 'domain', detail: `GetDomain failed: network (${code})` });
+          expect(findings[0]!.fix).to.contain('reaches Customer Profiles').and.not.to.contain('credentials');
+        };
+
+        it('when the endpoint does not resolve (DNS, .invalid never does), names the network (ENOTFOUND), not the credentials', async () => {
+          const findings = await checkDomain(client('http://nonexistent.invalid'), DOMAIN, OBJECT_TYPE);
+
+          expectNetwork(findings, 'ENOTFOUND');
+        });
+
+        it('when the endpoint refuses the connection, names the network (ECONNREFUSED)', async () => {
+          const findings = await checkDomain(client(`http://127.0.0.1:${await closedPort()}`), DOMAIN, OBJECT_TYPE);
+
+          expectNetwork(findings, 'ECONNREFUSED');
+        });
+
+        it('when the endpoint accepts but never answers, names the network (TimeoutError)', async () => {
+          silent = createServer((s) => sockets.add(s)).listen(0, '127.0.0.1');
+          await once(silent, 'listening');
+          const { port } = silent.address() as { port: number };
+
+          const findings = await checkDomain(client(`http://127.0.0.1:${port}`, 300), DOMAIN, OBJECT_TYPE);
+
+          expectNetwork(findings, 'TimeoutError');
+        });
+      });
     });
 
     it('when the domain has no DeadLetterQueueUrl and no DefaultEncryptionKey, answers exactly two warnings for them', async () => {

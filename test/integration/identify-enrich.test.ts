@@ -377,7 +377,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       const second = await resolve(voice('+14255550142'));
       expect(second).to.include({ customerStatus: 'KNOWN', isVip: '', enrichment: 'PARTIAL' });
       expect(fake.callsTo('GetSegmentMembership')).to.have.length(1);
-      const metrics = await (await fetch(`${app!.url}/metrics`)).text();
+      const metrics = await (await fetch(`${app!.metricsUrl}/metrics`)).text();
       expect(metrics).to.match(/cpr_enrichment_calls_total\{source="segment:vip-customers",outcome="throttled"\} 1/);
       expect(metrics).to.match(/cpr_enrichment_calls_total\{source="segment:vip-customers",outcome="skipped"\} 1/);
       expect(metrics).to.match(/cpr_enrichment_calls_total\{source="calculated-attributes",outcome="success"\} 2/);

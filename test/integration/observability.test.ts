@@ -31,7 +31,7 @@ describe('observability: metrics and logs of a running service', function () {
   const fake = new FakeAws({ domains: [DOMAIN] });
   const log = new Lines();
   let app: RunningService;
-  const metrics = async () => (await fetch(`${app.url}/metrics`)).text();
+  const metrics = async () => (await fetch(`${app.metricsUrl}/metrics`)).text();
 
   before(async () => {
     await fake.start();
@@ -88,6 +88,18 @@ describe('observability: metrics and logs of a running service', function () {
     expect(sample(after, 'cpr_record_queue_depth')).to.equal(0);
     expect(sample(after, 'cpr_process_resident_memory_bytes')).to.be.greaterThan(0);
     expect(after).to.contain('cpr_nodejs_eventloop_lag_p99_seconds');
+  });
+
+  it('serves /metrics on the metrics listener only: the main port, which a load balancer forwards, answers 404 NOT_FOUND for it', async () => {
+    const onMain = await fetch(`${app.url}/metrics`);
+    const onMetrics = await fetch(`${app.metricsUrl}/metrics`);
+    const readyOnMetrics = await fetch(`${app.metricsUrl}/readyz`);
+
+    expect(onMain.status).to.equal(404);
+    expect(((await onMain.json()) as { error: { code: string } }).error.code).to.equal('NOT_FOUND');
+    expect(onMetrics.status).to.equal(200);
+    expect(await onMetrics.text()).to.contain('cpr_resolve_outcomes_total');
+    expect(readyOnMetrics.status).to.equal(404);
   });
 
   it('exports histograms in seconds with buckets up to 8 s, and no identity in any label', async () => {

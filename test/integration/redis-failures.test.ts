@@ -59,7 +59,7 @@ describe('shared state when things fail', function () {
       // the other replica's commands all run, but their replies arrive too late (default timeout 100 ms)
       proxy.delayReplies(300);
       const second = postEvent(viaProxy.url, voiceEvent(phone));
-      await until('its lock command to time out', async () => /cpr_redis_errors_total\{operation="lock.acquire"\} [1-9]/.test(await (await fetch(`${viaProxy.url}/metrics`)).text()));
+      await until('its lock command to time out', async () => /cpr_redis_errors_total\{operation="lock.acquire"\} [1-9]/.test(await (await fetch(`${viaProxy.metricsUrl}/metrics`)).text()));
       proxy.delayReplies(0);
       fake.hang(false);
       const answers = await Promise.all([first, second]);

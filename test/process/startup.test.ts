@@ -24,10 +24,44 @@ describe('start-up (the process)', () => {
     expect(r.stderr).to.match(/RESOLVE_DEADLINE_MS: expected an integer between 100 and 8000 \(got "soon"\)/);
   });
 
+  it('when METRICS_PORT is PORT, refuses to start naming METRICS_PORT (one listener would put /metrics behind the load balancer)', async () => {
+    const r = await run({ PORT: '8080', METRICS_PORT: '8080' });
+
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/METRICS_PORT: must differ from PORT \(8080\)/);
+    expect(r.stdout).to.not.contain('listening');
+  });
+
+  it('serves /metrics on METRICS_PORT only: the main port answers 404 for it, the metrics port nothing else; SIGTERM closes both', async () => {
+    const service = await ServiceProcess.start({});
+    let code: number | null;
+    try {
+      const onMain = await fetch(`${service.url}/metrics`);
+      const onMetrics = await fetch(`${service.metricsUrl}/metrics`);
+      const resolveOnMetrics = await fetch(`${service.metricsUrl}/v1/resolve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const healthOnMain = await fetch(`${service.url}/healthz`);
+
+      expect(onMain.status).to.equal(404);
+      expect(await onMain.text()).to.not.contain('cpr_');
+      expect(onMetrics.status).to.equal(200);
+      expect(onMetrics.headers.get('content-type')).to.match(/^text\/plain/);
+      expect(await onMetrics.text()).to.match(/^# HELP cpr_http_requests_total /m);
+      expect(resolveOnMetrics.status).to.equal(404);
+      expect(healthOnMain.status).to.equal(200);
+      expect(service.metricsUrl).to.not.equal(service.url);
+    } finally {
+      code = await service.stop();
+    }
+
+    expect(code).to.equal(0);
+    const refused = await fetch(`${service.metricsUrl}/metrics`).then(() => false, () => true);
+    expect(refused, 'the metrics listener is closed').to.equal(true);
+  });
+
   it('when nothing is configured, starts on the embedded store, says so first, and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: '0' },
+      env: { PATH: process.env.PATH ?? '', PORT: '0', METRICS_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -2,18 +2,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { REPO_ROOT } from './service.js';
 
-/** The service as a real process (src/main.ts through tsx), on a port it picks itself. */
+/** The service as a real process (src/main.ts through tsx), on ports it picks itself (the main one and METRICS_PORT). */
 export class ServiceProcess {
   private constructor(
     readonly child: ChildProcess,
     readonly url: string,
+    /** the metrics listener, where GET /metrics is served */
+    readonly metricsUrl: string,
     readonly output: () => string,
   ) {}
 
   static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
+      env: { PATH: process.env.PATH ?? '', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -21,8 +23,8 @@ export class ServiceProcess {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const started = Date.now();
     for (;;) {
-      const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(out);
-      if (m) return new ServiceProcess(child, `http://127.0.0.1:${m[1]}`, () => out);
+      const m = /"port":(\d+),"metricsPort":(\d+)[^\n]*"msg":"listening"/.exec(out);
+      if (m) return new ServiceProcess(child, `http://127.0.0.1:${m[1]}`, `http://127.0.0.1:${m[2]}`, () => out);
       if (child.exitCode !== null || Date.now() - started > timeoutMs) {
         child.kill('SIGKILL');
         throw new Error(`the service did not start:\n${out.slice(-2000)}`);

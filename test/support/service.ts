@@ -13,24 +13,32 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface RunningService {
   url: string;
+  /** the metrics listener (METRICS_PORT), where GET /metrics is served */
+  metricsUrl: string;
   service: Service;
   stop(): Promise<void>;
 }
 
-/** The real composition (config -> service -> HTTP on port 0), as main.ts wires it. */
+/** The real composition (config -> service -> HTTP on port 0, /metrics on another), as main.ts wires it. */
 export async function startService(env: Record<string, string | undefined>, logTo?: DestinationStream): Promise<RunningService> {
   const config = loadConfig({ LOG_LEVEL: logTo ? 'info' : 'silent', ...env }, REPO_ROOT);
   const service = createService(config, createLogger(config.logLevel, logTo));
   const server: Server = service.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
+  const metricsServer: Server = service.metricsApp.listen(0, '127.0.0.1');
+  await once(metricsServer, 'listening');
   await service.start();
   service.setState('ready');
+  const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: urlOf(server),
+    metricsUrl: urlOf(metricsServer),
     service,
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [server, metricsServer]) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
       await service.close();
     },
   };

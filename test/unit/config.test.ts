@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       expect(config).to.deep.include({
         nodeEnv: 'development',
         port: 8080,
+        metricsPort: 9464,
         domain: undefined,
         authTokens: [],
         defaultCountry: 'US',
@@ -197,6 +198,8 @@ describe('loadConfig', () => {
       { variable: 'PORT', value: 'abc' },
       { variable: 'PORT', value: '70000' },
       { variable: 'PORT', value: '-1' },
+      { variable: 'METRICS_PORT', value: 'abc' },
+      { variable: 'METRICS_PORT', value: '70000' },
       { variable: 'RESOLVE_DEADLINE_MS', value: '50' },
       { variable: 'RESOLVE_DEADLINE_MS', value: '9000' },
       { variable: 'RESOLVE_DEADLINE_MS', value: '1.5' },
@@ -237,6 +240,26 @@ describe('loadConfig', () => {
       expect(err.message).to.not.include(TOKEN_A);
       expect(err.problems.join('\n')).to.not.include(short);
       expect(err.problems.join('\n')).to.not.include(TOKEN_A);
+    });
+
+    for (const env of [{ METRICS_PORT: '8080' }, { PORT: '9464' }, { PORT: '9000', METRICS_PORT: '9000' }]) {
+      it(`when METRICS_PORT and PORT are the same port (${JSON.stringify(env)}), refuses to start naming METRICS_PORT: /metrics keeps a listener of its own`, () => {
+        // Act
+        const err = configError(env);
+
+        // Assert
+        const [problem, ...more] = problemsAbout(err, 'METRICS_PORT');
+        expect(more).to.deep.equal([]);
+        expect(problem).to.match(/^METRICS_PORT: must differ from PORT \(\d+\)/);
+      });
+    }
+
+    it('when PORT and METRICS_PORT are both 0, accepts them: each listener picks a free port of its own', () => {
+      // Act
+      const config = loadConfig({ PORT: '0', METRICS_PORT: '0' }, REPO_ROOT);
+
+      // Assert
+      expect(config).to.deep.include({ port: 0, metricsPort: 0 });
     });
 
     it('when a domain is set without AWS_REGION, refuses to start naming AWS_REGION', () => {

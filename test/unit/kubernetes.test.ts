@@ -314,20 +314,25 @@ describe('Kubernetes manifests (config/kubernetes)', () => {
       expect(evictable, 'pods a drain may evict at once').to.equal(1);
     });
 
-    it('the ServiceMonitor selects the Service and scrapes /metrics on a port the Service names', () => {
+    it('the ServiceMonitor selects the Service and scrapes /metrics on its metrics port, which sends to the container port METRICS_PORT', () => {
       // Act
       const monitor = only('ServiceMonitor', ServiceMonitor);
-      const servicePorts = service().spec!.ports!.map((p) => p.name);
+      const servicePorts = service().spec!.ports!;
+      const containerPort = container().ports!.find((p) => p.name === 'metrics');
 
       // Assert
       expect(monitor.metadata?.labels?.release, 'label the Prometheus of kube-prometheus-stack selects by').to.equal('prometheus');
       expect(selects(monitor.spec.selector, service().metadata?.labels)).to.equal(true);
       expect(monitor.spec.endpoints).to.not.be.empty;
       for (const endpoint of monitor.spec.endpoints ?? []) {
-        expect(servicePorts).to.include(endpoint.port);
+        // the main port answers 404 for /metrics: the scrape goes to the metrics listener
+        expect(endpoint.port).to.equal('metrics');
+        expect(servicePorts.find((p) => p.name === endpoint.port)?.targetPort).to.equal('metrics');
         expect(endpoint.path).to.equal('/metrics');
         expect(endpoint.interval).to.equal('15s');
       }
+      expect(containerPort, 'a container port named metrics').to.not.equal(undefined);
+      expect(environment().get('METRICS_PORT')?.value).to.equal(String(containerPort!.containerPort));
     });
 
     it('the pods run as the IRSA ServiceAccount', () => {
@@ -474,6 +479,7 @@ describe('Kubernetes manifests (config/kubernetes)', () => {
       // Assert
       expect(config.nodeEnv).to.equal('production');
       expect(config.port).to.equal(container().ports!.find((p) => p.name === 'http')!.containerPort);
+      expect(config.metricsPort).to.equal(container().ports!.find((p) => p.name === 'metrics')!.containerPort);
       expect(config.redis.mode).to.equal('single');
       expect(config.resolveDeadlineMs).to.equal(2000);
     });
