@@ -6,11 +6,11 @@ import { parseContactEvent, type ContactEvent } from './contact/event.js';
 import { isCountryCode, normaliseEmail, normalisePhone } from './domain/identity.js';
 import type { ContactResolver, Resolved } from './contact/resolve.js';
 import type { ProfileUpdater } from './contact/update.js';
-import { AppError } from './errors.js';
+import { AppError, refusalCode } from './errors.js';
 import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
 import { STANDARD_KEYS, type CallerKeys } from './domain/keys.js';
-import { errorHandler, notFound } from './http/errors.js';
+import { errorHandler, notFound, type Refusal } from './http/errors.js';
 import { checkJsonShape, hardeningHeaders } from './http/guards.js';
 import { bindRequestContext, type RequestContext } from './ops/context.js';
 import { maskEmail, maskPhone, type Logger } from './ops/logger.js';
@@ -88,7 +88,12 @@ export function buildApp(deps: AppDeps): Express {
       const log = res.locals.log as RequestLog;
       const line = { reqId, method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 10_000) / 10, ...log, aws: ctx.awsCalls };
       if (res.statusCode >= 500) deps.logger.error(line, 'request failed');
-      else deps.logger.info(line, 'request');
+      else if (res.statusCode >= 400) {
+        // why it was refused: the code, the field and the message of the answer (never a value sent)
+        const refusal = res.locals.refusal as Refusal | undefined;
+        deps.metrics.refusals.inc({ code: refusalCode(refusal?.code) });
+        deps.logger.warn({ ...line, ...refusal }, 'request refused');
+      } else deps.logger.info(line, 'request');
     });
     next();
   });

@@ -11,6 +11,16 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The codes of the service's 4xx answers: the label values of cpr_refusals_total (a closed set; a code
+ * not listed here is counted as OTHER).
+ */
+export const REFUSAL_CODES = ['INVALID_EVENT', 'INVALID_REQUEST', 'UNAUTHORIZED', 'NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'OTHER'] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+export const refusalCode = (code: string | undefined): RefusalCode =>
+  (REFUSAL_CODES as readonly string[]).includes(code ?? '') ? (code as RefusalCode) : 'OTHER';
+
 export class InvalidEventError extends AppError {
   constructor(
     readonly field: string,

@@ -11,6 +11,7 @@ import {
   summarise,
   type Answer,
   type CustomerStatus,
+  type FallbackReason,
   type Outcome,
   type ProfileSummary,
   type Verification,
@@ -299,8 +300,15 @@ export class ContactResolver {
   }
 
   private finish(outcome: Outcome, identitySource: IdentitySource | undefined, failure: StoreFailure | undefined, source: Source): Resolved {
-    return { answer: buildAnswer(outcome, this.deps.mapping), status: outcome.status, identitySource, failure, source };
+    // a failure is only ever carried out of a fallback (UNAVAILABLE, or the stale cached profile)
+    const answer = buildAnswer(failure ? { ...outcome, fallbackReason: fallbackReasonOf(failure) } : outcome, this.deps.mapping);
+    return { answer, status: outcome.status, identitySource, failure, source };
   }
+}
+
+/** What the flow is told of a failure: the deadline, throttling, or any other Customer Profiles failure. */
+function fallbackReasonOf(failure: StoreFailure): FallbackReason {
+  return failure === 'timeout' ? 'TIMEOUT' : failure === 'throttled' ? 'AWS_THROTTLED' : 'AWS_UNAVAILABLE';
 }
 
 function fromCache(c: CachedLookup): Lookup {

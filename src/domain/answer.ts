@@ -8,6 +8,12 @@ export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
 export type RecordStatus = 'QUEUED' | 'SKIPPED' | 'FAILED';
 /** Whether the chosen profile matched every key the contact gave (two or more), from SearchProfiles' FoundByItems. */
 export type Verification = 'VERIFIED' | 'MISMATCH' | 'NOT_CHECKED';
+/**
+ * Why the service answered without Customer Profiles (a fallback: UNAVAILABLE, or a stale cached
+ * profile): its deadline came, AWS throttled, or AWS failed otherwise. The contact-flow Lambda adds its
+ * own reasons for when the service itself cannot answer (src/lambda/handler.ts).
+ */
+export type FallbackReason = 'TIMEOUT' | 'AWS_THROTTLED' | 'AWS_UNAVAILABLE';
 /** COMPLETE: every enrichment source answered; PARTIAL: the keys of at least one are ''; NONE: nothing to enrich. */
 export type EnrichmentStatus = 'COMPLETE' | 'PARTIAL' | 'NONE';
 
@@ -93,6 +99,8 @@ export interface Outcome {
   /** the key names that found the chosen profile */
   matchedBy: readonly string[];
   enrichment: { status: EnrichmentStatus; values: Readonly<Record<string, string>> };
+  /** set on a fallback only ('' in the answer otherwise) */
+  fallbackReason?: FallbackReason | undefined;
 }
 
 /**
@@ -146,6 +154,7 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     verification: o.verification,
     matchedBy: o.matchedBy.join(','),
     enrichment: o.enrichment.status,
+    fallbackReason: o.fallbackReason ?? '',
   };
   // every mapped key is always present, '' when the profile lacks it (or there is no profile)
   const values = s ? { ...s.mapped, ...o.enrichment.values } : {};

@@ -20,6 +20,7 @@ export const CORE_KEYS = [
   'verification',
   'matchedBy',
   'enrichment',
+  'fallbackReason',
 ] as const;
 
 type Getter = (p: Profile) => string | undefined;

@@ -1,11 +1,22 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError } from '../errors.js';
+import { AppError, InvalidEventError } from '../errors.js';
 
 export interface ErrorBody {
   error: { code: string; message: string };
 }
 
-export const sendError = (res: Parameters<RequestHandler>[1], status: number, code: string, message: string): void => {
+/**
+ * What the request log line says of a 4xx (res.locals.refusal): the code, the field and the message of
+ * the answer. Messages name a field and what is wrong with it, never the value sent.
+ */
+export interface Refusal {
+  code: string;
+  field?: string;
+  reason: string;
+}
+
+export const sendError = (res: Parameters<RequestHandler>[1], status: number, code: string, message: string, field?: string): void => {
+  if (status < 500) res.locals.refusal = { code, ...(field === undefined ? {} : { field }), reason: message } satisfies Refusal;
   res.status(status).json({ error: { code, message } } satisfies ErrorBody);
 };
 
@@ -28,7 +39,7 @@ const BODY_ERRORS: Record<string, [number, string, string]> = {
 export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     if (res.headersSent) return;
-    if (err instanceof AppError) return sendError(res, err.status, err.code, err.message);
+    if (err instanceof AppError) return sendError(res, err.status, err.code, err.message, err instanceof InvalidEventError ? err.field : undefined);
     const type = (err as { type?: unknown }).type;
     const known = typeof type === 'string' ? BODY_ERRORS[type] : undefined;
     if (known) return sendError(res, known[0], known[1], known[2]);

@@ -5,7 +5,8 @@
  * of its Error branch and the caller is not dropped.
  *
  * Environment (set on the Lambda function):
- *   RESOLVER_URL              base URL of the service, e.g. https://resolver.internal:8443
+ *   RESOLVER_URL              base URL of the service, e.g. https://resolver.internal:8443 (unset: every
+ *                             call answers the fallback map with fallbackReason NOT_CONFIGURED)
  *   RESOLVER_TOKEN            one of the service's AUTH_TOKENS
  *   RESOLVER_TOKEN_SECRET_ID  instead: the name or ARN of a Secrets Manager secret holding the token
  *                             (the whole SecretString, or the `token` field of a JSON SecretString);
@@ -15,6 +16,10 @@
  *                             or slow refresh keeps the last token (it waits at most 300 ms for one).
  *   RESOLVER_MARGIN_MS        time kept back from the Lambda's remaining time for the fallback (default 250)
  *   RESOLVER_MAX_MS           the most to wait for the service (and the secret) whatever the Lambda timeout (default 7500)
+ *
+ * Every fallback answer names its cause in `fallbackReason` (LambdaFallbackReason), and the Lambda logs
+ * one JSON line for it: the service's error code and reason, or the HTTP status, or the system error
+ * code of a transport failure. Never a personal value: the service's messages name fields, not values.
  *
  * Built to dist/lambda/index.mjs by `npm run build`: no dependencies (Node's fetch); the AWS SDK
  * for RESOLVER_TOKEN_SECRET_ID is the one the nodejs24.x runtime provides, imported only when set.
@@ -30,6 +35,16 @@ export interface LambdaContext {
 }
 export type FlowAttributes = Record<string, string>;
 
+/**
+ * Why the Lambda answered its fallback map: the service answered 400 (INVALID_EVENT) or 401
+ * (UNAUTHORIZED), or another status or an answer that is not a flat map of strings (SERVICE_ERROR);
+ * no connection (SERVICE_UNREACHABLE: refused, DNS, reset, TLS); no answer within the Lambda's own wait
+ * (TIMEOUT); no RESOLVER_URL, or no token from Secrets Manager (NOT_CONFIGURED). The service's own
+ * fallback answers TIMEOUT, AWS_THROTTLED or AWS_UNAVAILABLE, and reaches the flow as it is.
+ */
+export type LambdaFallbackReason = 'INVALID_EVENT' | 'UNAUTHORIZED' | 'SERVICE_ERROR' | 'SERVICE_UNREACHABLE' | 'TIMEOUT' | 'NOT_CONFIGURED';
+
+/** The fallback map; every answer made from it names its cause in `fallbackReason` (see fallbackAnswer). */
 export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   customerStatus: 'UNAVAILABLE',
   profileId: '',
@@ -48,13 +63,64 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   verification: 'NOT_CHECKED',
   matchedBy: '',
   enrichment: 'NONE',
+  fallbackReason: '',
 });
 
 /** What an update call (`operation: "update"`) gets when the service cannot be asked: nothing was queued. */
-export const UPDATE_FALLBACK: Readonly<FlowAttributes> = Object.freeze({ updateStatus: 'FAILED', profileId: '', updatedFields: '' });
+export const UPDATE_FALLBACK: Readonly<FlowAttributes> = Object.freeze({ updateStatus: 'FAILED', profileId: '', updatedFields: '', fallbackReason: '' });
+
+/** A fallback map (a copy the caller may change) naming its cause. */
+export function fallbackAnswer(template: Readonly<FlowAttributes>, reason: LambdaFallbackReason): FlowAttributes {
+  return { ...template, fallbackReason: reason };
+}
+
+/** What the one log line of a fallback says beside the ContactId: never a personal value. */
+interface Failure {
+  fallbackReason: LambdaFallbackReason;
+  level?: 'warn' | 'error';
+  /** the HTTP status answered (by the service, or by what stands before it: a load balancer's 502) */
+  status?: number;
+  /** the service's error code (`INVALID_EVENT`, ...) */
+  code?: string | undefined;
+  /** the service's error message (it names the field), or what was wrong */
+  reason?: string | undefined;
+  /** the system error code of a failed connection: ECONNREFUSED, ENOTFOUND, ECONNRESET, ETIMEDOUT, ... */
+  errorCode?: string | undefined;
+  /** the error's name */
+  error?: string | undefined;
+  secretId?: string;
+}
+
+const MAX_REASON = 300;
+const clip = (text: string): string => (text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}...` : text);
+
+/** A 4xx/5xx, or a 2xx that is not a flat map of strings: what the service (or a proxy) said. */
+function refusal(status: number, contentType: string | null, body: unknown): Failure {
+  if (status >= 200 && status < 300) {
+    return { fallbackReason: 'SERVICE_ERROR', status, reason: body === undefined ? 'the answer is not JSON' : 'the answer is not a flat map of strings' };
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const code = typeof error?.code === 'string' ? clip(error.code) : undefined;
+  const reason = typeof error?.message === 'string' ? clip(error.message) : `not the service's error body (${contentType ?? 'no Content-Type'})`;
+  return { fallbackReason: status === 400 ? 'INVALID_EVENT' : status === 401 ? 'UNAUTHORIZED' : 'SERVICE_ERROR', status, code, reason };
+}
+
+/** fetch's rejection: the Lambda's own wait ran out, or no connection (Node's fetch puts the system error in `cause`). */
+function transportFailure(err: unknown, signal: AbortSignal): Failure {
+  const e = err as { name?: unknown; code?: unknown; cause?: { code?: unknown; message?: unknown } } | undefined;
+  if (signal.aborted) return { fallbackReason: 'TIMEOUT', error: 'TimeoutError', reason: 'no answer within the time the Lambda has' };
+  const code = e?.cause?.code ?? e?.code;
+  return {
+    fallbackReason: 'SERVICE_UNREACHABLE',
+    error: typeof e?.name === 'string' ? e.name : undefined,
+    errorCode: typeof code === 'string' ? code : undefined,
+    reason: typeof e?.cause?.message === 'string' ? clip(e.cause.message) : undefined,
+  };
+}
 
 export interface HandlerOptions {
-  url: string;
+  /** the service's base URL; unset or not a URL: every call answers the fallback (NOT_CONFIGURED) */
+  url: string | undefined;
   token?: string | undefined;
   /** name or ARN of a Secrets Manager secret holding the token; wins over token */
   tokenSecretId?: string | undefined;
@@ -80,7 +146,7 @@ function isFlatStringMap(v: unknown): v is FlowAttributes {
 }
 
 export function createHandler(o: HandlerOptions) {
-  const endpoint = `${o.url.replace(/\/+$/, '')}/v1/resolve`;
+  const endpoint = endpointOf(o.url);
   const log = o.log ?? ((line) => process.stdout.write(`${JSON.stringify(line)}\n`));
   const secret = o.tokenSecretId
     ? new SecretToken(o.tokenSecretId, o.readSecret ?? secretsManagerReader(), o.now, undefined, (err) =>
@@ -92,12 +158,15 @@ export function createHandler(o: HandlerOptions) {
     const contactId = event?.Details?.ContactData?.ContactId;
     const operation = (event?.Details as { Parameters?: { operation?: unknown } } | undefined)?.Parameters?.operation;
     const fallback = typeof operation === 'string' && operation.trim().toLowerCase() === 'update' ? UPDATE_FALLBACK : FALLBACK;
-    const budget = Math.min(o.maxMs, context.getRemainingTimeInMillis() - o.marginMs);
-    if (budget < 100) {
-      log({ level: 'warn', msg: 'no time left to call the resolver', contactId, budget });
-      return { ...fallback };
-    }
     const started = Date.now();
+    // one line per fallback: its reason for the flow, and what the service (or the network) said
+    const fallBack = ({ level = 'error', fallbackReason, ...detail }: Failure): FlowAttributes => {
+      log({ level, msg: 'resolver fallback', contactId, fallbackReason, ...detail, ms: Date.now() - started });
+      return fallbackAnswer(fallback, fallbackReason);
+    };
+    if (!endpoint) return fallBack({ fallbackReason: 'NOT_CONFIGURED', reason: 'RESOLVER_URL is not set to an http(s) URL' });
+    const budget = Math.min(o.maxMs, context.getRemainingTimeInMillis() - o.marginMs);
+    if (budget < 100) return fallBack({ level: 'warn', fallbackReason: 'TIMEOUT', reason: `no time left to call the resolver (${budget} ms)` });
     // one budget for the whole invocation: reading the secret (when it is not cached) and the call
     const signal = AbortSignal.timeout(budget);
     let token = o.token;
@@ -107,23 +176,17 @@ export function createHandler(o: HandlerOptions) {
         token = await secret.get(signal);
       } catch (err) {
         // the name and message of an SDK error or a SecretTokenError: never the secret's value
-        log({
-          level: 'error',
-          msg: 'cannot read the resolver token from Secrets Manager',
-          contactId,
+        return fallBack({
+          fallbackReason: signal.aborted ? 'TIMEOUT' : 'NOT_CONFIGURED',
           secretId: secret.secretId,
           error: (err as Error)?.name,
-          reason: (err as Error)?.message,
-          ms: Date.now() - started,
+          reason: `cannot read the resolver token from Secrets Manager: ${(err as Error)?.message}`,
         });
-        return { ...fallback };
       }
       left = budget - (Date.now() - started);
-      if (left < 100) {
-        log({ level: 'warn', msg: 'no time left to call the resolver', contactId, budget: left });
-        return { ...fallback };
-      }
+      if (left < 100) return fallBack({ level: 'warn', fallbackReason: 'TIMEOUT', reason: `no time left to call the resolver (${left} ms)` });
     }
+    let failure: Failure;
     try {
       const res = await fetch(endpoint, {
         method: 'POST',
@@ -135,15 +198,31 @@ export function createHandler(o: HandlerOptions) {
         body: JSON.stringify(event),
         signal,
       });
-      const body: unknown = await res.json();
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined; // a load balancer's HTML page, or nothing
+      }
       if (res.ok && isFlatStringMap(body)) return body;
-      const code = (body as { error?: { code?: string } })?.error?.code;
-      log({ level: 'error', msg: 'resolver refused the event', contactId, status: res.status, code });
+      failure = refusal(res.status, res.headers.get('content-type'), body);
     } catch (err) {
-      log({ level: 'error', msg: 'resolver did not answer', contactId, error: (err as Error).name, ms: Date.now() - started });
+      failure = transportFailure(err, signal);
     }
-    return { ...fallback };
+    return fallBack(failure);
   };
+}
+
+/** `<url>/v1/resolve`, or undefined when the URL is missing or not http(s). */
+function endpointOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(`${url.replace(/\/+$/, '')}/v1/resolve`);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const positive = (v: string | undefined, fallback: number): number => {
@@ -153,7 +232,7 @@ const positive = (v: string | undefined, fallback: number): number => {
 
 /** The Lambda entry point, configured from the function's environment. */
 export const handler = createHandler({
-  url: process.env.RESOLVER_URL ?? 'http://127.0.0.1:8080',
+  url: process.env.RESOLVER_URL?.trim(),
   token: process.env.RESOLVER_TOKEN,
   tokenSecretId: process.env.RESOLVER_TOKEN_SECRET_ID?.trim(),
   marginMs: positive(process.env.RESOLVER_MARGIN_MS, 250),

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { REFUSAL_CODES } from '../errors.js';
 
 // Seconds, with buckets up to Connect's 8 s limit for a Lambda (3 s by default): a p99 near the
 // flow's budget must be visible, not folded into +Inf.
@@ -25,6 +26,12 @@ export function createMetrics(registry = new Registry()) {
       help: 'HTTP request latency by route, method and status',
       labelNames: HTTP,
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: 'cpr_refusals_total',
+      help: `4xx answers by error code (${REFUSAL_CODES.join(', ')}): a burst of INVALID_EVENT is a flow sending what the service cannot read, UNAUTHORIZED a caller with a wrong token`,
+      labelNames: ['code'] as const,
       registers: [registry],
     }),
     resolveOutcomes: new Counter({
@@ -108,6 +115,8 @@ export function createMetrics(registry = new Registry()) {
       },
     }),
   };
+  // every code has its series from the start, so a first refusal is an increase from 0
+  for (const code of REFUSAL_CODES) m.refusals.inc({ code }, 0);
   return m;
 }
 

@@ -264,11 +264,12 @@ describe('Lambda handler: the token from Secrets Manager (contract, real SDK, no
       const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
 
       // Assert
-      expect(answer).to.deep.equal(FALLBACK);
+      expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'NOT_CONFIGURED' });
       expect(service.requests).to.deep.equal([]);
       expect(logs).to.have.lengthOf(1);
       expect(logs[0]).to.include({
         level: 'error',
+        fallbackReason: 'NOT_CONFIGURED',
         contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe',
         secretId: SECRET_NAME,
         error: 'ResourceNotFoundException',
@@ -285,7 +286,7 @@ describe('Lambda handler: the token from Secrets Manager (contract, real SDK, no
       const answer = await handler(event, contextWith(3000));
 
       // Assert
-      expect(answer).to.deep.equal(UPDATE_FALLBACK);
+      expect(answer).to.deep.equal({ ...UPDATE_FALLBACK, fallbackReason: 'NOT_CONFIGURED' });
       expect(service.requests).to.deep.equal([]);
     });
 
@@ -300,7 +301,7 @@ describe('Lambda handler: the token from Secrets Manager (contract, real SDK, no
       const second = await handler(loadFixture('voice-e164.json'), contextWith(3000));
 
       // Assert
-      expect(first).to.deep.equal(FALLBACK);
+      expect(first).to.deep.equal({ ...FALLBACK, fallbackReason: 'NOT_CONFIGURED' });
       expect(retry.scope.isDone()).to.equal(true);
       expect(second).to.deep.equal(KNOWN);
     });
@@ -316,11 +317,11 @@ describe('Lambda handler: the token from Secrets Manager (contract, real SDK, no
       const elapsed = performance.now() - started;
 
       // Assert
-      expect(answer).to.deep.equal(FALLBACK);
+      expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'TIMEOUT' });
       expect(elapsed).to.be.within(450, 500 + 100);
       expect(service.requests).to.deep.equal([]);
       expect(logs).to.have.lengthOf(1);
-      expect(logs[0]).to.include({ level: 'error', secretId: SECRET_NAME });
+      expect(logs[0]).to.include({ level: 'error', secretId: SECRET_NAME, fallbackReason: 'TIMEOUT' });
     });
 
     const notTokens: Array<[string, string]> = [
@@ -340,10 +341,10 @@ describe('Lambda handler: the token from Secrets Manager (contract, real SDK, no
         const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
 
         // Assert
-        expect(answer).to.deep.equal(FALLBACK);
+        expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'NOT_CONFIGURED' });
         expect(service.requests).to.deep.equal([]);
         expect(logs).to.have.lengthOf(1);
-        expect(logs[0]).to.include({ level: 'error', error: 'SecretTokenError' });
+        expect(logs[0]).to.include({ level: 'error', error: 'SecretTokenError', fallbackReason: 'NOT_CONFIGURED' });
         expectNoPartOf(logs, TOKEN);
       });
     }

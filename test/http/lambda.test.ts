@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { createHandler, FALLBACK, UPDATE_FALLBACK, type HandlerOptions, type LambdaContext } from '../../src/lambda/handler.js';
 import { CORE_KEYS } from '../../src/domain/mapping.js';
 import type { Profile } from '../../src/domain/profile.js';
-import { close, deadPort, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
+import { close, deadPort, startApp, TEST_TOKENS, throttled, ScriptedProfileStore, type RunningApp } from '../support/app.js';
 import { captureServer, type Captured } from '../support/capture-server.js';
 import { eventFrom, loadFixture } from '../support/fixtures.js';
 
@@ -50,17 +50,85 @@ describe('Lambda handler -> resolver service', function () {
     expect(logs).to.deep.equal([]);
   });
 
-  it('when the service port is closed, returns FALLBACK quickly and logs it', async () => {
+  it('when the service port is closed (connection refused), returns FALLBACK with fallbackReason SERVICE_UNREACHABLE quickly and logs ECONNREFUSED', async () => {
     const { handler, logs } = handlerFor(await deadPort());
 
     const started = performance.now();
     const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
     const elapsed = performance.now() - started;
 
-    expect(answer).to.deep.equal(FALLBACK);
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'SERVICE_UNREACHABLE' });
     expect(elapsed).to.be.below(500);
     expect(logs).to.have.lengthOf(1);
-    expect(logs[0]).to.include({ level: 'error', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe' });
+    expect(logs[0]).to.include({ level: 'error', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe', fallbackReason: 'SERVICE_UNREACHABLE', errorCode: 'ECONNREFUSED' });
+  });
+
+  it('when the service name does not resolve (DNS), returns fallbackReason SERVICE_UNREACHABLE and logs the lookup\'s error code', async () => {
+    const { handler, logs } = handlerFor('http://resolver.invalid:8080');
+
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'SERVICE_UNREACHABLE' });
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'error', fallbackReason: 'SERVICE_UNREACHABLE' });
+    // no such name (ENOTFOUND), or, where there is no DNS server at all, a failed lookup (EAI_AGAIN)
+    expect(logs[0]!.errorCode).to.be.oneOf(['ENOTFOUND', 'EAI_AGAIN']);
+  });
+
+  it('when a load balancer answers a 502 HTML page, returns fallbackReason SERVICE_ERROR and logs the status, not a SyntaxError', async () => {
+    capture = await captureServer({ page: { status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' } });
+    const { handler, logs } = handlerFor(capture.url);
+
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'SERVICE_ERROR' });
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'error', status: 502, fallbackReason: 'SERVICE_ERROR', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe' });
+    expect(String(logs[0]!.reason)).to.include('text/html');
+    expect(JSON.stringify(logs)).not.to.include('SyntaxError');
+  });
+
+  it('when the service refuses the event (400), returns fallbackReason INVALID_EVENT and logs the service\'s code and reason', async () => {
+    app = await startApp({ seed: [JANE] });
+    const { handler, logs } = handlerFor(app.url);
+    const event = eventFrom('voice-e164.json', { parameters: { matchMode: 'most' } });
+
+    const answer = await handler(event, contextWith(3000));
+
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'INVALID_EVENT' });
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({
+      level: 'error',
+      contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe',
+      fallbackReason: 'INVALID_EVENT',
+      status: 400,
+      code: 'INVALID_EVENT',
+      reason: 'Details.Parameters.matchMode: must be one of any, all',
+    });
+    expect(app.store.calls.search).to.equal(0);
+  });
+
+  it('when the service answers its own UNAVAILABLE (Customer Profiles throttled), passes it on with its fallbackReason and logs nothing', async () => {
+    const store = new ScriptedProfileStore([JANE]);
+    store.behaviour = { kind: 'fail', error: throttled() };
+    app = await startApp({ store });
+    const { handler, logs } = handlerFor(app.url);
+
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+    expect(answer).to.include({ customerStatus: 'UNAVAILABLE', fallbackReason: 'AWS_THROTTLED', phoneE164: '+14255550123' });
+    expect(logs).to.deep.equal([]);
+  });
+
+  it('when RESOLVER_URL is not set, returns fallbackReason NOT_CONFIGURED without calling anything, and says so', async () => {
+    const { handler, logs } = handlerFor('');
+
+    const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
+
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'NOT_CONFIGURED' });
+    expect(logs).to.have.lengthOf(1);
+    expect(logs[0]).to.include({ level: 'error', fallbackReason: 'NOT_CONFIGURED' });
+    expect(String(logs[0]!.reason)).to.include('RESOLVER_URL');
   });
 
   it('when the service accepts the request and never answers, returns FALLBACK within getRemainingTimeInMillis() - marginMs', async () => {
@@ -72,22 +140,22 @@ describe('Lambda handler -> resolver service', function () {
     const elapsed = performance.now() - started;
 
     // budget = 700 - 200 = 500 ms; slack for the timer and the event loop
-    expect(answer).to.deep.equal(FALLBACK);
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'TIMEOUT' });
     expect(elapsed).to.be.within(450, 500 + 100);
     expect(capture.requests).to.have.lengthOf(1);
     expect(logs).to.have.lengthOf(1);
-    expect(logs[0]).to.include({ level: 'error' });
+    expect(logs[0]).to.include({ level: 'error', fallbackReason: 'TIMEOUT' });
   });
 
-  it('when the token is wrong (401), returns FALLBACK and logs the status and code without the token', async () => {
+  it('when the token is wrong (401), returns fallbackReason UNAUTHORIZED and logs the status and code without the token', async () => {
     app = await startApp({ seed: [JANE] });
     const { handler, logs } = handlerFor(app.url, { token: 'not-a-configured-token' });
 
     const answer = await handler(loadFixture('voice-e164.json'), contextWith(3000));
 
-    expect(answer).to.deep.equal(FALLBACK);
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'UNAUTHORIZED' });
     expect(logs).to.have.lengthOf(1);
-    expect(logs[0]).to.include({ level: 'error', status: 401, code: 'UNAUTHORIZED', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe' });
+    expect(logs[0]).to.include({ level: 'error', status: 401, code: 'UNAUTHORIZED', fallbackReason: 'UNAUTHORIZED', contactId: '5ca32fbd-8f92-46af-92a5-6b0f970f0efe' });
     expect(JSON.stringify(logs)).not.to.include('not-a-configured-token');
     expect(app.store.calls.search).to.equal(0);
   });
@@ -98,22 +166,23 @@ describe('Lambda handler -> resolver service', function () {
 
     const answer = await handler(loadFixture('voice-e164.json'), contextWith(290));
 
-    expect(answer).to.deep.equal(FALLBACK);
+    expect(answer).to.deep.equal({ ...FALLBACK, fallbackReason: 'TIMEOUT' });
     expect(capture.requests).to.deep.equal([]);
     expect(logs).to.have.lengthOf(1);
-    expect(logs[0]).to.include({ level: 'warn' });
+    expect(logs[0]).to.include({ level: 'warn', fallbackReason: 'TIMEOUT' });
   });
 
   it('an update call (operation "update") that cannot reach the service gets updateStatus FAILED, not the resolve fallback', async () => {
     const { handler } = handlerFor(await deadPort());
     const event = eventFrom('voice-e164.json', { parameters: { operation: 'Update', 'profile.FirstName': 'Amy' } });
 
-    expect(await handler(event, contextWith(3000))).to.deep.equal(UPDATE_FALLBACK);
+    expect(await handler(event, contextWith(3000))).to.deep.equal({ ...UPDATE_FALLBACK, fallbackReason: 'SERVICE_UNREACHABLE' });
   });
 
   it('FALLBACK carries every core answer key of the service (a flow branching on any of them finds it)', () => {
     expect(Object.keys(FALLBACK)).to.have.members([...CORE_KEYS]);
     expect(FALLBACK).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', verification: 'NOT_CHECKED', enrichment: 'NONE' });
+    expect(UPDATE_FALLBACK).to.have.all.keys('updateStatus', 'profileId', 'updatedFields', 'fallbackReason');
   });
 
   it('returns a copy of FALLBACK that the caller may change without affecting the next fallback', async () => {
@@ -123,7 +192,7 @@ describe('Lambda handler -> resolver service', function () {
     first.customerStatus = 'CHANGED';
     const second = await handler(loadFixture('voice-e164.json'), contextWith(3000));
 
-    expect(second).to.deep.equal(FALLBACK);
+    expect(second).to.deep.equal({ ...FALLBACK, fallbackReason: 'SERVICE_UNREACHABLE' });
   });
 
   describe('the request it sends', function () {

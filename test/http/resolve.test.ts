@@ -24,6 +24,7 @@ const CONTRACT_KEYS = [
   'lastContactAt',
   'contactRecordStatus',
   'degraded',
+  'fallbackReason',
 ] as const;
 
 const CALLER = '+14255550123'; // voice-e164.json
@@ -254,6 +255,7 @@ describe('HTTP POST /v1/resolve', function () {
         phoneE164: CALLER,
         contactRecordStatus: 'SKIPPED',
         degraded: 'true',
+        fallbackReason: 'AWS_THROTTLED',
       });
     });
 
@@ -264,7 +266,7 @@ describe('HTTP POST /v1/resolve', function () {
 
       const answer = await expectAnswer(await resolve(voiceContact()));
 
-      expect(answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true' });
+      expect(answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', fallbackReason: 'AWS_UNAVAILABLE' });
     });
 
     for (const respectSignal of [false, true]) {
@@ -277,7 +279,7 @@ describe('HTTP POST /v1/resolve', function () {
         const answer = await expectAnswer(await resolve(voiceContact()));
         const elapsed = performance.now() - started;
 
-        expect(answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', phoneE164: CALLER });
+        expect(answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', phoneE164: CALLER, fallbackReason: 'TIMEOUT' });
         expect(elapsed).to.be.below(500 + 100);
       });
     }
@@ -291,7 +293,7 @@ describe('HTTP POST /v1/resolve', function () {
       const answer = await expectAnswer(await resolve(voiceContact()));
 
       expect(performance.now() - started).to.be.at.least(140);
-      expect(answer).to.include({ customerStatus: 'KNOWN', profileId: JANE.ProfileId, degraded: 'false' });
+      expect(answer).to.include({ customerStatus: 'KNOWN', profileId: JANE.ProfileId, degraded: 'false', fallbackReason: '' });
     });
 
     it('when the caller sends X-Deadline-Ms: 300, answers UNAVAILABLE within 300 + 100 ms although RESOLVE_DEADLINE_MS is 2000', async () => {

@@ -125,6 +125,10 @@ for (const topology of topologies) {
         expect(r.status).to.equal(200);
         expect(r.body).to.include({ customerStatus: 'KNOWN', profileId: fresh.body.profileId, firstName: 'Stale', degraded: 'true' });
       }
+      // the stale answer is a fallback: it says why Customer Profiles was not asked in time
+      expect(fresh.body.fallbackReason).to.equal('');
+      expect(onError.body.fallbackReason).to.equal('AWS_UNAVAILABLE');
+      expect(onHang.body.fallbackReason).to.equal('TIMEOUT');
       expect(onHang.ms).to.be.below(500 + 50);
     });
 

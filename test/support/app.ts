@@ -14,7 +14,7 @@ import { ContactResolver } from '../../src/contact/resolve.js';
 import { ProfileUpdater } from '../../src/contact/update.js';
 import type { LocalRecordQueue } from '../../src/records/local-queue.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { createMetrics } from '../../src/ops/metrics.js';
+import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import type { Profile } from '../../src/domain/profile.js';
 import { ProfileStoreError, type CreateContext, type Match, type ProfileStore } from '../../src/profiles/profile.js';
@@ -117,6 +117,8 @@ export interface RunningApp {
   /** the in-process queue of records and updates (not started: what is queued stays there) */
   records: LocalRecordQueue;
   log: CapturedLog;
+  /** the app's metrics (its private registry) */
+  metrics: Metrics;
   /** POSTs an event to /v1/resolve with the first auth token (unless headers say otherwise). */
   resolve: (body: unknown, headers?: Record<string, string>) => Promise<Response>;
   stop: () => Promise<void>;
@@ -161,13 +163,14 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
     createProfiles: o.createProfiles ?? true,
   });
   const updater = new ProfileUpdater({ ...state, mapping, defaultCountry: o.defaultCountry ?? 'US' });
+  const metrics = createMetrics();
   const app = buildApp({
     resolver,
     updater,
     logger: createLogger('info', log),
     authTokens,
     resolveDeadlineMs: o.resolveDeadlineMs ?? 2000,
-    metrics: createMetrics(),
+    metrics,
     readiness: { ready: o.ready ?? (() => true), details: () => ({ profileStore: store.kind }) },
   });
   const server = createServer(app);
@@ -177,6 +180,7 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
     store,
     records: state.records,
     log,
+    metrics,
     resolve: (body, headers = {}) =>
       fetch(`${url}/v1/resolve`, {
         method: 'POST',

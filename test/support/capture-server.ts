@@ -7,8 +7,11 @@ export interface Captured {
   server: Server;
 }
 
-/** A tiny HTTP server that records each request; it answers `answer` or, with hang, never answers. */
-export async function captureServer(o: { answer?: Record<string, string>; hang?: boolean }): Promise<Captured> {
+/**
+ * A tiny HTTP server that records each request; it answers `answer` or, with hang, never answers; with
+ * `page`, it answers that status and body instead (a load balancer's HTML error page).
+ */
+export async function captureServer(o: { answer?: Record<string, string>; hang?: boolean; page?: { status: number; contentType: string; body: string } }): Promise<Captured> {
   const requests: Captured['requests'] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -16,6 +19,11 @@ export async function captureServer(o: { answer?: Record<string, string>; hang?:
     req.on('end', () => {
       requests.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       if (o.hang) return;
+      if (o.page) {
+        res.writeHead(o.page.status, { 'content-type': o.page.contentType });
+        res.end(o.page.body);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(o.answer ?? {}));
     });

@@ -145,6 +145,17 @@ describe('buildAnswer', () => {
     expect(answer.degraded).to.equal('true');
   });
 
+  it('when the answer is a fallback, answers its fallbackReason; otherwise fallbackReason ""', () => {
+    // Act
+    const fallback = answerFor(outcome({ status: 'UNAVAILABLE', profile: undefined, degraded: true, fallbackReason: 'AWS_THROTTLED' }), mapping);
+    const normal = answerFor(outcome({}), mapping);
+
+    // Assert
+    expect(fallback).to.include({ customerStatus: 'UNAVAILABLE', fallbackReason: 'AWS_THROTTLED' });
+    expect(normal.fallbackReason).to.equal('');
+    expect(CORE_KEYS).to.include('fallbackReason');
+  });
+
   it('when the answer is fresh, answers degraded "false"', () => {
     // Act
     const answer = answerFor(outcome({ degraded: false }), mapping);

@@ -329,6 +329,7 @@ describe('observability config', () => {
         'ConnectProfileResolverDeadLetters',
         'ConnectProfileResolverRecordQueueNotDraining',
         'ConnectProfileResolverRedisErrors',
+        'ConnectProfileResolverRequestsRefused',
       ]);
       for (const alert of alerts) {
         const name = String(alert.alert);
