@@ -18,6 +18,36 @@ function only(template: Template, type: string): [string, Resource] {
   return found[0]!;
 }
 
+type Flow = ReturnType<typeof sampleFlow>;
+
+/**
+ * Runs the sample flow as Connect would, for the Lambda's answer `External`: Compare takes the first
+ * Condition whose Equals operand is the compared value (else NextAction), MessageParticipant says its
+ * Text with $.External.<key> put in, and the run ends at an action without a next one. Answers what
+ * the caller hears.
+ */
+function run(flow: Flow, External: Record<string, string>): string[] {
+  const byId = new Map(flow.Actions.map((a) => [a.Identifier, a]));
+  const value = (path: unknown): string => {
+    const key = /^\$\.External\.(\w+)$/.exec(String(path))?.[1];
+    if (!key) throw new Error(`the run knows $.External only: ${String(path)}`);
+    return External[key] ?? '';
+  };
+  const said: string[] = [];
+  let id: string | undefined = flow.StartAction;
+  for (let steps = 0; id && steps < 50; steps++) {
+    const action: Flow['Actions'][number] = byId.get(id)!;
+    if (action.Type === 'MessageParticipant') said.push(String(action.Parameters.Text).replace(/\$\.External\.(\w+)/g, (_, k: string) => External[k] ?? ''));
+    if (action.Type === 'Compare') {
+      const compared = value(action.Parameters.ComparisonValue);
+      id = action.Transitions.Conditions?.find((c) => c.Condition.Operator === 'Equals' && c.Condition.Operands[0] === compared)?.NextAction ?? action.Transitions.NextAction;
+    } else {
+      id = action.Transitions.NextAction;
+    }
+  }
+  return said;
+}
+
 describe('the AWS CDK app (infra/): one construct at a time', function () {
   this.timeout(60_000);
   let template: Template;
@@ -215,9 +245,9 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(status.Parameters).to.deep.equal({ ComparisonValue: '$.External.customerStatus' });
       const verification = byId.get(status.Transitions.Conditions!.find((c) => c.Condition.Operands[0] === 'KNOWN')!.NextAction)!;
       expect(verification.Parameters).to.deep.equal({ ComparisonValue: '$.External.verification' });
-      const verified = byId.get(verification.Transitions.Conditions!.find((c) => c.Condition.Operands[0] === 'VERIFIED')!.NextAction)!;
-      const known = byId.get(verification.Transitions.NextAction!)!;
-      for (const greeting of [verified, known]) expect(greeting.Parameters.Text).to.contain('$.External.firstName');
+      // a VERIFIED caller and any other KNOWN one are greeted by name when they have one (run() below)
+      expect(run(flow, { customerStatus: 'KNOWN', verification: 'VERIFIED', firstName: 'Amelia' })).to.deep.equal(['Hello Amelia, thank you, you are verified.']);
+      expect(run(flow, { customerStatus: 'KNOWN', verification: 'NOT_CHECKED', firstName: 'Amelia' })).to.deep.equal(['Hello Amelia, welcome back.']);
       // UNAVAILABLE (and every status but KNOWN) takes the default branch, the normal greeting; not an error message
       expect(status.Transitions.Conditions!.map((c) => c.Condition.Operands[0])).to.not.include('UNAVAILABLE');
       const normal = byId.get(status.Transitions.NextAction!)!;
@@ -225,6 +255,28 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(normal.Parameters.Text).to.not.contain('$.External');
       // the Lambda's error branch (it answers UNAVAILABLE rather than fail) goes the same way
       expect(start.Transitions.Errors).to.deep.equal([{ NextAction: normal.Identifier, ErrorType: 'NoMatchingError' }]);
+    });
+
+    it('greets a KNOWN caller without a first name (firstName "") without the name, verified or not: never "Hello , welcome back"', () => {
+      for (const flow of [deployedFlow(template), sampleFlow({ lambdaArn: 'x', timeLimitSeconds: 3 })]) {
+        expect(run(flow, { customerStatus: 'KNOWN', verification: 'NOT_CHECKED', firstName: '' })).to.deep.equal(['Hello, welcome back.']);
+        expect(run(flow, { customerStatus: 'KNOWN', verification: 'VERIFIED', firstName: '' })).to.deep.equal(['Hello, thank you, you are verified.']);
+        // the check compares the Lambda's answer, as the flow language's Compare action does (Equals, one operand)
+        const checks = flow.Actions.filter((a) => a.Type === 'Compare' && a.Parameters.ComparisonValue === '$.External.firstName');
+        expect(checks).to.have.length(2);
+        for (const c of checks) expect(c.Transitions.Conditions).to.deep.equal([{ NextAction: c.Transitions.Conditions![0]!.NextAction, Condition: { Operator: 'Equals', Operands: [''] } }]);
+      }
+    });
+
+    it('greets a MISMATCH, NEW or UNAVAILABLE caller with the normal greeting, whatever first name comes back', () => {
+      const flow = deployedFlow(template);
+      for (const External of [
+        { customerStatus: 'KNOWN', verification: 'MISMATCH', firstName: '' },
+        { customerStatus: 'NEW', verification: 'NOT_CHECKED', firstName: '' },
+        { customerStatus: 'UNAVAILABLE', verification: 'NOT_CHECKED', firstName: '' },
+      ]) {
+        expect(run(flow, External), JSON.stringify(External)).to.deep.equal(['Hello, thank you for calling.']);
+      }
     });
 
     it('is whole: every transition leads to an action, every action is reachable, and every path ends', () => {
