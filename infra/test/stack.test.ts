@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { loadConfig } from '../../src/config/index.js';
 import { recordObjectType } from '../../src/records/job.js';
 import { PLACEHOLDER_LAMBDA_ARN, sampleFlow } from '../lib/sample-flow.js';
@@ -393,12 +393,130 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       });
     });
 
+    it('serves /metrics on its own port (METRICS_PORT 9464) to nobody by default: the load balancer forwards the service port 8080 only', () => {
+      const c = container(template);
+      expect(envOf(c).METRICS_PORT).to.equal('9464');
+      expect(c.PortMappings).to.deep.equal([
+        { ContainerPort: 8080, Name: 'http', Protocol: 'tcp' },
+        { ContainerPort: 9464, Name: 'metrics', Protocol: 'tcp' },
+      ]);
+      const [, service] = only(template, 'AWS::ECS::Service');
+      expect((service.Properties.LoadBalancers as Array<{ ContainerPort: number }>).map((l) => l.ContainerPort)).to.deep.equal([8080]);
+      const [, group] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(group.Properties.Port).to.equal(8080);
+      const rules = [...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')), ...Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))] as Resource[];
+      expect(rules.filter((r) => r.Properties.FromPort === 9464 || r.Properties.ToPort === 9464)).to.deep.equal([]);
+    });
+
+    it('opens the metrics port to the scraper’s security group alone when one is given', () => {
+      const t = Template.fromStack(synthStack({ metricsScraperSecurityGroupId: 'sg-0123456789abcdef0' }).stack);
+      // a rule from a group outside the stack is written inline, in the tasks' group
+      const [, tasks] = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('ResolverServiceSecurityGroup')) as [string, Resource];
+      expect(tasks.Properties.SecurityGroupIngress).to.deep.equal([
+        { IpProtocol: 'tcp', FromPort: 9464, ToPort: 9464, SourceSecurityGroupId: 'sg-0123456789abcdef0', Description: 'the metrics scraper (/metrics)' },
+      ]);
+      const separate = (Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]).filter((r) => r.Properties.FromPort === 9464);
+      expect(separate).to.deep.equal([]);
+    });
+
     it('keeps its state in ElastiCache: encrypted in transit and at rest, AUTH from Secrets Manager, never evicting (the record queue lives there)', () => {
       const [, redis] = only(template, 'AWS::ElastiCache::ReplicationGroup');
       expect(redis.Properties).to.deep.include({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, AutomaticFailoverEnabled: true, MultiAZEnabled: true });
       expect(JSON.stringify(redis.Properties.AuthToken)).to.match(/\{\{resolve:secretsmanager:/);
       const [, parameters] = only(template, 'AWS::ElastiCache::ParameterGroup');
       expect(parameters.Properties.Properties).to.deep.equal({ 'cluster-enabled': 'yes', 'maxmemory-policy': 'noeviction' });
+    });
+  });
+
+  describe('HTTPS between the Lambda and the load balancer (certificateArn)', () => {
+    const CERT = `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d`;
+    let t: Template;
+    before(() => {
+      t = Template.fromStack(synthStack({ certificateArn: CERT, hostName: 'resolver.acme.internal', hostedZoneId: 'Z0123456789ABCDEFGHIJ' }).stack);
+    });
+
+    it('listens on 443 with the certificate and a TLS 1.2+ policy, and on nothing else', () => {
+      const [, listener] = only(t, 'AWS::ElasticLoadBalancingV2::Listener');
+      expect(listener.Properties).to.deep.include({ Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: CERT }], SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06' });
+    });
+
+    it('gives the Lambda RESOLVER_URL https://<hostName>, the name in the certificate', () => {
+      const [, fn] = only(t, 'AWS::Lambda::Function');
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.RESOLVER_URL).to.equal('https://resolver.acme.internal');
+    });
+
+    it('lets the Lambda reach the load balancer on 443 only, and the load balancer take it on 443 only', () => {
+      const sg = (prefix: string) => Object.keys(t.findResources('AWS::EC2::SecurityGroup')).find((id) => id.startsWith(prefix))!;
+      const [lb, caller] = ['ResolverLoadBalancerSecurityGroup', 'ResolverCallerSecurityGroup'].map(sg);
+      const ingress = (Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [lb, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties);
+      expect(ingress.map((r) => [r.SourceSecurityGroupId, r.FromPort, r.ToPort])).to.deep.equal([[{ 'Fn::GetAtt': [caller, 'GroupId'] }, 443, 443]]);
+      const egress = (Object.values(t.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [caller, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties);
+      expect(egress.map((r) => [r.DestinationSecurityGroupId, r.FromPort, r.ToPort])).to.deep.equal([[{ 'Fn::GetAtt': [lb, 'GroupId'] }, 443, 443]]);
+    });
+
+    it('adds hostName to the private hosted zone given, as an alias of the load balancer', () => {
+      const [, record] = only(t, 'AWS::Route53::RecordSet');
+      const [lbId] = only(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      expect(record.Properties).to.deep.include({ Name: 'resolver.acme.internal.', Type: 'A', HostedZoneId: 'Z0123456789ABCDEFGHIJ' });
+      expect(JSON.stringify(record.Properties.AliasTarget)).to.contain(`"Fn::GetAtt":["${lbId}","DNSName"]`);
+    });
+
+    it('without a zone, creates no record (the name is yours to point at the load balancer) and says so in the output', () => {
+      const t2 = Template.fromStack(synthStack({ certificateArn: CERT, hostName: 'resolver.acme.internal' }).stack);
+      t2.resourceCountIs('AWS::Route53::RecordSet', 0);
+      expect(JSON.stringify(t2.toJSON().Outputs)).to.contain('resolver.acme.internal must resolve to LoadBalancerDnsName');
+    });
+
+    it('refuses a certificate without the name the Lambda calls', () => {
+      expect(() => synthStack({ certificateArn: CERT })).to.throw(/certificateArn needs hostName/);
+    });
+  });
+
+  describe('the AWS endpoints of private subnets without a NAT gateway (createVpcEndpoints)', () => {
+    let t: Template;
+    before(() => {
+      t = Template.fromStack(synthStack({ createVpcEndpoints: true, routeTableIds: ['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2'] }).stack);
+    });
+
+    it('creates none by default', () => {
+      template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    });
+
+    it('creates the interface endpoints the tasks and the Lambda call, with private DNS, in the subnets given, behind one security group', () => {
+      const endpoints = Object.values(t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } })) as Resource[];
+      const names = endpoints.map((e) => JSON.stringify(e.Properties.ServiceName).replace(/"/g, '')).sort();
+      expect(names).to.deep.equal(['ecr.api', 'ecr.dkr', 'logs', 'profile', 'secretsmanager'].map((n) => `com.amazonaws.${REGION}.${n}`));
+      const [sgId] = Object.keys(t.findResources('AWS::EC2::SecurityGroup')).filter((id) => id.startsWith('Endpoints'));
+      for (const e of endpoints) {
+        expect(e.Properties).to.deep.include({
+          PrivateDnsEnabled: true,
+          SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+          SecurityGroupIds: [{ 'Fn::GetAtt': [sgId, 'GroupId'] }],
+          VpcId: 'vpc-0123456789abcdef0',
+        });
+      }
+    });
+
+    it('lets HTTPS in from the tasks and the Lambda only', () => {
+      const [sgId, sg] = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('Endpoints')) as [string, Resource];
+      const ingress = [
+        ...((sg.Properties.SecurityGroupIngress as Array<Record<string, unknown>>) ?? []),
+        ...(Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties),
+      ];
+      const from = (prefix: string) => ({ 'Fn::GetAtt': [Object.keys(t.findResources('AWS::EC2::SecurityGroup')).find((id) => id.startsWith(prefix))!, 'GroupId'] });
+      expect(ingress.map((r) => [r.SourceSecurityGroupId, r.FromPort, r.ToPort, r.CidrIp])).to.have.deep.members([
+        [from('ResolverServiceSecurityGroup'), 443, 443, undefined],
+        [from('ResolverCallerSecurityGroup'), 443, 443, undefined],
+      ]);
+    });
+
+    it('adds the S3 gateway endpoint (ECR image layers) to the route tables given, and none without them', () => {
+      const gateways = Object.values(t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Gateway' } })) as Resource[];
+      expect(gateways.map((g) => g.Properties.RouteTableIds)).to.deep.equal([['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2']]);
+      expect(JSON.stringify(gateways[0]!.Properties.ServiceName)).to.contain('.s3');
+      const { stack } = synthStack({ createVpcEndpoints: true });
+      Template.fromStack(stack).resourceCountIs('AWS::EC2::VPCEndpoint', 5);
+      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no S3 gateway endpoint'));
     });
   });
 });
