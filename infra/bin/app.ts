@@ -1,36 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { readSettings, SettingError } from '../lib/settings.js';
 import { ResolverStack } from '../lib/stack.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const app = new App();
-const ctx = (name: string): string | undefined => {
-  const v: unknown = app.node.tryGetContext(name);
-  return typeof v === 'string' && v !== '' ? v : undefined;
-};
-const required = (name: string): string => {
-  const v = ctx(name);
-  if (!v) throw new Error(`set the context value "${name}" (cdk.json, or -c ${name}=...): see the README, "Deploy on AWS"`);
-  return v;
-};
-const list = (name: string): string[] => required(name).split(',').map((s) => s.trim()).filter(Boolean);
-
-new ResolverStack(app, ctx('stackName') ?? 'ConnectProfileResolver', {
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  instanceArn: required('instanceArn'),
-  vpcId: required('vpcId'),
-  privateSubnetIds: list('privateSubnetIds'),
-  availabilityZones: list('availabilityZones'),
-  domainName: required('domainName'),
-  existingDomain: ctx('existingDomain') === 'true',
-  existingDomainKeyArn: ctx('existingDomainKeyArn'),
-  objectTypeName: ctx('objectTypeName'),
-  repositoryDir: REPO,
-  image: ctx('image'),
-  lambdaBundleDir: ctx('lambdaBundleDir'),
-  lambdaTimeoutSeconds: ctx('lambdaTimeoutSeconds') ? Number(ctx('lambdaTimeoutSeconds')) : undefined,
-  stampContacts: ctx('stampContacts') === 'true',
-  sampleFlowQueueArn: ctx('sampleFlowQueueArn'),
-});
+let settings;
+try {
+  // the account and region are the instance's, never the CLI's defaults
+  settings = readSettings((key) => app.node.tryGetContext(key), process.env);
+} catch (err) {
+  if (!(err instanceof SettingError)) throw err;
+  // one line, no stack trace: the setting to fix is the whole message
+  console.error(err.message);
+  process.exit(1);
+}
+const { stackName, ...props } = settings;
+new ResolverStack(app, stackName, { ...props, repositoryDir: REPO });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

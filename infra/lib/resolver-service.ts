@@ -4,6 +4,8 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledge, nagProfileArn } from './nag.js';
@@ -31,12 +33,20 @@ export interface ResolverServiceProps {
   drainSeconds?: number;
   /** more settings for the service (names: docs/configuration.md) */
   environment?: Record<string, string>;
+  /**
+   * HTTPS between the Lambda and the load balancer: an ACM certificate (in the stack's region) for
+   * `hostName`, the name the Lambda calls; without it the listener is plain HTTP on port 80.
+   */
+  tls?: { certificateArn: string; hostName: string; hostedZoneId?: string | undefined } | undefined;
+  /** a security group (Prometheus, an ADOT collector) allowed to the tasks' metrics port, METRICS_PORT */
+  metricsScraperSecurityGroupId?: string | undefined;
 }
 
 /** Redis on a port other than the default (cdk-nag AwsSolutions-AEC5) */
 const REDIS_PORT = 6380;
 const SERVICE_PORT = 8080;
-const LISTENER_PORT = 80;
+/** the service's own listener for /metrics (METRICS_PORT): never behind the load balancer */
+export const METRICS_PORT = 9464;
 
 /** A generated random string (Secrets Manager's generator): nothing secret is in the template or the repository. */
 function generated(scope: Construct, id: string, description: string, generate: secretsmanager.SecretStringGenerator = {}): secretsmanager.Secret {
@@ -67,10 +77,13 @@ export class ResolverService extends Construct {
   readonly taskRole: ecs.TaskDefinition['taskRole'];
   /** who may call the service (the Lambda's security group is added here) */
   readonly callers: ec2.SecurityGroup;
+  /** the tasks' own security group */
+  readonly securityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: ResolverServiceProps) {
     super(scope, id);
     const drainSeconds = props.drainSeconds ?? 10;
+    const listenerPort = props.tls ? 443 : 80;
 
     // --- secrets: generated in Secrets Manager, read by ECS into the container's environment
     this.token = generated(this, 'ServiceToken', 'connect-profile-resolver: bearer token of the contact-flow Lambda (AUTH_TOKENS)');
@@ -89,12 +102,17 @@ export class ResolverService extends Construct {
     redisSg.addIngressRule(serviceSg, ec2.Port.tcp(REDIS_PORT), 'the service');
     const lbSg = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', { vpc: props.vpc, description: 'connect-profile-resolver internal load balancer', allowAllOutbound: false });
     this.callers = new ec2.SecurityGroup(this, 'CallerSecurityGroup', { vpc: props.vpc, description: 'callers of connect-profile-resolver (the contact-flow Lambda)', allowAllOutbound: false });
-    lbSg.addIngressRule(this.callers, ec2.Port.tcp(LISTENER_PORT), 'the contact-flow Lambda');
-    this.callers.addEgressRule(lbSg, ec2.Port.tcp(LISTENER_PORT), 'the service');
+    lbSg.addIngressRule(this.callers, ec2.Port.tcp(listenerPort), 'the contact-flow Lambda');
+    this.callers.addEgressRule(lbSg, ec2.Port.tcp(listenerPort), 'the service');
     // the Lambda reads its token from Secrets Manager (HTTPS, through the subnets' NAT gateway or endpoint)
     this.callers.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (Secrets Manager)');
     lbSg.addEgressRule(serviceSg, ec2.Port.tcp(SERVICE_PORT), 'the tasks');
     serviceSg.addIngressRule(lbSg, ec2.Port.tcp(SERVICE_PORT), 'the load balancer');
+    // /metrics is on its own port, open to the scraper only (not to the load balancer or the Lambda)
+    if (props.metricsScraperSecurityGroupId) {
+      serviceSg.addIngressRule(ec2.Peer.securityGroupId(props.metricsScraperSecurityGroupId), ec2.Port.tcp(METRICS_PORT), 'the metrics scraper (/metrics)');
+    }
+    this.securityGroup = serviceSg;
 
     // --- Redis: the cache, the locks, and the durable record queue
     const subnetIds = props.vpc.selectSubnets(props.subnets).subnetIds;
@@ -159,7 +177,11 @@ export class ResolverService extends Construct {
       image: props.image,
       essential: true,
       readonlyRootFilesystem: true,
-      portMappings: [{ containerPort: SERVICE_PORT }],
+      // the load balancer's port first; the metrics port for a scraper inside the VPC
+      portMappings: [
+        { containerPort: SERVICE_PORT, name: 'http' },
+        { containerPort: METRICS_PORT, name: 'metrics' },
+      ],
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'resolver' }),
       // ECS sends SIGTERM once the load balancer has drained the task, then SIGKILL after stopTimeout:
       // the drain (SHUTDOWN_GRACE_MS) ends first, with a few seconds to spare
@@ -167,6 +189,7 @@ export class ResolverService extends Construct {
       environment: {
         NODE_ENV: 'production',
         PORT: String(SERVICE_PORT),
+        METRICS_PORT: String(METRICS_PORT),
         NODE_OPTIONS: `--max-old-space-size=${Math.floor(memoryMiB * 0.6)}`,
         AWS_REGION: Stack.of(this).region,
         CUSTOMER_PROFILES_DOMAIN: props.domain.domainName,
@@ -223,15 +246,32 @@ export class ResolverService extends Construct {
       'AwsSolutions-ELB2',
       'An internal load balancer with one caller (the Lambda): the service logs every call with its ContactId, status and time to CloudWatch Logs.',
     );
-    const listener = this.loadBalancer.addListener('Http', { port: LISTENER_PORT, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    const listener = props.tls
+      ? this.loadBalancer.addListener('Https', {
+          port: listenerPort,
+          protocol: elbv2.ApplicationProtocol.HTTPS,
+          certificates: [elbv2.ListenerCertificate.fromArn(props.tls.certificateArn)],
+          sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+          open: false,
+        })
+      : this.loadBalancer.addListener('Http', { port: listenerPort, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
     listener.addTargets('Tasks', {
       port: SERVICE_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
-      targets: [this.service],
+      // the service port, named: the first port mapping would do today, the metrics port never may
+      targets: [this.service.loadBalancerTarget({ containerName: 'resolver', containerPort: SERVICE_PORT })],
       healthCheck: { path: '/healthz', interval: Duration.seconds(10), timeout: Duration.seconds(2), healthyThresholdCount: 2, unhealthyThresholdCount: 3 },
       // Connect waits at most 8 s for the Lambda: no call in flight is older than that
       deregistrationDelay: Duration.seconds(10),
     });
-    this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
+    if (props.tls?.hostedZoneId) {
+      // the name the certificate is for, in the VPC's private hosted zone (a trailing dot: the zone's name need not be known)
+      new route53.ARecord(this, 'HostName', {
+        zone: route53.HostedZone.fromHostedZoneId(this, 'Zone', props.tls.hostedZoneId),
+        recordName: `${props.tls.hostName}.`,
+        target: route53.RecordTarget.fromAlias(new route53targets.LoadBalancerTarget(this.loadBalancer)),
+      });
+    }
+    this.url = props.tls ? `https://${props.tls.hostName}` : `http://${this.loadBalancer.loadBalancerDnsName}`;
   }
 }

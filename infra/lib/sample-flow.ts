@@ -33,6 +33,18 @@ const say = (id: string, text: string, next: string): FlowAction => ({
   Transitions: { NextAction: next, Errors: [{ NextAction: next, ErrorType: 'NoMatchingError' }] },
 });
 
+/** A Compare on the first name: "" (the service's answer for a profile without one) goes to `noName`, any other to `named`. */
+const unlessNoName = (id: string, named: string, noName: string): FlowAction => ({
+  Identifier: id,
+  Type: 'Compare',
+  Parameters: { ComparisonValue: '$.External.firstName' },
+  Transitions: {
+    NextAction: named,
+    Conditions: [equals('', noName)],
+    Errors: [{ NextAction: named, ErrorType: 'NoMatchingCondition' }],
+  },
+});
+
 /**
  * A sample inbound flow in Amazon Connect's flow language (Version 2019-10-30; actions as in the
  * Amazon Connect API reference, "Flow language actions"): ask the resolver Lambda, keep what it found
@@ -82,13 +94,18 @@ export function sampleFlow(o: SampleFlowOptions): { Version: string; StartAction
       Type: 'Compare',
       Parameters: { ComparisonValue: '$.External.verification' },
       Transitions: {
-        NextAction: 'greet-known',
-        Conditions: [equals('VERIFIED', 'greet-verified'), equals('MISMATCH', 'greet-unknown')],
-        Errors: [{ NextAction: 'greet-known', ErrorType: 'NoMatchingCondition' }],
+        NextAction: 'check-name-known',
+        Conditions: [equals('VERIFIED', 'check-name-verified'), equals('MISMATCH', 'greet-unknown')],
+        Errors: [{ NextAction: 'check-name-known', ErrorType: 'NoMatchingCondition' }],
       },
     },
+    // a profile without a first name answers firstName "": greet without it, never "Hello , welcome back"
+    unlessNoName('check-name-verified', 'greet-verified', 'greet-verified-no-name'),
+    unlessNoName('check-name-known', 'greet-known', 'greet-known-no-name'),
     say('greet-verified', 'Hello $.External.firstName, thank you, you are verified.', route),
+    say('greet-verified-no-name', 'Hello, thank you, you are verified.', route),
     say('greet-known', 'Hello $.External.firstName, welcome back.', route),
+    say('greet-known-no-name', 'Hello, welcome back.', route),
     say('greet-unknown', 'Hello, thank you for calling.', route),
     { Identifier: 'disconnect', Type: 'DisconnectParticipant', Parameters: {}, Transitions: {} },
   ];

@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import { join } from 'node:path';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -9,6 +9,8 @@ import { ContactFlowLambda } from './contact-flow-lambda.js';
 import { ProfilesDomain } from './profiles-domain.js';
 import { ResolverService } from './resolver-service.js';
 import { SampleContactFlow } from './sample-flow.js';
+import { parseInstanceArn } from './settings.js';
+import { AwsEndpoints } from './vpc-endpoints.js';
 
 export interface ResolverStackProps extends StackProps {
   /** the Amazon Connect instance: arn:aws:connect:<region>:<account>:instance/<id> */
@@ -18,6 +20,18 @@ export interface ResolverStackProps extends StackProps {
   privateSubnetIds: string[];
   /** their availability zones, in the same order */
   availabilityZones: string[];
+  /** their route tables, in the same order (only for the S3 gateway endpoint of `createVpcEndpoints`) */
+  routeTableIds?: string[] | undefined;
+  /** create the interface endpoints the tasks and the Lambda need (instead of a NAT gateway) */
+  createVpcEndpoints?: boolean;
+  /** HTTPS from the Lambda to the load balancer: an ACM certificate for `hostName` */
+  certificateArn?: string | undefined;
+  /** the name the Lambda calls over HTTPS (RESOLVER_URL https://<hostName>); it must resolve to the load balancer */
+  hostName?: string | undefined;
+  /** a private hosted zone of the VPC: the stack adds `hostName` to it, an alias of the load balancer */
+  hostedZoneId?: string | undefined;
+  /** a security group allowed to the tasks' metrics port (9464) */
+  metricsScraperSecurityGroupId?: string | undefined;
   domainName: string;
   /** the domain exists already (then it is not linked to the instance here: see the README) */
   existingDomain?: boolean;
@@ -49,9 +63,17 @@ export class ResolverStack extends Stack {
   readonly resolver: ResolverService;
   readonly lambda: ContactFlowLambda;
   readonly flow: SampleContactFlow;
+  readonly endpoints: AwsEndpoints | undefined;
 
   constructor(scope: Construct, id: string, props: ResolverStackProps) {
     super(scope, id, props);
+    const instance = parseInstanceArn(props.instanceArn);
+    if (!instance) throw new Error(`instanceArn: expected arn:<partition>:connect:<region>:<account>:instance/<id>, got "${props.instanceArn}"`);
+    // a Lambda is associated with an instance of its own region and account
+    for (const [what, mine, its] of [['region', this.region, instance.region], ['account', this.account, instance.account]] as const) {
+      if (!Token.isUnresolved(mine) && mine !== its) throw new Error(`the stack's ${what} is ${mine} but the instance's is ${its}: give the stack env { ${what}: '${its}' }`);
+    }
+    if (props.certificateArn && !props.hostName) throw new Error('certificateArn needs hostName: the name in the certificate that the Lambda calls');
     if (props.privateSubnetIds.length !== props.availabilityZones.length || props.privateSubnetIds.length < 2) {
       throw new Error('privateSubnetIds and availabilityZones: two or more subnets, each with its zone (ElastiCache Multi-AZ and the load balancer need two zones)');
     }
@@ -63,7 +85,11 @@ export class ResolverStack extends Stack {
     });
     // nothing here reads the subnets' route tables (no gateway endpoints are added)
     Annotations.of(this).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'the stack adds no routes or gateway endpoints to the subnets it is given');
-    const subnets = { subnets: props.privateSubnetIds.map((id, i) => ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, { subnetId: id, availabilityZone: props.availabilityZones[i]! })) };
+    const subnets = {
+      subnets: props.privateSubnetIds.map((id, i) =>
+        ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, { subnetId: id, availabilityZone: props.availabilityZones[i]!, routeTableId: props.routeTableIds?.[i] }),
+      ),
+    };
 
     this.domain = new ProfilesDomain(this, 'ProfilesDomain', {
       domainName: props.domainName,
@@ -79,6 +105,8 @@ export class ResolverStack extends Stack {
       image: this.image(props.image, props.repositoryDir),
       stampInstanceArn: props.stampContacts ? props.instanceArn : undefined,
       environment: props.serviceEnvironment,
+      tls: props.certificateArn && props.hostName ? { certificateArn: props.certificateArn, hostName: props.hostName, hostedZoneId: props.hostedZoneId } : undefined,
+      metricsScraperSecurityGroupId: props.metricsScraperSecurityGroupId,
     });
     const timeoutSeconds = props.lambdaTimeoutSeconds ?? 3;
     this.lambda = new ContactFlowLambda(this, 'ContactFlowLambda', {
@@ -91,6 +119,26 @@ export class ResolverStack extends Stack {
       vpcSubnets: subnets,
       securityGroups: [this.resolver.callers],
     });
+    if (props.createVpcEndpoints) {
+      this.endpoints = new AwsEndpoints(this, 'Endpoints', {
+        vpc,
+        subnets,
+        clients: [this.resolver.securityGroup, this.resolver.callers],
+        s3Gateway: (props.routeTableIds?.length ?? 0) > 0,
+      });
+      if (!props.routeTableIds?.length) {
+        Annotations.of(this.endpoints).addWarningV2(
+          'connect-profile-resolver:noS3Gateway',
+          'createVpcEndpoints without routeTableIds: no S3 gateway endpoint is added, and ECR image layers come from S3: the subnets need one already, or a NAT gateway',
+        );
+      }
+      if (props.stampContacts) {
+        Annotations.of(this.endpoints).addWarningV2(
+          'connect-profile-resolver:noConnectEndpoint',
+          "stampContacts with createVpcEndpoints: no Connect endpoint is created (not every region offers one): UpdateContactAttributes needs a NAT gateway, or a com.amazonaws.<region>.connect endpoint you add where it exists",
+        );
+      }
+    }
     this.flow = new SampleContactFlow(this, 'SampleFlow', {
       instanceArn: props.instanceArn,
       lambdaArn: this.lambda.fn.functionArn,
@@ -100,7 +148,11 @@ export class ResolverStack extends Stack {
     // the flow invokes a function the instance knows: after the association
     this.flow.node.addDependency(this.lambda.association);
 
-    new CfnOutput(this, 'ResolverUrl', { value: this.resolver.url, description: 'the service, inside the VPC' });
+    new CfnOutput(this, 'ResolverUrl', {
+      value: this.resolver.url,
+      description: props.hostName && !props.hostedZoneId ? `the service, inside the VPC: ${props.hostName} must resolve to LoadBalancerDnsName there` : 'the service, inside the VPC',
+    });
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: this.resolver.loadBalancer.loadBalancerDnsName });
     new CfnOutput(this, 'LambdaArn', { value: this.lambda.fn.functionArn });
     new CfnOutput(this, 'SampleFlowArn', { value: this.flow.flow.attrContactFlowArn });
     new CfnOutput(this, 'ServiceTokenSecret', { value: this.resolver.token.secretArn, description: 'the Lambda token (one of AUTH_TOKENS)' });

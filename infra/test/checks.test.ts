@@ -11,6 +11,17 @@ import { CFN_LINT, REPO, synthStack } from './support.js';
 const VARIANTS: Array<[string, Partial<ResolverStackProps>]> = [
   ['new domain', {}],
   ['existing domain, stamping, queue, image built from the Dockerfile', { image: undefined, existingDomain: true, existingDomainKeyArn: 'arn:aws:kms:eu-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', stampContacts: true, sampleFlowQueueArn: 'arn:aws:connect:eu-west-2:111122223333:instance/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/queue/5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b' }],
+  [
+    'HTTPS with a private hosted zone record, the AWS endpoints, a metrics scraper',
+    {
+      certificateArn: 'arn:aws:acm:eu-west-2:111122223333:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+      hostName: 'resolver.acme.internal',
+      hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      createVpcEndpoints: true,
+      routeTableIds: ['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2'],
+      metricsScraperSecurityGroupId: 'sg-0123456789abcdef0',
+    },
+  ],
 ];
 
 interface Finding {
@@ -71,7 +82,7 @@ describe('the AWS CDK app (infra/): cdk-nag and cfn-lint', function () {
     });
   });
 
-  it('infra/bin/app.ts synthesises from its context alone: offline, without credentials, cdk-nag passing', () => {
+  it('infra/bin/app.ts synthesises from its context alone: offline, without credentials, cdk-nag passing, in the instance’s account and region', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'cdk-app-'));
     const context = {
       instanceArn: 'arn:aws:connect:eu-west-2:111122223333:instance/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
@@ -86,9 +97,12 @@ describe('the AWS CDK app (infra/): cdk-nag and cfn-lint', function () {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/bin/app.ts'], {
       cwd: REPO,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_VALIDATION: CFN_LINT ? 'false' : 'true' },
+      // the CLI's profile defaults to another region than the instance's: the stack goes to the instance's
+      env: { PATH: process.env.PATH ?? '', CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_VALIDATION: CFN_LINT ? 'false' : 'true', CDK_DEFAULT_REGION: 'us-east-1' },
     });
     expect(run.status, run.stderr.slice(-3000)).to.equal(0);
+    const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> };
+    expect(manifest.artifacts.ConnectProfileResolver?.environment).to.equal('aws://111122223333/eu-west-2');
     const template = JSON.parse(readFileSync(join(outdir, 'ConnectProfileResolver.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::CustomerProfiles::Domain')).to.have.length(1);
   });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { loadConfig } from '../../src/config/index.js';
 import { recordObjectType } from '../../src/records/job.js';
 import { PLACEHOLDER_LAMBDA_ARN, sampleFlow } from '../lib/sample-flow.js';
@@ -16,6 +16,36 @@ function only(template: Template, type: string): [string, Resource] {
   const found = Object.entries(template.findResources(type)) as Array<[string, Resource]>;
   expect(found.map(([id]) => id), type).to.have.length(1);
   return found[0]!;
+}
+
+type Flow = ReturnType<typeof sampleFlow>;
+
+/**
+ * Runs the sample flow as Connect would, for the Lambda's answer `External`: Compare takes the first
+ * Condition whose Equals operand is the compared value (else NextAction), MessageParticipant says its
+ * Text with $.External.<key> put in, and the run ends at an action without a next one. Answers what
+ * the caller hears.
+ */
+function run(flow: Flow, External: Record<string, string>): string[] {
+  const byId = new Map(flow.Actions.map((a) => [a.Identifier, a]));
+  const value = (path: unknown): string => {
+    const key = /^\$\.External\.(\w+)$/.exec(String(path))?.[1];
+    if (!key) throw new Error(`the run knows $.External only: ${String(path)}`);
+    return External[key] ?? '';
+  };
+  const said: string[] = [];
+  let id: string | undefined = flow.StartAction;
+  for (let steps = 0; id && steps < 50; steps++) {
+    const action: Flow['Actions'][number] = byId.get(id)!;
+    if (action.Type === 'MessageParticipant') said.push(String(action.Parameters.Text).replace(/\$\.External\.(\w+)/g, (_, k: string) => External[k] ?? ''));
+    if (action.Type === 'Compare') {
+      const compared = value(action.Parameters.ComparisonValue);
+      id = action.Transitions.Conditions?.find((c) => c.Condition.Operator === 'Equals' && c.Condition.Operands[0] === compared)?.NextAction ?? action.Transitions.NextAction;
+    } else {
+      id = action.Transitions.NextAction;
+    }
+  }
+  return said;
 }
 
 describe('the AWS CDK app (infra/): one construct at a time', function () {
@@ -215,9 +245,9 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(status.Parameters).to.deep.equal({ ComparisonValue: '$.External.customerStatus' });
       const verification = byId.get(status.Transitions.Conditions!.find((c) => c.Condition.Operands[0] === 'KNOWN')!.NextAction)!;
       expect(verification.Parameters).to.deep.equal({ ComparisonValue: '$.External.verification' });
-      const verified = byId.get(verification.Transitions.Conditions!.find((c) => c.Condition.Operands[0] === 'VERIFIED')!.NextAction)!;
-      const known = byId.get(verification.Transitions.NextAction!)!;
-      for (const greeting of [verified, known]) expect(greeting.Parameters.Text).to.contain('$.External.firstName');
+      // a VERIFIED caller and any other KNOWN one are greeted by name when they have one (run() below)
+      expect(run(flow, { customerStatus: 'KNOWN', verification: 'VERIFIED', firstName: 'Amelia' })).to.deep.equal(['Hello Amelia, thank you, you are verified.']);
+      expect(run(flow, { customerStatus: 'KNOWN', verification: 'NOT_CHECKED', firstName: 'Amelia' })).to.deep.equal(['Hello Amelia, welcome back.']);
       // UNAVAILABLE (and every status but KNOWN) takes the default branch, the normal greeting; not an error message
       expect(status.Transitions.Conditions!.map((c) => c.Condition.Operands[0])).to.not.include('UNAVAILABLE');
       const normal = byId.get(status.Transitions.NextAction!)!;
@@ -225,6 +255,28 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(normal.Parameters.Text).to.not.contain('$.External');
       // the Lambda's error branch (it answers UNAVAILABLE rather than fail) goes the same way
       expect(start.Transitions.Errors).to.deep.equal([{ NextAction: normal.Identifier, ErrorType: 'NoMatchingError' }]);
+    });
+
+    it('greets a KNOWN caller without a first name (firstName "") without the name, verified or not: never "Hello , welcome back"', () => {
+      for (const flow of [deployedFlow(template), sampleFlow({ lambdaArn: 'x', timeLimitSeconds: 3 })]) {
+        expect(run(flow, { customerStatus: 'KNOWN', verification: 'NOT_CHECKED', firstName: '' })).to.deep.equal(['Hello, welcome back.']);
+        expect(run(flow, { customerStatus: 'KNOWN', verification: 'VERIFIED', firstName: '' })).to.deep.equal(['Hello, thank you, you are verified.']);
+        // the check compares the Lambda's answer, as the flow language's Compare action does (Equals, one operand)
+        const checks = flow.Actions.filter((a) => a.Type === 'Compare' && a.Parameters.ComparisonValue === '$.External.firstName');
+        expect(checks).to.have.length(2);
+        for (const c of checks) expect(c.Transitions.Conditions).to.deep.equal([{ NextAction: c.Transitions.Conditions![0]!.NextAction, Condition: { Operator: 'Equals', Operands: [''] } }]);
+      }
+    });
+
+    it('greets a MISMATCH, NEW or UNAVAILABLE caller with the normal greeting, whatever first name comes back', () => {
+      const flow = deployedFlow(template);
+      for (const External of [
+        { customerStatus: 'KNOWN', verification: 'MISMATCH', firstName: '' },
+        { customerStatus: 'NEW', verification: 'NOT_CHECKED', firstName: '' },
+        { customerStatus: 'UNAVAILABLE', verification: 'NOT_CHECKED', firstName: '' },
+      ]) {
+        expect(run(flow, External), JSON.stringify(External)).to.deep.equal(['Hello, thank you for calling.']);
+      }
     });
 
     it('is whole: every transition leads to an action, every action is reachable, and every path ends', () => {
@@ -341,12 +393,130 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       });
     });
 
+    it('serves /metrics on its own port (METRICS_PORT 9464) to nobody by default: the load balancer forwards the service port 8080 only', () => {
+      const c = container(template);
+      expect(envOf(c).METRICS_PORT).to.equal('9464');
+      expect(c.PortMappings).to.deep.equal([
+        { ContainerPort: 8080, Name: 'http', Protocol: 'tcp' },
+        { ContainerPort: 9464, Name: 'metrics', Protocol: 'tcp' },
+      ]);
+      const [, service] = only(template, 'AWS::ECS::Service');
+      expect((service.Properties.LoadBalancers as Array<{ ContainerPort: number }>).map((l) => l.ContainerPort)).to.deep.equal([8080]);
+      const [, group] = only(template, 'AWS::ElasticLoadBalancingV2::TargetGroup');
+      expect(group.Properties.Port).to.equal(8080);
+      const rules = [...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')), ...Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))] as Resource[];
+      expect(rules.filter((r) => r.Properties.FromPort === 9464 || r.Properties.ToPort === 9464)).to.deep.equal([]);
+    });
+
+    it('opens the metrics port to the scraper’s security group alone when one is given', () => {
+      const t = Template.fromStack(synthStack({ metricsScraperSecurityGroupId: 'sg-0123456789abcdef0' }).stack);
+      // a rule from a group outside the stack is written inline, in the tasks' group
+      const [, tasks] = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('ResolverServiceSecurityGroup')) as [string, Resource];
+      expect(tasks.Properties.SecurityGroupIngress).to.deep.equal([
+        { IpProtocol: 'tcp', FromPort: 9464, ToPort: 9464, SourceSecurityGroupId: 'sg-0123456789abcdef0', Description: 'the metrics scraper (/metrics)' },
+      ]);
+      const separate = (Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')) as Resource[]).filter((r) => r.Properties.FromPort === 9464);
+      expect(separate).to.deep.equal([]);
+    });
+
     it('keeps its state in ElastiCache: encrypted in transit and at rest, AUTH from Secrets Manager, never evicting (the record queue lives there)', () => {
       const [, redis] = only(template, 'AWS::ElastiCache::ReplicationGroup');
       expect(redis.Properties).to.deep.include({ TransitEncryptionEnabled: true, AtRestEncryptionEnabled: true, AutomaticFailoverEnabled: true, MultiAZEnabled: true });
       expect(JSON.stringify(redis.Properties.AuthToken)).to.match(/\{\{resolve:secretsmanager:/);
       const [, parameters] = only(template, 'AWS::ElastiCache::ParameterGroup');
       expect(parameters.Properties.Properties).to.deep.equal({ 'cluster-enabled': 'yes', 'maxmemory-policy': 'noeviction' });
+    });
+  });
+
+  describe('HTTPS between the Lambda and the load balancer (certificateArn)', () => {
+    const CERT = `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d`;
+    let t: Template;
+    before(() => {
+      t = Template.fromStack(synthStack({ certificateArn: CERT, hostName: 'resolver.acme.internal', hostedZoneId: 'Z0123456789ABCDEFGHIJ' }).stack);
+    });
+
+    it('listens on 443 with the certificate and a TLS 1.2+ policy, and on nothing else', () => {
+      const [, listener] = only(t, 'AWS::ElasticLoadBalancingV2::Listener');
+      expect(listener.Properties).to.deep.include({ Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: CERT }], SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06' });
+    });
+
+    it('gives the Lambda RESOLVER_URL https://<hostName>, the name in the certificate', () => {
+      const [, fn] = only(t, 'AWS::Lambda::Function');
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.RESOLVER_URL).to.equal('https://resolver.acme.internal');
+    });
+
+    it('lets the Lambda reach the load balancer on 443 only, and the load balancer take it on 443 only', () => {
+      const sg = (prefix: string) => Object.keys(t.findResources('AWS::EC2::SecurityGroup')).find((id) => id.startsWith(prefix))!;
+      const [lb, caller] = ['ResolverLoadBalancerSecurityGroup', 'ResolverCallerSecurityGroup'].map(sg);
+      const ingress = (Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [lb, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties);
+      expect(ingress.map((r) => [r.SourceSecurityGroupId, r.FromPort, r.ToPort])).to.deep.equal([[{ 'Fn::GetAtt': [caller, 'GroupId'] }, 443, 443]]);
+      const egress = (Object.values(t.findResources('AWS::EC2::SecurityGroupEgress', { Properties: { GroupId: { 'Fn::GetAtt': [caller, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties);
+      expect(egress.map((r) => [r.DestinationSecurityGroupId, r.FromPort, r.ToPort])).to.deep.equal([[{ 'Fn::GetAtt': [lb, 'GroupId'] }, 443, 443]]);
+    });
+
+    it('adds hostName to the private hosted zone given, as an alias of the load balancer', () => {
+      const [, record] = only(t, 'AWS::Route53::RecordSet');
+      const [lbId] = only(t, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+      expect(record.Properties).to.deep.include({ Name: 'resolver.acme.internal.', Type: 'A', HostedZoneId: 'Z0123456789ABCDEFGHIJ' });
+      expect(JSON.stringify(record.Properties.AliasTarget)).to.contain(`"Fn::GetAtt":["${lbId}","DNSName"]`);
+    });
+
+    it('without a zone, creates no record (the name is yours to point at the load balancer) and says so in the output', () => {
+      const t2 = Template.fromStack(synthStack({ certificateArn: CERT, hostName: 'resolver.acme.internal' }).stack);
+      t2.resourceCountIs('AWS::Route53::RecordSet', 0);
+      expect(JSON.stringify(t2.toJSON().Outputs)).to.contain('resolver.acme.internal must resolve to LoadBalancerDnsName');
+    });
+
+    it('refuses a certificate without the name the Lambda calls', () => {
+      expect(() => synthStack({ certificateArn: CERT })).to.throw(/certificateArn needs hostName/);
+    });
+  });
+
+  describe('the AWS endpoints of private subnets without a NAT gateway (createVpcEndpoints)', () => {
+    let t: Template;
+    before(() => {
+      t = Template.fromStack(synthStack({ createVpcEndpoints: true, routeTableIds: ['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2'] }).stack);
+    });
+
+    it('creates none by default', () => {
+      template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    });
+
+    it('creates the interface endpoints the tasks and the Lambda call, with private DNS, in the subnets given, behind one security group', () => {
+      const endpoints = Object.values(t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } })) as Resource[];
+      const names = endpoints.map((e) => JSON.stringify(e.Properties.ServiceName).replace(/"/g, '')).sort();
+      expect(names).to.deep.equal(['ecr.api', 'ecr.dkr', 'logs', 'profile', 'secretsmanager'].map((n) => `com.amazonaws.${REGION}.${n}`));
+      const [sgId] = Object.keys(t.findResources('AWS::EC2::SecurityGroup')).filter((id) => id.startsWith('Endpoints'));
+      for (const e of endpoints) {
+        expect(e.Properties).to.deep.include({
+          PrivateDnsEnabled: true,
+          SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+          SecurityGroupIds: [{ 'Fn::GetAtt': [sgId, 'GroupId'] }],
+          VpcId: 'vpc-0123456789abcdef0',
+        });
+      }
+    });
+
+    it('lets HTTPS in from the tasks and the Lambda only', () => {
+      const [sgId, sg] = Object.entries(t.findResources('AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('Endpoints')) as [string, Resource];
+      const ingress = [
+        ...((sg.Properties.SecurityGroupIngress as Array<Record<string, unknown>>) ?? []),
+        ...(Object.values(t.findResources('AWS::EC2::SecurityGroupIngress', { Properties: { GroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] } } })) as Resource[]).map((r) => r.Properties),
+      ];
+      const from = (prefix: string) => ({ 'Fn::GetAtt': [Object.keys(t.findResources('AWS::EC2::SecurityGroup')).find((id) => id.startsWith(prefix))!, 'GroupId'] });
+      expect(ingress.map((r) => [r.SourceSecurityGroupId, r.FromPort, r.ToPort, r.CidrIp])).to.have.deep.members([
+        [from('ResolverServiceSecurityGroup'), 443, 443, undefined],
+        [from('ResolverCallerSecurityGroup'), 443, 443, undefined],
+      ]);
+    });
+
+    it('adds the S3 gateway endpoint (ECR image layers) to the route tables given, and none without them', () => {
+      const gateways = Object.values(t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Gateway' } })) as Resource[];
+      expect(gateways.map((g) => g.Properties.RouteTableIds)).to.deep.equal([['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2']]);
+      expect(JSON.stringify(gateways[0]!.Properties.ServiceName)).to.contain('.s3');
+      const { stack } = synthStack({ createVpcEndpoints: true });
+      Template.fromStack(stack).resourceCountIs('AWS::EC2::VPCEndpoint', 5);
+      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no S3 gateway endpoint'));
     });
   });
 });
