@@ -86,7 +86,7 @@ export class ContactResolver {
   }
 
   async resolve(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
-    const region = (event.parameters.countryCode as CountryCode | undefined) ?? this.deps.defaultCountry;
+    const region = (event.parameters.countryCode) ?? this.deps.defaultCountry;
     const found = callerKeys(event, region);
     // Nothing to look up by: nothing to look up, create or remember; the same event always answers the same.
     if (!found) return this.finish(this.outcome('ANONYMOUS', undefined), undefined, undefined, 'none');

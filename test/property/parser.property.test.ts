@@ -331,7 +331,7 @@ describe('parseContactEvent and identify (property-based)', () => {
         const result = parseOrInvalid(body);
         if (result instanceof InvalidEventError) return;
         // the resolver uses the flow's countryCode as the region, checked only for shape
-        for (const r of [region, (result.parameters.countryCode ?? region) as CountryCode]) {
+        for (const r of [region, (result.parameters.countryCode ?? region)]) {
           const found = identify(result, r);
           if (found) expect(['parameter', 'endpoint', 'attribute']).to.include(found.source);
         }
