@@ -306,9 +306,18 @@ export class ContactResolver {
   }
 }
 
-/** What the flow is told of a failure: the deadline, throttling, or any other Customer Profiles failure. */
+const FALLBACK_REASONS: Record<StoreFailure, FallbackReason> = {
+  timeout: 'TIMEOUT',
+  throttled: 'AWS_THROTTLED',
+  // access denied, or a domain that does not exist: the deployment's fault, not an outage (retrying will not help)
+  denied: 'AWS_MISCONFIGURED',
+  misconfigured: 'AWS_MISCONFIGURED',
+  unavailable: 'AWS_UNAVAILABLE',
+};
+
+/** What the flow is told of a failure: the deadline, throttling, a deployment fault, or any other Customer Profiles failure. */
 function fallbackReasonOf(failure: StoreFailure): FallbackReason {
-  return failure === 'timeout' ? 'TIMEOUT' : failure === 'throttled' ? 'AWS_THROTTLED' : 'AWS_UNAVAILABLE';
+  return FALLBACK_REASONS[failure];
 }
 
 function fromCache(c: CachedLookup): Lookup {

@@ -13,7 +13,7 @@ export type Verification = 'VERIFIED' | 'MISMATCH' | 'NOT_CHECKED';
  * profile): its deadline came, AWS throttled, or AWS failed otherwise. The contact-flow Lambda adds its
  * own reasons for when the service itself cannot answer (src/lambda/handler.ts).
  */
-export type FallbackReason = 'TIMEOUT' | 'AWS_THROTTLED' | 'AWS_UNAVAILABLE';
+export type FallbackReason = 'TIMEOUT' | 'AWS_THROTTLED' | 'AWS_MISCONFIGURED' | 'AWS_UNAVAILABLE';
 /** COMPLETE: every enrichment source answered; PARTIAL: the keys of at least one are ''; NONE: nothing to enrich. */
 export type EnrichmentStatus = 'COMPLETE' | 'PARTIAL' | 'NONE';
 

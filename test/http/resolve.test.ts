@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import type { Profile } from '../../src/domain/profile.js';
+import { ProfileStoreError } from '../../src/profiles/profile.js';
 import { startApp, throttled, ScriptedProfileStore, TEST_TOKENS, type RunningApp, type TestAppOptions } from '../support/app.js';
 import { loadFixture } from '../support/fixtures.js';
 
@@ -268,6 +269,18 @@ describe('HTTP POST /v1/resolve', function () {
 
       expect(answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', fallbackReason: 'AWS_UNAVAILABLE' });
     });
+
+    for (const failure of ['denied', 'misconfigured'] as const) {
+      it(`when Customer Profiles refuses the deployment (${failure}), answers UNAVAILABLE with fallbackReason AWS_MISCONFIGURED, not an outage`, async () => {
+        const store = new ScriptedProfileStore([JANE]);
+        store.behaviour = { kind: 'fail', error: new ProfileStoreError(failure, `SearchProfiles failed: ${failure}`) };
+        const { resolve } = await start({ store });
+
+        const answer = await expectAnswer(await resolve(voiceContact()));
+
+        expect(answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', fallbackReason: 'AWS_MISCONFIGURED' });
+      });
+    }
 
     for (const respectSignal of [false, true]) {
       it(`when the upstream hangs (${respectSignal ? 'honouring' : 'ignoring'} the abort signal), answers UNAVAILABLE within RESOLVE_DEADLINE_MS + 100 ms`, async () => {
