@@ -1,4 +1,5 @@
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Eraser } from './contact/erase.js';
@@ -6,6 +7,7 @@ import { parseContactEvent, type ContactEvent } from './contact/event.js';
 import { isCountryCode, normaliseEmail, normalisePhone } from './domain/identity.js';
 import type { ContactResolver, Resolved } from './contact/resolve.js';
 import type { ProfileUpdater } from './contact/update.js';
+import { UPDATE_PREFIX } from './domain/profile-update.js';
 import { AppError } from './errors.js';
 import { bearerAuth } from './http/auth.js';
 import { deadlineBudget, safetyMargin } from './http/deadline.js';
@@ -173,6 +175,26 @@ export function buildApp(deps: AppDeps): Express {
       const report = await admin.eraser.erase(keys);
       (res.locals.log as RequestLog).identity = !identity ? 'account' : identity.type === 'PHONE' ? maskPhone(identity.e164) : maskEmail(identity.address);
       res.json({ erased: report, identityType: identity?.type ?? 'ACCOUNT' });
+    });
+
+    // An update of any profile, by its id: an operator's correction, never a flow's (a flow writes only
+    // to the profile its contact resolved to: see ProfileUpdater). The same `profile.*` fields, checks
+    // and durable queue as a flow's update.
+    app.post('/v1/admin/update', bearerAuth(admin.tokens), requireJson, readJson, async (req: Request, res: Response) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const profileId = typeof body.profileId === 'string' ? body.profileId.trim().toLowerCase() : '';
+      if (!/^[0-9a-f]{32}$/.test(profileId)) throw new AppError('INVALID_REQUEST', 400, 'profileId: must be a profile id: 32 hex characters');
+      const country = typeof body.countryCode === 'string' && body.countryCode.trim() !== '' ? body.countryCode.trim().toUpperCase() : admin.defaultCountry;
+      if (!isCountryCode(country)) throw new AppError('INVALID_REQUEST', 400, 'countryCode: must be an ISO 3166-1 alpha-2 region code');
+      for (const name of Object.keys(body)) {
+        if (name !== 'profileId' && name !== 'countryCode' && !name.startsWith(UPDATE_PREFIX)) {
+          throw new AppError('INVALID_REQUEST', 400, `${JSON.stringify(name.slice(0, 64))}: give profileId, countryCode and profile.<Field> fields only`);
+        }
+      }
+      const updated = await deps.updater.adminUpdate(profileId, body, country, `admin-${randomUUID()}`, AbortSignal.timeout(deps.resolveDeadlineMs));
+      deps.metrics.profileUpdates.inc({ status: updated.status });
+      Object.assign(res.locals.log as RequestLog, { operation: 'admin-update', updateStatus: updated.status, updatedFields: updated.fields });
+      res.status(updated.status === 'QUEUED' ? 202 : 503).json(updated.answer);
     });
   }
 
