@@ -197,6 +197,7 @@ export class RedisCreateOnce implements CreateOnce {
       clearInterval(renewal);
     }
     finish(this.cache.seal(tag, createdEntry(summary, matchedBy)));
+    void this.health.safely('cache.index', () => this.cache.index(summary.profileId, tag), undefined);
     return summary;
   }
 }

@@ -132,8 +132,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       'idempotency.put',
       async () => {
         const key = this.keys.contactAnswer(tag, contactId, variant);
+        // by reference, the lookup's profile id: a MISMATCH answer names none, but the lookup it is rebuilt from does
         const value = from
-          ? JSON.stringify({ profileId: answer.profileId ?? '', lookup: from.sealedLookup, outcome: clearOutcome(from.outcome) } satisfies KeptByReference)
+          ? JSON.stringify({ profileId: from.outcome.summary?.profileId ?? '', lookup: from.sealedLookup, outcome: clearOutcome(from.outcome) } satisfies KeptByReference)
           : this.sealer.seal(answer, key);
         await this.redis.set(key, value, 'PX', this.ttlMs);
       },

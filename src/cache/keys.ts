@@ -91,6 +91,10 @@ export class StateKeys {
   callBudget(operation: string, second: number): string {
     return `${this.base}:{budget}:${operation}:${second}`;
   }
+  /** the cached lookups (caller tag and variant) that answer one profile, for its updates */
+  profileLookups(profileId: string): string {
+    return `${this.base}:{p:${profileId}}:lookups`;
+  }
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;
   }

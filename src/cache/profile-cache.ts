@@ -26,6 +26,11 @@ export interface ProfileCache {
   set(tag: string, lookup: CachedLookup, variant?: string): Promise<void>;
   /** drops one lookup: the next contact searches afresh */
   delete(tag: string, variant?: string): Promise<void>;
+  /**
+   * Rewrites every cached lookup, of any caller, that answers this profile (its phone, its e-mail, an
+   * account number...): after an update, each answers the new values at once. Returns how many.
+   */
+  refreshProfile(profileId: string, change: (lookup: CachedLookup) => CachedLookup): Promise<number>;
 }
 
 const memoryKey = (tag: string, variant = '') => (variant === '' ? tag : `${tag}|${variant}`);
@@ -46,6 +51,13 @@ export class MemoryProfileCache implements ProfileCache {
   delete(tag: string, variant?: string): Promise<void> {
     this.entries.delete(memoryKey(tag, variant));
     return Promise.resolve();
+  }
+  refreshProfile(profileId: string, change: (lookup: CachedLookup) => CachedLookup): Promise<number> {
+    // in-process: a scan of the entries (an update is rare beside the lookups, which stay untouched)
+    // collected first: a set moves the entry to the front, where the iteration would meet it again
+    const matching = [...this.entries.entries()].filter(([, lookup]) => lookup.summary?.profileId === profileId);
+    for (const [key, lookup] of matching) this.entries.set(key, change(lookup));
+    return Promise.resolve(matching.length);
   }
   /** erasure: drops the caller's entries (every variant); returns the profiles they named */
   forget(tag: string): { removed: number; profileIds: string[] } {
@@ -98,9 +110,51 @@ export class RedisProfileCache implements ProfileCache {
     return this.health.safely(
       'cache.set',
       async () => {
-        await this.redis.set(this.keys.profileCache(tag, variant), this.seal(tag, lookup, variant), 'PX', Math.max(1, this.keepMs));
+        const profileId = lookup.summary?.profileId;
+        // both sent at once (two slots on a cluster: the caller's and the profile's)
+        await Promise.all([
+          this.redis.set(this.keys.profileCache(tag, variant), this.seal(tag, lookup, variant), 'PX', Math.max(1, this.keepMs)),
+          profileId ? this.index(profileId, tag, variant) : undefined,
+        ]);
       },
       undefined,
+    );
+  }
+
+  /**
+   * Notes that this caller's lookup answers the profile (see refreshProfile). Only where a lookup is
+   * written (a miss, a creation, an update): a cache hit reads the lookup alone, in one round trip.
+   * The set lives as long as the entries it names; a member whose entry expired or moved to another
+   * profile is dropped at the next refresh.
+   */
+  async index(profileId: string, tag: string, variant = ''): Promise<void> {
+    const key = this.keys.profileLookups(profileId);
+    await this.redis.multi().sadd(key, lookupMember(tag, variant)).pexpire(key, Math.max(1, this.keepMs)).exec();
+  }
+
+  refreshProfile(profileId: string, change: (lookup: CachedLookup) => CachedLookup): Promise<number> {
+    return this.health.safely(
+      'cache.refresh',
+      async () => {
+        const indexKey = this.keys.profileLookups(profileId);
+        const members = await this.redis.smembers(indexKey);
+        const gone: string[] = [];
+        let refreshed = 0;
+        await Promise.all(
+          members.map(async (member) => {
+            const { tag, variant } = fromLookupMember(member);
+            const key = this.keys.profileCache(tag, variant);
+            const raw = await this.redis.get(key);
+            const lookup = raw ? this.open(tag, raw, variant) : undefined;
+            if (lookup?.summary?.profileId !== profileId) return void gone.push(member);
+            await this.redis.set(key, this.seal(tag, change(lookup), variant), 'PX', Math.max(1, this.keepMs));
+            refreshed++;
+          }),
+        );
+        if (gone.length > 0) await this.redis.srem(indexKey, ...gone);
+        return refreshed;
+      },
+      0,
     );
   }
 
@@ -138,4 +192,14 @@ export class RedisProfileCache implements ProfileCache {
     }
     return lookup;
   }
+}
+
+/** A lookup in a profile's index: the caller's tag and the lookup's variant (base64url: neither holds a space). */
+export function lookupMember(tag: string, variant = ''): string {
+  return `${tag} ${variant}`;
+}
+
+function fromLookupMember(member: string): { tag: string; variant: string } {
+  const at = member.indexOf(' ');
+  return at < 0 ? { tag: member, variant: '' } : { tag: member.slice(0, at), variant: member.slice(at + 1) };
 }

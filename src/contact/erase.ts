@@ -1,6 +1,6 @@
 import type { SharedState } from '../cache/index.js';
 import type { MemoryIdempotencyStore } from '../cache/idempotency.js';
-import type { MemoryProfileCache } from '../cache/profile-cache.js';
+import { lookupMember, type MemoryProfileCache } from '../cache/profile-cache.js';
 import type { MemoryRecentContacts } from '../cache/recent-contacts.js';
 import type { RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
@@ -86,7 +86,13 @@ export class Eraser {
     let callerEntries = 0;
     for (const key of keys) callerEntries += await s.redis.del(key);
     let contactHistories = 0;
-    for (const id of profileIds) contactHistories += await s.redis.del(this.state.keys.recentContacts(id));
+    for (const id of profileIds) {
+      contactHistories += await s.redis.del(this.state.keys.recentContacts(id));
+      // the profile's index of its cached lookups no longer names this caller's (other callers' stay)
+      const index = this.state.keys.profileLookups(id);
+      const members = (await s.redis.smembers(index)).filter((m) => m.startsWith(lookupMember(tag, '')));
+      if (members.length > 0) await s.redis.srem(index, ...members);
+    }
     const records = await s.records.forget(tag);
     return { callerEntries, contactHistories, records: records.removed, recordsInProgress: records.inProgress };
   }

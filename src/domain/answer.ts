@@ -133,9 +133,15 @@ export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undef
   return { ...rest, identity, summary, enrichment: { status: enrichment, values } };
 }
 
+/**
+ * The answer. A MISMATCH (ID&V failed: the keys the contact gave found a profile that not all of them
+ * match) names no profile and carries nothing of it: no id, name, account number or mapped value, only
+ * what the flow branches on. The flow must not greet the caller by the name of the profile someone
+ * else's account number found, nor pass its id on (a Customer Profiles block, a screen pop, an update).
+ */
 export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
   const id = o.identity;
-  const s = o.summary;
+  const s = o.verification === 'MISMATCH' ? undefined : o.summary;
   const core: Record<(typeof CORE_KEYS)[number], string> = {
     customerStatus: o.status,
     profileId: s?.profileId ?? '',
@@ -156,7 +162,7 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     enrichment: o.enrichment.status,
     fallbackReason: o.fallbackReason ?? '',
   };
-  // every mapped key is always present, '' when the profile lacks it (or there is no profile)
+  // every mapped key is always present, '' when the profile lacks it (or there is no profile to show)
   const values = s ? { ...s.mapped, ...o.enrichment.values } : {};
   return Object.assign(core, fitMapped(mapping, values, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES));
 }

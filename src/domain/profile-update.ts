@@ -97,8 +97,20 @@ function normaliseField(name: string, field: string, value: string, region: Coun
     if (!email) throw new InvalidUpdate(name, 'must be a valid e-mail address');
     return email.address;
   }
-  if (field === 'BirthDate' && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new InvalidUpdate(name, 'must be a date as YYYY-MM-DD');
+  if (field === 'BirthDate' && !isCalendarDate(value)) throw new InvalidUpdate(name, 'must be a calendar date as YYYY-MM-DD');
   return bounded(name, value, field === 'AdditionalInformation' ? MAX_ADDITIONAL_INFORMATION : MAX_VALUE);
+}
+
+/** YYYY-MM-DD naming a day that exists (2000-02-29 does, 1981-02-29 and 1980-13-45 do not). */
+export function isCalendarDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  // an impossible day rolls over into the next month: a real date comes back unchanged (setUTCFullYear,
+  // unlike Date.UTC, takes years 0-99 as they are)
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 /** The part of an update that sets these fields (names as updatedFieldNames gives them). */

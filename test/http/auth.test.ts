@@ -228,6 +228,29 @@ describe('admin endpoint /v1/admin/erase (configured through loadConfig and crea
     expect(JSON.parse(res.text)).to.include({ identityType: 'PHONE' });
   });
 
+  for (const countryCode of ['UK', 'XX']) {
+    it(`when the erasure names an unknown countryCode (${countryCode}), answers 400 naming it and erases nothing (not the default region's reading of the number)`, async () => {
+      // Act
+      const res = await post(service.url, '/v1/admin/erase', `Bearer ${ADMIN_TOKEN}`, { phoneNumber: '020 7946 0958', countryCode });
+
+      // Assert
+      expect(res.status, res.text).to.equal(400);
+      expect(JSON.parse(res.text).error).to.include({ code: 'INVALID_REQUEST' });
+      expect(JSON.parse(res.text).error.message).to.match(/^countryCode: /);
+    });
+  }
+
+  it('when the erasure gives a blank countryCode and a lower-case one, reads them as not given and as the region', async () => {
+    // Act
+    const blank = await post(service.url, '/v1/admin/erase', `Bearer ${ADMIN_TOKEN}`, { phoneNumber: '+14255550123', countryCode: ' ' });
+    const lower = await post(service.url, '/v1/admin/erase', `Bearer ${ADMIN_TOKEN}`, { phoneNumber: '020 7946 0958', countryCode: ' gb ' });
+
+    // Assert
+    expect(blank.status, blank.text).to.equal(200);
+    expect(lower.status, lower.text).to.equal(200);
+    expect(JSON.parse(lower.text)).to.include({ identityType: 'PHONE' });
+  });
+
   it('when a resolve token is presented to the admin endpoint, answers 401', async () => {
     // Act
     const res = await post(service.url, '/v1/admin/erase', `Bearer ${NEW_TOKEN}`, { phoneNumber: '+14255550123' });

@@ -122,9 +122,10 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
     const stranger = await post(app, updateEvent(callerNumber(2), contactId(), { 'profile.LastName': 'Nobody' }));
     expect(stranger).to.deep.equal({ updateStatus: 'NO_PROFILE', profileId: '', updatedFields: 'LastName' });
-    // the profile named by the flow instead
+    // a profile the flow names is not a way round it: the contact never resolved (it used to be QUEUED)
     const named = await post(app, updateEvent(callerNumber(2), contactId(), { profileId: ProfileId, 'profile.MiddleName': 'J' }));
-    expect(named).to.include({ updateStatus: 'QUEUED', profileId: ProfileId });
+    expect(named).to.deep.equal({ updateStatus: 'NO_PROFILE', profileId: '', updatedFields: 'MiddleName' });
+    expect(await app.service.records.depth()).to.equal(depth);
   });
 
   it('records and updates of one profile are written with every object write at least a second apart, none refused', async () => {
@@ -201,12 +202,142 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     const app = await start();
     const id = contactId();
     const resolved = await post(app, eventFrom('voice-e164.json', { address: callerNumber(16), contactId: id, parameters: { accountNumber: 'ACME-4242' } }));
-    expect(resolved).to.include({ profileId: stranger.ProfileId, verification: 'MISMATCH' });
+    // a MISMATCH names no profile (it used to name the stranger's)
+    expect(resolved).to.include({ profileId: '', verification: 'MISMATCH' });
 
     const update = eventFrom('voice-e164.json', { address: callerNumber(16), contactId: id, parameters: { accountNumber: 'ACME-4242', operation: 'update', 'profile.MobilePhoneNumber': callerNumber(16) } });
-    expect(await post(app, update)).to.include({ updateStatus: 'NOT_VERIFIED', profileId: stranger.ProfileId });
+    expect(await post(app, update)).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
     await sleep(300);
     expect(fake.callsTo('UpdateProfile')).to.have.length(0);
+    expect(stored(stranger.ProfileId)).not.to.have.property('MobilePhoneNumber');
+  });
+
+  describe('who may write to which profile (ID&V, OWASP API1), on two replicas', () => {
+    const ADMIN = 'an-admin-token-of-some-length';
+    const AMELIA_PHONE = callerNumber(20);
+    const AMELIA_EMAIL = 'amelia.hughes@example.com';
+    const RAVI_PHONE = callerNumber(21);
+    let amelia: string;
+    let ravi: string;
+    /** a withheld caller (caller ID "anonymous") with the keys the flow collected */
+    const withheld = (id: string, parameters: Record<string, string>) => eventFrom('voice-withheld.json', { contactId: id, parameters });
+    const byPhone = (phone: string, id: string, parameters: Record<string, string> = {}) => eventFrom('voice-e164.json', { address: phone, contactId: id, parameters });
+    /** what a MISMATCH answer must not carry: any value of either profile */
+    const personal = ['Amelia', 'Hughes', 'Ravi', 'Patel', 'ACME-7781', 'ACME-1001', 'L-1001', 'gold', 'silver', 'Cardiff', AMELIA_PHONE, AMELIA_EMAIL];
+    const expectNothingPersonal = (answer: Record<string, string>) => {
+      expect(answer).to.include({ profileId: '', firstName: '', lastName: '', accountNumber: '', customerTier: '', city: '' });
+      for (const value of personal) expect(JSON.stringify(answer), `holds ${value}`).not.to.include(value);
+    };
+    const adminUpdate = (app: { url: string }, body: Record<string, unknown>, token = ADMIN) =>
+      fetch(`${app.url}/v1/admin/update`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+    beforeEach(() => {
+      amelia = fake.seedProfile({ FirstName: 'Amelia', LastName: 'Hughes', PhoneNumber: AMELIA_PHONE, EmailAddress: AMELIA_EMAIL, AccountNumber: 'ACME-1001', Address: { City: 'Cardiff' }, Attributes: { tier: 'gold' } }).ProfileId;
+      fake.seedKey(amelia, 'loyaltyId', ['L-1001']);
+      ravi = fake.seedProfile({ FirstName: 'Ravi', LastName: 'Patel', PhoneNumber: RAVI_PHONE, AccountNumber: 'ACME-7781', Attributes: { tier: 'silver' } }).ProfileId;
+    });
+
+    it("a withheld caller with Ravi's account number and Amelia's loyaltyId: MISMATCH with nothing of either; an update naming Amelia's profile is NOT_VERIFIED and writes nothing", async () => {
+      const [a, b] = [await start({ ADMIN_TOKENS: ADMIN }), await start({ ADMIN_TOKENS: ADMIN })];
+      const keys = { accountNumber: 'ACME-7781', searchKey: 'loyaltyId', searchValue: 'L-1001' };
+      const id = contactId();
+      const resolved = await post(a, withheld(id, keys));
+      expect(resolved).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '2', verification: 'MISMATCH' });
+      expectNothingPersonal(resolved);
+      // nor on a Connect retry (the kept answer), on the other replica
+      expectNothingPersonal(await post(b, withheld(id, keys)));
+      // nor from the cache, for the next contact with the same keys
+      const searches = fake.callsTo('SearchProfiles').length;
+      const cached = await post(b, withheld(contactId(), keys));
+      expect(fake.callsTo('SearchProfiles').length, 'a cache hit').to.equal(searches);
+      expect(cached).to.include({ verification: 'MISMATCH' });
+      expectNothingPersonal(cached);
+
+      const depth = await b.service.records.depth();
+      // the README's wiring with the victim's id (as the MISMATCH answer used to give it), and without
+      for (const named of [{ profileId: amelia }, { profileId: ravi }, {}] as Array<Record<string, string>>) {
+        const update = await post(b, withheld(id, { ...keys, ...named, operation: 'update', 'profile.FirstName': 'Hacker' }));
+        expect(update, JSON.stringify(named)).to.deep.equal({ updateStatus: 'NOT_VERIFIED', profileId: '', updatedFields: 'FirstName' });
+      }
+      expect(await b.service.records.depth(), 'nothing queued').to.equal(depth);
+      // the profile named alone, without the keys the contact resolved with: this contact resolved nothing by it
+      expect(await post(a, withheld(id, { profileId: amelia, operation: 'update', 'profile.FirstName': 'Hacker' }))).to.include({ updateStatus: 'NO_PROFILE' });
+      expect(await a.service.records.depth(), 'nothing queued').to.equal(depth);
+      expect(stored(amelia)?.FirstName).to.equal('Amelia');
+      expect(fake.callsTo('UpdateProfile')).to.have.length(0);
+    });
+
+    it("a stranger's phone with Ravi's account number: MISMATCH, no name; the update naming Ravi is NOT_VERIFIED", async () => {
+      const [a, b] = [await start(), await start()];
+      const id = contactId();
+      const resolved = await post(a, byPhone(callerNumber(22), id, { accountNumber: 'ACME-7781' }));
+      expect(resolved).to.include({ customerStatus: 'KNOWN', verification: 'MISMATCH', contactRecordStatus: 'SKIPPED' });
+      expectNothingPersonal(resolved);
+      const depth = await b.service.records.depth();
+      const update = await post(b, byPhone(callerNumber(22), id, { accountNumber: 'ACME-7781', profileId: ravi, operation: 'update', 'profile.MobilePhoneNumber': callerNumber(22) }));
+      expect(update).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
+      expect(await b.service.records.depth()).to.equal(depth);
+    });
+
+    it("Ravi's contact naming Amelia's profile is NOT_VERIFIED; naming his own (the README's wiring) is QUEUED; keys that ask for verification need VERIFIED", async () => {
+      const [a, b] = [await start(), await start()];
+      const id = contactId();
+      expect(await post(a, byPhone(RAVI_PHONE, id))).to.include({ customerStatus: 'KNOWN', profileId: ravi, firstName: 'Ravi' });
+      const depth = await b.service.records.depth();
+
+      const other = await post(b, byPhone(RAVI_PHONE, id, { profileId: amelia, operation: 'update', 'profile.FirstName': 'Hacker' }));
+      expect(other).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
+      // the phone and Amelia's account number: a verification that was never made
+      const unverified = await post(b, byPhone(RAVI_PHONE, id, { accountNumber: 'ACME-1001', operation: 'update', 'profile.FirstName': 'Hacker' }));
+      expect(unverified).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
+      expect(await b.service.records.depth(), 'nothing queued').to.equal(depth);
+
+      const own = await post(b, byPhone(RAVI_PHONE, id, { profileId: ravi, operation: 'update', 'profile.MiddleName': 'K' }));
+      expect(own).to.include({ updateStatus: 'QUEUED', profileId: ravi });
+      await until('the update written', () => stored(ravi)?.MiddleName === 'K');
+      expect(stored(amelia)?.FirstName).to.equal('Amelia');
+    });
+
+    it("after a verified update on one replica, Amelia's phone, e-mail and account number answer the new name on the other at once, from the cache", async () => {
+      const [a, b] = [await start(), await start()];
+      // the owner's lookups, cached on B
+      const lookups = () => [byPhone(AMELIA_PHONE, contactId()), withheld(contactId(), { emailAddress: AMELIA_EMAIL }), withheld(contactId(), { accountNumber: 'ACME-1001' })];
+      for (const event of lookups()) expect(await post(b, event)).to.include({ profileId: amelia, firstName: 'Amelia' });
+
+      // a withheld caller who proves both keys, on A
+      const id = contactId();
+      const keys = { accountNumber: 'ACME-1001', searchKey: 'loyaltyId', searchValue: 'L-1001' };
+      expect(await post(a, withheld(id, keys))).to.include({ verification: 'VERIFIED', profileId: amelia });
+      fake.hang(true, ['UpdateProfile']); // not written yet: what follows is the service's own doing
+      const updated = await post(a, withheld(id, { ...keys, profileId: amelia, operation: 'update', 'profile.FirstName': 'Amy', 'profile.Address.City': 'Swansea' }));
+      expect(updated).to.include({ updateStatus: 'QUEUED', profileId: amelia });
+
+      const searches = fake.callsTo('SearchProfiles').length;
+      for (const event of lookups()) expect(await post(b, event)).to.include({ profileId: amelia, firstName: 'Amy', city: 'Swansea', customerTier: 'gold' });
+      expect(fake.callsTo('SearchProfiles').length, 'answered from the cache').to.equal(searches);
+      fake.hang(false);
+      await until('the update written', () => stored(amelia)?.FirstName === 'Amy');
+    });
+
+    it('POST /v1/admin/update writes any profile, behind ADMIN_TOKENS, and its cached lookups follow', async () => {
+      const [a, b] = [await start({ ADMIN_TOKENS: ADMIN }), await start({ ADMIN_TOKENS: ADMIN })];
+      expect(await post(b, byPhone(AMELIA_PHONE, contactId()))).to.include({ firstName: 'Amelia' });
+
+      expect((await adminUpdate(a, { profileId: amelia, 'profile.FirstName': 'Amy' }, 'not-the-admin-token-at-all')).status).to.equal(401);
+      const bad = await adminUpdate(a, { profileId: 'nope', 'profile.FirstName': 'Amy' });
+      expect(bad.status).to.equal(400);
+      expect((await adminUpdate(a, { profileId: amelia, 'profile.BirthDate': '1981-02-29' })).status).to.equal(400);
+
+      const res = await adminUpdate(a, { profileId: amelia.toUpperCase(), 'profile.FirstName': 'Amy' });
+      expect(res.status).to.equal(202);
+      expect(await res.json()).to.deep.equal({ updateStatus: 'QUEUED', profileId: amelia, updatedFields: 'FirstName' });
+      expect(await post(b, byPhone(AMELIA_PHONE, contactId()))).to.include({ firstName: 'Amy' });
+      await until('the update written', () => stored(amelia)?.FirstName === 'Amy');
+
+      // without ADMIN_TOKENS there is no admin route
+      const plain = await start();
+      expect((await adminUpdate(plain, { profileId: amelia, 'profile.FirstName': 'Hacker' })).status).to.equal(404);
+    });
   });
 
   it('an update that fails for good is a dead letter (kind update) that replays', async () => {

@@ -62,6 +62,17 @@ const byStatus: Record<(typeof CUSTOMER_STATUSES)[number], TestOutcome> = {
 describe('buildAnswer', () => {
   const mapping = mappingOf({ city: 'Address.City', customerTier: 'Attributes.tier' });
 
+  it('when ID&V failed (MISMATCH), names no profile and holds nothing of it: no id, name, account number, mapped or enrichment value', () => {
+    const o = outcome({ status: 'MULTIPLE', matchCount: 2, verification: 'MISMATCH', matchedBy: ['_account'], enrichment: { status: 'COMPLETE', values: { customerTier: 'platinum' } } });
+
+    const answer = answerFor(o, mapping);
+
+    expect(answer).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '2', verification: 'MISMATCH', matchedBy: '_account', profileId: '', firstName: '', lastName: '', accountNumber: '', city: '', customerTier: '' });
+    for (const value of [PROFILE_ID, 'Amelia', 'Hughes', 'UK-100234', 'London', 'gold', 'platinum']) expect(JSON.stringify(answer)).not.to.include(value);
+    // the contact's own identity is not the profile's: it stays
+    expect(answer.phoneE164).to.equal(phone.e164);
+  });
+
   for (const status of CUSTOMER_STATUSES) {
     it(`when the status is ${status}, answers every core key and every mapped key, all as strings`, () => {
       // Arrange

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { StateKeys } from '../../src/cache/keys.js';
-import { RedisProfileCache, type CachedLookup } from '../../src/cache/profile-cache.js';
+import { MemoryProfileCache, RedisProfileCache, type CachedLookup } from '../../src/cache/profile-cache.js';
 import { RedisHealth } from '../../src/cache/redis.js';
 import { Sealer } from '../../src/cache/seal.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -54,5 +54,24 @@ describe('cached lookups, opened', () => {
     const tampered = `${raw.slice(0, -2)}${raw.endsWith('AA') ? 'BB' : 'AA'}`;
     expect(cache.open('tagA', tampered)).to.equal(undefined);
     expect(cache.open('tagA', tampered)).to.equal(undefined);
+  });
+});
+
+describe('cached lookups of one profile, refreshed after its update (without Redis)', () => {
+  it("rewrites every lookup that answers the profile, whoever's (its phone, its e-mail, an account number), and no other", async () => {
+    const memory = new MemoryProfileCache(60_000);
+    const other: CachedLookup = { ...lookup, summary: { ...lookup.summary!, profileId: 'fedcba9876543210fedcba9876543210', firstName: 'Ravi' } };
+    await memory.set('phoneTag', lookup);
+    await memory.set('emailTag', lookup);
+    await memory.set('accountTag', lookup, 'variant');
+    await memory.set('ravisTag', other);
+
+    const refreshed = await memory.refreshProfile(lookup.summary!.profileId, (l) => ({ ...l, summary: { ...l.summary!, firstName: 'Amy' } }));
+
+    expect(refreshed).to.equal(3);
+    for (const [tag, variant] of [['phoneTag'], ['emailTag'], ['accountTag', 'variant']] as const) {
+      expect((await memory.get(tag, variant))?.summary?.firstName, tag).to.equal('Amy');
+    }
+    expect((await memory.get('ravisTag'))?.summary?.firstName).to.equal('Ravi');
   });
 });

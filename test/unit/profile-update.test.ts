@@ -59,6 +59,11 @@ describe('profile updates', () => {
       ['an invalid phone number', { 'profile.MobilePhoneNumber': '12' }, 'profile.MobilePhoneNumber'],
       ['an invalid e-mail address', { 'profile.EmailAddress': 'not an address' }, 'profile.EmailAddress'],
       ['a birth date that is not YYYY-MM-DD', { 'profile.BirthDate': '01/04/1990' }, 'profile.BirthDate'],
+      ['a 29 February of a year that is not a leap year', { 'profile.BirthDate': '1981-02-29' }, 'profile.BirthDate'],
+      ['a birth date with month 13 and day 45', { 'profile.BirthDate': '1980-13-45' }, 'profile.BirthDate'],
+      ['a 31 April', { 'profile.BirthDate': '1990-04-31' }, 'profile.BirthDate'],
+      ['a day 00', { 'profile.BirthDate': '1990-04-00' }, 'profile.BirthDate'],
+      ['a 29 February of a century that is not a leap year', { 'profile.BirthDate': '1900-02-29' }, 'profile.BirthDate'],
       ['a control character', { 'profile.LastName': 'Hu\u0000ghes' }, 'profile.LastName'],
       ['a value that is not a string', { 'profile.LastName': 5 }, 'profile.LastName'],
       ['an attribute name with a space', { 'profile.Attributes.my key': 'x' }, 'profile.Attributes.my key'],
@@ -69,6 +74,12 @@ describe('profile updates', () => {
         expect(failure(parameters).parameter).to.equal(parameter);
       });
     }
+
+    it('accepts a birth date that is a real calendar date: 29 February of a leap year (2000, 1984), 31 December', () => {
+      for (const date of ['2000-02-29', '1984-02-29', '1999-12-31']) {
+        expect(parseProfileUpdate({ 'profile.BirthDate': date }, 'US')).to.deep.equal({ BirthDate: date });
+      }
+    });
 
     it('an empty value clears the field (UpdateProfile semantics), with no phone or e-mail check', () => {
       expect(parseProfileUpdate({ 'profile.MobilePhoneNumber': ' ', 'profile.Attributes.tier': '' }, 'US')).to.deep.equal({
