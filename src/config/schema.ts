@@ -163,7 +163,7 @@ export const settings = {
   ADMIN_TOKENS: list
     .pipe(z.array(z.string().min(16, 'tokens of at least 16 characters').max(512, 'tokens of at most 512 characters')))
     .optional()
-    .describe('bearer tokens for the admin endpoints (erasure); unset: admin endpoints are off'),
+    .describe('bearer tokens for the admin endpoints (erasure, profile updates by an operator); unset: admin endpoints are off'),
   ADMIN_TOKENS_FILE: z.string().min(1).optional().describe('a file of admin tokens; adds to ADMIN_TOKENS'),
   DATA_KEYS: dataKeys.describe(
     'AES-256-GCM keys for data in Redis, newest first: the first encrypts, all decrypt (rotation); "id:base64key,..." or a JSON object {"id": "secret of 32+ characters", ...} whose keys are derived with HKDF-SHA256',
