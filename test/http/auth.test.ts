@@ -235,8 +235,9 @@ describe('admin endpoint /v1/admin/erase (configured through loadConfig and crea
 
       // Assert
       expect(res.status, res.text).to.equal(400);
-      expect(JSON.parse(res.text).error).to.include({ code: 'INVALID_REQUEST' });
-      expect(JSON.parse(res.text).error.message).to.match(/^countryCode: /);
+      const { error } = JSON.parse(res.text) as { error: { code: string; message: string } };
+      expect(error.code).to.equal('INVALID_REQUEST');
+      expect(error.message).to.match(/^countryCode: /);
     });
   }
 
