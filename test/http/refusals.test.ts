@@ -127,11 +127,8 @@ describe('HTTP refusals: the log line and the metric of every 4xx', function () 
   // (the message names the field, never its content).
   const SENTINEL = 'Zq7Sentinel';
   const badValues: Array<[string, (e: VoiceEvent) => void]> = [
-    ['Name', (e) => (e.Name = SENTINEL)],
     ['ContactId', (e) => (e.Details.ContactData.ContactId = `${SENTINEL}/..`)],
-    ['Channel', (e) => (e.Details.ContactData.Channel = SENTINEL)],
     ['CustomerEndpoint.Address', (e) => (e.Details.ContactData.CustomerEndpoint.Address = SENTINEL.repeat(100))],
-    ['an attribute value', (e) => (e.Details.ContactData.Attributes = { note: 7, other: SENTINEL })],
     ['countryCode', (e) => (e.Details.Parameters.countryCode = SENTINEL)],
     ['createProfile', (e) => (e.Details.Parameters.createProfile = SENTINEL)],
     ['profileId', (e) => (e.Details.Parameters.profileId = SENTINEL)],
@@ -148,6 +145,24 @@ describe('HTTP refusals: the log line and the metric of every 4xx', function () 
     ['profile.FirstName over 255 characters', (e) => Object.assign(e.Details.Parameters, { operation: 'update', 'profile.FirstName': SENTINEL.repeat(30) })],
     ['profile.FirstName without operation update', (e) => (e.Details.Parameters['profile.FirstName'] = SENTINEL)],
   ];
+  // What the service only carries or ignores is read loosely (Connect adds fields and values over
+  // time): not a refusal, and nothing of it in the log line either.
+  const looseValues: Array<[string, (e: VoiceEvent) => void]> = [
+    ['Name', (e) => (e.Name = SENTINEL)],
+    ['Channel', (e) => (e.Details.ContactData.Channel = SENTINEL)],
+    ['an attribute value that is not a string', (e) => (e.Details.ContactData.Attributes = { note: 7, other: SENTINEL })],
+  ];
+  it(`when a field the service only carries is unexpected (${looseValues.map(([what]) => what).join(', ')}), answers 200, counts no refusal and logs none of it`, async () => {
+    for (const [what, edit] of looseValues) {
+      const counted = await refusals(app, 'INVALID_EVENT');
+      const { status, body, line } = await send('/v1/resolve', { method: 'POST', headers: json, body: JSON.stringify(voiceEvent(edit)) });
+
+      expect(status, `${what}: ${body}`).to.equal(200);
+      expect(await refusals(app, 'INVALID_EVENT'), what).to.equal(counted);
+      expect(JSON.stringify(line).toLowerCase(), `${what}: the log line`).not.to.include(SENTINEL.toLowerCase());
+    }
+  });
+
   it(`when a value is malformed (${badValues.map(([what]) => what).join(', ')}), the 400 and its log line name the field and never quote the value`, async () => {
     for (const [what, edit] of badValues) {
       const { status, body, line } = await send('/v1/resolve', { method: 'POST', headers: json, body: JSON.stringify(voiceEvent(edit)) });
