@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { expect } from 'chai';
 import { FakeAws } from '../support/fake-aws.js';
+import { embeddedSeed } from '../support/fixtures.js';
 import { until } from '../support/until.js';
 import { postEvent, REPO_ROOT, setUpFakeDomain, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
 
@@ -30,7 +31,7 @@ function fromAmelia(file: string): AwsEvent {
   return event;
 }
 
-const seed = (JSON.parse(readFileSync(`${REPO_ROOT}config/embedded-profiles.json`, 'utf8')) as { profiles: Array<Record<string, unknown>> }).profiles;
+const seed = embeddedSeed();
 
 describe('the Lambda events of AWS documentation and tools, sent to the real service', () => {
   useTestAwsCredentials();

@@ -24,16 +24,6 @@ async function until(what: string, check: () => boolean, ms = 20_000): Promise<v
   }
 }
 
-/** Successful PutProfileObject calls per ContactId: how many times each record was written. */
-function writesByContact(fake: FakeAws): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const c of fake.callsTo('PutProfileObject')) {
-    if (c.status !== 200) continue;
-    const id = String((JSON.parse((c.body as { Object: string }).Object) as { ContactId: string }).ContactId);
-    out.set(id, (out.get(id) ?? 0) + 1);
-  }
-  return out;
-}
 
 /** Runs `npm run dead-letters -- ...` as an operator would (the CLI through tsx). */
 async function deadLetters(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; out: string }> {
@@ -102,7 +92,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       expect(first.every((r) => r.body.contactRecordStatus === 'QUEUED')).to.equal(true);
       expect(again).to.equal('QUEUED');
       expect(fake.objects(OBJECT_TYPE)).to.have.length(20);
-      expect([...writesByContact(fake).values()]).to.deep.equal(Array(20).fill(1));
+      expect([...fake.recordWritesByContact().values()]).to.deep.equal(Array(20).fill(1));
       expect(fake.callsTo('AddProfileKey').filter((c) => c.status === 200)).to.have.length(20);
     });
 
@@ -153,7 +143,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       await until('all 20 records', () => fake.objects(OBJECT_TYPE).length >= 20, 30_000);
       await sleep(1500);
 
-      const writes = writesByContact(fake);
+      const writes = fake.recordWritesByContact();
       const writtenTwice = [...writes.values()].filter((n) => n > 1).length;
       console.log(`        crash test: ${inFlight} writes in flight when A died; ${fake.objects(OBJECT_TYPE).length} records, ${writtenTwice} written twice (replaced, one object each)`);
       expect(fake.objects(OBJECT_TYPE)).to.have.length(20);

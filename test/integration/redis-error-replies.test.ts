@@ -19,16 +19,6 @@ const voiceEvent = (phone: string) =>
   eventFrom('voice-e164.json', { address: phone, contactId: `44444444-0000-4000-8000-${String(++seq).padStart(12, '0')}` });
 const contactIdOf = (event: Record<string, unknown>) => (event as { Details: { ContactData: { ContactId: string } } }).Details.ContactData.ContactId;
 
-/** Successful PutProfileObject calls per ContactId: how many times each contact record was written. */
-function writesByContact(fake: FakeAws): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const c of fake.callsTo('PutProfileObject')) {
-    if (c.status !== 200) continue;
-    const id = String((JSON.parse((c.body as { Object: string }).Object) as { ContactId: string }).ContactId);
-    out.set(id, (out.get(id) ?? 0) + 1);
-  }
-  return out;
-}
 
 describe('Redis that answers with an error is not a lost reply', function () {
   this.timeout(90_000);
@@ -95,17 +85,17 @@ describe('Redis that answers with an error is not a lost reply', function () {
       }
       console.log(`        slowest NEW answer with Redis full: ${Math.max(...answers.map((r) => r.ms)).toFixed(0)} ms (deadline ${DEADLINE_MS} ms)`);
       // Redis refused the appends (an error reply: they are not in the inbox): each replica writes its own
-      await until('the 8 records to be written', () => events.every((e) => writesByContact(fake).has(contactIdOf(e))));
+      await until('the 8 records to be written', () => events.every((e) => fake.recordWritesByContact().has(contactIdOf(e))));
 
       // Redis has room again: a ninth contact's record goes through Redis (inbox, mover, worker). Once it is
       // written, nothing of the 8 is written a second time.
       await makeRoom();
       const ninth = voiceEvent('+12065553099');
       expect((await postEvent(a.url, ninth)).body).to.include({ customerStatus: 'NEW', contactRecordStatus: 'QUEUED' });
-      await until('the ninth record to be written', () => writesByContact(fake).has(contactIdOf(ninth)), 20_000);
+      await until('the ninth record to be written', () => fake.recordWritesByContact().has(contactIdOf(ninth)), 20_000);
       const inbox = await admin.keys('*records*inbox');
       for (const key of inbox) expect(await admin.llen(key), key).to.equal(0);
-      for (const e of [...events, ninth]) expect(writesByContact(fake).get(contactIdOf(e)), contactIdOf(e)).to.equal(1);
+      for (const e of [...events, ninth]) expect(fake.recordWritesByContact().get(contactIdOf(e)), contactIdOf(e)).to.equal(1);
     });
 
     it('answers a known caller KNOWN from the cache and tells a repeat contact (the history’s trim is its first write, so Redis lets the script add this contact)', async () => {
@@ -224,8 +214,8 @@ describe('Redis that answers with an error is not a lost reply', function () {
         expect(r.body, `caller ${i}`).to.include({ customerStatus: 'NEW', profileId: created[0]!.ProfileId });
         expect(r.ms, `caller ${i}: answered in (ms)`).to.be.below(DEADLINE_MS);
       }
-      await until('the records to be written', () => events.every((e) => writesByContact(fake).has(contactIdOf(e))));
-      for (const e of events) expect(writesByContact(fake).get(contactIdOf(e))).to.equal(1);
+      await until('the records to be written', () => events.every((e) => fake.recordWritesByContact().has(contactIdOf(e))));
+      for (const e of events) expect(fake.recordWritesByContact().get(contactIdOf(e))).to.equal(1);
     });
   });
 

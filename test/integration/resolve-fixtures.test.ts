@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { fixtureNames, loadFixture } from '../support/fixtures.js';
+import { embeddedSeed, fixtureNames, loadFixture } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
@@ -27,7 +27,7 @@ const SEQUENCE: Array<[string, string, string[]]> = [
 ];
 const answerTo = (answers: Array<Record<string, string>>, fixture: string) => answers[SEQUENCE.findIndex(([f]) => f === fixture)]!;
 
-const seed = (JSON.parse(readFileSync(`${REPO_ROOT}config/embedded-profiles.json`, 'utf8')) as { profiles: Array<Record<string, unknown>> }).profiles;
+const seed = embeddedSeed();
 
 /** Answers with what legitimately differs between runs (generated ids, clock times) replaced by placeholders. */
 function comparable(answers: Array<Record<string, string>>): Array<Record<string, string>> {

@@ -218,6 +218,16 @@ export class FakeAws {
   /** the calls of the resolve hot path (lookups and creations), without the background record writes */
   lookupCalls(): FakeCall[] { return this.calls.filter((c) => c.operation === 'SearchProfiles' || c.operation === 'CreateProfile'); }
   callsTo(operation: string): FakeCall[] { return this.calls.filter((c) => c.operation === operation); }
+  /** Successful PutProfileObject calls per ContactId: how many times each contact record was written. */
+  recordWritesByContact(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of this.callsTo('PutProfileObject')) {
+      if (c.status !== 200) continue;
+      const id = String((JSON.parse((c.body as { Object: string }).Object) as { ContactId: string }).ContactId);
+      out.set(id, (out.get(id) ?? 0) + 1);
+    }
+    return out;
+  }
 
   /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, segment members, contact attributes,
    *  throttle windows, calls, faults and hang (held requests are dropped). Keeps domains, object types, segment

@@ -8,6 +8,11 @@ export function fixtureNames(): string[] {
   return readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).sort();
 }
 
+/** The embedded store's seed profiles (config/embedded-profiles.json), to seed the AWS fake with the same data. */
+export function embeddedSeed(): Array<Record<string, unknown>> {
+  return (JSON.parse(readFileSync(fileURLToPath(new URL('../../config/embedded-profiles.json', import.meta.url)), 'utf8')) as { profiles: Array<Record<string, unknown>> }).profiles;
+}
+
 /** A fresh copy of a fixture event, safe to edit. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function loadFixture(name: string): Record<string, any> {
