@@ -49,41 +49,6 @@ export function createService(config: Config, logger: Logger): Service {
   const customerProfiles = new Reachability();
   const observe = awsObserver(metrics, customerProfiles);
   const redis = createRedisClient(config);
-  let store: ProfileStore;
-  let writer: RecordWriter;
-  const closers: Array<() => Promise<unknown> | void> = [];
-  if (config.domain) {
-    const { lookup: client, enrich: enrichClient } = createHotPathClients({
-      region: config.aws.region!,
-      endpoint: config.aws.customerProfilesEndpoint,
-      requestTimeoutMs: config.resolveDeadlineMs,
-    });
-    instrumentAwsClient(client, 'customer-profiles', observe);
-    // counted in the AWS metrics, but not in Customer Profiles' reachability (/readyz): a failing source
-    // (a mistyped segment name, say) does not make the lookups' service look down
-    instrumentAwsClient(enrichClient, 'customer-profiles', awsObserver(metrics));
-    store = new CustomerProfilesStore(client, config.domain, enrichClient);
-    // this process writes records only while Redis cannot take them (the fallback), or without Redis
-    const aws = createAwsRecordWriter({ ...config, domain: config.domain }, redis, observe);
-    writer = aws.writer;
-    closers.push(() => {
-      client.destroy();
-      enrichClient.destroy();
-      aws.close();
-    });
-  } else {
-    const embedded = new EmbeddedProfileStore(config.embeddedProfiles);
-    store = embedded;
-    writer = recordWriter(config, embedded, redis);
-    logger.warn(
-      { profiles: config.embeddedProfiles.length },
-      'EMBEDDED MODE: no CUSTOMER_PROFILES_DOMAIN, profiles live in this process only and vanish on exit. Not for production.',
-    );
-  }
-  if (config.authTokens.length === 0) {
-    logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
-  }
-
   const domain = config.domain ?? 'embedded';
   const state = createSharedState({
     redis,
@@ -101,6 +66,41 @@ export function createService(config: Config, logger: Logger): Service {
     onRedisError: (operation) => metrics.redisErrors.inc({ operation }),
     onLockWait: (seconds) => metrics.lockWaits.observe(seconds),
   });
+  let store: ProfileStore;
+  let writer: RecordWriter;
+  const closers: Array<() => Promise<unknown> | void> = [];
+  if (config.domain) {
+    const { lookup: client, enrich: enrichClient } = createHotPathClients({
+      region: config.aws.region!,
+      endpoint: config.aws.customerProfilesEndpoint,
+      requestTimeoutMs: config.resolveDeadlineMs,
+    });
+    instrumentAwsClient(client, 'customer-profiles', observe);
+    // counted in the AWS metrics, but not in Customer Profiles' reachability (/readyz): a failing source
+    // (a mistyped segment name, say) does not make the lookups' service look down
+    instrumentAwsClient(enrichClient, 'customer-profiles', awsObserver(metrics));
+    store = new CustomerProfilesStore(client, config.domain, enrichClient);
+    // this process writes records only while Redis cannot take them (the fallback), or without Redis
+    const aws = createAwsRecordWriter({ ...config, domain: config.domain }, redis, observe, state.pendingUpdates);
+    writer = aws.writer;
+    closers.push(() => {
+      client.destroy();
+      enrichClient.destroy();
+      aws.close();
+    });
+  } else {
+    const embedded = new EmbeddedProfileStore(config.embeddedProfiles);
+    store = embedded;
+    writer = recordWriter(config, embedded, redis, state.pendingUpdates);
+    logger.warn(
+      { profiles: config.embeddedProfiles.length },
+      'EMBEDDED MODE: no CUSTOMER_PROFILES_DOMAIN, profiles live in this process only and vanish on exit. Not for production.',
+    );
+  }
+  if (config.authTokens.length === 0) {
+    logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
+  }
+
   // With a Customer Profiles domain and Redis, the record worker runs in a thread of its own (thread.ts);
   // the embedded store lives in this process, so without a domain the worker does too.
   const thread = config.domain && redis && config.records.worker ? new RecordThread(config.source, logger, hooks, observe) : undefined;
@@ -120,7 +120,14 @@ export function createService(config: Config, logger: Logger): Service {
     state,
     records instanceof RedisRecordQueue
       ? { kind: 'redis', redis: redis!, sealer: state.sealer!, records }
-      : { kind: 'memory', cache: state.memory!.cache, idempotency: state.memory!.idempotency, recent: state.memory!.recentContacts, records: local },
+      : {
+          kind: 'memory',
+          cache: state.memory!.cache,
+          idempotency: state.memory!.idempotency,
+          recent: state.memory!.recentContacts,
+          pending: state.memory!.pendingUpdates,
+          records: local,
+        },
   );
   const { health: _health, sealer: _sealer, memory: _memory, ...resolverState } = state;
   const resolver = new ContactResolver({
@@ -140,6 +147,7 @@ export function createService(config: Config, logger: Logger): Service {
     cache: state.cache,
     readContact: state.readContact,
     idempotency: state.idempotency,
+    pendingUpdates: state.pendingUpdates,
     mapping: config.attributeMapping,
     defaultCountry: config.defaultCountry,
     records,

@@ -4,6 +4,7 @@ import { LocalCreateOnce, RedisCreateOnce, type CreateOnce } from './create-once
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { StateKeys } from './keys.js';
 import { MemoryCallBudget, RedisCallBudget, type CallBudget } from './budget.js';
+import { MemoryPendingUpdates, RedisPendingUpdates, type PendingUpdates } from './pending-updates.js';
 import { MemoryProfileCache, RedisProfileCache, type ProfileCache } from './profile-cache.js';
 import { MemoryRecentContacts, RedisRecentContacts, type RecentContacts } from './recent-contacts.js';
 import type { Answer } from '../domain/answer.js';
@@ -41,8 +42,10 @@ export interface SharedState {
   /** with Redis: seals what goes into it */
   sealer?: Sealer;
   /** without Redis: the in-process stores, for erasure */
-  memory?: { cache: MemoryProfileCache; idempotency: MemoryIdempotencyStore; recentContacts: MemoryRecentContacts };
+  memory?: { cache: MemoryProfileCache; idempotency: MemoryIdempotencyStore; recentContacts: MemoryRecentContacts; pendingUpdates: MemoryPendingUpdates };
   cache: ProfileCache;
+  /** per profile, the updates queued and not yet written: a fresh lookup of the profile shows them */
+  pendingUpdates: PendingUpdates;
   idempotency: IdempotencyStore;
   recentContacts: RecentContacts;
   createOnce: CreateOnce;
@@ -71,6 +74,7 @@ export function createSharedState(o: SharedStateOptions): SharedState {
       cache: new MemoryProfileCache(o.cacheKeepMs),
       idempotency: new MemoryIdempotencyStore(o.idempotencyTtlMs),
       recentContacts: new MemoryRecentContacts(o.repeatWindowMs),
+      pendingUpdates: new MemoryPendingUpdates(),
     };
     const readContact = async (tag: string, variant: string, contactId: string): Promise<ContactReads> => ({
       earlier: await memory.idempotency.get(tag, contactId, variant),
@@ -104,6 +108,7 @@ export function createSharedState(o: SharedStateOptions): SharedState {
     cache,
     idempotency,
     recentContacts: new RedisRecentContacts(o.redis, keys, health, o.repeatWindowMs),
+    pendingUpdates: new RedisPendingUpdates(o.redis, keys, health, sealer),
     createOnce: new RedisCreateOnce(o.redis, keys, cache, health, o.createLockTtlMs, o.onLockWait),
     budget: new RedisCallBudget(o.redis, keys, health, o.enrichmentCallsPerSecond),
     health,

@@ -95,6 +95,10 @@ export class StateKeys {
   profileLookups(profileId: string): string {
     return `${this.base}:{p:${profileId}}:lookups`;
   }
+  /** the profile's updates queued and not yet written (see PendingUpdates) */
+  pendingUpdates(profileId: string): string {
+    return `${this.base}:{p:${profileId}}:pending`;
+  }
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;
   }

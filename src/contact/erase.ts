@@ -1,5 +1,6 @@
 import type { SharedState } from '../cache/index.js';
 import type { MemoryIdempotencyStore } from '../cache/idempotency.js';
+import type { MemoryPendingUpdates } from '../cache/pending-updates.js';
 import { lookupMember, type MemoryProfileCache } from '../cache/profile-cache.js';
 import type { MemoryRecentContacts } from '../cache/recent-contacts.js';
 import type { RedisClient } from '../cache/redis.js';
@@ -21,12 +22,20 @@ export interface ErasureReport {
 
 type Stores =
   | { kind: 'redis'; redis: RedisClient; sealer: Sealer; records: RedisRecordQueue }
-  | { kind: 'memory'; cache: MemoryProfileCache; idempotency: MemoryIdempotencyStore; recent: MemoryRecentContacts; records: LocalRecordQueue };
+  | {
+      kind: 'memory';
+      cache: MemoryProfileCache;
+      idempotency: MemoryIdempotencyStore;
+      recent: MemoryRecentContacts;
+      pending: MemoryPendingUpdates;
+      records: LocalRecordQueue;
+    };
 
 /**
  * Forgets one caller (a phone number, an e-mail address, or an account number) in everything this service keeps: the
  * cached lookup, the answers kept per ContactId, the creation lock and marker, the recent-contact
- * history of the profiles those named, and contact records not yet written or dead-lettered.
+ * history and the pending updates of the profiles those named, and contact records and updates not yet
+ * written or dead-lettered.
  * Nothing of other callers is touched. Customer Profiles itself is not changed (see the README).
  */
 export class Eraser {
@@ -49,6 +58,7 @@ export class Eraser {
     const fromCache = s.cache.forget(tag);
     const answers = s.idempotency.forget(tag);
     const profileIds = [...new Set([...fromCache.profileIds, ...answers.profileIds])];
+    s.pending.forget(profileIds);
     return Promise.resolve({
       callerEntries: fromCache.removed + answers.removed,
       contactHistories: s.recent.forget(profileIds),
@@ -88,6 +98,9 @@ export class Eraser {
     let contactHistories = 0;
     for (const id of profileIds) {
       contactHistories += await s.redis.del(this.state.keys.recentContacts(id));
+      // the profile's pending updates hold its new values (sealed): they go with its history (the
+      // caller's queued updates go below; one still queued of another caller shows once it is written)
+      await s.redis.del(this.state.keys.pendingUpdates(id));
       // the profile's index of its cached lookups no longer names this caller's (other callers' stay)
       const index = this.state.keys.profileLookups(id);
       const members = (await s.redis.smembers(index)).filter((m) => m.startsWith(lookupMember(tag, '')));

@@ -9,6 +9,7 @@ import { chooseProfile, ProfileStoreError, type Match, type ProfileStore, type S
 import {
   buildAnswer,
   summarise,
+  updateSummary,
   type Answer,
   type CustomerStatus,
   type FallbackReason,
@@ -54,7 +55,10 @@ export interface Resolved {
   source: Source;
 }
 
-type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount' | 'verification' | 'matchedBy'>;
+type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount' | 'verification' | 'matchedBy'> & {
+  /** the profile's pending updates could not be read: answered without them, and not cached */
+  uncached?: true;
+};
 
 /** Did the chosen profile match every key the contact gave? Only asked when it gave two or more. */
 function verify(keys: CallerKeys, chosen: Match | undefined): Verification {
@@ -186,7 +190,7 @@ export class ContactResolver {
         : ('SKIPPED' as const),
     ]);
     // the sources read now go into the cached lookup (which keeps its own age)
-    if (enrichment.changed) this.remember(at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, source === 'cache' ? cached!.cachedAt : this.now());
+    if (enrichment.changed && !lookup.uncached) this.remember(at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, source === 'cache' ? cached!.cachedAt : this.now());
     const outcome: Outcome = {
       ...lookup,
       identity: keys.identity,
@@ -250,19 +254,28 @@ export class ContactResolver {
     const matches = await this.deps.store.search(searchKeys, keys.mode, signal);
     if (matches.length > 0 || !createAllowed) {
       const chosen = chooseProfile(matches, keys.identity);
+      // The chosen profile's updates queued and not yet written: Customer Profiles has the old values
+      // until each lands. One read, after the search; the answer does not wait for it past the deadline
+      // (the caller races this whole lookup against it), and a Redis failure answers without them.
+      // Not raced here: a lookup finished after the deadline is still cached, with them.
+      const pending = chosen ? await this.deps.pendingUpdates.list(chosen.profile.ProfileId) : [];
+      let summary: ProfileSummary | undefined = chosen && {
+        ...summarise(chosen.profile, this.deps.mapping),
+        // the same profile as the cached lookup: its enrichment values stay, each with its own age
+        enriched: cached?.summary?.profileId === chosen.profile.ProfileId ? cached.summary.enriched : undefined,
+      };
+      for (const update of pending ?? []) summary = updateSummary(summary!, update, this.deps.mapping);
       const lookup: Lookup = {
         status: matches.length === 0 ? 'NOT_FOUND' : matches.length === 1 ? 'KNOWN' : 'MULTIPLE',
         matchCount: matches.length,
-        summary: chosen && {
-          ...summarise(chosen.profile, this.deps.mapping),
-          // the same profile as the cached lookup: its enrichment values stay, each with its own age
-          enriched: cached?.summary?.profileId === chosen.profile.ProfileId ? cached.summary.enriched : undefined,
-        },
+        summary,
         verification: verify(keys, chosen),
         matchedBy: chosen?.foundBy ?? [],
+        ...(!pending && { uncached: true as const }),
       };
-      // cached at once, even when the answer has gone out at the deadline: the next contact finds it
-      this.remember(at, lookup);
+      // cached at once, even when the answer has gone out at the deadline: the next contact finds it;
+      // not when the pending updates could not be read (it would answer without them until it expires)
+      if (!lookup.uncached) this.remember(at, lookup);
       return lookup;
     }
     const { tag } = at;

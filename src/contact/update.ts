@@ -18,7 +18,7 @@ import { callerKeys } from './identify.js';
 
 export type UpdateStatus = 'QUEUED' | 'FAILED' | 'NO_PROFILE' | 'NOT_VERIFIED';
 
-export interface UpdaterDeps extends Pick<SharedState, 'keys' | 'cache' | 'readContact' | 'idempotency'> {
+export interface UpdaterDeps extends Pick<SharedState, 'keys' | 'cache' | 'readContact' | 'idempotency' | 'pendingUpdates'> {
   mapping: AttributeMapping;
   defaultCountry: CountryCode;
   records: RecordQueue;
@@ -37,9 +37,10 @@ const IDENTITY_FIELDS = [...PHONE_FIELDS, ...EMAIL_FIELDS] as const;
 /**
  * The update use case: validate the `profile.*` parameters (nothing is queued for a bad one), find the
  * profile this ContactId was resolved to and may write to (a `profileId` parameter must name that one),
- * queue the update durably beside the contact records (the same per-profile pacing), and bring every
- * cached lookup of the profile up to date at once, so the next resolve, by any of its keys, on any
- * replica, reads what was written.
+ * note the update as pending on the profile, queue it durably beside the contact records (the same
+ * per-profile pacing), and bring every cached lookup of the profile up to date at once, so the next
+ * resolve, by any of its keys, on any replica, reads what was written: from a cached lookup, or from
+ * Customer Profiles with the pending updates laid over it until the write lands.
  */
 export class ProfileUpdater {
   private readonly now: () => number;
@@ -140,18 +141,25 @@ export class ProfileUpdater {
     const previous = await withinDeadline(this.deps.idempotency.swapLastUpdate(tag, contactId, digest), signal).catch(() => undefined);
     if (previous === digest) return 'QUEUED';
 
+    const receivedAt = this.now();
     const job: UpdateJob = {
       kind: 'update',
       contactId,
       updateId: `${digest}.${randomBytes(6).toString('base64url')}`,
       profileId,
       identityTag: tag,
-      receivedAt: new Date(this.now()).toISOString(),
+      receivedAt: new Date(receivedAt).toISOString(),
       update,
     };
+    // Noted as pending before it is queued, so the writer's removal (once written) cannot come first
+    // and leave it behind: a lookup that reads the profile fresh from Customer Profiles overlays it.
+    await withinDeadline(this.deps.pendingUpdates.add(profileId, { updateId: job.updateId, receivedAt, update }), signal).catch(() => undefined);
     const status = await withinDeadline(this.deps.records.enqueue(job), signal).catch(() => 'FAILED' as const);
-    // not queued: a retry of it must try again, not be taken for a retry of a queued one
-    if (status !== 'QUEUED') await this.deps.idempotency.swapLastUpdate(tag, contactId, previous ?? '').catch(() => undefined);
+    if (status !== 'QUEUED') {
+      // not queued: a retry of it must try again, not be taken for a retry of a queued one; nor is it pending
+      await this.deps.idempotency.swapLastUpdate(tag, contactId, previous ?? '').catch(() => undefined);
+      await this.deps.pendingUpdates.remove(profileId, job.updateId);
+    }
     if (status === 'QUEUED') await withinDeadline(this.readYourWrites(at, identity, contactId, profileId, update), signal).catch(() => undefined);
     return status;
   }

@@ -150,6 +150,7 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
         this.o.logger.error({ contactId: entry.job.contactId, attempts: entry.attempts, error: e.message }, 'contact record dead-lettered');
         hooks?.onDeadLetter?.(letter);
         hooks?.onOutcome?.('dead-lettered');
+        await this.writer.abandoned(entry.job);
         return;
       }
       hooks?.onOutcome?.('retried');

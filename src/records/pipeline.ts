@@ -1,4 +1,5 @@
 import { ConnectClient } from '@aws-sdk/client-connect';
+import type { PendingUpdates } from '../cache/pending-updates.js';
 import { createRedisClient, type RedisClient } from '../cache/redis.js';
 import type { Sealer } from '../cache/seal.js';
 import type { Config } from '../config/index.js';
@@ -18,6 +19,7 @@ export function createAwsRecordWriter(
   config: Config & { domain: string },
   redis: RedisClient | undefined,
   observe: AwsObserver,
+  pending: PendingUpdates,
 ): { writer: RecordWriter; close(): void } {
   // Background writes get their own client: no flow is waiting, so longer timeouts, and the queue
   // (not the SDK) decides about retries.
@@ -34,7 +36,7 @@ export function createAwsRecordWriter(
   if (connect) instrumentAwsClient(connect, 'connect', observe);
   const target = new AwsRecordTarget({ profiles, domain: config.domain, objectTypeName: config.records.objectType, connect });
   return {
-    writer: recordWriter(config, target, redis),
+    writer: recordWriter(config, target, redis, pending),
     close: () => {
       profiles.destroy();
       connect?.destroy();
@@ -42,9 +44,10 @@ export function createAwsRecordWriter(
   };
 }
 
-export function recordWriter(config: Config, target: RecordTarget, redis: RedisClient | undefined): RecordWriter {
+/** `pending`: the profiles' pending updates, the same store the service notes them in (shared state) */
+export function recordWriter(config: Config, target: RecordTarget, redis: RedisClient | undefined, pending: PendingUpdates): RecordWriter {
   const keyPrefix = `${config.redisKeyPrefix}:${config.domain ?? 'embedded'}`;
-  return new RecordWriter(target, new Pacer({ redis, keyPrefix, connectPerSecond: config.records.connectStampPerSecond }));
+  return new RecordWriter(target, new Pacer({ redis, keyPrefix, connectPerSecond: config.records.connectStampPerSecond }), pending);
 }
 
 export interface RecordQueues {

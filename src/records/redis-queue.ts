@@ -217,6 +217,8 @@ export class RedisRecordQueue implements RecordQueue {
       this.o.logger.error({ contactId: letter.contactId, attempts: letter.attempts, error: letter.error }, 'contact record dead-lettered');
       this.o.hooks?.onDeadLetter?.(letter);
       this.o.hooks?.onOutcome?.('dead-lettered');
+      const abandoned = job.data.kind === 'update' ? this.o.sealer.open<QueuedJob>(job.data.sealed, job.data.jobId ?? job.data.contactId) : undefined;
+      if (abandoned) void this.o.writer.abandoned(abandoned);
     });
     worker.on('completed', () => this.o.hooks?.onOutcome?.('written'));
     this.worker = worker;

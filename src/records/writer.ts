@@ -1,5 +1,6 @@
 import { UpdateContactAttributesCommand, type ConnectClient } from '@aws-sdk/client-connect';
 import { AddProfileKeyCommand, PutProfileObjectCommand, UpdateProfileCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
+import type { PendingUpdates } from '../cache/pending-updates.js';
 import type { Pacer } from './pacer.js';
 import { pickFields, updatedFieldNames } from '../domain/profile-update.js';
 import { classify } from './errors.js';
@@ -103,7 +104,14 @@ export class RecordWriter {
   constructor(
     private readonly target: RecordTarget,
     private readonly pacer: Pacer,
+    /** the profiles' pending updates (see PendingUpdates): an update leaves them once written or dead-lettered */
+    private readonly pending?: Pick<PendingUpdates, 'remove'>,
   ) {}
+
+  /** A job the queue gave up on (dead-lettered): an update is no longer pending (a replay writes it later). */
+  async abandoned(job: QueuedJob): Promise<void> {
+    if (job.kind === 'update') await this.pending?.remove(job.profileId, job.updateId);
+  }
 
   async run(job: QueuedJob, progress: RecordProgress): Promise<StepOutcome> {
     if (job.kind === 'update') {
@@ -119,6 +127,8 @@ export class RecordWriter {
         }
         progress.objectWritten = true;
       }
+      // written (or every field already written by a newer update): Customer Profiles shows it now
+      await this.pending?.remove(job.profileId, job.updateId);
       return { done: true };
     }
     if (!progress.keyAdded) {

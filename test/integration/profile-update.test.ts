@@ -319,6 +319,66 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       await until('the update written', () => stored(amelia)?.FirstName === 'Amy');
     });
 
+    it("with the write held back, her account number and e-mail, never looked up before, answer the new name on the other replica; once written the pending entry is gone", async () => {
+      const client = redis.client();
+      try {
+        const [a, b] = [await start(), await start()];
+        const id = contactId();
+        const keys = { accountNumber: 'ACME-1001', searchKey: 'loyaltyId', searchValue: 'L-1001' };
+        expect(await post(a, withheld(id, keys))).to.include({ verification: 'VERIFIED', profileId: amelia });
+        fake.hang(true, ['UpdateProfile']); // held back: Customer Profiles still says Amelia
+        const updated = await post(a, withheld(id, { ...keys, profileId: amelia, operation: 'update', 'profile.FirstName': 'Amy' }));
+        expect(updated).to.include({ updateStatus: 'QUEUED', profileId: amelia });
+        const pendingKey = `cpr:${DOMAIN}:{p:${amelia}}:pending`;
+        expect(await client.hlen(pendingKey), 'one pending update').to.equal(1);
+        expect(JSON.stringify(await client.hgetall(pendingKey)), 'sealed').not.to.include('Amy');
+
+        // keys with no cached lookup: searched in Customer Profiles, the pending update laid over it
+        const searches = fake.callsTo('SearchProfiles').length;
+        expect(await post(b, withheld(contactId(), { accountNumber: 'ACME-1001' }))).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amy', lastName: 'Hughes' });
+        expect(await post(b, withheld(contactId(), { emailAddress: AMELIA_EMAIL }))).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amy', lastName: 'Hughes' });
+        expect(fake.callsTo('SearchProfiles').length, 'both searched afresh').to.equal(searches + 2);
+        expect(stored(amelia)?.FirstName, 'not written yet').to.equal('Amelia');
+        // and cached as answered: the next contact by the account number, on A, is a cache hit with the new name
+        expect(await post(a, withheld(contactId(), { accountNumber: 'ACME-1001' }))).to.include({ firstName: 'Amy' });
+        expect(fake.callsTo('SearchProfiles').length, 'a cache hit').to.equal(searches + 2);
+
+        fake.hang(false);
+        await until('the update written', () => stored(amelia)?.FirstName === 'Amy');
+        await until('the pending update removed once written', async () => (await client.exists(pendingKey)) === 0);
+        // a key never looked up (her phone) reads Customer Profiles, which has it now
+        expect(await post(b, byPhone(AMELIA_PHONE, contactId()))).to.include({ profileId: amelia, firstName: 'Amy' });
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it('when the pending updates cannot be read (a Redis error reply), a fresh lookup answers without them, counts the error and is not cached', async () => {
+      const client = redis.client();
+      try {
+        const [a, b] = [await start(), await start()];
+        const id = contactId();
+        expect(await post(a, byPhone(AMELIA_PHONE, id))).to.include({ profileId: amelia });
+        fake.hang(true, ['UpdateProfile']);
+        expect(await post(a, byPhone(AMELIA_PHONE, id, { operation: 'update', 'profile.FirstName': 'Amy' }))).to.include({ updateStatus: 'QUEUED' });
+        // the profile's pending key turned into a string: HGETALL answers WRONGTYPE
+        const pendingKey = `cpr:${DOMAIN}:{p:${amelia}}:pending`;
+        await client.set(pendingKey, 'not a hash', 'PX', 60_000);
+
+        const searches = fake.callsTo('SearchProfiles').length;
+        const answer = await post(b, withheld(contactId(), { accountNumber: 'ACME-1001' }));
+        expect(answer).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amelia', degraded: 'false' });
+        const metrics = await (await fetch(`${b.metricsUrl}/metrics`)).text();
+        expect(metrics).to.match(/cpr_redis_errors_total\{operation="pending\.read"\} 1/);
+        // not cached without them: the next contact by the account number searches again
+        await post(b, withheld(contactId(), { accountNumber: 'ACME-1001' }));
+        expect(fake.callsTo('SearchProfiles').length, 'searched each time').to.equal(searches + 2);
+      } finally {
+        fake.hang(false);
+        client.disconnect();
+      }
+    });
+
     it('POST /v1/admin/update writes any profile, behind ADMIN_TOKENS, and its cached lookups follow', async () => {
       const [a, b] = [await start({ ADMIN_TOKENS: ADMIN }), await start({ ADMIN_TOKENS: ADMIN })];
       expect(await post(b, byPhone(AMELIA_PHONE, contactId()))).to.include({ firstName: 'Amelia' });
@@ -346,11 +406,20 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     const app = await start();
     const id = contactId();
     await post(app, resolveEvent(phone, id));
-    // AccessDenied is permanent: a dead letter at the first attempt
-    fake.fail({ status: 403, errorType: 'AccessDeniedException', operations: ['UpdateProfile'], times: 1 });
+    // held until it is pending and its write under way, then refused: AccessDenied is permanent, a dead letter at the first attempt
+    fake.hang(true, ['UpdateProfile']);
     await post(app, updateEvent(phone, id, { 'profile.BusinessName': 'Hughes Ltd' }));
+    await until('the write under way', () => fake.callsTo('UpdateProfile').length === 1, 20_000);
+    const client = redis.client();
+    const pendingKey = `cpr:${DOMAIN}:{p:${ProfileId}}:pending`;
+    expect(await client.hlen(pendingKey), 'pending').to.equal(1);
+    fake.fail({ status: 403, errorType: 'AccessDeniedException', operations: ['UpdateProfile'], times: 1 });
+    fake.hang(false);
 
     await until('the dead letter', async () => (await app.service.records.deadLetters.list()).some((d) => d.kind === 'update'), 20_000);
+    // dead-lettered: no longer pending (a replay shows once written)
+    await until('no longer pending', async () => (await client.exists(pendingKey)) === 0);
+    client.disconnect();
     const [letter] = (await app.service.records.deadLetters.list()).filter((d) => d.kind === 'update');
     expect(letter).to.include({ contactId: id, profileId: ProfileId });
     expect(letter!.id).to.match(new RegExp(`^u:${id}:`));
@@ -358,13 +427,16 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     await until('the replayed update written', () => stored(ProfileId)?.BusinessName === 'Hughes Ltd', 20_000);
   });
 
-  it('an erasure of the caller removes the updates still queued', async () => {
+  it('an erasure of the caller removes the updates still queued, and its profile\'s pending updates', async () => {
     const phone = callerNumber(5);
     fake.seedProfile({ PhoneNumber: phone });
     const app = await start({ RECORD_WORKER: 'false', ADMIN_TOKENS: 'an-admin-token-of-some-length' });
     const id = contactId();
     await post(app, resolveEvent(phone, id));
     await post(app, updateEvent(phone, id, { 'profile.FirstName': 'Erased' }));
+    const client = redis.client();
+    const pending = () => client.keys(`cpr:${DOMAIN}:{p:*}:pending`);
+    expect(await pending(), 'the update is pending').to.have.length(1);
 
     const res = await fetch(`${app.url}/v1/admin/erase`, {
       method: 'POST',
@@ -375,6 +447,9 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     // the contact record and the update
     expect(report.erased.records).to.equal(2);
     expect(await app.service.records.depth()).to.equal(0);
+    // and the profile's pending update (its new values, sealed)
+    expect(await pending()).to.deep.equal([]);
+    client.disconnect();
   });
 
   it('on the embedded store (npm start without AWS), the round trip: update, then the profile and the next resolve hold it', async () => {
