@@ -71,8 +71,11 @@ const channel = loose((v): Channel => {
   const c = typeof v === 'string' ? v.trim().toUpperCase() : '';
   return (CHANNELS as readonly string[]).includes(c) ? (c as Channel) : 'OTHER';
 });
-// Queue: an object with a Name (Lambda Developer Guide), a string (Administrator Guide) or null (SAM CLI).
-const queueName = loose((v) => (isRecord(v) && typeof v.Name === 'string' && v.Name.length <= 256 ? v.Name : ''));
+// Queue: an object with a Name (Lambda Developer Guide), the name as a string (Administrator Guide) or null (SAM CLI).
+const queueName = loose((v) => {
+  const name = isRecord(v) ? v.Name : v;
+  return typeof name === 'string' && name.length <= 256 ? name.trim() : '';
+});
 // Contact attributes are strings; a value of another type is left out (own keys only, as JSON.parse made them).
 const attributes = loose((v) => (isRecord(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string')) : {}));
 // The system endpoint (the number the caller dialled) is never the caller: only carried into the record.

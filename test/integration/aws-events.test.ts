@@ -15,7 +15,7 @@ const load = (file: string): AwsEvent => JSON.parse(readFileSync(`${DIR}${file}`
 
 // What each event's own caller gives: the documentation's placeholder numbers are not valid numbers.
 const EVENTS: Array<{ file: string; status: string; queueName: string; channel: string }> = [
-  { file: 'admin-guide.json', status: 'ANONYMOUS', queueName: '', channel: 'VOICE' },
+  { file: 'admin-guide.json', status: 'ANONYMOUS', queueName: 'SupportQueue', channel: 'VOICE' },
   { file: 'lambda-developer-guide.json', status: 'ANONYMOUS', queueName: 'Billing', channel: 'VOICE' },
   { file: 'sam-cli.json', status: 'ANONYMOUS', queueName: '', channel: 'VOICE' },
   { file: 'connect-newer-fields.json', status: 'NEW', queueName: '', channel: 'VOICE' },

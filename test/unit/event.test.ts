@@ -591,7 +591,7 @@ describe('parseContactEvent and identify', () => {
       ['an object with a Name', { ARN: 'arn:aws:connect:::queue/q', Name: 'Billing' }, 'Billing'],
       ['an object without a Name', { ARN: 'arn:aws:connect:::queue/q' }, ''],
       ['an object whose Name is null', { Name: null }, ''],
-      ['a string (the Administrator Guide sample)', 'QueueName', ''],
+      ['a string (the Administrator Guide sample: the name itself)', 'QueueName', 'QueueName'],
       ['null', null, ''],
       ['a number', 7, ''],
       ['an array', ['Billing'], ''],
