@@ -141,11 +141,18 @@ export class Enricher {
     }
     const granted = toStart.length === 0 ? new Set<string>() : await (reserved ?? this.take(toStart, signal));
     for (const call of toStart) {
+      const key = `${profileId}|${call.id}`;
+      // Started by another contact while this one waited for its allowance (contacts whose replies came
+      // in one Redis packet run side by side up to here): joined, not made twice.
+      const started = this.inFlight.get(key);
+      if (started) {
+        flights.set(call.id, started);
+        continue;
+      }
       if (!granted.has(OPERATIONS[call.kind])) {
         this.deps.onCall?.(call, 'skipped');
         continue;
       }
-      const key = `${profileId}|${call.id}`;
       const flight = this.one(call, profileId, signal).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, flight);
       flights.set(call.id, flight);
