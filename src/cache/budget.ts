@@ -1,5 +1,5 @@
 import type { StateKeys } from './keys.js';
-import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
+import { RedisScript, type RedisClient, type RedisHealth } from '../redis/client.js';
 
 /**
  * A fleet-wide per-second allowance of calls for each Customer Profiles operation that enrichment

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProfileSummary } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
 import type { CachedLookup, ProfileCache, RedisProfileCache } from './profile-cache.js';
-import { isErrorReply, RedisScript, type RedisClient, type RedisHealth } from './redis.js';
+import { isErrorReply, RedisScript, type RedisClient, type RedisHealth } from '../redis/client.js';
 
 /**
  * Creates a caller's profile once across the whole fleet.

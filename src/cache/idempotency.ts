@@ -4,8 +4,8 @@ import type { Identity } from '../domain/identity.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import type { StateKeys } from './keys.js';
 import type { RedisProfileCache } from './profile-cache.js';
-import type { RedisClient, RedisHealth } from './redis.js';
-import type { Sealer } from './seal.js';
+import type { RedisClient, RedisHealth } from '../redis/client.js';
+import type { Sealer } from '../redis/seal.js';
 
 /**
  * The answer given for a ContactId, kept for Connect's retry window: a flow retries a failing

@@ -23,13 +23,13 @@ export class StateKeys {
   private readonly cacheVersion: string;
   private readonly tags = new LRUCache<string, string>({ max: 20_000 });
 
+  /** `namespace`: Config.keyNamespace, `<prefix>:<domain>` */
   constructor(
-    prefix: string,
-    domain: string,
+    namespace: string,
     private readonly secret: string,
     mapping: AttributeMapping,
   ) {
-    this.base = `${prefix}:${domain}`;
+    this.base = namespace;
     // A change of the attribute mapping changes what a cached summary holds: such entries are not reused.
     this.cacheVersion = createHash('sha256')
       .update(JSON.stringify(mapping.map((m) => [m.key, m.source, m.call ?? null])))

@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { ProfileUpdate } from '../domain/profile-update.js';
 import type { StateKeys } from './keys.js';
-import type { RedisClient, RedisHealth } from './redis.js';
-import type { Sealer } from './seal.js';
+import type { RedisClient, RedisHealth } from '../redis/client.js';
+import type { Sealer } from '../redis/seal.js';
 
 /** A profile update queued and not written yet. */
 export interface PendingUpdate {

@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { ProfileSummary, Verification } from '../domain/answer.js';
 import type { StateKeys } from './keys.js';
-import type { RedisClient, RedisHealth } from './redis.js';
-import type { Sealer } from './seal.js';
+import type { RedisClient, RedisHealth } from '../redis/client.js';
+import type { Sealer } from '../redis/seal.js';
 
 /** What a lookup found for one identity, as the answer needs it. */
 export interface CachedLookup {

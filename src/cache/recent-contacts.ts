@@ -1,5 +1,5 @@
 import type { StateKeys } from './keys.js';
-import { RedisScript, type RedisClient, type RedisHealth } from './redis.js';
+import { RedisScript, type RedisClient, type RedisHealth } from '../redis/client.js';
 
 export interface RepeatInfo {
   isRepeat: boolean;

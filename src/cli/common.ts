@@ -2,10 +2,10 @@
 // same way: bounded in time, and on a failure one line on stderr and exit code 1. `--verbose` adds the
 // error's stack and details after the line.
 import { inspect } from 'node:util';
-import { createRedisClient, redisAddress, type RedisClient } from '../cache/redis.js';
+import { createRedisClient, redisAddress, type RedisClient } from '../redis/client.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
-import { createCustomerProfilesClient } from '../profiles/customer-profiles.js';
+import { createAdminClient } from '../aws/clients.js';
 
 export const verbose = process.argv.includes('--verbose');
 
@@ -96,11 +96,6 @@ export function adminClient(config: Config) {
   if (!config.domain) fail('CUSTOMER_PROFILES_DOMAIN is not set: this command works on a Customer Profiles domain.');
   return {
     domain: config.domain,
-    client: createCustomerProfilesClient({
-      region: config.aws.region!,
-      endpoint: config.aws.customerProfilesEndpoint,
-      requestTimeoutMs: 15_000,
-      maxAttempts: 3,
-    }),
+    client: createAdminClient({ region: config.aws.region!, endpoint: config.aws.customerProfilesEndpoint }),
   };
 }

@@ -21,7 +21,7 @@ await runCommand('dead-letters', async () => {
     fail('No REDIS_URL or REDIS_CLUSTER_NODES: without Redis, dead letters live in the service process and are logged there ("contact record dead-lettered").');
   }
   const domain = config.domain ?? 'embedded';
-  const queue = openRecordQueue(redis, recordQueuePrefix(config));
+  const queue = openRecordQueue(redis, recordQueuePrefix(config.keyNamespace));
   // BullMQ re-emits the connection's errors; with no listener it prints each one with its stack
   queue.on('error', () => undefined);
   const letters = new RedisDeadLetters(queue);

@@ -1,5 +1,5 @@
 // npm run doctor [-- --verbose]: checks a Customer Profiles domain for this service and prints what to fix.
-import { checkDomain } from '../records/domain.js';
+import { checkDomain } from '../profiles/object-type-setup.js';
 import { adminClient, commandConfig, out, runCommand } from './common.js';
 
 const MARK = { ok: 'ok   ', warn: 'WARN ', error: 'ERROR' } as const;

@@ -1,5 +1,5 @@
 // npm run setup-domain [-- --verbose]: creates (or brings up to date) the contact-record object type in the domain.
-import { explainFailure, setUpDomain } from '../records/domain.js';
+import { explainFailure, setUpDomain } from '../profiles/object-type-setup.js';
 import { adminClient, commandConfig, fail, out, runCommand } from './common.js';
 
 await runCommand('setup-domain', async () => {

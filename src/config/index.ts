@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseAttributeMapping, type AttributeMapping } from '../domain/mapping.js';
 import { ConfigError } from '../errors.js';
 import type { ProfileSeed } from '../domain/profile.js';
+import type { RedisEndpoint } from '../redis/client.js';
 import { envSchema, settings } from './schema.js';
 
 export interface Config {
@@ -28,11 +29,14 @@ export interface Config {
   logLevel: string;
   shutdownGraceMs: number;
   createProfiles: boolean;
-  redis:
-    | { mode: 'none' }
-    | { mode: 'single'; url: string }
-    | { mode: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
+  redis: RedisEndpoint;
   redisKeyPrefix: string;
+  /**
+   * Where every Redis key of this service starts: `<REDIS_KEY_PREFIX>:<domain, or 'embedded'>`, so several
+   * domains (or environments) can share one Redis. Computed here once: the state, the record queue, the
+   * pacer and the operator commands all build their keys under it.
+   */
+  keyNamespace: string;
   redisCommandTimeoutMs: number;
   cache: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number };
   /** enrichment calls per operation per second, fleet-wide */
@@ -224,6 +228,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
           }
         : { mode: 'none' },
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
+    keyNamespace: `${s.REDIS_KEY_PREFIX}:${s.CUSTOMER_PROFILES_DOMAIN ?? 'embedded'}`,
     redisCommandTimeoutMs: s.REDIS_COMMAND_TIMEOUT_MS,
     cache: {
       ttlMs: s.CACHE_TTL_SECONDS * 1000,

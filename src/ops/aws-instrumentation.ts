@@ -1,59 +1,5 @@
+import { classifyAwsError, type Outcome } from '../aws/errors.js';
 import type { Metrics } from './metrics.js';
-
-export type Outcome = 'success' | 'throttled' | 'client_error' | 'server_error' | 'timeout' | 'network_error';
-
-export function awsOutcome(err: unknown): Outcome {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  if (e.name === 'ThrottlingException' || e.name === 'TooManyRequestsException' || status === 429) return 'throttled';
-  if (e.name === 'AbortError' || e.name === 'TimeoutError') return 'timeout';
-  if (status !== undefined && status >= 500) return 'server_error';
-  if (status !== undefined && status >= 400) return 'client_error';
-  return 'network_error';
-}
-
-/** What an operator has to look at when an AWS call failed (the operator commands name it). */
-export type AwsCause = 'network' | 'credentials' | 'permission' | 'missing resource' | 'throttling' | 'service error' | 'bad request';
-
-// AWS's common errors for a request it cannot authenticate (not in any service's model: every service
-// answers them), and the SDK's own when it has no credentials to sign with.
-const CREDENTIAL_ERRORS = new Set([
-  'CredentialsProviderError',
-  'TokenProviderError',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'SignatureDoesNotMatch',
-  'IncompleteSignatureException',
-  'MissingAuthenticationTokenException',
-  'InvalidClientTokenId',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'RequestExpired',
-]);
-
-/**
- * awsOutcome, refined for a person: a failure that never got an HTTP answer (DNS, refused, timed out)
- * is the network's; a 4xx says whether the credentials, the permissions or the named resource is wrong.
- */
-export function awsCause(err: unknown): { cause: AwsCause; code: string } {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  const name = e.name ?? 'Error';
-  // a system error (ENOTFOUND, ECONNREFUSED...) keeps its code; the SDK's own names the error type
-  const code = `${typeof e.code === 'string' && name === 'Error' ? e.code : name}${status !== undefined ? ` ${status}` : ''}`;
-  if (CREDENTIAL_ERRORS.has(name)) return { cause: 'credentials', code };
-  const cause = (
-    {
-      throttled: 'throttling',
-      timeout: 'network',
-      network_error: 'network',
-      server_error: 'service error',
-      success: 'service error',
-      client_error: status === 403 ? 'permission' : status === 404 || name === 'ResourceNotFoundException' ? 'missing resource' : 'bad request',
-    } as const
-  )[awsOutcome(err)];
-  return { cause, code };
-}
 
 /** What the last calls to one AWS service said, for /readyz. */
 export class Reachability {
@@ -124,7 +70,7 @@ export function instrumentAwsClient(client: { middlewareStack: unknown }, servic
       try {
         return await next(args);
       } catch (err) {
-        outcome = awsOutcome(err);
+        outcome = classifyAwsError(err).outcome;
         throw err;
       } finally {
         observe({ service, operation, outcome, seconds: (performance.now() - started) / 1000 });

@@ -1,19 +1,16 @@
 import {
   CreateProfileCommand,
-  CustomerProfilesClient,
+  type CustomerProfilesClient,
   GetSegmentMembershipCommand,
   ListCalculatedAttributesForProfileCommand,
   ListProfileObjectsCommand,
   SearchProfilesCommand,
   type Profile as SdkProfile,
 } from '@aws-sdk/client-customer-profiles';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Agent } from 'node:https';
-import { Agent as HttpAgent } from 'node:http';
 import type { Identity } from '../domain/identity.js';
 import type { MatchMode, SearchKey } from '../domain/keys.js';
 import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
-import { awsOutcome, type Outcome } from '../ops/aws-instrumentation.js';
+import { classifyAwsError, type Outcome } from '../aws/errors.js';
 import { requestContextOf } from '../ops/context.js';
 import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
 import { AllowanceSpent, ProfileStoreError, type CreateContext, type Match, type ProfileStore, type StoreFailure } from './profile.js';
@@ -25,80 +22,15 @@ const MAX_RESULTS = 100;
 const MAX_CALCULATED_PAGES = 3;
 const MAX_OBJECT_PAGES = 5;
 
-export interface CustomerProfilesClientOptions {
-  region: string;
-  endpoint?: string | undefined;
-  /** the resolve deadline: no single HTTP attempt may outlive it */
-  requestTimeoutMs: number;
-  /** default 2: one quick retry fits a flow's budget (enrichment reads use 1: see service.ts) */
-  maxAttempts?: number;
-  /** share another client's connections (and its sockets' keep-alive) */
-  requestHandler?: NodeHttpHandler | undefined;
-  /** default: the SDK's credential chain */
-  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
-}
-
-/**
- * The SDK client for the hot path. Every call also carries the request's AbortSignal, so the deadline
- * ends it wherever it is (connecting, waiting, or between retries). Two attempts at most: Connect's
- * flow budget (3 s by default, 8 s at most) leaves room for one quick retry, not for the SDK's
- * default three with backoff.
- */
-export function createCustomerProfilesClient(o: CustomerProfilesClientOptions): CustomerProfilesClient {
-  const agentOptions = { keepAlive: true, maxSockets: 256 };
-  return new CustomerProfilesClient({
-    region: o.region,
-    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    ...(o.credentials ? { credentials: o.credentials } : {}),
-    maxAttempts: o.maxAttempts ?? 2,
-    retryMode: 'standard',
-    requestHandler:
-      o.requestHandler ??
-      new NodeHttpHandler({
-        connectionTimeout: Math.min(1000, o.requestTimeoutMs),
-        requestTimeout: o.requestTimeoutMs,
-        // without it the handler only logs a warning when requestTimeout passes and keeps waiting: a
-        // call with no AbortSignal (the operator commands, the record writer) to an endpoint that
-        // accepts and never answers would wait forever
-        throwOnRequestTimeout: true,
-        httpAgent: new HttpAgent(agentOptions),
-        httpsAgent: new Agent(agentOptions),
-      }),
-  });
-}
-
-/**
- * The two clients of the hot path, on the same connections: lookups (SearchProfiles, CreateProfile)
- * with one quick retry, enrichment reads with one attempt, so a throttled or failing source costs
- * one call and leaves its keys '' (or stale) rather than retrying into the lookup's time.
- */
-export function createHotPathClients(o: Omit<CustomerProfilesClientOptions, 'maxAttempts' | 'requestHandler'>): {
-  lookup: CustomerProfilesClient;
-  enrich: CustomerProfilesClient;
-} {
-  const lookup = createCustomerProfilesClient(o);
-  const enrich = createCustomerProfilesClient({ ...o, maxAttempts: 1, requestHandler: lookup.config.requestHandler as NodeHttpHandler });
-  return { lookup, enrich };
-}
-
-/** Maps an SDK error (or an abort) to what the use case decides on. */
-export function classifyAwsError(err: unknown, signal: AbortSignal): StoreFailure {
+/** What the use case decides on, from the one classifier's reading of an SDK error (or an abort). */
+export function storeFailure(err: unknown, signal: AbortSignal): StoreFailure {
   if (signal.aborted) return 'timeout';
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  switch (e.name) {
-    case 'ThrottlingException':
-      return 'throttled';
-    case 'AccessDeniedException':
-      return 'denied';
-    case 'ResourceNotFoundException':
-    case 'BadRequestException':
-      return 'misconfigured';
-    case 'AbortError':
-    case 'TimeoutError':
-      return 'timeout';
-    default:
-      return 'unavailable';
-  }
+  const { outcome, name } = classifyAwsError(err);
+  if (outcome === 'throttled') return 'throttled';
+  if (outcome === 'timeout') return 'timeout';
+  if (name === 'AccessDeniedException') return 'denied';
+  if (name === 'ResourceNotFoundException' || name === 'BadRequestException') return 'misconfigured';
+  return 'unavailable';
 }
 
 function toProfile(p: SdkProfile): Profile {
@@ -133,8 +65,8 @@ export class CustomerProfilesStore implements ProfileStore {
     try {
       return await call();
     } catch (err) {
-      outcome = awsOutcome(err);
-      const failure = classifyAwsError(err, signal);
+      outcome = classifyAwsError(err).outcome;
+      const failure = storeFailure(err, signal);
       // The message names the operation and error type only: SDK messages can echo request values.
       const name = (err as { name?: string }).name ?? 'Error';
       throw new ProfileStoreError(failure, `${operation} failed: ${name}`, { cause: err });

@@ -1,3 +1,5 @@
+import { classifyAwsError } from '../aws/errors.js';
+
 /**
  * Why a step failed, and so what the queue does next:
  * - throttled: Customer Profiles or Connect asked us to slow down; the job waits (honouring
@@ -17,24 +19,12 @@ export class RecordError extends Error {
   }
 }
 
-interface SdkError {
-  name?: string;
-  $metadata?: { httpStatusCode?: number };
-  $response?: { headers?: Record<string, string | undefined> };
-  $retryable?: { throttling?: boolean };
-}
-
+/** The queue's decision on a failed SDK call (the one classifier: aws/errors.ts). */
 export function classify(operation: string, err: unknown): RecordError {
-  const e = err as SdkError;
-  const status = e.$metadata?.httpStatusCode;
-  const name = e.name ?? 'Error';
+  const { outcome, name, status, retryAfterMs } = classifyAwsError(err);
   // the message names the operation and error type only: SDK messages can echo request values
   const message = `${operation}: ${name}${status ? ` (${status})` : ''}`;
-  if (status === 429 || name === 'ThrottlingException' || name === 'TooManyRequestsException' || e.$retryable?.throttling) {
-    const header = e.$response?.headers?.['retry-after'];
-    const seconds = header !== undefined ? Number(header) : NaN;
-    return new RecordError('throttled', message, Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined, { cause: err });
-  }
-  if (status !== undefined && status >= 400 && status < 500) return new RecordError('permanent', message, undefined, { cause: err });
+  if (outcome === 'throttled') return new RecordError('throttled', message, retryAfterMs, { cause: err });
+  if (outcome === 'client_error') return new RecordError('permanent', message, undefined, { cause: err });
   return new RecordError('retryable', message, undefined, { cause: err });
 }

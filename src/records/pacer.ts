@@ -1,5 +1,5 @@
-import type { RedisClient } from '../cache/redis.js';
-import { RedisScript } from '../cache/redis.js';
+import type { RedisClient } from '../redis/client.js';
+import { RedisScript } from '../redis/client.js';
 
 /**
  * Fleet-wide pacing of the writes that have per-key limits:

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { isErrorReply, RedisScript, type RedisClient } from '../cache/redis.js';
-import type { Sealer } from '../cache/seal.js';
-import type { Config } from '../config/index.js';
+import { isErrorReply, RedisScript, type RedisClient } from '../redis/client.js';
+import type { Sealer } from '../redis/seal.js';
 import type { Logger } from '../ops/logger.js';
 import { jobIdOf, type QueuedJob, type RecordProgress } from './job.js';
 import type { LocalRecordQueue } from './local-queue.js';
@@ -30,8 +29,8 @@ interface JobData {
 const QUEUE = 'contact-records';
 
 /** The record queue's key prefix: one hash tag per domain, so all of the queue's keys share a Redis Cluster slot. */
-export function recordQueuePrefix(config: Pick<Config, 'redisKeyPrefix' | 'domain'>): string {
-  return `{${config.redisKeyPrefix}:${config.domain ?? 'embedded'}:records}`;
+export function recordQueuePrefix(keyNamespace: string): string {
+  return `{${keyNamespace}:records}`;
 }
 // A record that Redis cannot take this fast is written from this process instead (the fallback).
 const ENQUEUE_TIMEOUT_MS = 250;

@@ -1,10 +1,7 @@
-import { UpdateContactAttributesCommand, type ConnectClient } from '@aws-sdk/client-connect';
-import { AddProfileKeyCommand, PutProfileObjectCommand, UpdateProfileCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
 import type { PendingUpdates } from '../cache/pending-updates.js';
 import type { Pacer } from './pacer.js';
 import { pickFields, updatedFieldNames } from '../domain/profile-update.js';
-import { classify } from './errors.js';
-import { recordObject, type QueuedJob, type RecordJob, type RecordProgress, type UpdateJob } from './job.js';
+import { type QueuedJob, type RecordJob, type RecordProgress, type UpdateJob } from './job.js';
 
 // a delayed job may be picked up a little early by another replica's clock
 const SLOT_MARGIN_MS = 15;
@@ -20,74 +17,6 @@ export interface RecordTarget {
   updateProfile(job: UpdateJob): Promise<void>;
   /** undefined: stamping off */
   stamp?: ((job: RecordJob) => Promise<void>) | undefined;
-}
-
-export interface AwsRecordTargetOptions {
-  profiles: CustomerProfilesClient;
-  domain: string;
-  objectTypeName: string;
-  /** set: stamp profileId and customerStatus onto the contact */
-  connect?: ConnectClient | undefined;
-  /** per-call timeout for background writes */
-  timeoutMs?: number;
-}
-
-export class AwsRecordTarget implements RecordTarget {
-  readonly stamp: RecordTarget['stamp'];
-  private readonly timeoutMs: number;
-
-  constructor(private readonly o: AwsRecordTargetOptions) {
-    this.timeoutMs = o.timeoutMs ?? 10_000;
-    const connect = o.connect;
-    this.stamp = connect
-      ? async (job) => {
-          const instanceId = /:instance\/([^/]+)/.exec(job.instanceArn)?.[1];
-          if (!instanceId) return;
-          await this.call('UpdateContactAttributes', (abortSignal) =>
-            connect.send(
-              new UpdateContactAttributesCommand({
-                InstanceId: instanceId,
-                InitialContactId: job.initialContactId,
-                Attributes: { profileId: job.profileId, customerStatus: job.customerStatus },
-              }),
-              { abortSignal },
-            ),
-          );
-        }
-      : undefined;
-  }
-
-  async addContactKey(job: RecordJob): Promise<void> {
-    await this.call('AddProfileKey', (abortSignal) =>
-      this.o.profiles.send(
-        new AddProfileKeyCommand({ DomainName: this.o.domain, ProfileId: job.profileId, KeyName: '_ctrContactId', Values: [job.contactId] }),
-        { abortSignal },
-      ),
-    );
-  }
-
-  async putRecord(job: RecordJob): Promise<void> {
-    await this.call('PutProfileObject', (abortSignal) =>
-      this.o.profiles.send(
-        new PutProfileObjectCommand({ DomainName: this.o.domain, ObjectTypeName: this.o.objectTypeName, Object: JSON.stringify(recordObject(job)) }),
-        { abortSignal },
-      ),
-    );
-  }
-
-  async updateProfile(job: UpdateJob): Promise<void> {
-    await this.call('UpdateProfile', (abortSignal) =>
-      this.o.profiles.send(new UpdateProfileCommand({ DomainName: this.o.domain, ProfileId: job.profileId, ...job.update }), { abortSignal }),
-    );
-  }
-
-  private async call<T>(operation: string, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    try {
-      return await send(AbortSignal.timeout(this.timeoutMs));
-    } catch (err) {
-      throw classify(operation, err);
-    }
-  }
 }
 
 /**

@@ -4,7 +4,8 @@ import { localState } from '../support/state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { parseContactEvent } from '../../src/contact/event.js';
 import { parseAttributeMapping } from '../../src/domain/mapping.js';
-import { createCustomerProfilesClient, CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
+import { createCustomerProfilesClient } from '../../src/aws/clients.js';
+import { CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
 import { useNock } from '../support/nock.js';
 import { loadFixture } from '../support/fixtures.js';
 

@@ -3,8 +3,8 @@ import nock from 'nock';
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { checkDomain, setUpDomain, type Finding } from '../../src/records/domain.js';
+import { createCustomerProfilesClient } from '../../src/aws/clients.js';
+import { checkDomain, setUpDomain, type Finding } from '../../src/profiles/object-type-setup.js';
 import { recordObjectType } from '../../src/records/job.js';
 import { useNock } from '../support/nock.js';
 

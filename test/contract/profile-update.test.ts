@@ -4,10 +4,11 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { parseProfileUpdate } from '../../src/domain/profile-update.js';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
+import { createCustomerProfilesClient } from '../../src/aws/clients.js';
 import type { UpdateJob } from '../../src/records/job.js';
 import { Pacer } from '../../src/records/pacer.js';
-import { AwsRecordTarget, RecordWriter } from '../../src/records/writer.js';
+import { AwsRecordTarget } from '../../src/profiles/customer-profiles-records.js';
+import { RecordWriter } from '../../src/records/writer.js';
 import { useNock } from '../support/nock.js';
 
 const PROFILES = 'https://profile.us-east-1.amazonaws.com';

@@ -2,13 +2,14 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { ConnectClient } from '@aws-sdk/client-connect';
 import type { CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
+import { createCustomerProfilesClient } from '../../src/aws/clients.js';
 import { classify, RecordError } from '../../src/records/errors.js';
 import type { RecordJob, RecordProgress } from '../../src/records/job.js';
 import { LocalRecordQueue } from '../../src/records/local-queue.js';
 import { Pacer } from '../../src/records/pacer.js';
 import type { QueueHooks } from '../../src/records/queue.js';
-import { AwsRecordTarget, RecordWriter } from '../../src/records/writer.js';
+import { AwsRecordTarget } from '../../src/profiles/customer-profiles-records.js';
+import { RecordWriter } from '../../src/records/writer.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { useNock } from '../support/nock.js';
 

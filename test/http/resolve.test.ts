@@ -656,7 +656,7 @@ describe('HTTP operational routes', function () {
   });
 
   it('GET /readyz answers 200 with a JSON body when ready', async () => {
-    app = await startApp({ ready: () => true });
+    app = await startApp();
 
     const res = await fetch(`${app.url}/readyz`);
 
@@ -665,10 +665,9 @@ describe('HTTP operational routes', function () {
   });
 
   it('GET /readyz answers 503 while readiness says not ready (starting or draining)', async () => {
-    let ready = true;
-    app = await startApp({ ready: () => ready });
+    app = await startApp();
 
-    ready = false;
+    app.setState('draining');
     const res = await fetch(`${app.url}/readyz`);
 
     expect(res.status).to.equal(503);

@@ -3,8 +3,8 @@
 import { expect } from 'chai';
 import { StateKeys } from '../../src/cache/keys.js';
 import { MemoryPendingUpdates, PENDING_UPDATE_TTL_MS, RedisPendingUpdates, type PendingUpdates } from '../../src/cache/pending-updates.js';
-import { RedisHealth } from '../../src/cache/redis.js';
-import { Sealer } from '../../src/cache/seal.js';
+import { RedisHealth } from '../../src/redis/client.js';
+import { Sealer } from '../../src/redis/seal.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { RecordError } from '../../src/records/errors.js';
 import type { UpdateJob } from '../../src/records/job.js';
@@ -19,7 +19,7 @@ const T0 = Date.parse('2026-12-06T05:00:00Z');
 
 describe('pending updates', () => {
   const server = useRedisServer();
-  const keys = new StateKeys('cpr', 'acme-contacts', 'test-identity-hash-secret', []);
+  const keys = new StateKeys('cpr:acme-contacts', 'test-identity-hash-secret', []);
   const sealer = new Sealer([{ id: 'k1', key: Buffer.alloc(32, 3) }]);
   let now = T0;
   let errors: string[] = [];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { Sealer } from '../../src/cache/seal.js';
+import { Sealer } from '../../src/redis/seal.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { RecordJob } from '../../src/records/job.js';
 import { LocalRecordQueue } from '../../src/records/local-queue.js';

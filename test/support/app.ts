@@ -1,23 +1,25 @@
-// Builds the real app (buildApp + ContactResolver + the given upstream) and serves it on port 0, for
-// HTTP component tests. The only test double is the upstream port (ProfileStore): ScriptedProfileStore
-// wraps a real EmbeddedProfileStore and can be told to hang, be slow or fail.
+// Builds the service as main.ts does (createService, from a configuration loaded the same way) and serves
+// it on port 0, for HTTP component tests. The only test double is the upstream port (ProfileStore):
+// ScriptedProfileStore wraps a real EmbeddedProfileStore and can be told to hang, be slow or fail; it
+// goes in as the profile backend, in place of the one the configuration would choose. No Redis: the
+// in-process state backend, as a replica without REDIS_URL runs.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
 import { parseAttributeMapping, type AttributeMapping, type EnrichmentCall, type EnrichmentResult } from '../../src/domain/mapping.js';
 import type { MatchMode, SearchKey } from '../../src/domain/keys.js';
 import type { Identity } from '../../src/domain/identity.js';
-import { localState } from './state.js';
-import { ContactResolver } from '../../src/contact/resolve.js';
-import { ProfileUpdater } from '../../src/contact/update.js';
+import type { ProfileBackend } from '../../src/backends/profiles.js';
 import type { LocalRecordQueue } from '../../src/records/local-queue.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import type { Metrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import type { Profile } from '../../src/domain/profile.js';
 import { ProfileStoreError, type CreateContext, type Match, type ProfileStore } from '../../src/profiles/profile.js';
+import { createService, type ServiceState } from '../../src/service.js';
+import { REPO_ROOT } from './service.js';
 
 /** How the upstream behaves on every call. */
 export type UpstreamBehaviour =
@@ -41,6 +43,11 @@ export class ScriptedProfileStore implements ProfileStore {
 
   constructor(seed: readonly Profile[] = []) {
     this.inner = new EmbeddedProfileStore(seed);
+  }
+
+  /** As the service's profile backend: records and updates go to the embedded store behind it. */
+  backend(): ProfileBackend {
+    return { store: this, recordTarget: this.inner, readiness: () => ({}), close: () => this.dispose() };
   }
 
   search(keys: readonly SearchKey[], mode: MatchMode, signal: AbortSignal): Promise<Match[]> {
@@ -108,7 +115,6 @@ export interface TestAppOptions {
   defaultCountry?: CountryCode;
   repeatWindowMs?: number;
   mapping?: AttributeMapping;
-  ready?: () => boolean;
 }
 
 export interface RunningApp {
@@ -119,6 +125,8 @@ export interface RunningApp {
   log: CapturedLog;
   /** the app's metrics (its private registry) */
   metrics: Metrics;
+  /** the service's state, as main.ts sets it (ready once listening; draining on SIGTERM) */
+  setState: (state: ServiceState) => void;
   /** POSTs an event to /v1/resolve with the first auth token (unless headers say otherwise). */
   resolve: (body: unknown, headers?: Record<string, string>) => Promise<Response>;
   stop: () => Promise<void>;
@@ -148,39 +156,39 @@ export async function close(server: Server): Promise<void> {
   await closed;
 }
 
-/** Builds the app with real modules (resolver, recent contacts, logger) and serves it on port 0. */
+/**
+ * Builds the service through createService, as main.ts does, and serves it on port 0. The record worker
+ * is not started (as with RECORD_WORKER=false): records are queued (contactRecordStatus QUEUED) and
+ * stay in the in-process queue; the record pipeline has tests of its own.
+ */
 export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
   const store = o.store ?? new ScriptedProfileStore(o.seed ?? []);
   const log = new CapturedLog();
   const authTokens = o.authTokens ?? TEST_TOKENS;
-  const mapping = o.mapping ?? noMapping();
-  const state = localState(mapping, o.repeatWindowMs ?? 24 * 60 * 60 * 1000);
-  const resolver = new ContactResolver({
-    store,
-    ...state,
-    mapping,
-    defaultCountry: o.defaultCountry ?? 'US',
-    createProfiles: o.createProfiles ?? true,
-  });
-  const updater = new ProfileUpdater({ ...state, mapping, defaultCountry: o.defaultCountry ?? 'US' });
-  const metrics = createMetrics();
-  const app = buildApp({
-    resolver,
-    updater,
-    logger: createLogger('info', log),
-    authTokens,
-    resolveDeadlineMs: o.resolveDeadlineMs ?? 2000,
-    metrics,
-    readiness: { ready: o.ready ?? (() => true), details: () => ({ profileStore: store.kind }) },
-  });
-  const server = createServer(app);
+  const env = {
+    LOG_LEVEL: 'info',
+    DEFAULT_COUNTRY: o.defaultCountry ?? 'US',
+    RESOLVE_DEADLINE_MS: String(o.resolveDeadlineMs ?? 2000),
+    CREATE_PROFILES: String(o.createProfiles ?? true),
+  };
+  // what the environment cannot say (a mapping without a file, no tokens, a window in ms) is set on the configuration
+  const config = {
+    ...loadConfig(env, REPO_ROOT),
+    authTokens: [...authTokens],
+    attributeMapping: o.mapping ?? noMapping(),
+    ...(o.repeatWindowMs !== undefined ? { repeatWindowMs: o.repeatWindowMs } : {}),
+  };
+  const service = createService(config, createLogger(config.logLevel, log), { profiles: store.backend() });
+  service.setState('ready');
+  const server = createServer(service.app);
   const url = await listen(server);
   return {
     url,
     store,
-    records: state.records,
+    records: service.records as LocalRecordQueue,
     log,
-    metrics,
+    metrics: service.metrics,
+    setState: (state) => service.setState(state),
     resolve: (body, headers = {}) =>
       fetch(`${url}/v1/resolve`, {
         method: 'POST',
@@ -192,8 +200,8 @@ export async function startApp(o: TestAppOptions = {}): Promise<RunningApp> {
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
     stop: async () => {
-      store.dispose();
       await close(server);
+      await service.close();
     },
   };
 }

@@ -1,5 +1,5 @@
-import { createCustomerProfilesClient } from '../../src/profiles/customer-profiles.js';
-import { setUpDomain } from '../../src/records/domain.js';
+import { createCustomerProfilesClient } from '../../src/aws/clients.js';
+import { setUpDomain } from '../../src/profiles/object-type-setup.js';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,40 +1,25 @@
-import { createSharedState, type SharedState } from '../../src/cache/index.js';
+import type { SharedState } from '../../src/cache/index.js';
+import { memoryState } from '../../src/backends/memory-state.js';
+import { embeddedBackend } from '../../src/backends/profiles.js';
+import { loadConfig } from '../../src/config/index.js';
 import type { AttributeMapping } from '../../src/domain/mapping.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
-import { LocalRecordQueue } from '../../src/records/local-queue.js';
-import { Pacer } from '../../src/records/pacer.js';
-import { RecordWriter } from '../../src/records/writer.js';
-
-export const TEST_CACHE_TTL = { ttlMs: 900_000, notFoundTtlMs: 60_000, staleMaxAgeMs: 86_400_000, enrichmentTtlMs: 60_000 };
+import { createMetrics } from '../../src/ops/metrics.js';
+import type { LocalRecordQueue } from '../../src/records/local-queue.js';
+import { REPO_ROOT } from './service.js';
 
 /**
- * In-process shared state (no Redis) and cache TTLs, with the service's defaults, and an in-process
- * record queue that is never started: like a replica with RECORD_WORKER=false, it queues records
- * (contactRecordStatus QUEUED) and writes none. The record pipeline has tests of its own.
+ * The in-process state backend (no Redis) as the service builds it, with the service's default cache
+ * TTLs, for a use case under test (a ContactResolver over a store of the test's choosing). Its record
+ * queue is never started: like a replica with RECORD_WORKER=false, it queues records (contactRecordStatus
+ * QUEUED) and writes none. The record pipeline has tests of its own.
  */
 export function localState(
   mapping: AttributeMapping,
   repeatWindowMs = 86_400_000,
-): Omit<SharedState, 'health'> & { cacheTtl: typeof TEST_CACHE_TTL; records: LocalRecordQueue; recordAttributes: string[] } {
+): SharedState & { cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number }; records: LocalRecordQueue; recordAttributes: string[] } {
   const logger = createLogger('silent');
-  const records = new LocalRecordQueue(new RecordWriter(new EmbeddedProfileStore(), new Pacer({ keyPrefix: 'test', connectPerSecond: 5 })), {
-    ratePerSecond: 40,
-    maxAttempts: 3,
-    logger,
-  });
-  const { health: _health, ...state } = createSharedState({
-    logger,
-    keyPrefix: 'test',
-    domain: 'test',
-    identityHashSecret: 'test-identity-hash-secret',
-    dataKeys: [{ id: 'test', key: Buffer.alloc(32, 7) }],
-    mapping,
-    idempotencyTtlMs: 300_000,
-    repeatWindowMs,
-    cacheKeepMs: TEST_CACHE_TTL.staleMaxAgeMs,
-    createLockTtlMs: 2500,
-    enrichmentCallsPerSecond: 50,
-  });
-  return { ...state, cacheTtl: TEST_CACHE_TTL, records, recordAttributes: [] };
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent' }, REPO_ROOT), attributeMapping: mapping, repeatWindowMs };
+  const state = memoryState({ config, logger, metrics: createMetrics(), profiles: embeddedBackend(config, logger) });
+  return { ...state.shared, cacheTtl: config.cache, records: state.records as LocalRecordQueue, recordAttributes: [] };
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { configError, problemsAbout, type Env } from '../support/config.js';
 import fc from 'fast-check';
-import { Sealer } from '../../src/cache/seal.js';
+import { Sealer } from '../../src/redis/seal.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 

@@ -10,7 +10,7 @@ import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { loadConfig } from '../../src/config/index.js';
 import { settings } from '../../src/config/schema.js';
-import { RECORD_THREAD_HEAP_MB } from '../../src/records/thread.js';
+import { RECORD_THREAD_HEAP_MB } from '../../src/backends/record-thread.js';
 import { ConfigError } from '../../src/errors.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

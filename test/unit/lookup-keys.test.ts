@@ -4,7 +4,7 @@ import { StateKeys } from '../../src/cache/keys.js';
 import { normalisePhone } from '../../src/domain/identity.js';
 import { isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../../src/domain/keys.js';
 
-const keys = new StateKeys('cpr', 'acme', 'a-test-secret-of-some-length', []);
+const keys = new StateKeys('cpr:acme', 'a-test-secret-of-some-length', []);
 const phone = normalisePhone('+14255550123', 'US')!;
 const account = { name: '_account', values: ['ACME-7781'] };
 const loyalty = { name: 'loyaltyId', values: ['L-1001'] };

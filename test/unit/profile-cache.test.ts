@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { StateKeys } from '../../src/cache/keys.js';
 import { MemoryProfileCache, RedisProfileCache, type CachedLookup } from '../../src/cache/profile-cache.js';
-import { RedisHealth } from '../../src/cache/redis.js';
-import { Sealer } from '../../src/cache/seal.js';
+import { RedisHealth } from '../../src/redis/client.js';
+import { Sealer } from '../../src/redis/seal.js';
 import { createLogger } from '../../src/ops/logger.js';
 
 // open() and seal() do not touch Redis: a client that never connects
 const redis = new Redis({ lazyConnect: true });
-const keys = new StateKeys('cpr', 'acme', 'a-test-secret-of-some-length', []);
+const keys = new StateKeys('cpr:acme', 'a-test-secret-of-some-length', []);
 let now = 1_764_000_000_000;
 /** the real sealer, counting the values it opens */
 class CountingSealer extends Sealer {

@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns';
 import { expect } from 'chai';
 import { Cluster } from 'ioredis';
-import { createRedisClient } from '../../src/cache/redis.js';
+import { createRedisClient } from '../../src/redis/client.js';
 import { loadConfig } from '../../src/config/index.js';
 import { REPO_ROOT } from '../support/service.js';
 

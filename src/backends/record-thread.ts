@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/index.js';
 import type { AwsCallMeasured, AwsObserver } from '../ops/aws-instrumentation.js';
 import type { Logger } from '../ops/logger.js';
-import type { DeadLetter, QueueHooks } from './queue.js';
+import type { DeadLetter, QueueHooks } from '../records/queue.js';
 
 /** What the record thread tells the service, for its metrics. */
 export type ThreadMessage =
@@ -14,7 +14,7 @@ export type ThreadMessage =
 
 // Under tsx (tests, `npm run` scripts) the service runs from its TypeScript sources, and the thread
 // starts from a small module that brings tsx's loader along (thread-from-source.mjs).
-const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread-from-source.mjs' : './thread-main.js', import.meta.url);
+const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './record-thread-from-source.mjs' : './record-thread-main.js', import.meta.url);
 /**
  * The thread's V8 old-generation limit: it holds a few hundred jobs at most (about 80 MB of RSS with its
  * code, in the benchmark). Without it the thread would inherit NODE_OPTIONS' --max-old-space-size, sized

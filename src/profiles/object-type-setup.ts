@@ -6,8 +6,8 @@ import {
   type GetProfileObjectTypeResponse,
 } from '@aws-sdk/client-customer-profiles';
 import { isDeepStrictEqual } from 'node:util';
-import { awsCause, type AwsCause } from '../ops/aws-instrumentation.js';
-import { recordObjectType } from './job.js';
+import { awsCause, type AwsCause } from '../aws/errors.js';
+import { recordObjectType } from '../records/job.js';
 
 const isNotFound = (err: unknown) => (err as { name?: string }).name === 'ResourceNotFoundException';
 

@@ -1,9 +1,20 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Config } from '../config/index.js';
 import type { Logger } from '../ops/logger.js';
 
 export type RedisClient = Redis | Cluster;
+
+/** Where the service's Redis is (REDIS_URL, or REDIS_CLUSTER_NODES and its options), if anywhere. */
+export type RedisEndpoint =
+  | { mode: 'none' }
+  | { mode: 'single'; url: string }
+  | { mode: 'cluster'; nodes: Array<{ host: string; port: number }>; password: string | undefined; tls: boolean };
+
+export interface RedisSettings {
+  redis: RedisEndpoint;
+  /** the state client's command timeout (REDIS_COMMAND_TIMEOUT_MS) */
+  redisCommandTimeoutMs: number;
+}
 
 // An operator command's Redis: the most one command may take (BullMQ's scripts over a long list of
 // dead letters take more than the hot path's REDIS_COMMAND_TIMEOUT_MS), and its reconnections: three,
@@ -12,7 +23,7 @@ const COMMAND_TIMEOUT_MS = 10_000;
 const commandRetries = (times: number) => (times > 3 ? null : 200 * times);
 
 /** Where a client connects, for a message: host:port of each node, never the URL's credentials. */
-export function redisAddress(config: Pick<Config, 'redis'>): string {
+export function redisAddress(config: Pick<RedisSettings, 'redis'>): string {
   const r = config.redis;
   if (r.mode === 'cluster') return r.nodes.map((n) => `${n.host}:${n.port}`).join(',');
   if (r.mode === 'single') {
@@ -28,7 +39,7 @@ export function redisAddress(config: Pick<Config, 'redis'>): string {
  * (the command is refused at once), never its deadline; when Redis returns, the client reconnects
  * and the service uses it again without a restart.
  */
-export function createRedisClient(config: Config, purpose: 'state' | 'worker' | 'command' = 'state'): RedisClient | undefined {
+export function createRedisClient(config: RedisSettings, purpose: 'state' | 'worker' | 'command' = 'state'): RedisClient | undefined {
   // The record worker blocks on Redis to wait for jobs: BullMQ needs it to queue and retry commands
   // while reconnecting, with no command timeout. It is off the hot path.
   const forWorker: RedisOptions = { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined };

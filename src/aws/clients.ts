@@ -1,0 +1,96 @@
+// Every AWS SDK client the service and its commands make, in one place: how each is tuned says who
+// waits for it (a flow, a background write, an operator).
+import { ConnectClient } from '@aws-sdk/client-connect';
+import { CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+
+export interface CustomerProfilesClientOptions {
+  region: string;
+  endpoint?: string | undefined;
+  /** the resolve deadline: no single HTTP attempt may outlive it */
+  requestTimeoutMs: number;
+  /** default 2: one quick retry fits a flow's budget (enrichment reads use 1: see service.ts) */
+  maxAttempts?: number;
+  /** share another client's connections (and its sockets' keep-alive) */
+  requestHandler?: NodeHttpHandler | undefined;
+  /** default: the SDK's credential chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+}
+
+/**
+ * The SDK client for the hot path. Every call also carries the request's AbortSignal, so the deadline
+ * ends it wherever it is (connecting, waiting, or between retries). Two attempts at most: Connect's
+ * flow budget (3 s by default, 8 s at most) leaves room for one quick retry, not for the SDK's
+ * default three with backoff.
+ */
+export function createCustomerProfilesClient(o: CustomerProfilesClientOptions): CustomerProfilesClient {
+  const agentOptions = { keepAlive: true, maxSockets: 256 };
+  return new CustomerProfilesClient({
+    region: o.region,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    maxAttempts: o.maxAttempts ?? 2,
+    retryMode: 'standard',
+    requestHandler:
+      o.requestHandler ??
+      new NodeHttpHandler({
+        connectionTimeout: Math.min(1000, o.requestTimeoutMs),
+        requestTimeout: o.requestTimeoutMs,
+        // without it the handler only logs a warning when requestTimeout passes and keeps waiting: a
+        // call with no AbortSignal (the operator commands, the record writer) to an endpoint that
+        // accepts and never answers would wait forever
+        throwOnRequestTimeout: true,
+        httpAgent: new HttpAgent(agentOptions),
+        httpsAgent: new Agent(agentOptions),
+      }),
+  });
+}
+
+/**
+ * The two clients of the hot path, on the same connections: lookups (SearchProfiles, CreateProfile)
+ * with one quick retry, enrichment reads with one attempt, so a throttled or failing source costs
+ * one call and leaves its keys '' (or stale) rather than retrying into the lookup's time.
+ */
+export function createHotPathClients(o: Omit<CustomerProfilesClientOptions, 'maxAttempts' | 'requestHandler'>): {
+  lookup: CustomerProfilesClient;
+  enrich: CustomerProfilesClient;
+} {
+  const lookup = createCustomerProfilesClient(o);
+  const enrich = createCustomerProfilesClient({ ...o, maxAttempts: 1, requestHandler: lookup.config.requestHandler as NodeHttpHandler });
+  return { lookup, enrich };
+}
+
+
+export interface AwsEndpoint {
+  region: string;
+  /** a non-AWS endpoint (the tests' fake, LocalStack); default: the region's */
+  endpoint?: string | undefined;
+}
+
+/**
+ * The record writer's clients: no flow is waiting, so longer timeouts, and one attempt each (the queue,
+ * not the SDK, decides about retries). Connect's only when stamping is on.
+ */
+export function createBackgroundClients(
+  profiles: AwsEndpoint,
+  connect: AwsEndpoint | undefined,
+): { profiles: CustomerProfilesClient; connect: ConnectClient | undefined; destroy(): void } {
+  const clients = {
+    profiles: createCustomerProfilesClient({ ...profiles, requestTimeoutMs: 10_000, maxAttempts: 1 }),
+    connect: connect ? new ConnectClient({ region: connect.region, maxAttempts: 1, ...(connect.endpoint ? { endpoint: connect.endpoint } : {}) }) : undefined,
+  };
+  return {
+    ...clients,
+    destroy: () => {
+      clients.profiles.destroy();
+      clients.connect?.destroy();
+    },
+  };
+}
+
+/** An operator command's client for one-off admin calls: a generous timeout, the SDK's retries. */
+export function createAdminClient(o: AwsEndpoint): CustomerProfilesClient {
+  return createCustomerProfilesClient({ ...o, requestTimeoutMs: 15_000, maxAttempts: 3 });
+}
