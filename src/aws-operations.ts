@@ -26,7 +26,7 @@ export const AWS_OPERATIONS: readonly AwsOperation[] = [
   { service: 'profile', operation: 'PutProfileObject', by: 'service' },
   { service: 'profile', operation: 'UpdateProfile', by: 'service' },
   { service: 'connect', operation: 'UpdateContactAttributes', by: 'service', when: 'CONNECT_STAMP' },
-  // npm run doctor / npm run setup-domain (src/records/domain.ts)
+  // npm run doctor / npm run setup-domain (src/profiles/object-type-setup.ts)
   { service: 'profile', operation: 'GetDomain', by: 'doctor' },
   { service: 'profile', operation: 'GetProfileObjectType', by: 'doctor' },
   { service: 'profile', operation: 'PutProfileObjectType', by: 'setup-domain' },

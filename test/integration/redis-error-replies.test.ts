@@ -10,7 +10,7 @@ import { DelayingProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
 import { postEvent, setUpFakeDomain, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
 
-// Redis that answers, but with an error (src/cache/redis.ts, isErrorReply), against one that does not answer
+// Redis that answers, but with an error (src/redis/client.ts, isErrorReply), against one that does not answer
 // at all: two replicas of the real composition share one real redis-server; AWS is the real SDK against the fake.
 const DOMAIN = 'acme-contacts';
 const DEADLINE_MS = 2000;
