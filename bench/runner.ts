@@ -3,7 +3,7 @@
 import { measure, type Plan, type Row, type Warmup } from './measure.js';
 import { ENRICH_OPS, REPEAT_POOL, SLOW_RECORD_WRITE_MS } from './options.js';
 import { SERVERS, type Scenario, type ServerName, type Traffic } from './scenarios.js';
-import { SHIPPED_MAPPING_FILE, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
+import { SHIPPED_MAPPING_FILE, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
 import { cycling, inOrder, seedCallers, seedEnrichedCallers } from './traffic.js';
 
 const SERVICE_OPS = ['SearchProfiles', 'CreateProfile'] as const;
@@ -134,6 +134,9 @@ export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Pr
         r = await start(env, s.server);
         up.set(s.server, r);
       }
+      // the floor's answer, written again for each of its scenarios: a service started since (the cache-hit
+      // group's, between the floor's closed-loop and open-loop rows) emptied Redis
+      if (r.server.kind === 'floor') await setFloorAnswer(env);
       if (s.fake === 'slow-record-writes') await env.fake.latency({ AddProfileKey: SLOW_RECORD_WRITE_MS, PutProfileObject: SLOW_RECORD_WRITE_MS, '*': env.opts.latency });
       try {
         const plan = await planOf(env, s, r, rows);

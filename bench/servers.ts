@@ -107,9 +107,8 @@ export async function setFloorAnswer(env: Env): Promise<void> {
   }
 }
 
-/** bench/floor.ts: Express 5, the JSON body, one Redis GET. */
+/** bench/floor.ts: Express 5, the JSON body, one Redis GET (of the key setFloorAnswer writes). */
 export async function startFloor(env: Env): Promise<Server> {
-  await setFloorAnswer(env);
   const { child, match } = await startPiped('floor', ['--import', 'tsx', 'bench/floor.ts'], { ...baseEnv, NODE_ENV: 'production', REDIS_URL: env.redis.url, PORT: '0' }, /FLOOR_URL=(\S+)/);
   return { kind: 'floor', url: match, child };
 }
