@@ -1,6 +1,6 @@
 // What the benchmark sends (Connect events, one unique ContactId each, from callers it invents) and how it
 // steers the HTTP fake of AWS.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import { loadFixture } from '../test/support/fixtures.js';
 
@@ -150,4 +150,39 @@ export function callsDelta(before: FakeCalls, after: FakeCalls): FakeCalls {
     return out;
   };
   return { total: after.total - before.total, byOperation: diff(before.byOperation, after.byOperation), byStatus: diff(before.byStatus, after.byStatus) };
+}
+
+// ---- bodies from callers -------------------------------------------------------------------------------------
+
+/** What the bodies of a run are made of: the callers, the event, the fake that knows the seeded ones. */
+export interface Sending {
+  callers: Callers;
+  events: Events;
+  fake: FakeControl;
+}
+
+/** `count` new callers, seeded in the fake as known profiles. */
+export async function seedCallers(s: Sending, count: number): Promise<string[]> {
+  const callers = s.callers.take(count);
+  await s.fake.seed(callers.map(profileOf));
+  return callers;
+}
+
+/** Known callers with what the shipped mapping's enrichment sources read: calculated attributes, orders, the VIP segment. */
+export async function seedEnrichedCallers(s: Sending, count: number): Promise<string[]> {
+  const callers = s.callers.take(count);
+  await s.fake.seedEnriched(callers.map((phone, i) => ({ ...profileOf(phone, i), ProfileId: randomBytes(16).toString('hex') })));
+  return callers;
+}
+
+/** Bodies from a list of callers, one each, in order; past its end, fresh callers (never seeded). */
+export function inOrder(s: Sending, callers: readonly string[]): () => string {
+  let i = 0;
+  return () => s.events.body(callers[i++] ?? s.callers.next());
+}
+
+/** Bodies cycling over a list of callers, on from where the previous body stopped. */
+export function cycling(s: Sending, callers: readonly string[]): () => string {
+  let i = 0;
+  return () => s.events.body(callers[i++ % callers.length] ?? s.callers.next());
 }

@@ -1,0 +1,271 @@
+import { expect } from 'chai';
+import type { Latency } from '../../bench/load.js';
+import type { Row } from '../../bench/measure.js';
+import { DEADLINE_MS, SLOW_RECORD_WRITE_MS } from '../../bench/options.js';
+import * as t from '../../bench/targets.js';
+import { verdictLine } from '../../bench/report.js';
+
+// The benchmark's targets (bench/targets.ts) are pure functions of the measured rows: each is checked here at
+// its threshold, just past it, and without the scenarios it needs.
+
+const latency = (over: Partial<Latency> = {}): Latency => ({ p50: 10, p90: 12, p99: 15, p999: 18, max: 20, mean: 10, ...over });
+
+/** A clean row: every answer `status`, no error, exactly one SearchProfiles a contact. */
+function row(id: string, over: Partial<Row> & { status?: string; ops?: Record<string, number> } = {}): Row {
+  const { status = 'KNOWN', ops, ...rest } = over;
+  const requests = rest.requests ?? 100;
+  return {
+    id,
+    label: id,
+    kind: 'service',
+    connections: 4,
+    requests,
+    seconds: 10,
+    rps: 1000,
+    latency: latency(),
+    errors: 0,
+    non2xx: 0,
+    timeouts: 0,
+    answers: { [status]: requests },
+    contactRecordStatus: { QUEUED: requests },
+    aws: { calls: { total: 0, byOperation: ops ?? { SearchProfiles: requests }, byStatus: {} }, searchPerContact: 1, createPerContact: 0, hotPerContact: 1, recordWritesPerContact: 0 },
+    cpu: { targetMsPerRequest: 1, targetPct: 50, redisPct: 10, fakePct: 5, loadGeneratorPct: 30, othersPct: 0, stealPct: 0 },
+    attempts: 1,
+    rssMb: 200,
+    redis: { commandsPerRequest: 10, byCommand: {} },
+    ...rest,
+  };
+}
+const cpu = (ms: number): Row['cpu'] => ({ targetMsPerRequest: ms, targetPct: 50, redisPct: 10, fakePct: 5, loadGeneratorPct: 30, othersPct: 0, stealPct: 0 });
+const openLoop = (unsent = 0): Row['openLoop'] => ({ offeredRps: 500, unsent, sendLag: { p50: 0.1, p99: 0.5, max: 1 } });
+
+const SDK = latency({ p50: 50 });
+const results = (rows: Row[], sdkCall: Latency | undefined = SDK): t.Results => ({ rows: new Map(rows.map((r) => [r.id, r])), sdkCall, latencyMs: 50 });
+/** the verdict of `target` on `rows` (it must give one) */
+const verdict = (target: t.Target, rows: Row[], sdkCall?: Latency): t.Verdict => {
+  const v = target(results(rows, sdkCall));
+  if (!v) throw new Error('no verdict');
+  return v;
+};
+const pass = (target: t.Target, rows: Row[], sdkCall?: Latency): boolean | null => verdict(target, rows, sdkCall).pass;
+
+describe('bench targets', () => {
+  it('are the documented thresholds (docs/performance.md)', () => {
+    expect([t.HIT_CPU_VS_FLOOR, t.OPEN_P99_PCT, t.OPEN_P99_VS_FLOOR, t.OPEN_P999_PCT, t.OPEN_P999_MS]).to.deep.equal([1.6, 50, 2, 25, 25]);
+    expect([t.KNOWN_ABOVE_SDK_MS, t.NEW_ABOVE_SDK_MS, t.ENRICH_ABOVE_SDK_MS]).to.deep.equal([3, 5, 5]);
+    expect([t.VS_NAIVE_NEW, t.VS_NAIVE_KNOWN, t.VS_NAIVE_REPEAT]).to.deep.equal([1.4, 1.85, 20]);
+    expect([t.OUTAGE_MARGIN_MS, t.SOAK_RSS_GROWTH_PCT, t.SOAK_MIN_MINUTES]).to.deep.equal([50, 10, 2]);
+  });
+
+  it('give no verdict for scenarios that did not run', () => {
+    expect(t.verdicts([], SDK, 50)).to.deep.equal([]);
+    for (const target of t.TARGETS) expect(target(results([]))).to.equal(undefined);
+    // a pair needs both sides
+    expect(t.hitCpu(results([row('hit')]))).to.equal(undefined);
+    expect(t.hitCpu(results([row('floor', { kind: 'floor' })]))).to.equal(undefined);
+    expect(t.hitOpenP99(results([row('hit-open-50', { openLoop: openLoop() })]))).to.equal(undefined);
+    expect(t.vsNaiveNew(results([row('new', { status: 'NEW' })]))).to.equal(undefined);
+    expect(t.vsNaiveNew(results([row('naive-new', { kind: 'naive' })]))).to.equal(undefined);
+    // rows without AWS counts (the floor's) cannot be counted
+    expect(t.knownCalls(results([row('known', { aws: undefined })]))).to.equal(undefined);
+    expect(t.enrichCalls(results([row('known-enrich', { aws: undefined })]))).to.equal(undefined);
+  });
+
+  it('give one verdict each, in order, when every scenario ran', () => {
+    const ids = ['floor', 'hit', 'hit-open-25', 'hit-open-50', 'floor-open-25', 'floor-open-50', 'hit-pool-low', 'hit-pool', 'known', 'known-load', 'records', 'known-enrich', 'hit-enrich', 'new', 'new-load', 'naive-known', 'naive-known-load', 'naive-new', 'naive-new-load', 'naive-repeat-low', 'naive-repeat', 'outage', 'outage-burst'];
+    const vs = t.verdicts(
+      ids.map((id) => row(id)),
+      SDK,
+      50,
+    );
+    expect(vs).to.have.length(t.TARGETS.length);
+    expect(vs[0]?.target).to.match(/^cache hit: server CPU/);
+    expect(vs.at(-1)?.target).to.match(/^outage: .*, outage-burst$/);
+    expect(vs.filter((v) => v.pass === null).map((v) => v.target)).to.have.length(7);
+  });
+
+  describe('cache hit: server CPU against the floor', () => {
+    const floor = row('floor', { kind: 'floor', cpu: cpu(0.25), aws: undefined });
+    const hit = (ms: number, over: Partial<Row> = {}) => row('hit', { connections: 32, cpu: cpu(ms), ...over });
+    it('passes at the threshold and fails just above it', () => {
+      expect(pass(t.hitCpu, [floor, hit(0.25 * t.HIT_CPU_VS_FLOOR)])).to.equal(true);
+      expect(pass(t.hitCpu, [floor, hit(0.2)])).to.equal(true);
+      expect(pass(t.hitCpu, [floor, hit(0.25 * t.HIT_CPU_VS_FLOOR + 0.001)])).to.equal(false);
+    });
+    it('fails on errors or answers other than KNOWN, however cheap', () => {
+      expect(pass(t.hitCpu, [floor, hit(0.1, { errors: 1 })])).to.equal(false);
+      expect(pass(t.hitCpu, [floor, hit(0.1, { answers: { KNOWN: 99, NEW: 1 } })])).to.equal(false);
+    });
+    it('shows the threshold and the ratio', () => {
+      const v = verdict(t.hitCpu, [floor, hit(0.5)]);
+      expect(v.target).to.equal(`cache hit: server CPU a request at most ${t.HIT_CPU_VS_FLOOR}x the floor's (32 conns)`);
+      expect(v.measured).to.equal('0.500 / 0.250 ms = 2.00x');
+      expect(verdictLine(v)).to.equal(`FAIL  ${v.target}: ${v.measured}`);
+    });
+    it('shows the throughput for information only', () => {
+      const v = verdict(t.hitThroughput, [{ ...floor, rps: 4000 }, hit(0.3, { rps: 2000 })]);
+      expect(v.pass).to.equal(null);
+      expect(v.measured).to.equal('2000 / 4000 req/s = 50.0%');
+      expect(verdictLine(v)).to.match(/^INFO {2}/);
+    });
+  });
+
+  describe('cache hit, open loop', () => {
+    const floor = (p99: number, p999 = 10) => row(`floor-open-${t.OPEN_P99_PCT}`, { kind: 'floor', latency: latency({ p99, p999 }), openLoop: openLoop() });
+    const hit = (id: string, over: Partial<Latency>, unsent = 0) => row(id, { latency: latency(over), openLoop: openLoop(unsent) });
+    const at50 = `hit-open-${t.OPEN_P99_PCT}`;
+    const at25 = `hit-open-${t.OPEN_P999_PCT}`;
+    it(`p99 at ${t.OPEN_P99_PCT}%: passes at ${t.OPEN_P99_VS_FLOOR}x the floor's and fails above`, () => {
+      expect(pass(t.hitOpenP99, [floor(10), hit(at50, { p99: 10 * t.OPEN_P99_VS_FLOOR })])).to.equal(true);
+      expect(pass(t.hitOpenP99, [floor(10), hit(at50, { p99: 10 * t.OPEN_P99_VS_FLOOR + 0.01 })])).to.equal(false);
+    });
+    it('fails when a request was not sent in time, or the run was not open-loop', () => {
+      expect(pass(t.hitOpenP99, [floor(10), hit(at50, { p99: 11 }, 1)])).to.equal(false);
+      expect(pass(t.hitOpenP99, [floor(10), row(at50, { latency: latency({ p99: 11 }) })])).to.equal(false);
+      expect(pass(t.hitOpenP999, [hit(at25, { p999: 5 }, 3)])).to.equal(false);
+    });
+    it(`p99.9 at ${t.OPEN_P999_PCT}%: passes under ${t.OPEN_P999_MS} ms, fails at it`, () => {
+      expect(pass(t.hitOpenP999, [hit(at25, { p999: t.OPEN_P999_MS - 0.01 })])).to.equal(true);
+      expect(pass(t.hitOpenP999, [hit(at25, { p999: t.OPEN_P999_MS })])).to.equal(false);
+    });
+    it('show their thresholds, and the floor beside the p99.9 when it ran', () => {
+      expect(verdict(t.hitOpenP99, [floor(10), hit(at50, { p99: 12 })]).target).to.equal(`cache hit, open loop at ${t.OPEN_P99_PCT}% of its capacity: p99 at most ${t.OPEN_P99_VS_FLOOR}x the floor's p99 at the same rate`);
+      const alone = verdict(t.hitOpenP999, [hit(at25, { p999: 20 })]);
+      expect(alone.target).to.equal(`cache hit, open loop at ${t.OPEN_P999_PCT}% of its capacity: p99.9 under ${t.OPEN_P999_MS} ms`);
+      expect(alone.measured).to.not.include('floor');
+      const withFloor = verdict(t.hitOpenP999, [hit(at25, { p999: 20 }), row(`floor-open-${t.OPEN_P999_PCT}`, { latency: latency({ p999: 9 }) })]);
+      expect(withFloor.measured).to.include('(floor: p99.9 9.00 ms');
+    });
+  });
+
+  describe('AWS calls on the hot path', () => {
+    it('known caller: exactly one SearchProfiles and no CreateProfile a contact, in every row that ran', () => {
+      expect(pass(t.knownCalls, [row('known'), row('known-load', { connections: 32 })])).to.equal(true);
+      expect(pass(t.knownCalls, [row('known'), row('known-load', { ops: { SearchProfiles: 101 } })])).to.equal(false);
+      expect(pass(t.knownCalls, [row('records', { ops: { SearchProfiles: 100, CreateProfile: 1 } })])).to.equal(false);
+      expect(pass(t.knownCalls, [row('known', { status: 'NEW' })])).to.equal(false);
+      const v = verdict(t.knownCalls, [row('known')]);
+      expect(v.target).to.equal('known caller, cold cache: exactly one AWS call on the hot path (SearchProfiles)');
+      expect(v.measured).to.equal('4 conns: 100 SearchProfiles + 0 CreateProfile / 100 contacts');
+    });
+    it('new caller: exactly one SearchProfiles and one CreateProfile a contact', () => {
+      const ops = { SearchProfiles: 100, CreateProfile: 100 };
+      expect(pass(t.newCalls, [row('new', { status: 'NEW', ops })])).to.equal(true);
+      expect(pass(t.newCalls, [row('new', { status: 'NEW', ops: { ...ops, CreateProfile: 99 } })])).to.equal(false);
+      expect(verdict(t.newCalls, [row('new', { status: 'NEW', ops })]).target).to.equal('new caller: exactly two AWS calls on the hot path (SearchProfiles, CreateProfile)');
+    });
+    it('a cache hit with enrichment sources: no AWS call', () => {
+      expect(pass(t.hitEnrichNoAws, [row('hit-enrich', { ops: { AddProfileKey: 5, PutProfileObject: 5 } })])).to.equal(true);
+      expect(pass(t.hitEnrichNoAws, [row('hit-enrich', { ops: { ListProfileObjects: 1 } })])).to.equal(false);
+      expect(pass(t.hitEnrichNoAws, [row('hit-enrich', { aws: undefined })])).to.equal(false);
+    });
+    it('a cold lookup with enrichment: one SearchProfiles and one call per source a contact', () => {
+      const ops = { SearchProfiles: 100, ListCalculatedAttributesForProfile: 100, ListProfileObjects: 100, GetSegmentMembership: 100 };
+      expect(pass(t.enrichCalls, [row('known-enrich', { ops })])).to.equal(true);
+      expect(pass(t.enrichCalls, [row('known-enrich', { ops: { ...ops, ListProfileObjects: 200 } })])).to.equal(false);
+      expect(pass(t.enrichCalls, [row('known-enrich', { ops: { ...ops, GetSegmentMembership: 0 } })])).to.equal(false);
+    });
+  });
+
+  describe('the contact record off the hot path', () => {
+    it(`passes when every answer came in under ${SLOW_RECORD_WRITE_MS} ms, all QUEUED`, () => {
+      expect(pass(t.recordsOffHotPath, [row('records', { latency: latency({ max: SLOW_RECORD_WRITE_MS - 0.01 }) })])).to.equal(true);
+      expect(pass(t.recordsOffHotPath, [row('records', { latency: latency({ max: SLOW_RECORD_WRITE_MS }) })])).to.equal(false);
+      expect(pass(t.recordsOffHotPath, [row('records', { contactRecordStatus: { QUEUED: 99 } })])).to.equal(false);
+      expect(verdict(t.recordsOffHotPath, [row('records')]).target).to.include(`record writes take ${SLOW_RECORD_WRITE_MS} ms at the fake`);
+    });
+  });
+
+  describe('latency above the SDK calls alone', () => {
+    it('known caller: passes at the limit above one SDK call, fails past it', () => {
+      expect(pass(t.knownAboveSdk, [row('known', { latency: latency({ p50: 50 + t.KNOWN_ABOVE_SDK_MS }) })])).to.equal(true);
+      expect(pass(t.knownAboveSdk, [row('known', { latency: latency({ p50: 50 + t.KNOWN_ABOVE_SDK_MS + 0.01 }) })])).to.equal(false);
+      const v = verdict(t.knownAboveSdk, [row('known', { latency: latency({ p50: 52 }) })]);
+      expect(v.target).to.equal(`known caller, cold cache: p50 at most ${t.KNOWN_ABOVE_SDK_MS} ms above one SDK call alone (4 conns)`);
+      expect(v.measured).to.equal('p50 52.00 ms, +2.00 ms over one SDK call alone (50.00 ms)');
+    });
+    it('new caller: against two SDK calls', () => {
+      expect(pass(t.newAboveSdk, [row('new', { latency: latency({ p50: 100 + t.NEW_ABOVE_SDK_MS }) })])).to.equal(true);
+      expect(pass(t.newAboveSdk, [row('new', { latency: latency({ p50: 100 + t.NEW_ABOVE_SDK_MS + 0.01 }) })])).to.equal(false);
+      expect(verdict(t.newAboveSdk, [row('new')]).target).to.include(`at most ${t.NEW_ABOVE_SDK_MS} ms above 2 SDK calls alone`);
+    });
+    it("against the fake's latency when the SDK call was not timed", () => {
+      const v = t.knownAboveSdk({ rows: new Map([['known', row('known', { latency: latency({ p50: 54 }) })]]), sdkCall: undefined, latencyMs: 50 });
+      expect(v?.pass).to.equal(false);
+      expect(v?.measured).to.equal("p50 54.00 ms, +4.00 ms over the fake's 50 ms");
+    });
+    it('under load: shown, not judged', () => {
+      const v = verdict(t.knownLoadAboveSdk, [row('known-load', { connections: 32, latency: latency({ p50: 500 }) })]);
+      expect(v.pass).to.equal(null);
+      expect(v.target).to.match(/\(32 conns\), under load$/);
+      expect(pass(t.newLoadAboveSdk, [row('new-load')])).to.equal(null);
+    });
+    it('enrichment: the search plus one source, within the limit', () => {
+      expect(pass(t.enrichP50, [row('known-enrich', { latency: latency({ p50: 100 + t.ENRICH_ABOVE_SDK_MS }) })])).to.equal(true);
+      expect(pass(t.enrichP50, [row('known-enrich', { latency: latency({ p50: 100 + t.ENRICH_ABOVE_SDK_MS + 0.01 }) })])).to.equal(false);
+      expect(verdict(t.enrichP50, [row('known-enrich')]).target).to.equal(`known caller, cold cache, 3 enrichment sources at 50 ms each: p50 within ${t.ENRICH_ABOVE_SDK_MS} ms of the search's latency plus one source's (4 conns)`);
+    });
+  });
+
+  describe('against the naive peer', () => {
+    const pair = (target: t.Target, ours: string, theirs: string, factor: number) => {
+      const a = row(ours, { latency: latency({ p50: 10 }) });
+      const b = (p50: number, connections = 4) => row(theirs, { kind: 'naive', connections, latency: latency({ p50 }) });
+      expect(pass(target, [a, b(10 * factor)]), `${ours} at ${factor}x`).to.equal(true);
+      expect(pass(target, [a, b(10 * factor - 0.01)]), `${ours} under ${factor}x`).to.equal(false);
+      expect(pass(target, [a, b(10 * factor * 2, 32)]), `${ours} at other connections`).to.equal(false);
+      expect(verdict(target, [a, b(10 * factor)]).target).to.include(`p50 lower by >= ${factor}x (4 conns)`);
+    };
+    it('new caller', () => pair(t.vsNaiveNew, 'new', 'naive-new', t.VS_NAIVE_NEW));
+    it('known caller on a cold cache', () => pair(t.vsNaiveKnown, 'known', 'naive-known', t.VS_NAIVE_KNOWN));
+    it('repeat caller', () => pair(t.vsNaiveRepeat, 'hit-pool-low', 'naive-repeat-low', t.VS_NAIVE_REPEAT));
+    it('under load: shown, not judged', () => {
+      for (const [target, ours, theirs] of [
+        [t.vsNaiveNewLoad, 'new-load', 'naive-new-load'],
+        [t.vsNaiveKnownLoad, 'known-load', 'naive-known-load'],
+        [t.vsNaiveRepeatLoad, 'hit-pool', 'naive-repeat'],
+      ] as const) {
+        const v = verdict(target, [row(ours), row(theirs, { latency: latency({ p50: 1 }) })]);
+        expect(v.pass).to.equal(null);
+        expect(v.target).to.match(/, under load$/);
+      }
+    });
+  });
+
+  describe('outage', () => {
+    const limit = DEADLINE_MS + t.OUTAGE_MARGIN_MS;
+    const outage = (max: number, over: Partial<Row> = {}) => row('outage', { label: 'Outage: fake hangs (16 callers, arrivals spread)', status: 'UNAVAILABLE', latency: latency({ max }), ...over });
+    it('passes when every answer came within the deadline plus the margin, all UNAVAILABLE', () => {
+      expect(pass(t.outageSpread, [outage(limit)])).to.equal(true);
+      expect(pass(t.outageSpread, [outage(limit + 0.01)])).to.equal(false);
+      expect(pass(t.outageSpread, [outage(1990, { answers: { UNAVAILABLE: 99, KNOWN: 1 } })])).to.equal(false);
+      expect(pass(t.outageSpread, [outage(1990, { errors: 1 })])).to.equal(false);
+    });
+    it('shows the margin and the limit, and the scenario', () => {
+      expect(verdict(t.outageSpread, [outage(1990)]).target).to.equal(`outage: every answer within the deadline + ${t.OUTAGE_MARGIN_MS} ms (${limit} ms), 16 callers, arrivals spread`);
+    });
+    it('callers in step: shown, not judged', () => {
+      expect(pass(t.outageBurst, [row('outage-burst', { latency: latency({ max: 5000 }) })])).to.equal(null);
+    });
+  });
+
+  describe('soak', () => {
+    const soak = (meanLastMinuteMb: number, over: Partial<{ minutes: number; errors: number }> = {}) => t.soakVerdict({ minutes: 3, meanSecondMinuteMb: 100, meanLastMinuteMb, errors: 0, ...over });
+    it(`passes under ${t.SOAK_RSS_GROWTH_PCT}% growth, fails at it, and on errors`, () => {
+      expect(soak(100 + t.SOAK_RSS_GROWTH_PCT - 0.01).pass).to.equal(true);
+      expect(soak(90).pass).to.equal(true);
+      expect(soak(100 + t.SOAK_RSS_GROWTH_PCT).pass).to.equal(false);
+      expect(soak(100, { errors: 1 }).pass).to.equal(false);
+    });
+    it(`a soak shorter than ${t.SOAK_MIN_MINUTES} minutes is shown, not judged`, () => {
+      const v = soak(200, { minutes: t.SOAK_MIN_MINUTES - 0.5 });
+      expect(v.pass).to.equal(null);
+      expect(v.measured).to.equal(`100.0 -> 200.0 MB = 100.0% (a soak shorter than ${t.SOAK_MIN_MINUTES} minutes cannot tell)`);
+      // no minute-2 samples at all (a 12 s soak): no number, no verdict
+      expect(t.soakVerdict({ minutes: 0.2, meanSecondMinuteMb: 0, meanLastMinuteMb: 0, errors: 0 }).measured).to.include('= n/a%');
+    });
+    it('shows the threshold', () => {
+      expect(soak(101).target).to.equal(`soak: RSS growth after the first minute < ${t.SOAK_RSS_GROWTH_PCT}% (mean of minute 2 vs mean of the last minute)`);
+    });
+  });
+});
