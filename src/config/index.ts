@@ -117,11 +117,10 @@ function readJson(path: string, variable: string, problems: string[]): unknown {
   }
 }
 
-/**
- * Reads the configuration once: config/default.json, overlaid by the environment, validated by one schema.
- * Throws ConfigError naming every variable that is wrong.
- */
-export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
+type Settings = z.infer<typeof envSchema>;
+
+/** config/default.json overlaid by the environment (an empty variable is not set), validated by the schema. */
+function parseSettings(env: Env, baseDir: string): { s: Settings; defaults: Env; input: Env } {
   const defaults = JSON.parse(readFileSync(resolve(baseDir, 'config/default.json'), 'utf8')) as Env;
   const input: Env = { NODE_ENV: 'development', ...defaults };
   for (const name of Object.keys(settings)) {
@@ -138,9 +137,11 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       }),
     );
   }
-  const s = parsed.data;
-  const problems: string[] = [];
-  const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  return { s: parsed.data, defaults, input };
+}
+
+/** The tokens and data keys, from their variables and their mounted-secret files. */
+function readSecrets(s: Settings, fromBase: (p: string) => string, problems: string[]): Pick<Config, 'authTokens' | 'adminTokens' | 'dataKeys'> {
   const fileTokens = (variable: string, path: string | undefined) => {
     const tokens = path ? readList(fromBase(path), variable, problems) : [];
     if (tokens.some((t) => t.length < 16 || t.length > 512)) problems.push(`${variable}: tokens of 16 to 512 characters`);
@@ -158,6 +159,11 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     if (fromFile?.success) dataKeys = fromFile.data;
     else if (fromFile) problems.push(`${keyVariable}: expected ${fromFile.error.issues[0]?.message ?? 'keyId:base64 keys'}`);
   }
+  return { authTokens, adminTokens, dataKeys };
+}
+
+/** What no one setting can say wrong alone: production's requirements, settings that exclude each other. */
+function checkTogether(s: Settings, defaults: Env, input: Env, authTokens: readonly string[], problems: string[]): void {
   if (s.NODE_ENV === 'production') {
     if (!s.CUSTOMER_PROFILES_DOMAIN) problems.push('CUSTOMER_PROFILES_DOMAIN: required when NODE_ENV=production (the embedded store is for local runs)');
     if (authTokens.length === 0) problems.push('AUTH_TOKENS: required when NODE_ENV=production (or AUTH_TOKENS_FILE)');
@@ -174,12 +180,14 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   }
   if (s.REDIS_URL && s.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
+}
 
+/** The attribute mapping, and without a domain the embedded store's seed profiles. */
+function readFiles(s: Settings, fromBase: (p: string) => string, problems: string[]): Pick<Config, 'attributeMapping' | 'embeddedProfiles'> {
   const { mapping, problems: mappingProblems } = parseAttributeMapping(
     readJson(fromBase(s.ATTRIBUTE_MAPPING_FILE), 'ATTRIBUTE_MAPPING_FILE', problems),
   );
   problems.push(...mappingProblems.map((p) => `ATTRIBUTE_MAPPING_FILE: ${p}`));
-
   let embeddedProfiles: ProfileSeed[] = [];
   if (!s.CUSTOMER_PROFILES_DOMAIN) {
     const seed = z
@@ -191,6 +199,20 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       problems.push(`EMBEDDED_PROFILES_FILE: ${issue.path.join('.')}: ${issue.message}; expected {"profiles": [{"ProfileId": "<32 hex>", ...}]}`);
     }
   }
+  return { attributeMapping: mapping, embeddedProfiles };
+}
+
+/**
+ * Reads the configuration once: config/default.json, overlaid by the environment, validated by one schema.
+ * Throws ConfigError naming every variable that is wrong.
+ */
+export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
+  const { s, defaults, input } = parseSettings(env, baseDir);
+  const problems: string[] = [];
+  const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const secrets = readSecrets(s, fromBase, problems);
+  checkTogether(s, defaults, input, secrets.authTokens, problems);
+  const files = readFiles(s, fromBase, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // the settings' variables only (other variables, such as the AWS SDK's, a thread has in its process.env)
@@ -206,9 +228,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       customerProfilesEndpoint: s.AWS_ENDPOINT_URL_CUSTOMER_PROFILES,
       connectEndpoint: s.AWS_ENDPOINT_URL_CONNECT,
     },
-    authTokens,
-    adminTokens,
-    dataKeys,
+    ...secrets,
     defaultCountry: s.DEFAULT_COUNTRY,
     resolveDeadlineMs: s.RESOLVE_DEADLINE_MS,
     logLevel: s.LOG_LEVEL,
@@ -252,7 +272,6 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     },
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
-    attributeMapping: mapping,
-    embeddedProfiles,
+    ...files,
   };
 }
