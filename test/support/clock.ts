@@ -2,7 +2,7 @@
 // start to its end, so a test of retries, backoff or pacing moves time instead of waiting for it.
 // setImmediate stays real: between steps of the clock, the promise chains the timers started run.
 // (Mocha keeps its own references to the real timers: its test timeouts still work. Node 20 prints an
-// ExperimentalWarning for MockTimers once a run; the API has been stable since.)
+// ExperimentalWarning for MockTimers once a run.)
 import { mock } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
 
