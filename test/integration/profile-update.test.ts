@@ -2,7 +2,6 @@
 // real SDK against the Customer Profiles fake, and a real Redis: durable, paced with the records,
 // read-your-writes on every replica.
 import { expect } from 'chai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws, type FakeCall } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
@@ -106,7 +105,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     const [first, retry] = [await post(app, event), await post(app, event)];
     expect(retry).to.deep.equal(first);
     await until('the update written', () => fake.callsTo('UpdateProfile').some((c) => c.status === 200));
-    await sleep(1500);
+    // every job queued is done: a second write of the update would have been made by now
+    await until('the queue to be empty', async () => (await app.service.records.depth()) === 0);
     expect(fake.callsTo('UpdateProfile').filter((c) => c.status === 200), 'written once').to.have.length(1);
 
     const depth = await app.service.records.depth();
@@ -116,8 +116,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     expect(error.code).to.equal('INVALID_EVENT');
     expect(error.message).to.include('profile.Nickname');
     expect(JSON.stringify(bad.body), 'the value is not echoed').not.to.include('Jones');
-    await sleep(300);
     expect(await app.service.records.depth()).to.equal(depth);
+    await until('the queue to be empty', async () => (await app.service.records.depth()) === 0);
     expect(fake.callsTo('UpdateProfile')).to.have.length(1);
 
     const stranger = await post(app, updateEvent(callerNumber(2), contactId(), { 'profile.LastName': 'Nobody' }));
@@ -207,7 +207,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
     const update = eventFrom('voice-e164.json', { address: callerNumber(16), contactId: id, parameters: { accountNumber: 'ACME-4242', operation: 'update', 'profile.MobilePhoneNumber': callerNumber(16) } });
     expect(await post(app, update)).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
-    await sleep(300);
+    // every job queued is done: an update queued by mistake would have been written by now
+    await until('the queue to be empty', async () => (await app.service.records.depth()) === 0);
     expect(fake.callsTo('UpdateProfile')).to.have.length(0);
     expect(stored(stranger.ProfileId)).not.to.have.property('MobilePhoneNumber');
   });
