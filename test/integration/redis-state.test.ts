@@ -74,8 +74,7 @@ for (const topology of topologies) {
       for (const a of answers) expect(a.body).to.include({ customerStatus: 'KNOWN', contactRecordStatus: 'QUEUED' });
 
       // two contacts a profile: the second waits its turn on the profile (a second)
-      const end = Date.now() + 15_000;
-      while (fake.objects('ResolvedContact').length < answers.length && Date.now() < end) await sleep(50);
+      await until('every record written', () => fake.objects('ResolvedContact').length >= answers.length, 15_000);
       const written = fake.objects('ResolvedContact').map((o) => String(o.object.ContactId));
       expect(written).to.have.length(answers.length);
       expect(new Set(written).size).to.equal(answers.length);
@@ -101,7 +100,7 @@ for (const topology of topologies) {
       fake.seedProfile({ PhoneNumber: phone });
 
       await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
-      await sleep(1100);
+      await sleep(1100); // the point: the entry's one second passes
       await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
 
       expect(fake.callsTo('SearchProfiles')).to.have.length(2);
@@ -112,7 +111,7 @@ for (const topology of topologies) {
       const phone = nextNumber();
       fake.seedProfile({ PhoneNumber: phone, FirstName: 'Stale' });
       const fresh = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
-      await sleep(1100);
+      await sleep(1100); // the point: the entry's one second passes
 
       fake.fail({ status: 500, errorType: 'InternalServerException' });
       const onError = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
@@ -187,7 +186,7 @@ for (const topology of topologies) {
 
       const pending = Promise.all(Array.from({ length: 10 }, (_, i) => postEvent(apps[i % 2]!.url, voiceEvent(phone, nextContact()))));
       await until('the first CreateProfile', () => fake.callsTo('CreateProfile').length >= 1, 20_000);
-      await sleep(1500); // five lifetimes of the lock, had it not been renewed
+      await sleep(1000); // the point: three lifetimes of the lock pass, had it not been renewed
       fake.hang(false);
       const answers = await pending;
 
