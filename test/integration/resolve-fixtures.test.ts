@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { embeddedSeed, fixtureNames, loadFixture } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { until } from '../support/until.js';
 
 // The order of the README's table: later contacts meet profiles created by earlier ones, and the
 // AWS calls each one makes on the hot path (the second and third contacts of +14255550123 are
@@ -159,8 +159,7 @@ describe('contact records of the fixture events, through the real SDK against th
     const withProfile = [...answers].filter(([, a]) => a.profileId !== '');
     for (const [, a] of answers) expect(a.contactRecordStatus).to.equal(a.profileId ? 'QUEUED' : 'SKIPPED');
 
-    const end = Date.now() + 10_000;
-    while (fake.objects('ResolvedContact').length < withProfile.length && Date.now() < end) await sleep(50);
+    await until('every record written', () => fake.objects('ResolvedContact').length >= withProfile.length, 10_000);
 
     const objects = fake.objects('ResolvedContact');
     expect(objects).to.have.length(withProfile.length);
