@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { sample } from '../support/prometheus.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -27,25 +27,19 @@ class Lines extends Writable {
 
 describe('observability: metrics and logs of a running service', function () {
   this.timeout(30_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN] });
+  const fake = useFakeAws({ domains: [DOMAIN] });
   const log = new Lines();
   let app: RunningService;
   const metrics = async () => (await fetch(`${app.metricsUrl}/metrics`)).text();
 
   before(async () => {
-    await fake.start();
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
     fake.seedProfile({ PhoneNumber: KNOWN_PHONE, FirstName: 'Secretname', LastName: 'Hiddenlast' });
     app = await startService(
       { CUSTOMER_PROFILES_DOMAIN: DOMAIN, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url, RECORD_MAX_ATTEMPTS: '1', AUTH_TOKENS: 'observability-token-0123456789' },
       log,
     );
   });
-  after(async () => {
-    await app.stop();
-    await fake.stop();
-  });
+  after(() => app.stop());
   const auth = { authorization: 'Bearer observability-token-0123456789' };
 
   it('moves the right metrics for KNOWN, NEW, UNAVAILABLE, a cache hit, an error, a queued record and a dead letter', async () => {
@@ -144,9 +138,7 @@ describe('observability: metrics and logs of a running service', function () {
 
 describe('SIGTERM with requests in flight (the service as a process)', function () {
   this.timeout(30_000);
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: { SearchProfiles: 700 } });
-  before(() => fake.start());
-  after(() => fake.stop());
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: { SearchProfiles: 700 }, objectType: false });
 
   it('answers every request in flight, refuses new connections, and exits 0', async () => {
     const svc = await ServiceProcess.start({

@@ -3,10 +3,11 @@
 // read-your-writes on every replica.
 import { expect } from 'chai';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws, type FakeCall } from '../support/fake-aws.js';
+import type { FakeCall } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -30,8 +31,7 @@ function writtenProfile(c: FakeCall): string | undefined {
 
 describe('profile updates (service + SDK + fake + Redis)', function () {
   this.timeout(90_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: 5 });
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: 5 });
   /** the profile as the fake holds it now */
   const stored = (profileId: string) => fake.profiles().find((p) => p.ProfileId === profileId);
   let redis: RedisServer;
@@ -49,7 +49,6 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
   };
 
   before(async () => {
-    await fake.start();
     redis = await RedisServer.start();
     env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
@@ -58,7 +57,6 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       REDIS_URL: redis.url,
       RECORD_MAX_ATTEMPTS: '3',
     };
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
   beforeEach(async () => {
     fake.reset();
@@ -68,10 +66,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     await Promise.all(apps.map((a) => a.stop()));
     apps = [];
   });
-  after(async () => {
-    await fake.stop();
-    await redis.stop();
-  });
+  after(() => redis.stop());
 
   it('an update on one replica is read by a resolve on the other at once, from the cache, and is written to the profile', async () => {
     const phone = callerNumber(0);

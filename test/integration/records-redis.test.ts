@@ -2,11 +2,12 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws, type FakeProfile } from '../support/fake-aws.js';
+import type { FakeProfile } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { sample } from '../support/prometheus.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, REPO_ROOT, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -34,14 +35,12 @@ async function deadLetters(env: Record<string, string>, ...args: string[]): Prom
 
 describe('contact records on Redis (BullMQ) with the Customer Profiles fake', function () {
   this.timeout(90_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: 5 });
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: 5, objectType: OBJECT_TYPE });
   let redis: RedisServer;
   let env: Record<string, string>;
   const profiles: FakeProfile[] = [];
 
   before(async () => {
-    await fake.start();
     redis = await RedisServer.start();
     env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
@@ -50,7 +49,6 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       REDIS_URL: redis.url,
       RECORD_MAX_ATTEMPTS: '2',
     };
-    await setUpFakeDomain(fake.url, DOMAIN, OBJECT_TYPE);
   });
   beforeEach(async () => {
     fake.reset(); // keeps the object type
@@ -58,10 +56,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
     profiles.splice(0);
     for (let i = 0; i < 20; i++) profiles.push(fake.seedProfile({ PhoneNumber: callerNumber(i), FirstName: `Caller${i}` }));
   });
-  after(async () => {
-    await fake.stop();
-    await redis.stop();
-  });
+  after(() => redis.stop());
 
   describe('in-process replicas', () => {
     let apps: RunningService[] = [];

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { RedisCluster, RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -35,9 +35,8 @@ const topologies: Topology[] = [
 for (const topology of topologies) {
   describe(`shared state on ${topology.name}`, function () {
     this.timeout(60_000);
-    useTestAwsCredentials();
     const LATENCY = { CreateProfile: 100, SearchProfiles: 20 };
-    const fake = new FakeAws({ domains: [DOMAIN], latencyMs: LATENCY });
+    const fake = useFakeAws({ domains: [DOMAIN], latencyMs: LATENCY });
     let redis: { env: Record<string, string>; stop(): Promise<void> };
     let apps: RunningService[] = [];
 
@@ -51,9 +50,7 @@ for (const topology of topologies) {
       });
 
     before(async () => {
-      await fake.start();
       redis = await topology.start();
-      await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
     });
     afterEach(async () => {
       await Promise.all(apps.map((a) => a.stop()));
@@ -61,10 +58,7 @@ for (const topology of topologies) {
       fake.reset();
       fake.setLatency(LATENCY);
     });
-    after(async () => {
-      await fake.stop();
-      await redis.stop();
-    });
+    after(() => redis.stop());
 
     it('queues each contact record in the inbox, and the record threads write one object for every contact', async () => {
       apps = [await start(), await start()];
