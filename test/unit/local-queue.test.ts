@@ -77,7 +77,6 @@ class ScriptedTarget implements RecordTarget {
 }
 
 describe('LocalRecordQueue (the in-process contact-record queue)', () => {
-  const clock = useFakeClock(T0);
   let target: ScriptedTarget;
   let outcomes: Outcome[];
   let letters: DeadLetter[];
@@ -117,6 +116,8 @@ describe('LocalRecordQueue (the in-process contact-record queue)', () => {
     target.gate = undefined;
     await Promise.all(queues.map((q) => q.close()));
   });
+  // registered after the close above, so the queues close while their timers are still the fake ones
+  const clock = useFakeClock(T0);
 
   describe('writing', () => {
     it('writes a record: AddProfileKey, then PutProfileObject, once; the queue is then empty', async () => {
