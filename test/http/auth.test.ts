@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { CapturedLog, startApp, type RunningApp } from '../support/app.js';
 import { loadFixture } from '../support/fixtures.js';
 import { startService, type RunningService } from '../support/service.js';
+import { until } from '../support/until.js';
 
 const OLD_TOKEN = 'rotated-out-token-0a1b2c3d4e5f';
 const NEW_TOKEN = 'current-token-9f8e7d6c5b4a3210';
@@ -163,7 +164,7 @@ describe('bearer authentication', () => {
 
       // Act
       await post(app.url, '/v1/resolve', 'Bearer wrong-token-000000000000');
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await until('the request line', () => app.log.lines.length > before);
 
       // Assert
       const lines = app.log.lines.slice(before);
@@ -280,8 +281,10 @@ describe('admin endpoint /v1/admin/erase (configured through loadConfig and crea
   });
 
   it('after those requests, no log line holds the admin or the resolve tokens', async () => {
-    // Act
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Act: one more request; its line is logged after the lines of those before it
+    const before = log.lines.length;
+    await post(service.url, '/v1/admin/erase', `Bearer ${NEXT_TOKEN}`, { phoneNumber: '+14255550123' });
+    await until('the last request line', () => log.lines.length > before);
     const logged = log.text();
 
     // Assert

@@ -4,10 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { expect } from 'chai';
-import { FakeAws } from '../support/fake-aws.js';
 import { embeddedSeed } from '../support/fixtures.js';
 import { until } from '../support/until.js';
-import { postEvent, REPO_ROOT, setUpFakeDomain, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, REPO_ROOT, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 
 const DIR = `${REPO_ROOT}test/fixtures/aws-events/`;
 type AwsEvent = { Details: { ContactData: Record<string, unknown> & { ContactId: string; CustomerEndpoint: { Address: string } } } };
@@ -34,22 +34,18 @@ function fromAmelia(file: string): AwsEvent {
 const seed = embeddedSeed();
 
 describe('the Lambda events of AWS documentation and tools, sent to the real service', () => {
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: ['acme-contacts'] });
+  const fake = useFakeAws({ domains: ['acme-contacts'], region: 'us-west-2' });
   let embedded: RunningService;
   let aws: RunningService;
 
   before(async () => {
-    await fake.start();
     fake.seedLikeEmbedded(seed);
-    await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2');
     embedded = await startService({});
     aws = await startService({ CUSTOMER_PROFILES_DOMAIN: 'acme-contacts', AWS_REGION: 'us-west-2', AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url });
   });
   after(async () => {
     await embedded?.stop();
     await aws?.stop();
-    await fake.stop();
   });
 
   it('has an expectation for every event in the folder', () => {

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -36,8 +36,7 @@ function voice(phone: string | undefined, parameters: Record<string, string> = {
 
 describe('identify by any key, verify and enrich (service + SDK + fake + Redis)', function () {
   this.timeout(60_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN] });
+  const fake = useFakeAws({ domains: [DOMAIN] });
   let redis: RedisServer;
   let app: RunningService | undefined;
   let dir: string;
@@ -74,9 +73,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
     dir = mkdtempSync(join(tmpdir(), 'cpr-enrich-'));
     mappingFile = join(dir, 'attributes.json');
     writeFileSync(mappingFile, JSON.stringify(MAPPING));
-    await fake.start();
     redis = await RedisServer.start();
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
   beforeEach(() => {
     fake.reset();
@@ -94,7 +91,6 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
     app = undefined;
   });
   after(async () => {
-    await fake.stop();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { sample } from '../support/prometheus.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
+import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
 const KNOWN_PHONE = '+14255550187';
@@ -27,25 +27,19 @@ class Lines extends Writable {
 
 describe('observability: metrics and logs of a running service', function () {
   this.timeout(30_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN] });
+  const fake = useFakeAws({ domains: [DOMAIN] });
   const log = new Lines();
   let app: RunningService;
   const metrics = async () => (await fetch(`${app.metricsUrl}/metrics`)).text();
 
   before(async () => {
-    await fake.start();
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
     fake.seedProfile({ PhoneNumber: KNOWN_PHONE, FirstName: 'Secretname', LastName: 'Hiddenlast' });
     app = await startService(
       { CUSTOMER_PROFILES_DOMAIN: DOMAIN, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url, RECORD_MAX_ATTEMPTS: '1', AUTH_TOKENS: 'observability-token-0123456789' },
       log,
     );
   });
-  after(async () => {
-    await app.stop();
-    await fake.stop();
-  });
+  after(() => app.stop());
   const auth = { authorization: 'Bearer observability-token-0123456789' };
 
   it('moves the right metrics for KNOWN, NEW, UNAVAILABLE, a cache hit, an error, a queued record and a dead letter', async () => {
@@ -60,8 +54,12 @@ describe('observability: metrics and logs of a running service', function () {
     const unavailable = await postEvent(app.url, eventFrom('voice-e164.json', { address: FAILING_PHONE, contactId: cid() }), auth);
     const refused = await postEvent(app.url, { not: 'an event' }, auth);
     const unauthorised = await postEvent(app.url, eventFrom('voice-e164.json', { contactId: cid() }));
-    await sleep(2500); // the records are written (or dead-lettered) in the background, paced per profile
-    const after = await metrics();
+    // the records are written (or dead-lettered) in the background, paced per profile
+    let after = '';
+    await until('two records written and one dead-lettered', async () => {
+      after = await metrics();
+      return count(after, 'cpr_record_jobs_total', { outcome: 'written' }) >= 2 && count(after, 'cpr_record_dead_letters_total') >= 1;
+    });
 
     expect([known.body.customerStatus, hit.body.customerStatus, created.body.customerStatus, unavailable.body.customerStatus]).to.deep.equal(['KNOWN', 'KNOWN', 'NEW', 'UNAVAILABLE']);
     expect([refused.status, unauthorised.status]).to.deep.equal([400, 401]);
@@ -121,7 +119,7 @@ describe('observability: metrics and logs of a running service', function () {
     await postEvent(app.url, eventFrom('voice-e164.json', { address: KNOWN_PHONE.replace('+1', ''), contactId }), auth);
     const firstEmailContact = cid();
     await postEvent(app.url, eventFrom('email-channel.json', { address: EMAIL, contactId: firstEmailContact }), auth);
-    await sleep(50);
+    await until('both request lines', () => [contactId, firstEmailContact].every((id) => log.lines.some((l) => l.contactId === id && l.msg === 'request')));
 
     const line = log.lines.find((l) => l.contactId === contactId && l.msg === 'request');
     expect(line, 'the request line').to.not.equal(undefined);
@@ -140,9 +138,7 @@ describe('observability: metrics and logs of a running service', function () {
 
 describe('SIGTERM with requests in flight (the service as a process)', function () {
   this.timeout(30_000);
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: { SearchProfiles: 700 } });
-  before(() => fake.start());
-  after(() => fake.stop());
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: { SearchProfiles: 700 }, objectType: false });
 
   it('answers every request in flight, refuses new connections, and exits 0', async () => {
     const svc = await ServiceProcess.start({
@@ -156,11 +152,11 @@ describe('SIGTERM with requests in flight (the service as a process)', function 
     const inFlight = Array.from({ length: 20 }, (_, i) =>
       postEvent(svc.url, eventFrom('voice-e164.json', { address: `+1206555${String(300 + i).padStart(4, '0')}`, contactId: cid() })),
     );
-    await sleep(300); // every request has arrived and waits on SearchProfiles
+    await until('every request to wait on SearchProfiles', () => fake.callsTo('SearchProfiles').length === 20);
     const readyBefore = (await fetch(`${svc.url}/readyz`)).status;
 
     const exit = svc.stop();
-    await sleep(100);
+    await until('the service to start draining', () => svc.output().includes('"msg":"draining"'));
     const readyDuring = await fetch(`${svc.url}/readyz`).then((r) => r.status, () => 'refused' as const);
     const answers = await Promise.all(inFlight);
     const code = await exit;

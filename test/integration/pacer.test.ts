@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { Pacer } from '../../src/records/pacer.js';
+import { useFakeClock } from '../support/clock.js';
 import { useRedisServer } from '../support/redis.js';
 
 // Customer Profiles refuses two objects on one profile within a second: the pacer's slots are 1.05 s
@@ -17,6 +18,10 @@ describe('write pacing per profile (Pacer)', function () {
   for (const where of ['Redis', 'in-process'] as const) {
     describe(`with the book ${where === 'Redis' ? 'in Redis' : 'in-process (Redis failing)'}`, () => {
       const pacer = () => new Pacer({ redis: where === 'Redis' ? client : undefined, keyPrefix: `test:${where}`, connectPerSecond: 10 });
+      // The book in Redis keeps Redis' clock: there the time must really pass. The in-process book reads
+      // Date.now: a controlled clock moves it.
+      const clock = where === 'in-process' ? useFakeClock(Date.parse('2026-12-01T09:00:00Z')) : undefined;
+      const pass = (ms: number) => (clock ? clock.advance(ms, ms) : sleep(ms));
 
       it('reserves slots 1.05 s apart for one profile and none for another', async () => {
         const p = pacer();
@@ -34,7 +39,7 @@ describe('write pacing per profile (Pacer)', function () {
         expect(await p.confirmProfileObject(profile)).to.equal(0); // written now
         const wait = await p.confirmProfileObject(profile); // a job whose slot came too soon after it
         expect(wait).to.be.within(1000, 1050);
-        await sleep(wait + 5);
+        await pass(wait + 5);
         expect(await p.confirmProfileObject(profile)).to.equal(0);
         expect(await p.confirmProfileObject('d'.repeat(32))).to.equal(0); // other profiles are not held up
       });
@@ -43,9 +48,9 @@ describe('write pacing per profile (Pacer)', function () {
         const p = pacer();
         const profile = 'e'.repeat(32);
         expect(await p.confirmProfileObject(profile)).to.equal(0); // sent now
-        await sleep(400); // ... and back 400 ms later
+        await pass(400); // ... and back 400 ms later
         await p.settleProfileObject(profile);
-        await sleep(700); // past the gap from the send, not from the return
+        await pass(700); // past the gap from the send, not from the return
         const wait = await p.confirmProfileObject(profile);
         expect(wait).to.be.within(300, 360);
       });

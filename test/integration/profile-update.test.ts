@@ -2,12 +2,12 @@
 // real SDK against the Customer Profiles fake, and a real Redis: durable, paced with the records,
 // read-your-writes on every replica.
 import { expect } from 'chai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws, type FakeCall } from '../support/fake-aws.js';
+import type { FakeCall } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -31,8 +31,7 @@ function writtenProfile(c: FakeCall): string | undefined {
 
 describe('profile updates (service + SDK + fake + Redis)', function () {
   this.timeout(90_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: 5 });
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: 5 });
   /** the profile as the fake holds it now */
   const stored = (profileId: string) => fake.profiles().find((p) => p.ProfileId === profileId);
   let redis: RedisServer;
@@ -50,7 +49,6 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
   };
 
   before(async () => {
-    await fake.start();
     redis = await RedisServer.start();
     env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
@@ -59,7 +57,6 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       REDIS_URL: redis.url,
       RECORD_MAX_ATTEMPTS: '3',
     };
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
   beforeEach(async () => {
     fake.reset();
@@ -69,10 +66,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     await Promise.all(apps.map((a) => a.stop()));
     apps = [];
   });
-  after(async () => {
-    await fake.stop();
-    await redis.stop();
-  });
+  after(() => redis.stop());
 
   it('an update on one replica is read by a resolve on the other at once, from the cache, and is written to the profile', async () => {
     const phone = callerNumber(0);
@@ -106,7 +100,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     const [first, retry] = [await post(app, event), await post(app, event)];
     expect(retry).to.deep.equal(first);
     await until('the update written', () => fake.callsTo('UpdateProfile').some((c) => c.status === 200));
-    await sleep(1500);
+    // every job queued is done: a second write of the update would have been made by now
+    await until('the queue to be empty', async () => (await app.service.records.depth()) === 0);
     expect(fake.callsTo('UpdateProfile').filter((c) => c.status === 200), 'written once').to.have.length(1);
 
     const depth = await app.service.records.depth();
@@ -116,8 +111,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     expect(error.code).to.equal('INVALID_EVENT');
     expect(error.message).to.include('profile.Nickname');
     expect(JSON.stringify(bad.body), 'the value is not echoed').not.to.include('Jones');
-    await sleep(300);
     expect(await app.service.records.depth()).to.equal(depth);
+    await until('the queue to be empty', async () => (await app.service.records.depth()) === 0);
     expect(fake.callsTo('UpdateProfile')).to.have.length(1);
 
     const stranger = await post(app, updateEvent(callerNumber(2), contactId(), { 'profile.LastName': 'Nobody' }));
@@ -207,7 +202,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
     const update = eventFrom('voice-e164.json', { address: callerNumber(16), contactId: id, parameters: { accountNumber: 'ACME-4242', operation: 'update', 'profile.MobilePhoneNumber': callerNumber(16) } });
     expect(await post(app, update)).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
-    await sleep(300);
+    // every job queued is done: an update queued by mistake would have been written by now
+    await until('the queue to be empty', async () => (await app.service.records.depth()) === 0);
     expect(fake.callsTo('UpdateProfile')).to.have.length(0);
     expect(stored(stranger.ProfileId)).not.to.have.property('MobilePhoneNumber');
   });

@@ -237,8 +237,9 @@ describe('contact-record inbox (Redis)', function () {
       expect(await direct.move()).to.equal(1);
       expect(await q.enqueue(record(2))).to.equal('QUEUED');
       expect(await check.llen(INBOX), 'the second is still in the inbox').to.equal(1);
-      // while Redis does not answer in time, the fallback holds both; once it does, it lets them go
-      await sleep(1000);
+      // while Redis does not answer in time, the fallback holds both; once it does, it lets them go.
+      // The point: time passes (past the fallback's next question, 500 ms after its first) and both are still held.
+      await sleep(600);
       expect(await fallback.depth(), 'held while Redis cannot say').to.equal(2);
       proxy.delayReplies(0);
       await until('the fallback to decide', async () => (await fallback.depth()) === 0, 10_000);

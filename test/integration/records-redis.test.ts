@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws, type FakeProfile } from '../support/fake-aws.js';
+import type { FakeProfile } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
+import { sample } from '../support/prometheus.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, REPO_ROOT, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
+import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
 const OBJECT_TYPE = 'ResolvedContact';
@@ -15,14 +17,6 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'AKIDTESTFAKE', AWS_SECRET_ACCESS_KEY: 
 let seq = 0;
 const contactId = () => `22222222-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
 const callerNumber = (i: number) => `+1206555${String(200 + i).padStart(4, '0')}`;
-
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 
 /** Runs `npm run dead-letters -- ...` as an operator would (the CLI through tsx). */
@@ -41,14 +35,12 @@ async function deadLetters(env: Record<string, string>, ...args: string[]): Prom
 
 describe('contact records on Redis (BullMQ) with the Customer Profiles fake', function () {
   this.timeout(90_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: 5 });
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: 5, objectType: OBJECT_TYPE });
   let redis: RedisServer;
   let env: Record<string, string>;
   const profiles: FakeProfile[] = [];
 
   before(async () => {
-    await fake.start();
     redis = await RedisServer.start();
     env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
@@ -57,7 +49,6 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       REDIS_URL: redis.url,
       RECORD_MAX_ATTEMPTS: '2',
     };
-    await setUpFakeDomain(fake.url, DOMAIN, OBJECT_TYPE);
   });
   beforeEach(async () => {
     fake.reset(); // keeps the object type
@@ -65,10 +56,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
     profiles.splice(0);
     for (let i = 0; i < 20; i++) profiles.push(fake.seedProfile({ PhoneNumber: callerNumber(i), FirstName: `Caller${i}` }));
   });
-  after(async () => {
-    await fake.stop();
-    await redis.stop();
-  });
+  after(() => redis.stop());
 
   describe('in-process replicas', () => {
     let apps: RunningService[] = [];
@@ -86,8 +74,9 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       await Promise.all(events.map((e, i) => postEvent(apps[(i + 1) % 2]!.url, e)));
       const id0 = (events[0]!.Details as { ContactData: { ContactId: string } }).ContactData.ContactId;
       const again = await apps[0]!.service.records.enqueue({ ...recordOf(first[0]!.body, id0) });
-      await until('20 records', () => fake.objects(OBJECT_TYPE).length >= 20);
-      await sleep(1500); // anything written twice would show by now
+      await until('20 records', () => fake.objects(OBJECT_TYPE).length >= 20, 20_000);
+      // every job is done on both replicas: anything written twice would show by now
+      await until('the queues to be empty', async () => (await Promise.all(apps.map((a) => a.service.records.depth()))).every((d) => d === 0));
 
       expect(first.every((r) => r.body.contactRecordStatus === 'QUEUED')).to.equal(true);
       expect(again).to.equal('QUEUED');
@@ -113,7 +102,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       const phone = callerNumber(0);
 
       await Promise.all([0, 1, 2, 3].map((i) => postEvent(apps[i % 2]!.url, eventFrom('voice-e164.json', { address: phone, contactId: contactId() }))));
-      await until('4 records', () => fake.objects(OBJECT_TYPE).length >= 4);
+      await until('4 records', () => fake.objects(OBJECT_TYPE).length >= 4, 20_000);
 
       const writes = fake.callsTo('PutProfileObject').filter((c) => c.status === 200).map((c) => c.at).sort((a, b) => a - b);
       const gaps = writes.slice(1).map((t, i) => t - writes[i]!);
@@ -133,7 +122,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       const contacts = profiles.map((_, i) => eventFrom('voice-e164.json', { address: callerNumber(i), contactId: contactId() }));
       const answers = await Promise.all(contacts.map((e) => postEvent(a.url, e)));
       expect(answers.every((r) => r.body.contactRecordStatus === 'QUEUED')).to.equal(true);
-      await until('A to be mid-write', () => fake.callsTo('PutProfileObject').length >= 3);
+      await until('A to be mid-write', () => fake.callsTo('PutProfileObject').length >= 3, 20_000);
       const inFlight = fake.callsTo('PutProfileObject').length;
 
       await a.kill();
@@ -141,7 +130,8 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       fake.hang(false);
       b = await ServiceProcess.start(processEnv);
       await until('all 20 records', () => fake.objects(OBJECT_TYPE).length >= 20, 30_000);
-      await sleep(1500);
+      // every job is done, those A held included (B runs them again once their lock expires)
+      await until('the queue to be empty', async () => sample(await (await fetch(`${b!.metricsUrl}/metrics`)).text(), 'cpr_record_queue_depth') === 0, 20_000);
 
       const writes = fake.recordWritesByContact();
       const writtenTwice = [...writes.values()].filter((n) => n > 1).length;
@@ -161,8 +151,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
       fake.fail({ status: 403, errorType: 'AccessDeniedException', operations: ['PutProfileObject'], times: 3 });
       const ids = [0, 1, 2].map(() => contactId());
       await Promise.all(ids.map((id, i) => postEvent(app.url, eventFrom('voice-e164.json', { address: callerNumber(i), contactId: id }))));
-      await until('3 dead letters', () => fake.callsTo('PutProfileObject').length >= 3);
-      await sleep(300);
+      await until('3 dead letters', async () => (await app.service.records.deadLetters.count()) === 3, 20_000);
 
       const cli = { ...env, ...CREDENTIALS };
       const listed = await deadLetters(cli, 'list');
@@ -174,7 +163,7 @@ describe('contact records on Redis (BullMQ) with the Customer Profiles fake', fu
 
       const replayed = await deadLetters(cli, 'replay', ids[0]!);
       expect(replayed.out).to.contain('replayed 1 dead letter(s)');
-      await until('the replayed record', () => fake.objects(OBJECT_TYPE).length === 1);
+      await until('the replayed record', () => fake.objects(OBJECT_TYPE).length === 1, 20_000);
       expect(fake.objects(OBJECT_TYPE)[0]!.object.ContactId).to.equal(ids[0]);
 
       const purged = await deadLetters(cli, 'purge', '--all');

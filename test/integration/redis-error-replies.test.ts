@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
 import { DelayingProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
-import { postEvent, setUpFakeDomain, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 
 // Redis that answers, but with an error (src/redis/client.ts, isErrorReply), against one that does not answer
 // at all: two replicas of the real composition share one real redis-server; AWS is the real SDK against the fake.
@@ -22,8 +22,7 @@ const contactIdOf = (event: Record<string, unknown>) => (event as { Details: { C
 
 describe('Redis that answers with an error is not a lost reply', function () {
   this.timeout(90_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: { CreateProfile: 50, SearchProfiles: 10, '*': 5 } });
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: { CreateProfile: 50, SearchProfiles: 10, '*': 5 } });
   let redis: RedisServer;
   let admin: Redis;
   let a: RunningService;
@@ -42,11 +41,9 @@ describe('Redis that answers with an error is not a lost reply', function () {
   }
 
   before(async () => {
-    await fake.start();
     // no wait before a replica's first sync (the failover below)
     redis = await RedisServer.start({ args: ['--maxmemory-policy', 'noeviction', '--repl-diskless-sync-delay', '0'] });
     admin = redis.client({ maxRetriesPerRequest: 0 });
-    await setUpFakeDomain(fake.url, DOMAIN);
     const env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
@@ -66,7 +63,6 @@ describe('Redis that answers with an error is not a lost reply', function () {
   after(async () => {
     await Promise.all([a.stop(), b.stop()]);
     admin.disconnect();
-    await fake.stop();
     await redis.stop();
   });
 

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { RedisServer } from '../support/redis.js';
 import { DelayingProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 
 const DOMAIN = 'acme-contacts';
 let seq = 0;
@@ -14,18 +14,13 @@ const voiceEvent = (phone: string) =>
 
 describe('shared state when things fail', function () {
   this.timeout(90_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN], latencyMs: { CreateProfile: 50, SearchProfiles: 10 } });
+  const fake = useFakeAws({ domains: [DOMAIN], latencyMs: { CreateProfile: 50, SearchProfiles: 10 }, objectType: false });
   let redis: RedisServer;
   before(async () => {
-    await fake.start();
     redis = await RedisServer.start();
   });
   afterEach(() => fake.reset());
-  after(async () => {
-    await fake.stop();
-    await redis.stop();
-  });
+  after(() => redis.stop());
 
   describe("a replica whose creation-lock command runs in Redis but whose reply comes after REDIS_COMMAND_TIMEOUT_MS", () => {
     let proxy: DelayingProxy;

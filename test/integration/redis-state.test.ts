@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { RedisCluster, RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -35,9 +35,8 @@ const topologies: Topology[] = [
 for (const topology of topologies) {
   describe(`shared state on ${topology.name}`, function () {
     this.timeout(60_000);
-    useTestAwsCredentials();
     const LATENCY = { CreateProfile: 100, SearchProfiles: 20 };
-    const fake = new FakeAws({ domains: [DOMAIN], latencyMs: LATENCY });
+    const fake = useFakeAws({ domains: [DOMAIN], latencyMs: LATENCY });
     let redis: { env: Record<string, string>; stop(): Promise<void> };
     let apps: RunningService[] = [];
 
@@ -51,9 +50,7 @@ for (const topology of topologies) {
       });
 
     before(async () => {
-      await fake.start();
       redis = await topology.start();
-      await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
     });
     afterEach(async () => {
       await Promise.all(apps.map((a) => a.stop()));
@@ -61,10 +58,7 @@ for (const topology of topologies) {
       fake.reset();
       fake.setLatency(LATENCY);
     });
-    after(async () => {
-      await fake.stop();
-      await redis.stop();
-    });
+    after(() => redis.stop());
 
     it('queues each contact record in the inbox, and the record threads write one object for every contact', async () => {
       apps = [await start(), await start()];
@@ -74,8 +68,7 @@ for (const topology of topologies) {
       for (const a of answers) expect(a.body).to.include({ customerStatus: 'KNOWN', contactRecordStatus: 'QUEUED' });
 
       // two contacts a profile: the second waits its turn on the profile (a second)
-      const end = Date.now() + 15_000;
-      while (fake.objects('ResolvedContact').length < answers.length && Date.now() < end) await sleep(50);
+      await until('every record written', () => fake.objects('ResolvedContact').length >= answers.length, 15_000);
       const written = fake.objects('ResolvedContact').map((o) => String(o.object.ContactId));
       expect(written).to.have.length(answers.length);
       expect(new Set(written).size).to.equal(answers.length);
@@ -101,7 +94,7 @@ for (const topology of topologies) {
       fake.seedProfile({ PhoneNumber: phone });
 
       await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
-      await sleep(1100);
+      await sleep(1100); // the point: the entry's one second passes
       await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
 
       expect(fake.callsTo('SearchProfiles')).to.have.length(2);
@@ -112,7 +105,7 @@ for (const topology of topologies) {
       const phone = nextNumber();
       fake.seedProfile({ PhoneNumber: phone, FirstName: 'Stale' });
       const fresh = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
-      await sleep(1100);
+      await sleep(1100); // the point: the entry's one second passes
 
       fake.fail({ status: 500, errorType: 'InternalServerException' });
       const onError = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
@@ -187,7 +180,7 @@ for (const topology of topologies) {
 
       const pending = Promise.all(Array.from({ length: 10 }, (_, i) => postEvent(apps[i % 2]!.url, voiceEvent(phone, nextContact()))));
       await until('the first CreateProfile', () => fake.callsTo('CreateProfile').length >= 1, 20_000);
-      await sleep(1500); // five lifetimes of the lock, had it not been renewed
+      await sleep(1000); // the point: three lifetimes of the lock pass, had it not been renewed
       fake.hang(false);
       const answers = await pending;
 

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RedisServer, freePort, useRedisCluster, useRedisServer } from '../support/redis.js';
+import { until } from '../support/until.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -18,12 +19,10 @@ function isAlive(pid: number): boolean {
 }
 
 async function waitUntilGone(pid: number, timeoutMs = 3_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
+  return until(`pid ${pid} to be gone`, () => !isAlive(pid), timeoutMs).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The promise's rejection; fails if it resolves or takes longer than `timeoutMs`. */

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { embeddedSeed, fixtureNames, loadFixture } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import type { FakeAws } from '../support/fake-aws.js';
+import { postEvent, REPO_ROOT, startService, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
+import { until } from '../support/until.js';
 
 // The order of the README's table: later contacts meet profiles created by earlier ones, and the
 // AWS calls each one makes on the hot path (the second and third contacts of +14255550123 are
@@ -54,13 +55,12 @@ async function runSequence(service: RunningService, fake?: FakeAws): Promise<Arr
 }
 
 describe('the fixture events end to end: embedded store and the real SDK against the Customer Profiles fake', () => {
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: ['acme-contacts'] });
+  // the domain is set up below, where the test checks that a second set-up changes nothing
+  const fake = useFakeAws({ domains: ['acme-contacts'], objectType: false });
   let embedded: RunningService;
   let aws: RunningService;
 
   before(async () => {
-    await fake.start();
     fake.seedLikeEmbedded(seed);
     expect(await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2')).to.equal('created');
     expect(await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2')).to.equal('unchanged');
@@ -74,7 +74,6 @@ describe('the fixture events end to end: embedded store and the real SDK against
   after(async () => {
     await embedded?.stop();
     await aws?.stop();
-    await fake.stop();
   });
 
   it('covers every sample event', () => {
@@ -133,13 +132,10 @@ describe('the fixture events end to end: embedded store and the real SDK against
 });
 
 describe('contact records of the fixture events, through the real SDK against the fake', () => {
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: ['acme-contacts'] });
+  const fake = useFakeAws({ domains: ['acme-contacts'], region: 'us-west-2' });
   let aws: RunningService;
   before(async () => {
-    await fake.start();
     fake.seedLikeEmbedded(seed);
-    await setUpFakeDomain(fake.url, 'acme-contacts', 'ResolvedContact', 'us-west-2');
     aws = await startService({
       CUSTOMER_PROFILES_DOMAIN: 'acme-contacts',
       AWS_REGION: 'us-west-2',
@@ -147,10 +143,7 @@ describe('contact records of the fixture events, through the real SDK against th
       RECORD_CONTACT_ATTRIBUTES: 'customerName',
     });
   });
-  after(async () => {
-    await aws?.stop();
-    await fake.stop();
-  });
+  after(() => aws?.stop());
 
   it('puts one record on the resolved profile for every contact with a profile, and a _ctrContactId key', async function () {
     this.timeout(15_000);
@@ -159,8 +152,7 @@ describe('contact records of the fixture events, through the real SDK against th
     const withProfile = [...answers].filter(([, a]) => a.profileId !== '');
     for (const [, a] of answers) expect(a.contactRecordStatus).to.equal(a.profileId ? 'QUEUED' : 'SKIPPED');
 
-    const end = Date.now() + 10_000;
-    while (fake.objects('ResolvedContact').length < withProfile.length && Date.now() < end) await sleep(50);
+    await until('every record written', () => fake.objects('ResolvedContact').length >= withProfile.length, 10_000);
 
     const objects = fake.objects('ResolvedContact');
     expect(objects).to.have.length(withProfile.length);

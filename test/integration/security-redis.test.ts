@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { eventFrom } from '../support/fixtures.js';
-import { FakeAws } from '../support/fake-aws.js';
 import { RedisServer } from '../support/redis.js';
-import { postEvent, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
+import { postEvent, startService, type RunningService } from '../support/service.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-contacts';
@@ -50,8 +50,7 @@ async function dump(redis: Redis): Promise<Map<string, string>> {
 
 describe('personal data in Redis', function () {
   this.timeout(60_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN] });
+  const fake = useFakeAws({ domains: [DOMAIN] });
   let redis: RedisServer;
   let client: Redis;
   let app: RunningService;
@@ -62,10 +61,8 @@ describe('personal data in Redis', function () {
       : eventFrom('voice-e164.json', { address: c.phone!, contactId: `44444444-0000-4000-8000-${String(++seq).padStart(12, '0')}` });
 
   before(async () => {
-    await fake.start();
     redis = await RedisServer.start();
     client = redis.client();
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
   });
   beforeEach(async () => {
     await redis.flush();
@@ -84,7 +81,6 @@ describe('personal data in Redis', function () {
   afterEach(() => app.stop());
   after(async () => {
     client.disconnect();
-    await fake.stop();
     await redis.stop();
   });
 

@@ -12,6 +12,7 @@ import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { CapturedLog, startApp, TEST_TOKENS, type RunningApp } from '../support/app.js';
 import { fixtureNames, loadFixture } from '../support/fixtures.js';
+import { until } from '../support/until.js';
 
 const HTTP_RUNS = 600;
 
@@ -342,7 +343,7 @@ describe('POST /v1/resolve over HTTP (property-based)', function () {
 
   it('after those requests, no log line holds any phone number or e-mail address that was sent, in clear', async () => {
     // the request log line is written when the response has gone; let the last one land
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until('one log line per request', () => app.log.lines.length >= requests);
     expect(requests, 'requests sent by the previous test').to.be.at.least(HTTP_RUNS);
     expect(sent.length, 'identities generated').to.be.above(HTTP_RUNS / 4);
     expect(app.log.lines.length, 'one log line per request').to.be.at.least(requests);
