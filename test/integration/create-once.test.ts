@@ -7,8 +7,8 @@ import type { Redis } from 'ioredis';
 import { LocalCreateOnce, RedisCreateOnce } from '../../src/cache/create-once.js';
 import { StateKeys } from '../../src/cache/keys.js';
 import { MemoryProfileCache, RedisProfileCache, type CachedLookup } from '../../src/cache/profile-cache.js';
-import { RedisHealth } from '../../src/cache/redis.js';
-import { Sealer } from '../../src/cache/seal.js';
+import { RedisHealth } from '../../src/redis/client.js';
+import { Sealer } from '../../src/redis/seal.js';
 import type { ProfileSummary } from '../../src/domain/answer.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { useRedisServer } from '../support/redis.js';
@@ -60,7 +60,7 @@ describe('LocalCreateOnce (no Redis)', () => {
 
 describe('RedisCreateOnce (the fleet-wide creation lock, real Redis)', () => {
   const server = useRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
-  const keys = new StateKeys('cpr', 'acme-contacts', 'a-test-identity-hash-secret', []);
+  const keys = new StateKeys('cpr:acme-contacts', 'a-test-identity-hash-secret', []);
   const sealer = new Sealer([{ id: 'k1', key: Buffer.alloc(32, 5) }]);
   const TAG = 'tag-of-amelia';
   const LOCK = keys.createLock(TAG);
