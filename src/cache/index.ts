@@ -1,5 +1,7 @@
-import type { AttributeMapping } from '../domain/mapping.js';
+import { enrichmentCalls, type AttributeMapping } from '../domain/mapping.js';
 import type { Logger } from '../ops/logger.js';
+import { recordQueuePrefix } from '../records/redis-queue.js';
+import { ContactHit, type HitPlan, type HitWrites } from './contact-hit.js';
 import { LocalCreateOnce, RedisCreateOnce, type CreateOnce } from './create-once.js';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { StateKeys } from './keys.js';
@@ -55,8 +57,9 @@ export interface SharedState {
   /**
    * What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the
    * caller's cached lookup. `identity`: the contact's (the one the tag names), for a kept answer stored by reference.
+   * `plan`: on a single Redis, a fresh cache hit's writes are made with the reads (ContactReads.written).
    */
-  readContact: (tag: string, variant: string, contactId: string, identity: Identity | undefined) => Promise<ContactReads>;
+  readContact: (tag: string, variant: string, contactId: string, identity: Identity | undefined, plan?: HitPlan) => Promise<ContactReads>;
 }
 
 export interface ContactReads {
@@ -64,6 +67,8 @@ export interface ContactReads {
   cached: CachedLookup | undefined;
   /** with Redis: the cached lookup's value as read (sealed), to keep the answer by reference (IdempotencyStore.put) */
   sealedLookup?: string | undefined;
+  /** the writes a fresh cache hit needs were made with the reads (a single Redis, given a plan) */
+  written?: HitWrites | undefined;
 }
 
 export function createSharedState(o: SharedStateOptions): SharedState {
@@ -87,11 +92,26 @@ export function createSharedState(o: SharedStateOptions): SharedState {
   const cache = new RedisProfileCache(o.redis, keys, health, o.cacheKeepMs, sealer);
   const idempotency = new RedisIdempotencyStore(o.redis, keys, health, o.idempotencyTtlMs, sealer, cache, o.mapping);
   const redis = o.redis;
-  // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
-  const readContact = (tag: string, variant: string, contactId: string, identity: Identity | undefined): Promise<ContactReads> =>
+  // a single Redis: the reads and a fresh hit's writes in one script (contact-hit.ts)
+  const hit = redis.isCluster
+    ? undefined
+    : new ContactHit({
+        redis,
+        keys,
+        cache,
+        idempotency,
+        sealer,
+        queuePrefix: recordQueuePrefix({ redisKeyPrefix: o.keyPrefix, domain: o.domain }),
+        repeatWindowMs: o.repeatWindowMs,
+        idempotencyTtlMs: o.idempotencyTtlMs,
+        sources: enrichmentCalls(o.mapping).length,
+      });
+  // else one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
+  const readContact = (tag: string, variant: string, contactId: string, identity: Identity | undefined, plan?: HitPlan): Promise<ContactReads> =>
     health.safely<ContactReads>(
       'contact.read',
       async () => {
+        if (plan && hit) return hit.read(tag, variant, contactId, identity, plan);
         const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId, variant), keys.profileCache(tag, variant));
         const cached = lookup ? cache.open(tag, lookup, variant) : undefined;
         return {
