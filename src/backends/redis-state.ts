@@ -4,6 +4,7 @@
 import { RedisCallBudget } from '../cache/budget.js';
 import { RedisCreateOnce } from '../cache/create-once.js';
 import { RedisIdempotencyStore } from '../cache/idempotency.js';
+import { ContactHit } from '../cache/contact-hit.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import { StateKeys } from '../cache/keys.js';
 import { RedisPendingUpdates } from '../cache/pending-updates.js';
@@ -12,6 +13,7 @@ import { RedisRecentContacts } from '../cache/recent-contacts.js';
 import type { Config } from '../config/index.js';
 import type { Eraser, ErasureReport } from '../contact/erase.js';
 import type { CallerKeys } from '../domain/keys.js';
+import { enrichmentCalls } from '../domain/mapping.js';
 import type { Logger } from '../ops/logger.js';
 import { LocalRecordQueue } from '../records/local-queue.js';
 import type { QueueHooks } from '../records/queue.js';
@@ -33,6 +35,21 @@ export function redisState({ config, logger, metrics, profiles }: StateOptions):
   const cache = new RedisProfileCache(redis, keys, health, cacheKeepMs(config), sealer);
   const idempotency = new RedisIdempotencyStore(redis, keys, health, config.idempotencyTtlMs, sealer, cache, config.attributeMapping);
   const pendingUpdates = new RedisPendingUpdates(redis, keys, health, sealer);
+  // a single Redis: a contact's reads and a fresh cache hit's writes in one script (cache/contact-hit.ts);
+  // on a cluster the keys are in three slots: the MGET, then the writes side by side
+  const hit = redis.isCluster
+    ? undefined
+    : new ContactHit({
+        redis,
+        keys,
+        cache,
+        idempotency,
+        sealer,
+        queuePrefix: recordQueuePrefix(config.keyNamespace),
+        repeatWindowMs: config.repeatWindowMs,
+        idempotencyTtlMs: config.idempotencyTtlMs,
+        sources: enrichmentCalls(config.attributeMapping).length,
+      });
   const shared: SharedState = {
     keys,
     cache,
@@ -41,11 +58,12 @@ export function redisState({ config, logger, metrics, profiles }: StateOptions):
     recentContacts: new RedisRecentContacts(redis, keys, health, config.repeatWindowMs),
     createOnce: new RedisCreateOnce(redis, keys, cache, health, config.createLockTtlMs, (seconds) => metrics.lockWaits.observe(seconds)),
     budget: new RedisCallBudget(redis, keys, health, config.enrichmentCallsPerSecond),
-    // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
-    readContact: (tag, variant, contactId, identity) =>
+    readContact: (tag, variant, contactId, identity, plan) =>
       health.safely<ContactReads>(
         'contact.read',
         async () => {
+          if (plan && hit) return hit.read(tag, variant, contactId, identity, plan);
+          // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
           const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId, variant), keys.profileCache(tag, variant));
           const cached = lookup ? cache.open(tag, lookup, variant) : undefined;
           return {

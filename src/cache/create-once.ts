@@ -62,10 +62,12 @@ local cached = redis.call('GET', KEYS[2]) or ''
 local previous = redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3], 'GET')
 return {1, cached, (previous and previous ~= ARGV[1]) and 1 or 0}
 `);
-// FINISH (KEYS lock, cache, attempt; ARGV token, sealed lookup or '', cacheKeepMs): the created profile
-// goes into the cache and the attempt marker goes, before the lock is released, in one step, so a
-// waiter that finds the lock free finds the profile too. With no lookup (the attempt failed) only the
-// lock is released: the marker stays for the next creator.
+// FINISH (KEYS lock, cache, attempt, the lookup's head; ARGV token, sealed lookup or '', cacheKeepMs, head
+// or ''): the created profile goes into the cache and the attempt marker goes, before the lock is
+// released, in one step, so a waiter that finds the lock free finds the profile too. With no lookup (the
+// attempt failed) only the lock is released: the marker stays for the next creator. The head goes with
+// the lookup (contact-hit.ts); with none given (an entry put back unchanged, or a cluster) it is kept as
+// long as the lookup.
 //
 // A full Redis (noeviction) refuses the entry but still takes the DELs: the lock is released all the same,
 // and the marker stays, so a waiter that finds neither lock nor profile searches again before creating
@@ -73,7 +75,10 @@ return {1, cached, (previous and previous ~= ARGV[1]) and 1 or 0}
 const FINISH = new RedisScript(`
 if ARGV[2] ~= '' then
   local cached = redis.pcall('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  if not cached.err then redis.call('DEL', KEYS[3]) end
+  if not cached.err then
+    redis.call('DEL', KEYS[3])
+    if ARGV[4] ~= '' then redis.pcall('SET', KEYS[4], ARGV[4], 'PX', ARGV[3]) else redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
+  end
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -102,7 +107,7 @@ export class RedisCreateOnce implements CreateOnce {
   ) {}
 
   async run(tag: string, signal: AbortSignal, matchedBy: readonly string[], create: (previous: boolean) => Promise<ProfileSummary>): Promise<ProfileSummary> {
-    const keys = [this.keys.createLock(tag), this.keys.profileCache(tag), this.keys.createAttempt(tag)];
+    const keys = [this.keys.createLock(tag), this.keys.profileCache(tag), this.keys.createAttempt(tag), this.keys.lookupHead(tag)];
     const token = randomBytes(12).toString('base64url');
     const started = performance.now();
     let waited = false;
@@ -156,8 +161,8 @@ export class RedisCreateOnce implements CreateOnce {
   }
 
   /** Releases the lock if this token holds it; not awaited, a failure counted by `safely`. */
-  private release(keys: string[], token: string, sealed = ''): void {
-    void this.health.safely('lock.release', () => FINISH.run(this.redis, keys, [token, sealed, Math.max(1, this.cache.keepMs)]), 0);
+  private release(keys: string[], token: string, sealed = '', head = ''): void {
+    void this.health.safely('lock.release', () => FINISH.run(this.redis, keys, [token, sealed, Math.max(1, this.cache.keepMs), head]), 0);
   }
 
   private async createHoldingLock(
@@ -171,7 +176,7 @@ export class RedisCreateOnce implements CreateOnce {
   ): Promise<ProfileSummary> {
     // Not awaited: the answer need not wait for Redis to take the profile in. The commands after it on
     // this connection (the contact's own) are answered after it, and a failure is counted by `safely`.
-    const finish = (sealed: string) => this.release(keys, token, sealed);
+    const finish = (sealed: string, head = '') => this.release(keys, token, sealed, head);
     const winner = cached ? this.cache.open(tag, cached) : undefined;
     if (winner?.summary) {
       // the profile was created between our search and our lock: its entry goes back unchanged (its
@@ -196,7 +201,9 @@ export class RedisCreateOnce implements CreateOnce {
     } finally {
       clearInterval(renewal);
     }
-    finish(this.cache.seal(tag, createdEntry(summary, matchedBy)));
+    const entry = createdEntry(summary, matchedBy);
+    const sealed = this.cache.seal(tag, entry);
+    finish(sealed, this.cache.head(entry, sealed));
     void this.health.safely('cache.index', () => this.cache.index(summary.profileId, tag), undefined);
     return summary;
   }

@@ -1,6 +1,7 @@
 import type { Answer } from '../domain/answer.js';
 import type { Identity } from '../domain/identity.js';
 import type { CallBudget } from './budget.js';
+import type { HitPlan, HitWrites } from './contact-hit.js';
 import type { CreateOnce } from './create-once.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { StateKeys } from './keys.js';
@@ -25,8 +26,9 @@ export interface SharedState {
   /**
    * What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the
    * caller's cached lookup. `identity`: the contact's (the one the tag names), for a kept answer stored by reference.
+   * `plan`: on a single Redis, a fresh cache hit's writes are made with the reads (ContactReads.written).
    */
-  readContact: (tag: string, variant: string, contactId: string, identity: Identity | undefined) => Promise<ContactReads>;
+  readContact: (tag: string, variant: string, contactId: string, identity: Identity | undefined, plan?: HitPlan) => Promise<ContactReads>;
 }
 
 export interface ContactReads {
@@ -34,4 +36,6 @@ export interface ContactReads {
   cached: CachedLookup | undefined;
   /** with Redis: the cached lookup's value as read (sealed), to keep the answer by reference (IdempotencyStore.put) */
   sealedLookup?: string | undefined;
+  /** the writes a fresh cache hit needs were made with the reads (a single Redis, given a plan) */
+  written?: HitWrites | undefined;
 }

@@ -73,6 +73,13 @@ export class StateKeys {
   profileCache(tag: string, variant = ''): string {
     return `${this.base}:{${tag}}:profile:${this.cacheVersion}${variant === '' ? '' : `:${variant}`}`;
   }
+  /**
+   * The clear head of a cached lookup (see contact-hit.ts): what a cache hit's script decides by, nothing
+   * personal; written beside the lookup on a single Redis only.
+   */
+  lookupHead(tag: string, variant = ''): string {
+    return `${this.base}:{${tag}}:head:${this.cacheVersion}${variant === '' ? '' : `:${variant}`}`;
+  }
   createLock(tag: string): string {
     return `${this.base}:{${tag}}:lock`;
   }

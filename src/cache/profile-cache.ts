@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ProfileSummary, Verification } from '../domain/answer.js';
+import { lookupHead } from './contact-hit.js';
 import type { StateKeys } from './keys.js';
 import type { RedisClient, RedisHealth } from '../redis/client.js';
 import type { Sealer } from '../redis/seal.js';
@@ -83,6 +84,8 @@ const OPENED_MAX_AGE_MS = 60_000;
 
 export class RedisProfileCache implements ProfileCache {
   private readonly opened = new Map<string, { aad: string; lookup: CachedLookup; until: number }>();
+  /** a lookup's clear head goes beside it (contact-hit.ts): on a single Redis, where a cache hit's script reads it */
+  private readonly heads: boolean;
 
   constructor(
     private readonly redis: RedisClient,
@@ -93,7 +96,9 @@ export class RedisProfileCache implements ProfileCache {
     private readonly sealer: Sealer,
     /** epoch ms; tests move time */
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.heads = !redis.isCluster;
+  }
 
   get(tag: string, variant = ''): Promise<CachedLookup | undefined> {
     return this.health.safely(
@@ -112,10 +117,7 @@ export class RedisProfileCache implements ProfileCache {
       async () => {
         const profileId = lookup.summary?.profileId;
         // both sent at once (two slots on a cluster: the caller's and the profile's)
-        await Promise.all([
-          this.redis.set(this.keys.profileCache(tag, variant), this.seal(tag, lookup, variant), 'PX', Math.max(1, this.keepMs)),
-          profileId ? this.index(profileId, tag, variant) : undefined,
-        ]);
+        await Promise.all([this.write(tag, lookup, variant), profileId ? this.index(profileId, tag, variant) : undefined]);
       },
       undefined,
     );
@@ -147,7 +149,7 @@ export class RedisProfileCache implements ProfileCache {
             const raw = await this.redis.get(key);
             const lookup = raw ? this.open(tag, raw, variant) : undefined;
             if (lookup?.summary?.profileId !== profileId) return void gone.push(member);
-            await this.redis.set(key, this.seal(tag, change(lookup), variant), 'PX', Math.max(1, this.keepMs));
+            await this.write(tag, change(lookup), variant);
             refreshed++;
           }),
         );
@@ -162,7 +164,7 @@ export class RedisProfileCache implements ProfileCache {
     return this.health.safely(
       'cache.delete',
       async () => {
-        await this.redis.del(this.keys.profileCache(tag, variant));
+        await this.redis.del(this.keys.profileCache(tag, variant), this.keys.lookupHead(tag, variant));
       },
       undefined,
     );
@@ -171,6 +173,25 @@ export class RedisProfileCache implements ProfileCache {
   /** The entry as stored (sealed, bound to its key), for scripts that write it with other keys. */
   seal(tag: string, lookup: CachedLookup, variant = ''): string {
     return this.sealer.seal(lookup, this.keys.profileCache(tag, variant));
+  }
+
+  /** The clear head of the entry sealed as `sealed`, written beside it (StateKeys.lookupHead); '' on a cluster, where none is. */
+  head(lookup: CachedLookup, sealed: string): string {
+    return this.heads ? lookupHead(lookup, sealed) : '';
+  }
+
+  /**
+   * Writes the entry and its head. Two commands, not one step: a head describes only the value whose nonce
+   * it names, so a hit that reads a value beside another's head (these two between their writes, or an
+   * earlier version's value, written without a head) is only read, and the resolver goes on as on any hit.
+   */
+  private async write(tag: string, lookup: CachedLookup, variant: string): Promise<void> {
+    const keepMs = Math.max(1, this.keepMs);
+    const value = this.seal(tag, lookup, variant);
+    await Promise.all([
+      this.redis.set(this.keys.profileCache(tag, variant), value, 'PX', keepMs),
+      this.heads ? this.redis.set(this.keys.lookupHead(tag, variant), lookupHead(lookup, value), 'PX', keepMs) : undefined,
+    ]);
   }
 
   /** The entry from its stored value (the caller treats it as read-only: it may be shared with other reads of it). */

@@ -17,9 +17,11 @@ export interface RecentContacts {
 }
 
 export const NO_REPEAT: RepeatInfo = Object.freeze({ isRepeat: false, lastContactAt: '' });
-const MAX_PER_PROFILE = 20;
+/** the most contacts a profile's history keeps */
+export const MAX_PER_PROFILE = 20;
 
-const repeatInfo = (last: number): RepeatInfo =>
+/** The repeat flag from the time of the newest other contact (0: none). */
+export const repeatInfo = (last: number): RepeatInfo =>
   last > 0 ? { isRepeat: true, lastContactAt: new Date(last).toISOString() } : NO_REPEAT;
 
 /** In-process recent contacts: bounded per profile and in profiles, entries expire with the window. */
@@ -53,21 +55,26 @@ export class MemoryRecentContacts implements RecentContacts {
   }
 }
 
-// One round trip, atomic: drop contacts older than the window, add this one (keeping its first
-// time), keep the newest MAX_PER_PROFILE, let the key expire with the window, and return the time
-// of the newest other contact.
-const RECORD_SCRIPT = new RedisScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-local n = redis.call('ZCARD', KEYS[1])
-local keep = tonumber(ARGV[4])
-if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - keep - 1) end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local top = redis.call('ZREVRANGE', KEYS[1], 0, 1, 'WITHSCORES')
-for i = 1, #top, 2 do
-  if top[i] ~= ARGV[1] then return top[i + 1] end
+// The history's update, atomic: drop contacts older than the window, add this one (keeping its first
+// time), keep the newest `keep`, let the key expire with the window, and return the time of the newest
+// other contact (false: none). A Lua function, shared with the cache hit's script (contact-hit.ts).
+export const RECENT_LUA = `
+local function recent(key, id, at, since, keep, window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. since)
+  redis.call('ZADD', key, 'NX', at, id)
+  local n = redis.call('ZCARD', key)
+  if n > keep then redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1) end
+  redis.call('PEXPIRE', key, window)
+  local top = redis.call('ZREVRANGE', key, 0, 1, 'WITHSCORES')
+  for i = 1, #top, 2 do
+    if top[i] ~= id then return top[i + 1] end
+  end
+  return false
 end
-return false
+`;
+// One round trip (KEYS history; ARGV InitialContactId, at, window start, keep, window ms).
+const RECORD_SCRIPT = new RedisScript(`${RECENT_LUA}
+return recent(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 `);
 
 export class RedisRecentContacts implements RecentContacts {

@@ -1,9 +1,9 @@
 import type { CountryCode } from 'libphonenumber-js/max';
+import type { PartialRecord } from '../cache/contact-hit.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import type { KeptFrom } from '../cache/idempotency.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
 import { NO_REPEAT } from '../cache/recent-contacts.js';
-import type { RecordJob } from '../records/job.js';
 import type { RecordQueue } from '../records/queue.js';
 import { chooseProfile, ProfileStoreError, type Match, type ProfileStore, type StoreFailure } from '../profiles/profile.js';
 import {
@@ -20,7 +20,7 @@ import {
 import type { ContactEvent } from './event.js';
 import { callerKeys, type IdentitySource } from './identify.js';
 import type { Identity } from '../domain/identity.js';
-import { identityKey, isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../domain/keys.js';
+import { attaches, identityKey, isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { DeadlineExceeded, withinDeadline } from './deadline.js';
 import { Enricher, NO_ENRICHMENT, type EnricherDeps, type Enrichment } from './enrich.js';
@@ -97,17 +97,27 @@ export class ContactResolver {
 
     const { keys, source: identitySource } = found;
     const { tag, variant } = this.deps.keys.lookupKey(keys);
+    const createAllowed = (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys);
     // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
-    // after a greeting) gets a new answer, a Connect retry of the same call the same one.
-    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys.identity), signal).catch(
+    // after a greeting) gets a new answer, a Connect retry of the same call the same one. With the plan,
+    // a backend that can (a single Redis) makes a fresh cache hit's writes in the same step (`written`).
+    const plan = {
+      now: this.now(),
+      ttl: this.deps.cacheTtl,
+      createAllowed,
+      identityKey: keys.identity && identityKey(keys.identity),
+      initialContactId: event.initialContactId,
+      record: this.recordOf(event, keys.identity, tag),
+    };
+    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys.identity, plan), signal).catch(
       (): ContactReads => ({ earlier: undefined, cached: undefined }),
     );
     const earlier = reads.earlier;
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    return this.resolveAfresh(event, keys, identitySource, { tag, variant }, reads, signal);
+    return this.resolveAfresh(event, keys, identitySource, { tag, variant }, createAllowed, plan.now, reads, signal);
   }
 
   /**
@@ -115,8 +125,8 @@ export class ContactResolver {
    * attempt. Not awaited: a retry comes seconds later, and the answer need not wait for Redis (failures
    * are counted by the store). `from`: a cache hit's, kept by reference to its lookup (no seal of its own).
    */
-  private kept(at: { tag: string; variant: string }, contactId: string, resolved: Resolved, from?: KeptFrom): Resolved {
-    if (resolved.answer.degraded !== 'true') void this.deps.idempotency.put(at.tag, contactId, resolved.answer, at.variant, from);
+  private kept(at: { tag: string; variant: string }, contactId: string, resolved: Resolved, from?: KeptFrom, alreadyKept = false): Resolved {
+    if (resolved.answer.degraded !== 'true' && !alreadyKept) void this.deps.idempotency.put(at.tag, contactId, resolved.answer, at.variant, from);
     return resolved;
   }
 
@@ -125,14 +135,16 @@ export class ContactResolver {
     keys: CallerKeys,
     identitySource: IdentitySource | undefined,
     at: { tag: string; variant: string },
-    { cached, sealedLookup }: ContactReads,
+    createAllowed: boolean,
+    now: number,
+    { cached, sealedLookup, written }: ContactReads,
     signal: AbortSignal,
   ): Promise<Resolved> {
-    const createAllowed = (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys);
-    const age = cached ? this.now() - cached.cachedAt : Infinity;
+    const age = cached ? now - cached.cachedAt : Infinity;
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
     // A cached "no profile" does not stop a contact that may create one.
     const usable = cached && !(cached.status === 'NOT_FOUND' && createAllowed);
+    // (judged at `now`, as the backend judged a hit it made the writes of: see ContactReads.written)
     const fresh = usable && age < freshFor;
 
     let lookup: Lookup;
@@ -167,7 +179,7 @@ export class ContactResolver {
     if (!summary) {
       const outcome: Outcome = { ...this.outcome(lookup.status, keys.identity), ...lookup, degraded };
       const from = source === 'cache' && sealedLookup ? { sealedLookup, outcome } : undefined;
-      return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), from);
+      return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), from, written?.kept);
     }
     // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
     const enriching: Promise<Enrichment> =
@@ -177,17 +189,14 @@ export class ContactResolver {
     // A profile that only what the caller typed found, against the phone or e-mail the contact came
     // from, is not theirs until verified: the contact is not written to it, nor counted as its contact
     // (a typo or a stranger's account number leaves no trace on someone else's profile).
-    const attach = !(lookup.verification === 'MISMATCH' && !(keys.identity && lookup.matchedBy.includes(identityKey(keys.identity))));
+    // A cache hit's writes made with its reads (`written`) are not made again.
+    const attach = attaches(lookup, keys.identity && identityKey(keys.identity));
+    const record = () => ({ ...this.recordOf(event, keys.identity, at.tag), profileId: summary.profileId, customerStatus: lookup.status });
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
-      attach
-        ? withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT)
-        : NO_REPEAT,
-      attach
-        ? withinDeadline(this.deps.records.enqueue(this.recordOf(event, keys.identity, at.tag, summary.profileId, lookup.status)), signal).catch(
-            () => 'FAILED' as const,
-          )
-        : ('SKIPPED' as const),
+      written?.repeat ??
+        (attach ? withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT) : NO_REPEAT),
+      written?.recordStatus ?? (attach ? withinDeadline(this.deps.records.enqueue(record()), signal).catch(() => 'FAILED' as const) : ('SKIPPED' as const)),
     ]);
     // the sources read now go into the cached lookup (which keeps its own age)
     if (enrichment.changed && !lookup.uncached) this.remember(at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, source === 'cache' ? cached!.cachedAt : this.now());
@@ -201,8 +210,11 @@ export class ContactResolver {
     };
     // every personal value of a cache hit's answer is the cached lookup's, unless enrichment called a
     // source now or left one out (outcomeFrom rebuilds the rest): then it can be kept by reference
+    // (the backend kept it so already, every source fresh: the same answer, unless a source came due in the
+    // moment since; then this answer replaces it, or, degraded and so not kept, leaves it for a retry)
     const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && sealedLookup;
-    return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), byReference ? { sealedLookup, outcome } : undefined);
+    const resolved = this.finish(outcome, identitySource, failure, source);
+    return this.kept(at, event.contactId, resolved, byReference ? { sealedLookup, outcome } : undefined, written?.kept && !!byReference);
   }
 
   /**
@@ -217,7 +229,8 @@ export class ContactResolver {
     void this.deps.cache.set(at.tag, { status, matchCount, summary, verification, matchedBy: [...matchedBy], cachedAt }, at.variant);
   }
 
-  private recordOf(event: ContactEvent, identity: Identity | undefined, identityTag: string, profileId: string, status: CustomerStatus): RecordJob {
+  /** The contact's record, but for the profile and status its lookup gives. */
+  private recordOf(event: ContactEvent, identity: Identity | undefined, identityTag: string): PartialRecord {
     const attributes: Record<string, string> = {};
     for (const name of this.deps.recordAttributes) {
       const value = Object.hasOwn(event.attributes, name) ? event.attributes[name] : undefined;
@@ -235,8 +248,6 @@ export class ContactResolver {
       identityType: identity?.type ?? 'NONE',
       identity: identity === undefined ? '' : identity.type === 'PHONE' ? identity.e164 : identity.address,
       identityTag,
-      profileId,
-      customerStatus: status,
       receivedAt: new Date(this.now()).toISOString(),
       attributes,
     };

@@ -1,5 +1,6 @@
 // What a contact is looked up by: its phone number or e-mail address and the keys the flow collected
 // (account number, profile id, a custom search key of the domain), joined by any or all.
+import type { Verification } from './answer.js';
 import type { Identity } from './identity.js';
 
 export const MATCH_MODES = ['any', 'all'] as const;
@@ -25,6 +26,16 @@ export interface CallerKeys {
 /** The search key of a phone number or e-mail address. */
 export function identityKey(identity: Identity): string {
   return identity.type === 'PHONE' ? STANDARD_KEYS.phone : STANDARD_KEYS.email;
+}
+
+/**
+ * Whether a contact is written to its lookup's profile, and counted as one of its contacts. Not when only
+ * what the caller typed found the profile, against the phone or e-mail the contact came from (MISMATCH,
+ * and `identityKeyName` not among the keys that found it): a typo or a stranger's account number leaves
+ * no trace on someone else's profile.
+ */
+export function attaches(lookup: { verification?: Verification | undefined; matchedBy?: readonly string[] | undefined }, identityKeyName: string | undefined): boolean {
+  return !(lookup.verification === 'MISMATCH' && !(identityKeyName !== undefined && (lookup.matchedBy ?? []).includes(identityKeyName)));
 }
 
 /** Every key of one search, the identity's first. At most 4 (SearchProfiles takes 1 + 4 AdditionalSearchKeys). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { hitInbox, openHitEntry, type HitEntry } from '../cache/contact-hit.js';
 import { isErrorReply, RedisScript, type RedisClient } from '../redis/client.js';
 import type { Sealer } from '../redis/seal.js';
 import type { Logger } from '../ops/logger.js';
@@ -24,6 +25,11 @@ interface JobData {
   identityTag: string;
   sealed: string;
   progress: RecordProgress;
+  /**
+   * A cache hit's record that its mover could not complete (see openHitEntry): `sealed` holds the record
+   * without its profile, and this its lookup, as the hit inbox had them; a worker completes it.
+   */
+  lookup?: string;
 }
 
 const QUEUE = 'contact-records';
@@ -135,15 +141,20 @@ export class RedisRecordQueue implements RecordQueue {
   private readonly queue: Queue<JobData>;
   private worker: Worker<JobData> | undefined;
   private readonly inbox: string;
+  /** a cache hit's records, appended by its script on a single Redis (contact-hit.ts): moved like the inbox's */
+  private readonly hits: string;
   private readonly lease: string;
   private readonly token = randomBytes(12).toString('base64url');
   private mover: NodeJS.Timeout | undefined;
   private moving: Promise<void> | undefined;
+  /** which inbox a move takes from first: they take turns, so neither waits for the other's backlog */
+  private hitsFirst = false;
   private moveErrorLoggedAt = 0;
 
   constructor(private readonly o: RedisRecordQueueOptions) {
     this.queue = openRecordQueue(o.client, o.prefix, o);
     this.inbox = `${o.prefix}:${QUEUE}:inbox`;
+    this.hits = hitInbox(o.prefix);
     this.lease = `${o.prefix}:${QUEUE}:mover`;
     this.deadLetters = new RedisDeadLetters(this.queue);
     this.queue.on('error', (err) => o.logger.warn({ err: err.message }, 'record queue: Redis error'));
@@ -153,17 +164,7 @@ export class RedisRecordQueue implements RecordQueue {
     let entry: string | undefined;
     const jobId = jobIdOf(record);
     try {
-      const data: JobData = {
-        ...(record.kind === 'update' && { jobId, kind: 'update' as const }),
-        contactId: record.contactId,
-        profileId: record.profileId,
-        receivedAt: record.receivedAt,
-        identityTag: record.identityTag,
-        // bound to the job id: a sealed update cannot pass for a record, nor one contact's for another's
-        sealed: this.o.sealer.seal(record, jobId),
-        progress: {},
-      };
-      entry = JSON.stringify(data);
+      entry = JSON.stringify(this.dataOf(record));
       await withTimeout(this.o.client.rpush(this.inbox, entry), ENQUEUE_TIMEOUT_MS);
       return 'QUEUED';
     } catch (err) {
@@ -181,6 +182,37 @@ export class RedisRecordQueue implements RecordQueue {
         : undefined;
       return this.o.fallback.enqueue(record, landed);
     }
+  }
+
+  private dataOf(record: QueuedJob): JobData {
+    const jobId = jobIdOf(record);
+    return {
+      ...(record.kind === 'update' && { jobId, kind: 'update' as const }),
+      contactId: record.contactId,
+      profileId: record.profileId,
+      receivedAt: record.receivedAt,
+      identityTag: record.identityTag,
+      // bound to the job id: a sealed update cannot pass for a record, nor one contact's for another's
+      sealed: this.o.sealer.seal(record, jobId),
+      progress: {},
+    };
+  }
+
+  /**
+   * A cache hit's record as a job like any other, completed from its lookup (a worker of an earlier
+   * version reads it). One that does not open here is moved as it is, for a worker that can; one whose
+   * lookup does not attach the contact to a profile (its script was misled by a head that was not the
+   * lookup's: Redis written to by someone else) is not written.
+   */
+  private fromHit(entry: HitEntry): JobData | undefined {
+    const record = openHitEntry(this.o.sealer, entry);
+    if (record === 'detached') {
+      this.o.logger.warn({ contactId: entry.contactId }, 'record inbox: a cache hit whose lookup does not attach the contact to a profile: not written');
+      return undefined;
+    }
+    if (record) return this.dataOf(record);
+    const { hit: _hit, ...moved } = entry;
+    return { ...moved, profileId: '', progress: {} };
   }
 
   start(): void {
@@ -224,23 +256,30 @@ export class RedisRecordQueue implements RecordQueue {
   }
 
   /**
-   * Moves records from the inbox into BullMQ while fewer than two seconds of writes wait there, so the
-   * worker never runs dry and the backlog stays in the inbox. Returns how many were moved.
+   * Moves records from the inboxes into BullMQ while fewer than two seconds of writes wait there, so the
+   * worker never runs dry and the backlog stays in the inboxes. Returns how many were moved.
    */
   async move(): Promise<number> {
-    // an empty inbox (most of the time, on most replicas) costs one read
-    if ((await this.o.client.llen(this.inbox)) === 0) return 0;
+    // empty inboxes (most of the time, on most replicas) cost one round trip
+    const lengths = await Promise.all([this.o.client.llen(this.inbox), this.o.client.llen(this.hits)]);
+    if (lengths[0] + lengths[1] === 0) return 0;
     if ((await LEASE.run(this.o.client, [this.lease], [this.token, MOVER_LEASE_MS])) !== 1) return 0;
     try {
       const waiting = await this.queue.getWaitingCount();
-      const room = Math.min(MOVE_BATCH, Math.max(2 * this.o.ratePerSecond, 20) - waiting);
-      if (room <= 0) return 0;
-      const entries = await this.o.client.lrange(this.inbox, 0, room - 1);
-      if (entries.length === 0) return 0;
-      const jobs = entries.map((e) => JSON.parse(e) as JobData);
-      await this.queue.addBulk(jobs.map((data) => ({ name: data.kind ?? 'record', data, opts: { jobId: data.jobId ?? data.contactId } })));
-      await TRIM.run(this.o.client, [this.inbox, this.lease], [this.token, entries[0]!, entries.length]);
-      return entries.length;
+      let room = Math.min(MOVE_BATCH, Math.max(2 * this.o.ratePerSecond, 20) - waiting);
+      let moved = 0;
+      this.hitsFirst = !this.hitsFirst;
+      for (const list of this.hitsFirst ? [this.hits, this.inbox] : [this.inbox, this.hits]) {
+        if (room <= 0) break;
+        const entries = await this.o.client.lrange(list, 0, room - 1);
+        if (entries.length === 0) continue;
+        const jobs = entries.flatMap((e) => (list === this.hits ? (this.fromHit(JSON.parse(e) as HitEntry) ?? []) : [JSON.parse(e) as JobData]));
+        if (jobs.length > 0) await this.queue.addBulk(jobs.map((data) => ({ name: data.kind ?? 'record', data, opts: { jobId: data.jobId ?? data.contactId } })));
+        await TRIM.run(this.o.client, [list, this.lease], [this.token, entries[0]!, entries.length]);
+        moved += entries.length;
+        room -= entries.length;
+      }
+      return moved;
     } finally {
       await RELEASE.run(this.o.client, [this.lease], [this.token]).catch(() => undefined);
     }
@@ -274,7 +313,7 @@ export class RedisRecordQueue implements RecordQueue {
 
   private async process(job: Job<JobData>, token?: string): Promise<void> {
     const progress = { ...job.data.progress };
-    const record = this.o.sealer.open<QueuedJob>(job.data.sealed, job.data.jobId ?? job.data.contactId);
+    const record = this.recordOf(job.data);
     if (!record) throw new UnrecoverableError('the job cannot be opened with the configured DATA_KEYS');
     try {
       const outcome = await this.o.writer.run(record, progress);
@@ -298,6 +337,12 @@ export class RedisRecordQueue implements RecordQueue {
     }
   }
 
+  private recordOf(data: JobData): QueuedJob | undefined {
+    if (data.lookup === undefined) return this.o.sealer.open<QueuedJob>(data.sealed, data.jobId ?? data.contactId);
+    const record = openHitEntry(this.o.sealer, { ...data, hit: 1, lookup: data.lookup });
+    return record === 'detached' ? undefined : record;
+  }
+
   /**
    * Erasure: removes the caller's records that are waiting, delayed, written (kept for retries) or
    * dead-lettered. A record in the hands of a worker at this moment cannot be removed: it is counted
@@ -306,19 +351,21 @@ export class RedisRecordQueue implements RecordQueue {
   async forget(identityTag: string): Promise<{ removed: number; inProgress: number }> {
     let removed = this.o.fallback.forget(identityTag);
     let inProgress = 0;
-    // Holding the mover's lease: no record moves from the inbox to BullMQ while both are searched. The
+    // Holding the mover's lease: no record moves from the inboxes to BullMQ while they are searched. An
     // inbox is read a page at a time (a backlog can be hundreds of thousands of records).
     await this.withLease(async (renew) => {
-      for (let start = 0; ; ) {
-        const page = await this.o.client.lrange(this.inbox, start, start + INBOX_PAGE - 1);
-        let gone = 0;
-        for (const entry of page) {
-          if ((JSON.parse(entry) as JobData).identityTag === identityTag) gone += await this.o.client.lrem(this.inbox, 1, entry);
+      for (const list of [this.inbox, this.hits]) {
+        for (let start = 0; ; ) {
+          const page = await this.o.client.lrange(list, start, start + INBOX_PAGE - 1);
+          let gone = 0;
+          for (const entry of page) {
+            if ((JSON.parse(entry) as JobData).identityTag === identityTag) gone += await this.o.client.lrem(list, 1, entry);
+          }
+          removed += gone;
+          if (page.length < INBOX_PAGE) break;
+          start += INBOX_PAGE - gone; // what was removed from this page moved the rest forward
+          await renew();
         }
-        removed += gone;
-        if (page.length < INBOX_PAGE) break;
-        start += INBOX_PAGE - gone; // what was removed from this page moved the rest forward
-        await renew();
       }
       const jobs = await this.queue.getJobs(['waiting', 'delayed', 'prioritized', 'completed', 'failed', 'active']);
       for (const job of jobs) {
@@ -341,7 +388,7 @@ export class RedisRecordQueue implements RecordQueue {
 
   async depth(): Promise<number> {
     const c = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-    const inbox = await this.o.client.llen(this.inbox);
+    const inbox = (await this.o.client.llen(this.inbox)) + (await this.o.client.llen(this.hits));
     return Object.values(c).reduce((a, b) => a + b, 0) + inbox + (await this.o.fallback.depth());
   }
 

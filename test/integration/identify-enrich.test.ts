@@ -192,8 +192,8 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
 
       expect(res.status).to.equal(200);
       expect(report.identityType).to.equal('ACCOUNT');
-      // two cached lookups (the account alone; with the loyalty key) and two kept answers
-      expect(report.erased.callerEntries).to.equal(4);
+      // two cached lookups (the account alone; with the loyalty key), each with its clear head, and two kept answers
+      expect(report.erased.callerEntries).to.equal(6);
       expect(report.erased.contactHistories).to.equal(1);
       const again = await resolve(voice(undefined, { accountNumber: 'ACME-5555' }));
       expect(fake.callsTo('SearchProfiles').length, 'looked up afresh').to.equal(searches + 1);

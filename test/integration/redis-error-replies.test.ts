@@ -151,7 +151,8 @@ describe('Redis that answers with an error is not a lost reply', function () {
       const monitor = await redis.client().monitor();
       let acquired = false;
       monitor.on('monitor', (_time: string, args: string[]) => {
-        if (/^eval/i.test(args[0] ?? '') && args[2] === '3' && /:lock$/.test(args[3] ?? '')) acquired = true;
+        // the lock script (its keys: the lock, the lookup, the attempt marker and the lookup's head)
+        if (/^eval/i.test(args[0] ?? '') && args[2] === '4' && /:lock$/.test(args[3] ?? '')) acquired = true;
       });
       const second = postEvent(a.url, voiceEvent(phone));
       try {
