@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventFrom } from '../support/fixtures.js';
-import { RedisServer } from '../support/redis.js';
+import { useRedisServer, type RedisServer } from '../support/redis.js';
 import { postEvent, startService, type RunningService } from '../support/service.js';
 import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
@@ -37,7 +37,7 @@ function voice(phone: string | undefined, parameters: Record<string, string> = {
 describe('identify by any key, verify and enrich (service + SDK + fake + Redis)', function () {
   this.timeout(60_000);
   const fake = useFakeAws({ domains: [DOMAIN] });
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let app: RunningService | undefined;
   let dir: string;
   let mappingFile: string;
@@ -54,7 +54,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-      REDIS_URL: redis.url,
+      REDIS_URL: redis().url,
       REDIS_KEY_PREFIX: prefix,
       ATTRIBUTE_MAPPING_FILE: mappingFile,
       RECORD_WORKER: 'false',
@@ -69,11 +69,10 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
   };
   const enrichmentCalls = () => fake.calls.filter((c) => ENRICHMENT_OPS.includes(c.operation));
 
-  before(async () => {
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'cpr-enrich-'));
     mappingFile = join(dir, 'attributes.json');
     writeFileSync(mappingFile, JSON.stringify(MAPPING));
-    redis = await RedisServer.start();
   });
   beforeEach(() => {
     fake.reset();
@@ -90,8 +89,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
     await app?.stop();
     app = undefined;
   });
-  after(async () => {
-    await redis.stop();
+  after(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -252,7 +250,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
           return { key: key!, value: (await client.get(key!))! };
         });
       const withRedis = async <T>(fn: (client: ReturnType<RedisServer['client']>) => Promise<T>): Promise<T> => {
-        const client = redis.client();
+        const client = redis().client();
         try {
           return await fn(client);
         } finally {
@@ -391,7 +389,7 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
 
       expect(r).to.include({ customerStatus: 'KNOWN', isVip: '', isNew: '', n: '3', enrichment: 'PARTIAL' });
       expect(fake.callsTo('GetSegmentMembership')).to.have.length(0);
-      const client = redis.client();
+      const client = redis().client();
       const keys = await client.keys('*{budget}*');
       client.disconnect();
       expect(keys.some((k) => k.includes(':ListCalculatedAttributesForProfile:'))).to.equal(true);

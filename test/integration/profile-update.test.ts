@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { eventFrom } from '../support/fixtures.js';
 import type { FakeCall } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
-import { RedisServer } from '../support/redis.js';
+import { useRedisServer } from '../support/redis.js';
 import { postEvent, startService, type RunningService } from '../support/service.js';
 import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
@@ -34,7 +34,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
   const fake = useFakeAws({ domains: [DOMAIN], latencyMs: 5 });
   /** the profile as the fake holds it now */
   const stored = (profileId: string) => fake.profiles().find((p) => p.ProfileId === profileId);
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let env: Record<string, string>;
   let apps: RunningService[] = [];
   const start = async (extra: Record<string, string> = {}) => {
@@ -48,25 +48,23 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     return r.body;
   };
 
-  before(async () => {
-    redis = await RedisServer.start();
+  before(() => {
     env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-      REDIS_URL: redis.url,
+      REDIS_URL: redis().url,
       RECORD_MAX_ATTEMPTS: '3',
     };
   });
   beforeEach(async () => {
     fake.reset();
-    await redis.flush();
+    await redis().flush();
   });
   afterEach(async () => {
     await Promise.all(apps.map((a) => a.stop()));
     apps = [];
   });
-  after(() => redis.stop());
 
   it('an update on one replica is read by a resolve on the other at once, from the cache, and is written to the profile', async () => {
     const phone = callerNumber(0);
@@ -231,7 +229,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     // so this counts every update queued for them, and unlike the queue's depth it is not moved by the
     // contacts' own records draining (or counted twice while moving from the inbox to the queue).
     const queuedFor = async (...profileIds: string[]): Promise<number> => {
-      const client = redis.client();
+      const client = redis().client();
       try {
         let n = 0;
         for (const id of profileIds) n += await client.hlen(`cpr:${DOMAIN}:{p:${id}}:pending`);
@@ -327,7 +325,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     });
 
     it("with the write held back, her account number and e-mail, never looked up before, answer the new name on the other replica; once written the pending entry is gone", async () => {
-      const client = redis.client();
+      const client = redis().client();
       try {
         const [a, b] = [await start(), await start()];
         const id = contactId();
@@ -361,7 +359,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     });
 
     it('when the pending updates cannot be read (a Redis error reply), a fresh lookup answers without them, counts the error and is not cached', async () => {
-      const client = redis.client();
+      const client = redis().client();
       try {
         const [a, b] = [await start(), await start()];
         const id = contactId();
@@ -417,7 +415,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     fake.hang(true, ['UpdateProfile']);
     await post(app, updateEvent(phone, id, { 'profile.BusinessName': 'Hughes Ltd' }));
     await until('the write under way', () => fake.callsTo('UpdateProfile').length === 1, 20_000);
-    const client = redis.client();
+    const client = redis().client();
     const pendingKey = `cpr:${DOMAIN}:{p:${ProfileId}}:pending`;
     expect(await client.hlen(pendingKey), 'pending').to.equal(1);
     fake.fail({ status: 403, errorType: 'AccessDeniedException', operations: ['UpdateProfile'], times: 1 });
@@ -441,7 +439,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
     const id = contactId();
     await post(app, resolveEvent(phone, id));
     await post(app, updateEvent(phone, id, { 'profile.FirstName': 'Erased' }));
-    const client = redis.client();
+    const client = redis().client();
     const pending = () => client.keys(`cpr:${DOMAIN}:{p:*}:pending`);
     expect(await pending(), 'the update is pending').to.have.length(1);
 

@@ -5,7 +5,7 @@ import { eventFrom } from '../support/fixtures.js';
 import type { FakeProfile } from '../support/fake-aws.js';
 import { ServiceProcess } from '../support/process.js';
 import { sample } from '../support/prometheus.js';
-import { RedisServer } from '../support/redis.js';
+import { useRedisServer } from '../support/redis.js';
 import { postEvent, REPO_ROOT, startService, type RunningService } from '../support/service.js';
 import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
@@ -36,27 +36,25 @@ async function deadLetters(env: Record<string, string>, ...args: string[]): Prom
 describe('contact records on Redis (BullMQ) with the Customer Profiles fake', function () {
   this.timeout(90_000);
   const fake = useFakeAws({ domains: [DOMAIN], latencyMs: 5, objectType: OBJECT_TYPE });
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let env: Record<string, string>;
   const profiles: FakeProfile[] = [];
 
-  before(async () => {
-    redis = await RedisServer.start();
+  before(() => {
     env = {
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-      REDIS_URL: redis.url,
+      REDIS_URL: redis().url,
       RECORD_MAX_ATTEMPTS: '2',
     };
   });
   beforeEach(async () => {
     fake.reset(); // keeps the object type
-    await redis.flush();
+    await redis().flush();
     profiles.splice(0);
     for (let i = 0; i < 20; i++) profiles.push(fake.seedProfile({ PhoneNumber: callerNumber(i), FirstName: `Caller${i}` }));
   });
-  after(() => redis.stop());
 
   describe('in-process replicas', () => {
     let apps: RunningService[] = [];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { eventFrom } from '../support/fixtures.js';
 import { ServiceProcess } from '../support/process.js';
-import { RedisServer } from '../support/redis.js';
+import { RedisServer, useRedisServer } from '../support/redis.js';
 import { DelayingProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
 import { postEvent, startService, type RunningService } from '../support/service.js';
@@ -15,12 +15,10 @@ const voiceEvent = (phone: string) =>
 describe('shared state when things fail', function () {
   this.timeout(90_000);
   const fake = useFakeAws({ domains: [DOMAIN], latencyMs: { CreateProfile: 50, SearchProfiles: 10 }, objectType: false });
-  let redis: RedisServer;
+  const redis = useRedisServer();
   before(async () => {
-    redis = await RedisServer.start();
   });
   afterEach(() => fake.reset());
-  after(() => redis.stop());
 
   describe("a replica whose creation-lock command runs in Redis but whose reply comes after REDIS_COMMAND_TIMEOUT_MS", () => {
     let proxy: DelayingProxy;
@@ -34,9 +32,9 @@ describe('shared state when things fail', function () {
       RESOLVE_DEADLINE_MS: '5000',
     });
     before(async () => {
-      proxy = await DelayingProxy.start(redis.port);
+      proxy = await DelayingProxy.start(redis().port);
       viaProxy = await startService(env(`redis://127.0.0.1:${proxy.port}`));
-      direct = await startService(env(redis.url));
+      direct = await startService(env(redis().url));
     });
     after(async () => {
       await viaProxy.stop();
@@ -107,7 +105,7 @@ describe('shared state when things fail', function () {
         AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
         AWS_ACCESS_KEY_ID: 'AKIDTESTFAKE',
         AWS_SECRET_ACCESS_KEY: 'fake-secret',
-        REDIS_URL: redis.url,
+        REDIS_URL: redis().url,
         CREATE_LOCK_TTL_MS: '1500',
         RESOLVE_DEADLINE_MS: '5000',
       };
@@ -148,7 +146,7 @@ describe('shared state when things fail', function () {
         CUSTOMER_PROFILES_DOMAIN: DOMAIN,
         AWS_REGION: 'us-east-1',
         AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-        REDIS_URL: redis.url,
+        REDIS_URL: redis().url,
         RESOLVE_DEADLINE_MS: '1000',
       });
     });
@@ -159,7 +157,7 @@ describe('shared state when things fail', function () {
       fake.seedProfile({ PhoneNumber: known, FirstName: 'Kim' });
       await postEvent(app.url, voiceEvent(known));
 
-      await redis.kill();
+      await redis().kill();
       const during = [];
       for (let i = 0; i < 20; i++) {
         during.push(...(await Promise.all([postEvent(app.url, voiceEvent(known)), postEvent(app.url, voiceEvent(`+1206555017${i % 10}`))])));
@@ -172,8 +170,8 @@ describe('shared state when things fail', function () {
       expect(slowest, 'slowest answer while Redis was down (ms)').to.be.below(1000);
       console.log(`        slowest answer while Redis was down: ${slowest.toFixed(1)} ms over ${during.length} calls`);
 
-      await redis.restart();
-      const check = redis.client();
+      await redis().restart();
+      const check = redis().client();
       try {
         // caching resumes without a restart of the service: a lookup lands in Redis and the next is a hit
         // (the cache entry itself: the record thread's own connection may be back first and write its keys)

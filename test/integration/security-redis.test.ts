@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { eventFrom } from '../support/fixtures.js';
-import { RedisServer } from '../support/redis.js';
+import { useRedisServer } from '../support/redis.js';
 import { postEvent, startService, type RunningService } from '../support/service.js';
 import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { until } from '../support/until.js';
@@ -51,7 +51,7 @@ async function dump(redis: Redis): Promise<Map<string, string>> {
 describe('personal data in Redis', function () {
   this.timeout(60_000);
   const fake = useFakeAws({ domains: [DOMAIN] });
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let client: Redis;
   let app: RunningService;
   let seq = 0;
@@ -60,28 +60,26 @@ describe('personal data in Redis', function () {
       ? eventFrom('email-channel.json', { address: c.email, contactId: `44444444-0000-4000-8000-${String(++seq).padStart(12, '0')}` })
       : eventFrom('voice-e164.json', { address: c.phone!, contactId: `44444444-0000-4000-8000-${String(++seq).padStart(12, '0')}` });
 
-  before(async () => {
-    redis = await RedisServer.start();
-    client = redis.client();
+  before(() => {
+    client = redis().client();
   });
   beforeEach(async () => {
-    await redis.flush();
+    await redis().flush();
     fake.reset();
     for (const c of callers.slice(0, 3)) fake.seedProfile({ PhoneNumber: c.phone, EmailAddress: c.email, FirstName: c.first, LastName: c.last });
     app = await startService({
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-      REDIS_URL: redis.url,
+      REDIS_URL: redis().url,
       DATA_KEYS,
       ADMIN_TOKENS: ADMIN,
       RECORD_CONTACT_ATTRIBUTES: 'customerName',
     });
   });
   afterEach(() => app.stop());
-  after(async () => {
+  after(() => {
     client.disconnect();
-    await redis.stop();
   });
 
   async function traffic(): Promise<void> {
