@@ -24,7 +24,8 @@ import { openRecordQueue, recordQueuePrefix, RedisRecordQueue } from '../../src/
 import { RecordWriter } from '../../src/records/writer.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
-import { RedisCluster, RedisServer } from '../support/redis.js';
+import { RedisCluster, RedisServer, useRedisServer } from '../support/redis.js';
+import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 import { until } from '../support/until.js';
 
@@ -90,9 +91,8 @@ async function commandsDuring(servers: readonly RedisServer[], during: () => Pro
 
 describe('a cache hit in one round trip (service + SDK + fake + one Redis)', function () {
   this.timeout(60_000);
-  useTestAwsCredentials();
-  const fake = new FakeAws({ domains: [DOMAIN] });
-  let redis: RedisServer;
+  const fake = useFakeAws({ domains: [DOMAIN] });
+  const redis = useRedisServer();
   let client: Redis;
   let apps: RunningService[] = [];
   let dir: string;
@@ -104,7 +104,7 @@ describe('a cache hit in one round trip (service + SDK + fake + one Redis)', fun
       CUSTOMER_PROFILES_DOMAIN: DOMAIN,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fake.url,
-      REDIS_URL: redis.url,
+      REDIS_URL: redis().url,
       ATTRIBUTE_MAPPING_FILE: fieldsOnly,
       // no mover: what a contact queued stays where it put it
       RECORD_WORKER: 'false',
@@ -119,29 +119,24 @@ describe('a cache hit in one round trip (service + SDK + fake + one Redis)', fun
     return r.body;
   };
 
-  before(async () => {
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'cpr-hit-'));
     fieldsOnly = join(dir, 'fields.json');
     writeFileSync(fieldsOnly, JSON.stringify({ attributes: { customerTier: 'Attributes.tier' } }));
     enriched = join(dir, 'enriched.json');
     writeFileSync(enriched, JSON.stringify(ENRICHED));
-    await fake.start();
-    redis = await RedisServer.start();
-    client = redis.client();
-    await setUpFakeDomain(fake.url, DOMAIN, 'ResolvedContact');
+    client = redis().client();
   });
   beforeEach(async () => {
-    await redis.flush();
+    await redis().flush();
     fake.reset();
   });
   afterEach(async () => {
     await Promise.all(apps.map((a) => a.stop()));
     apps = [];
   });
-  after(async () => {
+  after(() => {
     client.disconnect();
-    await fake.stop();
-    await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -158,7 +153,7 @@ describe('a cache hit in one round trip (service + SDK + fake + one Redis)', fun
       const calls = fake.calls.length;
 
       let answer: Record<string, string> = {};
-      const commands = await commandsDuring([redis], async () => {
+      const commands = await commandsDuring([redis()], async () => {
         answer = await resolve(app, voice(phone));
       });
 
@@ -257,7 +252,7 @@ describe('a cache hit in one round trip (service + SDK + fake + one Redis)', fun
     const event = voice(phone);
 
     let answer: Record<string, string> = {};
-    const commands = await commandsDuring([redis], async () => {
+    const commands = await commandsDuring([redis()], async () => {
       answer = await resolve(app, event);
     });
 
