@@ -21,7 +21,7 @@ export const AWS_OPERATIONS: readonly AwsOperation[] = [
   { service: 'profile', operation: 'ListCalculatedAttributesForProfile', by: 'service' },
   { service: 'profile', operation: 'ListProfileObjects', by: 'service' },
   { service: 'profile', operation: 'GetSegmentMembership', by: 'service' },
-  // the record pipeline (src/records/writer.ts)
+  // the record pipeline (src/profiles/customer-profiles-records.ts)
   { service: 'profile', operation: 'AddProfileKey', by: 'service' },
   { service: 'profile', operation: 'PutProfileObject', by: 'service' },
   { service: 'profile', operation: 'UpdateProfile', by: 'service' },

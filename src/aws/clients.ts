@@ -11,7 +11,7 @@ export interface CustomerProfilesClientOptions {
   endpoint?: string | undefined;
   /** the resolve deadline: no single HTTP attempt may outlive it */
   requestTimeoutMs: number;
-  /** default 2: one quick retry fits a flow's budget (enrichment reads use 1: see service.ts) */
+  /** default 2: one quick retry fits a flow's budget (enrichment reads use 1: see createHotPathClients) */
   maxAttempts?: number;
   /** share another client's connections (and its sockets' keep-alive) */
   requestHandler?: NodeHttpHandler | undefined;

@@ -13,7 +13,7 @@ export type ThreadMessage =
   | { kind: 'closed' };
 
 // Under tsx (tests, `npm run` scripts) the service runs from its TypeScript sources, and the thread
-// starts from a small module that brings tsx's loader along (thread-from-source.mjs).
+// starts from a small module that brings tsx's loader along (record-thread-from-source.mjs).
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './record-thread-from-source.mjs' : './record-thread-main.js', import.meta.url);
 /**
  * The thread's V8 old-generation limit: it holds a few hundred jobs at most (about 80 MB of RSS with its

@@ -49,6 +49,7 @@ export function redisState({ config, logger, metrics, profiles }: StateOptions):
         repeatWindowMs: config.repeatWindowMs,
         idempotencyTtlMs: config.idempotencyTtlMs,
         sources: enrichmentCalls(config.attributeMapping).length,
+        onWriteFailed: (operation) => health.failed(operation, new Error('refused inside the cache-hit script')),
       });
   const shared: SharedState = {
     keys,

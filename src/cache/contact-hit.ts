@@ -143,7 +143,8 @@ export function openHitEntry(sealer: Sealer, entry: HitEntry): RecordJob | 'deta
 //   enrichment sources, 6 the contact's identity key name or '', 7 InitialContactId, 8 the repeat
 //   window's start, 9 the window (ms), 10 the history's bound, 11-12 the history key before and after the
 //   profile id, 13 the record's entry without its closing brace, 14 the kept answer's TTL (ms)
-//   -> {1, kept answer, lookup or ''} | {0, lookup or ''} (nothing written) | {0, lookup, 1, newest other contact's time or '', record status, 1 if kept else 0}
+//   -> {1, kept answer, lookup or ''} | {0, lookup or ''} (nothing written) | {0, lookup, 1, newest other contact's time or '', record status, 1 if kept else 0,
+//      the writes Redis refused: 'r' the history, 'k' the kept answer}
 const HIT = new RedisScript(`${RECENT_LUA}
 local function iso(ms)
   local s = math.floor(ms / 1000)
@@ -169,7 +170,7 @@ local ok, h = pcall(cjson.decode, raw)
 if not ok or type(h) ~= 'table' or h.n ~= string.match(lookup, '^[^.]*%.([^.]*)%.') then return {0, lookup} end
 local since = h.s == 'NOT_FOUND' and ARGV[3] or ARGV[2]
 if since == '' or not (tonumber(h.c) > tonumber(since)) then return {0, lookup} end
-local last, status = false, 'SKIPPED'
+local last, status, failed = false, 'SKIPPED', ''
 local attach = h.v ~= 'MISMATCH'
 for _, name in ipairs(h.m) do
   if name == ARGV[6] then attach = true end
@@ -179,7 +180,7 @@ if h.p ~= '' and attach then
   if type(pushed) == 'table' and pushed.err then return {0, lookup} end
   status = 'QUEUED'
   local done, at = pcall(recent, ARGV[11] .. h.p .. ARGV[12], ARGV[7], ARGV[1], ARGV[8], tonumber(ARGV[10]), ARGV[9])
-  if done then last = at end
+  if done then last = at else failed = failed .. 'r' end
 end
 local sources = tonumber(ARGV[5])
 local enrichment = (h.p == '' or sources == 0) and 'NONE' or 'COMPLETE'
@@ -192,9 +193,9 @@ if enrichment == 'NONE' or (h.q >= sources and h.e > tonumber(ARGV[4])) then
     .. ',"recordStatus":"' .. status .. '","verification":' .. cjson.encode(h.v) .. ',"matchedBy":' .. matched
     .. ',"enrichment":"' .. enrichment .. '"}}'
   local set = redis.pcall('SET', KEYS[1], value, 'PX', ARGV[14])
-  if not (type(set) == 'table' and set.err) then kept = 1 end
+  if type(set) == 'table' and set.err then failed = failed .. 'k' else kept = 1 end
 end
-return {0, lookup, 1, last or '', status, kept}
+return {0, lookup, 1, last or '', status, kept, failed}
 `);
 
 export interface ContactHitOptions {
@@ -209,6 +210,8 @@ export interface ContactHitOptions {
   idempotencyTtlMs: number;
   /** how many enrichment sources the attribute mapping has */
   sources: number;
+  /** told of a write the script could not make (Redis refused it): `recent.record` or `idempotency.put`, counted as those stores count theirs */
+  onWriteFailed?: (operation: string) => void;
 }
 
 /** A contact's reads on a single Redis, with a fresh cache hit's writes in the same script. */
@@ -252,7 +255,7 @@ export class ContactHit {
         JSON.stringify(entry).slice(0, -1),
         this.o.idempotencyTtlMs,
       ],
-    )) as [0 | 1, string, string?, string?, string?, number?];
+    )) as [0 | 1, string, string?, string?, string?, number?, string?];
     const [kind, first, second] = reply;
     const raw = (kind === 1 ? second : first) || undefined;
     const cached = raw ? this.o.cache.open(tag, raw, variant) : undefined;
@@ -262,7 +265,9 @@ export class ContactHit {
     // (a DATA_KEYS without the key it was sealed with): this replica then looks the caller up as on a miss,
     // and queues the record again, which is the same job (its ContactId).
     if (kind === 0 && reply.length > 2 && cached) {
-      const [, , , last, recordStatus, kept] = reply;
+      const [, , , last, recordStatus, kept, failed = ''] = reply;
+      if (failed.includes('r')) this.o.onWriteFailed?.('recent.record');
+      if (failed.includes('k')) this.o.onWriteFailed?.('idempotency.put');
       reads.written = { repeat: repeatInfo(last ? Number(last) : 0), recordStatus: recordStatus as HitWrites['recordStatus'], kept: kept === 1 };
     }
     return reads;

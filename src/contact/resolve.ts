@@ -137,7 +137,7 @@ export class ContactResolver {
     at: { tag: string; variant: string },
     createAllowed: boolean,
     now: number,
-    { cached, sealedLookup, written }: ContactReads,
+    { cached, sealedLookup, written: madeWithReads }: ContactReads,
     signal: AbortSignal,
   ): Promise<Resolved> {
     const age = cached ? now - cached.cachedAt : Infinity;
@@ -146,6 +146,9 @@ export class ContactResolver {
     const usable = cached && !(cached.status === 'NOT_FOUND' && createAllowed);
     // (judged at `now`, as the backend judged a hit it made the writes of: see ContactReads.written)
     const fresh = usable && age < freshFor;
+    // the writes the backend made with the reads count only for the fresh hit they were made for: a lookup
+    // it judged otherwise (a head that was not the lookup's) gets its own writes, as on any other path
+    const written = fresh ? madeWithReads : undefined;
 
     let lookup: Lookup;
     let source: Source;

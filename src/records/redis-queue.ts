@@ -200,9 +200,12 @@ export class RedisRecordQueue implements RecordQueue {
 
   /**
    * A cache hit's record as a job like any other, completed from its lookup (a worker of an earlier
-   * version reads it). One that does not open here is moved as it is, for a worker that can; one whose
-   * lookup does not attach the contact to a profile (its script was misled by a head that was not the
-   * lookup's: Redis written to by someone else) is not written.
+   * version reads it). One that does not open here (DATA_KEYS without the key it was sealed with) is
+   * moved as it is, for a worker that can, under a job id of its own (`hit:<ContactId>`): when the
+   * contact's replica could not open the lookup either, it queued the contact's record again, complete,
+   * under the ContactId, and that one must not be taken for a copy of this one. One whose lookup does not
+   * attach the contact to a profile (its script was misled by a head that was not the lookup's: Redis
+   * written to by someone else) is not written.
    */
   private fromHit(entry: HitEntry): JobData | undefined {
     const record = openHitEntry(this.o.sealer, entry);
@@ -212,7 +215,7 @@ export class RedisRecordQueue implements RecordQueue {
     }
     if (record) return this.dataOf(record);
     const { hit: _hit, ...moved } = entry;
-    return { ...moved, profileId: '', progress: {} };
+    return { ...moved, jobId: `hit:${entry.contactId}`, profileId: '', progress: {} };
   }
 
   start(): void {
