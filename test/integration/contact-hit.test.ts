@@ -1,7 +1,9 @@
 // A cache hit in one round trip (src/cache/contact-hit.ts): through the real service composition, the real
 // SDK against the Customer Profiles fake and a real redis-server; and the state backend's script alone.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -24,7 +26,7 @@ import { openRecordQueue, recordQueuePrefix, RedisRecordQueue } from '../../src/
 import { RecordWriter } from '../../src/records/writer.js';
 import { eventFrom } from '../support/fixtures.js';
 import { FakeAws } from '../support/fake-aws.js';
-import { RedisCluster, RedisServer, useRedisServer } from '../support/redis.js';
+import { findBinary, RedisCluster, RedisServer, useRedisServer } from '../support/redis.js';
 import { useFakeAws } from '../support/fake-aws-hooks.js';
 import { postEvent, REPO_ROOT, startService, useTestAwsCredentials, type RunningService, setUpFakeDomain } from '../support/service.js';
 import { until } from '../support/until.js';
@@ -50,24 +52,32 @@ const voice = (phone: string, contactId = nextContact(), parameters: Record<stri
 
 /**
  * Every command the servers run from clients (not from inside scripts) while `during` runs, found between
- * two markers the test sends to each server (MONITOR). The service sends a contact's commands, those it
- * does not wait for included, before it answers.
+ * two markers the test sends to each server. Watched with `redis-cli monitor`, one per server: ioredis'
+ * own monitor() can take the first lines of the stream for replies when other clients are busy as it
+ * starts ("Command queue state error"). The service sends a contact's commands, those it does not wait for
+ * included, before it answers.
  */
 async function commandsDuring(servers: readonly RedisServer[], during: () => Promise<void>): Promise<string[]> {
   const mark = ++seq;
   const seen: string[] = [];
   const watched = await Promise.all(
     servers.map(async (server) => {
-      const watcher = server.client();
-      const marker = server.client();
-      const monitor = await watcher.monitor();
-      const node = { watcher, marker, monitor, state: 'before' as 'before' | 'during' | 'after' };
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        const [name, value] = [args[0]?.toLowerCase(), args[1]];
-        if (name === 'echo' && value === `start-${mark}`) node.state = 'during';
-        else if (name === 'echo' && value === `end-${mark}`) node.state = 'after';
-        else if (node.state === 'during' && source !== 'lua') seen.push(name!);
+      const child = spawn(findBinary('redis-cli'), ['-h', '127.0.0.1', '-p', String(server.port), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const node = { child, marker: server.client(), state: 'connecting' as 'connecting' | 'before' | 'during' | 'after' };
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line === 'OK') {
+          node.state = 'before';
+          return;
+        }
+        // 1796546503.013950 [0 127.0.0.1:41048] "echo" "start-5"; a script's own commands: [0 lua]
+        const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+        if (!m) return;
+        const [name, value] = [...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]);
+        if (name?.toLowerCase() === 'echo' && value === `start-${mark}`) node.state = 'during';
+        else if (name?.toLowerCase() === 'echo' && value === `end-${mark}`) node.state = 'after';
+        else if (node.state === 'during' && m[1] !== 'lua') seen.push(name!.toLowerCase());
       });
+      await until('redis-cli monitor', () => node.state !== 'connecting');
       return node;
     }),
   );
@@ -82,8 +92,7 @@ async function commandsDuring(servers: readonly RedisServer[], during: () => Pro
     return seen;
   } finally {
     for (const n of watched) {
-      n.monitor.disconnect();
-      n.watcher.disconnect();
+      n.child.kill();
       n.marker.disconnect();
     }
   }

@@ -65,7 +65,7 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
 
 const binaries = new Map<string, string>();
 
-function findBinary(name: 'redis-server' | 'redis-cli'): string {
+export function findBinary(name: 'redis-server' | 'redis-cli'): string {
   const cached = binaries.get(name);
   if (cached) return cached;
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
