@@ -74,11 +74,31 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
     return Promise.resolve(this.pending.length + this.running);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops taking work; the writes in hand finish. `handTo`: where the records still waiting can go instead
+   * of being lost with the process (the Redis queue, for the records it could not take earlier); it answers
+   * whether it took one. A record whose earlier append may have landed after all is asked about first, and
+   * not handed over again when it did. What is left is logged: how many, and which ContactIds.
+   */
+  async close(o: { handTo?: (job: QueuedJob) => Promise<boolean> } = {}): Promise<void> {
     this.closing = true;
     clearTimeout(this.timer);
     if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-    if (this.pending.length > 0) this.o.logger.warn({ records: this.pending.length }, 'in-process contact records not written before exit');
+    if (o.handTo && this.pending.length > 0) {
+      const waiting = this.pending.splice(0);
+      let handed = 0;
+      for (const entry of waiting) {
+        if (entry.landed && (await entry.landed().catch(() => false))) continue;
+        if (await o.handTo(entry.job).catch(() => false)) handed++;
+        else this.pending.push(entry);
+      }
+      if (handed > 0) this.o.logger.info({ records: handed }, 'in-process contact records handed to the Redis queue at shutdown');
+    }
+    if (this.pending.length > 0) {
+      // ContactIds only: nothing personal; enough to find each contact in Connect and write its record again
+      const contactIds = this.pending.map((e) => e.job.contactId);
+      this.o.logger.warn({ records: contactIds.length, contactIds: contactIds.slice(0, 1000) }, 'in-process contact records not written before exit');
+    }
   }
 
   private schedule(ms: number): void {

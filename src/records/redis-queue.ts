@@ -184,6 +184,16 @@ export class RedisRecordQueue implements RecordQueue {
     }
   }
 
+  /** One append to the inbox, for the shutdown's hand-over: taken, or not (an error reply, or no reply in time). */
+  private async append(record: QueuedJob): Promise<boolean> {
+    try {
+      await withTimeout(this.o.client.rpush(this.inbox, JSON.stringify(this.dataOf(record))), ENQUEUE_TIMEOUT_MS);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private dataOf(record: QueuedJob): JobData {
     const jobId = jobIdOf(record);
     return {
@@ -407,7 +417,9 @@ export class RedisRecordQueue implements RecordQueue {
         this.o.logger.warn({ err: err.message }, 'record worker did not close: its job in hand goes back to the queue when its lock expires'),
       );
     }
-    await this.o.fallback.close();
+    // The records this process holds because Redis could not take them then (the fallback) go to Redis now
+    // if it takes them: another replica writes them; only a crash loses what is held in-process.
+    await this.o.fallback.close({ handTo: (job) => this.append(job) });
     await withTimeout(this.queue.close(), WORKER_CLOSE_MS).catch(() => undefined);
   }
 }

@@ -205,6 +205,34 @@ describe('contact-record inbox (Redis)', function () {
     }
   });
 
+  it('records held in this process because Redis refused them are handed to Redis at a graceful stop, and a mover takes them like any other', async () => {
+    const admin = server().client();
+    clients.push(admin);
+    await admin.acl('SETUSER', 'no-append', 'on', '>secret', '~*', '&*', '+@all', '-rpush', '-evalsha', '-eval');
+    try {
+      const written: string[] = [];
+      const client = server().client({ username: 'no-append', password: 'secret', maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 100 });
+      await until('connected', () => client.status === 'ready');
+      // not started: its in-process fallback holds what Redis refuses (as one still pacing its writes would)
+      const q = replica(1000, { client, written });
+      expect(await q.enqueue(record(7))).to.equal('QUEUED');
+      expect(await q.enqueue(record(8))).to.equal('QUEUED');
+      expect(await fallbacks.at(-1)!.depth(), 'held in this process').to.equal(2);
+      expect(await admin.llen(INBOX)).to.equal(0);
+
+      // Redis takes appends again (the failover is over), then the replica stops
+      await admin.acl('SETUSER', 'no-append', '+rpush');
+      await q.close();
+
+      expect(await admin.llen(INBOX), 'handed to the inbox').to.equal(2);
+      expect(written, 'written from this process').to.deep.equal([]);
+      expect(await replica().move()).to.equal(2);
+      expect((await waitingIds()).sort()).to.deep.equal([record(7).contactId, record(8).contactId].sort());
+    } finally {
+      await admin.acl('DELUSER', 'no-append');
+    }
+  });
+
   describe('an append that times out', () => {
     let proxy: DelayingProxy;
     let check: Redis;

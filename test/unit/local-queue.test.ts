@@ -382,10 +382,49 @@ describe('LocalRecordQueue (the in-process contact-record queue)', () => {
       await closing;
 
       expect(outcomes).to.deep.equal(['written']);
-      expect(logged.find((l) => l.msg === 'in-process contact records not written before exit')).to.deep.include({ records: 2 });
+      expect(logged.find((l) => l.msg === 'in-process contact records not written before exit')).to.deep.include({
+        records: 2,
+        contactIds: [record(2).contactId, record(3).contactId],
+      });
       expect(await q.enqueue(record(4))).to.equal('FAILED');
       await clock.advance(5000);
       expect(outcomes, 'nothing taken after close').to.deep.equal(['written']);
+    });
+
+    it('close({ handTo }) hands the records still waiting to the Redis queue; what it refuses is logged by ContactId, and nothing is written from here', async () => {
+      const q = queue({ start: false });
+      for (let n = 1; n <= 3; n++) await q.enqueue(record(n));
+      const handed: string[] = [];
+
+      await q.close({
+        handTo: (job) => {
+          // Redis takes the first and the third; the second's append fails
+          if (job.contactId === record(2).contactId) return Promise.resolve(false);
+          handed.push(job.contactId);
+          return Promise.resolve(true);
+        },
+      });
+
+      expect(handed).to.deep.equal([record(1).contactId, record(3).contactId]);
+      expect(target.writes, 'written from this process').to.deep.equal([]);
+      expect(logged.find((l) => l.msg === 'in-process contact records handed to the Redis queue at shutdown')).to.deep.include({ records: 2 });
+      const left = logged.find((l) => l.msg === 'in-process contact records not written before exit');
+      expect(left).to.deep.include({ records: 1, contactIds: [record(2).contactId] });
+      expect(JSON.stringify(logged), 'no phone number in the log').not.to.include('4255550123');
+    });
+
+    it('close({ handTo }) does not hand over again a record whose timed-out append landed in Redis after all', async () => {
+      const q = queue({ start: false });
+      await q.enqueue(record(1), () => Promise.resolve(true));
+      await q.enqueue(record(2), () => Promise.resolve(false));
+      await q.enqueue(record(3), () => Promise.reject(new Error('Command timed out')));
+      const handed: string[] = [];
+
+      await q.close({ handTo: (job) => (handed.push(job.contactId), Promise.resolve(true)) });
+
+      // the first is in Redis already; the second did not land; the third, Redis cannot say: handed over (a double beats a loss)
+      expect(handed).to.deep.equal([record(2).contactId, record(3).contactId]);
+      expect(logged.some((l) => l.msg === 'in-process contact records not written before exit')).to.equal(false);
     });
   });
 });
