@@ -23,6 +23,8 @@ const MAX_PENDING = 10_000;
 // silent this long) is written from here.
 const ASK_FOR_MS = 5000;
 const ASK_EVERY_MS = 500;
+// Records handed to the Redis queue at a stop, a batch (one append) at a time.
+const HAND_OVER_BATCH = 500;
 
 /**
  * The in-process contact-record queue, for runs without Redis (and for records that could not reach
@@ -76,22 +78,28 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
 
   /**
    * Stops taking work; the writes in hand finish. `handTo`: where the records still waiting can go instead
-   * of being lost with the process (the Redis queue, for the records it could not take earlier); it answers
-   * whether it took one. A record whose earlier append may have landed after all is asked about first, and
-   * not handed over again when it did. What is left is logged: how many, and which ContactIds.
+   * of being lost with the process (the Redis queue, for the records it could not take earlier), a batch at
+   * a time; it answers whether it took the batch. A record whose earlier append may have landed after all
+   * is asked about first, and not handed over again when it did. The first batch refused ends the hand-over
+   * (Redis is not taking appends: the stop does not wait on it batch after batch). What is left is logged:
+   * how many, and which ContactIds.
    */
-  async close(o: { handTo?: (job: QueuedJob) => Promise<boolean> } = {}): Promise<void> {
+  async close(o: { handTo?: (jobs: QueuedJob[]) => Promise<boolean> } = {}): Promise<void> {
     this.closing = true;
     clearTimeout(this.timer);
     if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     if (o.handTo && this.pending.length > 0) {
-      const waiting = this.pending.splice(0);
-      let handed = 0;
-      for (const entry of waiting) {
-        if (entry.landed && (await entry.landed().catch(() => false))) continue;
-        if (await o.handTo(entry.job).catch(() => false)) handed++;
-        else this.pending.push(entry);
+      const waiting: Entry[] = [];
+      for (const entry of this.pending.splice(0)) {
+        if (!(entry.landed && (await entry.landed().catch(() => false)))) waiting.push(entry);
       }
+      let handed = 0;
+      while (handed < waiting.length) {
+        const batch = waiting.slice(handed, handed + HAND_OVER_BATCH);
+        if (!(await o.handTo(batch.map((e) => e.job)).catch(() => false))) break;
+        handed += batch.length;
+      }
+      this.pending.push(...waiting.slice(handed));
       if (handed > 0) this.o.logger.info({ records: handed }, 'in-process contact records handed to the Redis queue at shutdown');
     }
     if (this.pending.length > 0) {

@@ -184,10 +184,10 @@ export class RedisRecordQueue implements RecordQueue {
     }
   }
 
-  /** One append to the inbox, for the shutdown's hand-over: taken, or not (an error reply, or no reply in time). */
-  private async append(record: QueuedJob): Promise<boolean> {
+  /** One append to the inbox of a batch of records, for the hand-over at a stop: all taken, or none (an error reply, or no reply in time). */
+  private async append(records: QueuedJob[]): Promise<boolean> {
     try {
-      await withTimeout(this.o.client.rpush(this.inbox, JSON.stringify(this.dataOf(record))), ENQUEUE_TIMEOUT_MS);
+      await withTimeout(this.o.client.rpush(this.inbox, ...records.map((r) => JSON.stringify(this.dataOf(r)))), ENQUEUE_TIMEOUT_MS);
       return true;
     } catch {
       return false;
@@ -419,7 +419,7 @@ export class RedisRecordQueue implements RecordQueue {
     }
     // The records this process holds because Redis could not take them then (the fallback) go to Redis now
     // if it takes them: another replica writes them; only a crash loses what is held in-process.
-    await this.o.fallback.close({ handTo: (job) => this.append(job) });
+    await this.o.fallback.close({ handTo: (jobs) => this.append(jobs) });
     await withTimeout(this.queue.close(), WORKER_CLOSE_MS).catch(() => undefined);
   }
 }

@@ -391,25 +391,30 @@ describe('LocalRecordQueue (the in-process contact-record queue)', () => {
       expect(outcomes, 'nothing taken after close').to.deep.equal(['written']);
     });
 
-    it('close({ handTo }) hands the records still waiting to the Redis queue; what it refuses is logged by ContactId, and nothing is written from here', async () => {
+    it('close({ handTo }) hands the records still waiting to the Redis queue in one batch, and nothing is written from here', async () => {
       const q = queue({ start: false });
       for (let n = 1; n <= 3; n++) await q.enqueue(record(n));
-      const handed: string[] = [];
+      const batches: string[][] = [];
 
-      await q.close({
-        handTo: (job) => {
-          // Redis takes the first and the third; the second's append fails
-          if (job.contactId === record(2).contactId) return Promise.resolve(false);
-          handed.push(job.contactId);
-          return Promise.resolve(true);
-        },
-      });
+      await q.close({ handTo: (jobs) => (batches.push(jobs.map((j) => j.contactId)), Promise.resolve(true)) });
 
-      expect(handed).to.deep.equal([record(1).contactId, record(3).contactId]);
+      expect(batches).to.deep.equal([[record(1).contactId, record(2).contactId, record(3).contactId]]);
       expect(target.writes, 'written from this process').to.deep.equal([]);
-      expect(logged.find((l) => l.msg === 'in-process contact records handed to the Redis queue at shutdown')).to.deep.include({ records: 2 });
+      expect(logged.find((l) => l.msg === 'in-process contact records handed to the Redis queue at shutdown')).to.deep.include({ records: 3 });
+      expect(logged.some((l) => l.msg === 'in-process contact records not written before exit')).to.equal(false);
+    });
+
+    it('close({ handTo }): a refused batch ends the hand-over; what is left is logged by ContactId, without the phone number', async () => {
+      const q = queue({ start: false });
+      for (let n = 1; n <= 3; n++) await q.enqueue(record(n));
+      let asked = 0;
+
+      await q.close({ handTo: () => (asked++, Promise.resolve(false)) });
+
+      expect(asked, 'batches asked').to.equal(1);
+      expect(target.writes).to.deep.equal([]);
       const left = logged.find((l) => l.msg === 'in-process contact records not written before exit');
-      expect(left).to.deep.include({ records: 1, contactIds: [record(2).contactId] });
+      expect(left).to.deep.include({ records: 3, contactIds: [record(1).contactId, record(2).contactId, record(3).contactId] });
       expect(JSON.stringify(logged), 'no phone number in the log').not.to.include('4255550123');
     });
 
@@ -420,7 +425,7 @@ describe('LocalRecordQueue (the in-process contact-record queue)', () => {
       await q.enqueue(record(3), () => Promise.reject(new Error('Command timed out')));
       const handed: string[] = [];
 
-      await q.close({ handTo: (job) => (handed.push(job.contactId), Promise.resolve(true)) });
+      await q.close({ handTo: (jobs) => (handed.push(...jobs.map((j) => j.contactId)), Promise.resolve(true)) });
 
       // the first is in Redis already; the second did not land; the third, Redis cannot say: handed over (a double beats a loss)
       expect(handed).to.deep.equal([record(2).contactId, record(3).contactId]);
