@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import type { PartialRecord } from '../cache/contact-hit.js';
+import type { HitPlan, PartialRecord } from '../cache/contact-hit.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import type { KeptFrom } from '../cache/idempotency.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
@@ -97,15 +97,14 @@ export class ContactResolver {
 
     const { keys, source: identitySource } = found;
     const { tag, variant } = this.deps.keys.lookupKey(keys);
-    const createAllowed = (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys);
     // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
     // after a greeting) gets a new answer, a Connect retry of the same call the same one. With the plan,
     // a backend that can (a single Redis) makes a fresh cache hit's writes in the same step (`written`).
-    const plan = {
+    const plan: HitPlan = {
       now: this.now(),
       ttl: this.deps.cacheTtl,
-      createAllowed,
+      createAllowed: (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys),
       identityKey: keys.identity && identityKey(keys.identity),
       initialContactId: event.initialContactId,
       record: this.recordOf(event, keys.identity, tag),
@@ -117,7 +116,7 @@ export class ContactResolver {
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
-    return this.resolveAfresh(event, keys, identitySource, { tag, variant }, createAllowed, plan.now, reads, signal);
+    return this.resolveAfresh(event, keys, identitySource, { tag, variant }, plan, reads, signal);
   }
 
   /**
@@ -135,8 +134,7 @@ export class ContactResolver {
     keys: CallerKeys,
     identitySource: IdentitySource | undefined,
     at: { tag: string; variant: string },
-    createAllowed: boolean,
-    now: number,
+    { now, createAllowed, record: partialRecord }: HitPlan,
     { cached, sealedLookup, written: madeWithReads }: ContactReads,
     signal: AbortSignal,
   ): Promise<Resolved> {
@@ -194,7 +192,7 @@ export class ContactResolver {
     // (a typo or a stranger's account number leaves no trace on someone else's profile).
     // A cache hit's writes made with its reads (`written`) are not made again.
     const attach = attaches(lookup, keys.identity && identityKey(keys.identity));
-    const record = () => ({ ...this.recordOf(event, keys.identity, at.tag), profileId: summary.profileId, customerStatus: lookup.status });
+    const record = () => ({ ...partialRecord, profileId: summary.profileId, customerStatus: lookup.status });
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
       written?.repeat ??
