@@ -89,10 +89,10 @@ export class LocalRecordQueue implements RecordQueue, DeadLetterStore {
     clearTimeout(this.timer);
     if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     if (o.handTo && this.pending.length > 0) {
-      const waiting: Entry[] = [];
-      for (const entry of this.pending.splice(0)) {
-        if (!(entry.landed && (await entry.landed().catch(() => false)))) waiting.push(entry);
-      }
+      // asked side by side: a stop waits one round trip for them, not one each
+      const held = this.pending.splice(0);
+      const landed = await Promise.all(held.map((e) => (e.landed ? e.landed().catch(() => false) : Promise.resolve(false))));
+      const waiting = held.filter((_, i) => !landed[i]);
       let handed = 0;
       while (handed < waiting.length) {
         const batch = waiting.slice(handed, handed + HAND_OVER_BATCH);
