@@ -182,9 +182,11 @@ describe('contact-record inbox (Redis)', function () {
     for (const e of left) expect((JSON.parse(e) as { identityTag: string }).identityTag).to.equal('kept');
   });
 
-  it('an append Redis answers with an error is written from this process at once, without asking Redis whether it landed', async () => {
-    // An ACL that refuses the append and scripts (NOPERM, an error reply): the record cannot be in the inbox,
-    // and Redis cannot answer "did it land?" either, which used to hold the record ASK_FOR_MS (5 s) before writing.
+  /**
+   * Runs `body` with a replica whose Redis user may not append or run scripts (an ACL: NOPERM, an error
+   * reply, as from a full or read-only Redis), and an admin client that may lift the ban. Not started.
+   */
+  async function withAppendsRefused(body: (r: { q: RedisRecordQueue; written: string[]; admin: Redis }) => Promise<void>): Promise<void> {
     const admin = server().client();
     clients.push(admin);
     await admin.acl('SETUSER', 'no-append', 'on', '>secret', '~*', '&*', '+@all', '-rpush', '-evalsha', '-eval');
@@ -192,7 +194,16 @@ describe('contact-record inbox (Redis)', function () {
       const written: string[] = [];
       const client = server().client({ username: 'no-append', password: 'secret', maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 100 });
       await until('connected', () => client.status === 'ready');
-      const q = replica(1000, { client, written });
+      await body({ q: replica(1000, { client, written }), written, admin });
+    } finally {
+      await admin.acl('DELUSER', 'no-append');
+    }
+  }
+
+  it('an append Redis answers with an error is written from this process at once, without asking Redis whether it landed', async () => {
+    // The append and scripts refused (NOPERM, an error reply): the record cannot be in the inbox, and Redis
+    // cannot answer "did it land?" either, which used to hold the record ASK_FOR_MS (5 s) before writing.
+    await withAppendsRefused(async ({ q, written, admin }) => {
       q.start();
       const started = Date.now();
       expect(await q.enqueue(record(5))).to.equal('QUEUED');
@@ -200,21 +211,12 @@ describe('contact-record inbox (Redis)', function () {
       expect(written).to.deep.equal([record(5).contactId]);
       expect(Date.now() - started, 'written after (ms)').to.be.below(1000);
       expect(await admin.llen(INBOX)).to.equal(0);
-    } finally {
-      await admin.acl('DELUSER', 'no-append');
-    }
+    });
   });
 
   it('records held in this process because Redis refused them are handed to Redis at a graceful stop, and a mover takes them like any other', async () => {
-    const admin = server().client();
-    clients.push(admin);
-    await admin.acl('SETUSER', 'no-append', 'on', '>secret', '~*', '&*', '+@all', '-rpush', '-evalsha', '-eval');
-    try {
-      const written: string[] = [];
-      const client = server().client({ username: 'no-append', password: 'secret', maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 100 });
-      await until('connected', () => client.status === 'ready');
+    await withAppendsRefused(async ({ q, written, admin }) => {
       // not started: its in-process fallback holds what Redis refuses (as one still pacing its writes would)
-      const q = replica(1000, { client, written });
       expect(await q.enqueue(record(7))).to.equal('QUEUED');
       expect(await q.enqueue(record(8))).to.equal('QUEUED');
       expect(await fallbacks.at(-1)!.depth(), 'held in this process').to.equal(2);
@@ -228,9 +230,7 @@ describe('contact-record inbox (Redis)', function () {
       expect(written, 'written from this process').to.deep.equal([]);
       expect(await replica().move()).to.equal(2);
       expect((await waitingIds()).sort()).to.deep.equal([record(7).contactId, record(8).contactId].sort());
-    } finally {
-      await admin.acl('DELUSER', 'no-append');
-    }
+    });
   });
 
   describe('an append that times out', () => {
