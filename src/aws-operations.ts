@@ -31,3 +31,6 @@ export const AWS_OPERATIONS: readonly AwsOperation[] = [
   { service: 'profile', operation: 'GetProfileObjectType', by: 'doctor' },
   { service: 'profile', operation: 'PutProfileObjectType', by: 'setup-domain' },
 ];
+
+/** The Customer Profiles operations the running service sends: each has its own share of the account quota (cache/quota.ts). */
+export const SHARED_OPERATIONS: readonly string[] = AWS_OPERATIONS.filter((o) => o.service === 'profile' && o.by === 'service').map((o) => o.operation);

@@ -3,11 +3,13 @@ import { buildApp, buildMetricsApp } from './app.js';
 import { customerProfilesBackend, embeddedBackend, type ProfileBackend } from './backends/profiles.js';
 import { memoryState } from './backends/memory-state.js';
 import { redisState } from './backends/redis-state.js';
+import { SHARED_OPERATIONS } from './aws-operations.js';
+import { AccountQuota } from './cache/quota.js';
 import type { Config } from './config/index.js';
 import { ContactResolver } from './contact/resolve.js';
 import { ProfileUpdater } from './contact/update.js';
 import type { Logger } from './ops/logger.js';
-import { createMetrics, type Metrics } from './ops/metrics.js';
+import { createMetrics, quotaObserver, type Metrics } from './ops/metrics.js';
 import type { ProfileStore } from './profiles/profile.js';
 import type { RecordQueue } from './records/queue.js';
 
@@ -39,8 +41,10 @@ export interface ServiceOverrides {
  */
 export function createService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Service {
   const metrics = createMetrics();
-  const profiles = overrides.profiles ?? (config.domain ? customerProfilesBackend({ ...config, domain: config.domain }, metrics) : embeddedBackend(config, logger));
-  const state = (config.redis.mode === 'none' ? memoryState : redisState)({ config, logger, metrics, profiles });
+  const quota = new AccountQuota(config.quota.shares, quotaObserver(metrics));
+  for (const operation of SHARED_OPERATIONS) metrics.quotaShare.set({ operation }, quota.share(operation));
+  const profiles = overrides.profiles ?? (config.domain ? customerProfilesBackend({ ...config, domain: config.domain }, metrics, quota) : embeddedBackend(config, logger));
+  const state = (config.redis.mode === 'none' ? memoryState : redisState)({ config, logger, metrics, profiles, quota });
   if (config.authTokens.length === 0) logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
 
   const common = { ...state.shared, mapping: config.attributeMapping, defaultCountry: config.defaultCountry, records: state.records };

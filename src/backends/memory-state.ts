@@ -1,5 +1,4 @@
 // The state backend without Redis: everything in this process; replicas share nothing.
-import { MemoryCallBudget } from '../cache/budget.js';
 import { LocalCreateOnce } from '../cache/create-once.js';
 import { MemoryIdempotencyStore } from '../cache/idempotency.js';
 import type { SharedState } from '../cache/index.js';
@@ -11,7 +10,7 @@ import type { ErasureReport } from '../contact/erase.js';
 import { LocalRecordQueue } from '../records/local-queue.js';
 import { cacheKeepMs, queueHooks, queueOptions, recordWriter, type StateBackend, type StateOptions } from './state.js';
 
-export function memoryState({ config, logger, metrics, profiles }: StateOptions): StateBackend {
+export function memoryState({ config, logger, metrics, profiles, quota }: StateOptions): StateBackend {
   logger.warn('NO REDIS: cache, idempotency and creation locks are in-process; replicas do not share them.');
   const cache = new MemoryProfileCache(cacheKeepMs(config));
   const idempotency = new MemoryIdempotencyStore(config.idempotencyTtlMs);
@@ -25,7 +24,8 @@ export function memoryState({ config, logger, metrics, profiles }: StateOptions)
     recentContacts,
     pendingUpdates,
     createOnce: new LocalCreateOnce(cache),
-    budget: new MemoryCallBudget(config.enrichmentCallsPerSecond),
+    // this replica is the whole fleet: the quota's book stays in this process
+    budget: quota,
     readContact: async (tag, variant, contactId) => ({ earlier: await idempotency.get(tag, contactId, variant), cached: await cache.get(tag, variant) }),
   };
   const writer = recordWriter(config, profiles.recordTarget, undefined, pendingUpdates);

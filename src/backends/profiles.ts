@@ -2,6 +2,7 @@
 // are written. Customer Profiles (a domain is configured) or the embedded store (local runs); the
 // composition root picks one, nothing below it asks which.
 import { createBackgroundClients, createHotPathClients } from '../aws/clients.js';
+import type { AccountQuota } from '../cache/quota.js';
 import type { Config } from '../config/index.js';
 import { awsObserver, instrumentAwsClient, Reachability, type AwsObserver } from '../ops/aws-instrumentation.js';
 import type { Logger } from '../ops/logger.js';
@@ -28,7 +29,7 @@ export interface ProfileBackend {
 }
 
 /** Customer Profiles' record target, with its own clients (no flow waits on them): the service's and the record thread's. */
-export function customerProfilesRecordTarget(config: Config & { domain: string }, observe: AwsObserver): { target: AwsRecordTarget; close(): void } {
+export function customerProfilesRecordTarget(config: Config & { domain: string }, observe: AwsObserver, quota: AccountQuota): { target: AwsRecordTarget; close(): void } {
   const region = config.aws.region!;
   const clients = createBackgroundClients(
     { region, endpoint: config.aws.customerProfilesEndpoint },
@@ -36,11 +37,11 @@ export function customerProfilesRecordTarget(config: Config & { domain: string }
   );
   instrumentAwsClient(clients.profiles, 'customer-profiles', observe);
   if (clients.connect) instrumentAwsClient(clients.connect, 'connect', observe);
-  const target = new AwsRecordTarget({ profiles: clients.profiles, domain: config.domain, objectTypeName: config.records.objectType, connect: clients.connect });
+  const target = new AwsRecordTarget({ profiles: clients.profiles, domain: config.domain, objectTypeName: config.records.objectType, connect: clients.connect, quota });
   return { target, close: () => clients.destroy() };
 }
 
-export function customerProfilesBackend(config: Config & { domain: string }, metrics: Metrics): ProfileBackend {
+export function customerProfilesBackend(config: Config & { domain: string }, metrics: Metrics, quota: AccountQuota): ProfileBackend {
   const reachability = new Reachability();
   const observe = awsObserver(metrics, reachability);
   const { lookup, enrich } = createHotPathClients({
@@ -52,9 +53,9 @@ export function customerProfilesBackend(config: Config & { domain: string }, met
   // counted in the AWS metrics, but not in Customer Profiles' reachability (/readyz): a failing source
   // (a mistyped segment name, say) does not make the lookups' service look down
   instrumentAwsClient(enrich, 'customer-profiles', awsObserver(metrics));
-  const records = customerProfilesRecordTarget(config, observe);
+  const records = customerProfilesRecordTarget(config, observe, quota);
   return {
-    store: new CustomerProfilesStore(lookup, config.domain, enrich),
+    store: new CustomerProfilesStore(lookup, config.domain, enrich, quota),
     recordTarget: records.target,
     recordThread: { observe },
     readiness: () => ({ customerProfiles: reachability.state() }),

@@ -3,9 +3,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../ops/logger.js';
+import { AccountQuota, RedisQuotaBook } from '../cache/quota.js';
+import { quotaKey } from '../cache/keys.js';
 import { createRedisClient } from '../redis/client.js';
 import { customerProfilesRecordTarget } from './profiles.js';
-import type { ThreadMessage } from './record-thread.js';
+import { postingQuotaObserver, type ThreadMessage } from './record-thread.js';
 import { redisRecordQueue, threadRecordWriter } from './redis-state.js';
 
 const port = parentPort!;
@@ -18,7 +20,10 @@ const redis = createRedisClient(config);
 if (!domain || !redis) throw new Error('the record thread needs CUSTOMER_PROFILES_DOMAIN and Redis');
 redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'record thread: Redis error'));
 
-const aws = customerProfilesRecordTarget({ ...config, domain }, (call) => post({ kind: 'aws', call }));
+// the fleet's share of the account quota, in the same book as the service's (Redis)
+const quota = new AccountQuota(config.quota.shares, postingQuotaObserver((event) => post({ kind: 'quota', event })));
+quota.shareThrough(new RedisQuotaBook(redis, (operation) => quotaKey(config.keyNamespace, operation)));
+const aws = customerProfilesRecordTarget({ ...config, domain }, (call) => post({ kind: 'aws', call }), quota);
 const { writer, sealer } = threadRecordWriter(config, redis, logger, aws.target);
 const queue = redisRecordQueue(config, {
   redis,

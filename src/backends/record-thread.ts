@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { QuotaObserver } from '../cache/quota.js';
 import type { Config } from '../config/index.js';
 import type { AwsCallMeasured, AwsObserver } from '../ops/aws-instrumentation.js';
 import type { Logger } from '../ops/logger.js';
@@ -9,8 +10,27 @@ export type ThreadMessage =
   | { kind: 'outcome'; outcome: Parameters<NonNullable<QueueHooks['onOutcome']>>[0] }
   | { kind: 'dead-letter'; letter: DeadLetter }
   | { kind: 'aws'; call: AwsCallMeasured }
+  | { kind: 'quota'; event: QuotaEvent }
   | { kind: 'started' }
   | { kind: 'closed' };
+
+/** One of the quota allowance's events (QuotaObserver), as a message. */
+export type QuotaEvent = { [K in keyof QuotaObserver]: { name: K; args: Parameters<QuotaObserver[K]> } }[keyof QuotaObserver];
+
+/** The thread's quota allowance tells the service's metrics through messages. */
+export function postingQuotaObserver(post: (event: QuotaEvent) => void): QuotaObserver {
+  return {
+    booked: (...args) => post({ name: 'booked', args }),
+    rate: (...args) => post({ name: 'rate', args }),
+    throttled: (...args) => post({ name: 'throttled', args }),
+  };
+}
+
+function replay(observer: QuotaObserver, event: QuotaEvent): void {
+  if (event.name === 'booked') observer.booked(...event.args);
+  else if (event.name === 'rate') observer.rate(...event.args);
+  else observer.throttled(...event.args);
+}
 
 // Under tsx (tests, `npm run` scripts) the service runs from its TypeScript sources, and the thread
 // starts from a small module that brings tsx's loader along (record-thread-from-source.mjs).
@@ -43,6 +63,7 @@ export class RecordThread {
     private readonly logger: Logger,
     private readonly hooks: QueueHooks,
     private readonly observe: AwsObserver,
+    private readonly quota: QuotaObserver,
   ) {}
 
   /** Resolves once the thread has its worker running (or has failed to start, which is logged). */
@@ -57,6 +78,7 @@ export class RecordThread {
       if (m.kind === 'outcome') this.hooks.onOutcome?.(m.outcome);
       else if (m.kind === 'dead-letter') this.hooks.onDeadLetter?.(m.letter);
       else if (m.kind === 'aws') this.observe(m.call);
+      else if (m.kind === 'quota') replay(this.quota, m.event);
     });
     worker.on('error', (err) => this.logger.error({ err }, 'record thread failed'));
     worker.on('exit', (code) => {

@@ -1,13 +1,13 @@
 // The state backend on Redis (a single node, or a cluster): shared by the fleet, everything personal
 // sealed. It owns its client and connections, the record queue (its worker here or in a thread of its
 // own) and its start and close.
-import { RedisCallBudget } from '../cache/budget.js';
 import { RedisCreateOnce } from '../cache/create-once.js';
 import { RedisIdempotencyStore } from '../cache/idempotency.js';
 import { ContactHit } from '../cache/contact-hit.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import { StateKeys } from '../cache/keys.js';
 import { RedisPendingUpdates } from '../cache/pending-updates.js';
+import { RedisQuotaBook } from '../cache/quota.js';
 import { lookupMember, RedisProfileCache } from '../cache/profile-cache.js';
 import { RedisRecentContacts } from '../cache/recent-contacts.js';
 import type { Config } from '../config/index.js';
@@ -15,6 +15,7 @@ import type { Eraser, ErasureReport } from '../contact/erase.js';
 import type { CallerKeys } from '../domain/keys.js';
 import { enrichmentCalls } from '../domain/mapping.js';
 import type { Logger } from '../ops/logger.js';
+import { quotaObserver } from '../ops/metrics.js';
 import { LocalRecordQueue } from '../records/local-queue.js';
 import type { QueueHooks } from '../records/queue.js';
 import { recordQueuePrefix, RedisRecordQueue } from '../records/redis-queue.js';
@@ -24,7 +25,7 @@ import { Sealer } from '../redis/seal.js';
 import { RecordThread } from './record-thread.js';
 import { cacheKeepMs, queueHooks, queueOptions, recordWriter, type StateBackend, type StateOptions } from './state.js';
 
-export function redisState({ config, logger, metrics, profiles }: StateOptions): StateBackend {
+export function redisState({ config, logger, metrics, profiles, quota }: StateOptions): StateBackend {
   const redis = createRedisClient(config);
   if (!redis) throw new Error('the Redis state needs REDIS_URL or REDIS_CLUSTER_NODES');
   const health = new RedisHealth(logger, (operation) => metrics.redisErrors.inc({ operation }));
@@ -33,6 +34,8 @@ export function redisState({ config, logger, metrics, profiles }: StateOptions):
   const sealer = new Sealer(config.dataKeys);
   const keys = new StateKeys(config.keyNamespace, config.identityHashSecret, config.attributeMapping);
   const cache = new RedisProfileCache(redis, keys, health, cacheKeepMs(config), sealer);
+  // the fleet's book of calls: every replica (and its record thread) books its slots here
+  quota.shareThrough(new RedisQuotaBook(redis, (operation) => keys.quota(operation), health));
   const idempotency = new RedisIdempotencyStore(redis, keys, health, config.idempotencyTtlMs, sealer, cache, config.attributeMapping);
   const pendingUpdates = new RedisPendingUpdates(redis, keys, health, sealer);
   // a single Redis: a contact's reads and a fresh cache hit's writes in one script (cache/contact-hit.ts);
@@ -58,7 +61,7 @@ export function redisState({ config, logger, metrics, profiles }: StateOptions):
     pendingUpdates,
     recentContacts: new RedisRecentContacts(redis, keys, health, config.repeatWindowMs),
     createOnce: new RedisCreateOnce(redis, keys, cache, health, config.createLockTtlMs, (seconds) => metrics.lockWaits.observe(seconds)),
-    budget: new RedisCallBudget(redis, keys, health, config.enrichmentCallsPerSecond),
+    budget: quota,
     readContact: (tag, variant, contactId, identity, plan) =>
       health.safely<ContactReads>(
         'contact.read',
@@ -79,7 +82,7 @@ export function redisState({ config, logger, metrics, profiles }: StateOptions):
   const hooks = queueHooks(metrics);
   // With a profile backend that can be reached from another thread (Customer Profiles), the record worker
   // runs in a thread of its own (record-thread.ts): background writes never hold up a live answer.
-  const thread = config.records.worker && profiles.recordThread ? new RecordThread(config.source, logger, hooks, profiles.recordThread.observe) : undefined;
+  const thread = config.records.worker && profiles.recordThread ? new RecordThread(config.source, logger, hooks, profiles.recordThread.observe, quotaObserver(metrics)) : undefined;
   const writer = recordWriter(config, profiles.recordTarget, redis, pendingUpdates);
   const records = redisRecordQueue(config, { redis, sealer, writer, logger, hooks, runWorker: !thread });
   let workerRunning = false;

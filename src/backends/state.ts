@@ -8,6 +8,7 @@ import type { Eraser } from '../contact/erase.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { PendingUpdates } from '../cache/pending-updates.js';
+import type { AccountQuota } from '../cache/quota.js';
 import { Pacer } from '../records/pacer.js';
 import type { QueueHooks, RecordQueue } from '../records/queue.js';
 import { RecordWriter, type RecordTarget } from '../records/writer.js';
@@ -38,6 +39,8 @@ export interface StateOptions {
   metrics: Metrics;
   /** where the record queue writes to (and whether it may do so from a thread) */
   profiles: ProfileBackend;
+  /** the fleet's share of the account quota: a state backend with Redis shares its book across the fleet */
+  quota: AccountQuota;
 }
 
 export function queueHooks(metrics: Metrics): QueueHooks {

@@ -1,6 +1,6 @@
 import type { Answer } from '../domain/answer.js';
 import type { Identity } from '../domain/identity.js';
-import type { CallBudget } from './budget.js';
+import type { CallBudget } from './quota.js';
 import type { HitPlan, HitWrites } from './contact-hit.js';
 import type { CreateOnce } from './create-once.js';
 import type { IdempotencyStore } from './idempotency.js';
@@ -21,7 +21,7 @@ export interface SharedState {
   idempotency: IdempotencyStore;
   recentContacts: RecentContacts;
   createOnce: CreateOnce;
-  /** the fleet's allowance of enrichment calls */
+  /** the fleet's share of the account quota, as enrichment takes it (cache/quota.ts) */
   budget: CallBudget;
   /**
    * What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the

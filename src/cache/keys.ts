@@ -94,9 +94,9 @@ export class StateKeys {
   callerKeys(tag: string): string {
     return `${this.base}:{${tag}}:*`;
   }
-  /** the fleet's count of one operation's enrichment calls in one second; all share one slot */
-  callBudget(operation: string, second: number): string {
-    return `${this.base}:{budget}:${operation}:${second}`;
+  /** the fleet's book of one operation's calls (cache/quota.ts); all operations share one slot */
+  quota(operation: string): string {
+    return quotaKey(this.base, operation);
   }
   /** the cached lookups (caller tag and variant) that answer one profile, for its updates */
   profileLookups(profileId: string): string {
@@ -109,4 +109,9 @@ export class StateKeys {
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;
   }
+}
+
+/** The key of an operation's line in the fleet's quota book (the record thread builds it without StateKeys). */
+export function quotaKey(namespace: string, operation: string): string {
+  return `${namespace}:{quota}:${operation}`;
 }

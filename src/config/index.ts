@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { SHARED_OPERATIONS } from '../aws-operations.js';
 import { parseAttributeMapping, type AttributeMapping } from '../domain/mapping.js';
 import { ConfigError } from '../errors.js';
 import type { ProfileSeed } from '../domain/profile.js';
@@ -41,6 +42,11 @@ export interface Config {
   cache: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number };
   /** enrichment calls per operation per second, fleet-wide */
   enrichmentCallsPerSecond: number;
+  /**
+   * The fleet's share of the account's Customer Profiles quota (cache/quota.ts): calls a second per
+   * operation, shared by every replica. Enrichment's operations take at most enrichmentCallsPerSecond.
+   */
+  quota: { accountPerSecond: number; shares: { default: number; perOperation: ReadonlyMap<string, number> } };
   createLockTtlMs: number;
   identityHashSecret: string;
   records: {
@@ -182,6 +188,27 @@ function checkTogether(s: Settings, defaults: Env, input: Env, authTokens: reado
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
 }
 
+const ENRICHMENT_OPERATIONS = ['ListCalculatedAttributesForProfile', 'ListProfileObjects', 'GetSegmentMembership'];
+
+/** The fleet's calls a second per operation: the percent of the account quota, CUSTOMER_PROFILES_SHARE's, enrichment's cap. */
+function quotaShares(s: Settings, problems: string[]): Config['quota']['shares'] {
+  const account = s.CUSTOMER_PROFILES_ACCOUNT_QUOTA;
+  const shares = { default: Math.max(1, Math.floor((account * s.CUSTOMER_PROFILES_FLEET_SHARE_PERCENT) / 100)), perOperation: new Map<string, number>() };
+  for (const pair of s.CUSTOMER_PROFILES_SHARE ?? []) {
+    const [operation, value] = pair.split('=') as [string, string];
+    const perSecond = Number(value);
+    if (!SHARED_OPERATIONS.includes(operation)) {
+      problems.push(`CUSTOMER_PROFILES_SHARE: ${operation} is not an operation the service calls (${SHARED_OPERATIONS.join(', ')})`);
+    } else if (perSecond < 1 || perSecond > account) {
+      problems.push(`CUSTOMER_PROFILES_SHARE: ${operation}'s share must be between 1 and CUSTOMER_PROFILES_ACCOUNT_QUOTA (${account})`);
+    } else shares.perOperation.set(operation, perSecond);
+  }
+  for (const operation of ENRICHMENT_OPERATIONS) {
+    shares.perOperation.set(operation, Math.min(shares.perOperation.get(operation) ?? shares.default, s.ENRICHMENT_CALLS_PER_SECOND));
+  }
+  return shares;
+}
+
 /** The attribute mapping, and without a domain the embedded store's seed profiles. */
 function readFiles(s: Settings, fromBase: (p: string) => string, problems: string[]): Pick<Config, 'attributeMapping' | 'embeddedProfiles'> {
   const { mapping, problems: mappingProblems } = parseAttributeMapping(
@@ -212,6 +239,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
   const fromBase = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const secrets = readSecrets(s, fromBase, problems);
   checkTogether(s, defaults, input, secrets.authTokens, problems);
+  const shares = quotaShares(s, problems);
   const files = readFiles(s, fromBase, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -257,12 +285,13 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       enrichmentTtlMs: s.ENRICHMENT_TTL_SECONDS * 1000,
     },
     enrichmentCallsPerSecond: s.ENRICHMENT_CALLS_PER_SECOND,
+    quota: { accountPerSecond: s.CUSTOMER_PROFILES_ACCOUNT_QUOTA, shares },
     createLockTtlMs: s.CREATE_LOCK_TTL_MS,
     identityHashSecret: s.IDENTITY_HASH_SECRET,
     records: {
       objectType: s.RECORD_OBJECT_TYPE,
       contactAttributes: s.RECORD_CONTACT_ATTRIBUTES,
-      writesPerSecond: s.RECORD_WRITES_PER_SECOND,
+      writesPerSecond: s.RECORD_WRITES_PER_SECOND ?? shares.perOperation.get('PutProfileObject') ?? shares.default,
       maxAttempts: s.RECORD_MAX_ATTEMPTS,
       lockMs: s.RECORD_JOB_LOCK_MS,
       deadLetterDays: s.RECORD_DEAD_LETTER_DAYS,

@@ -141,6 +141,16 @@ export const settings = {
   ENRICHMENT_CALLS_PER_SECOND: int(1, 100).describe(
     'enrichment calls per operation per second, fleet-wide (Customer Profiles allows about 100 per operation per account); past it enrichment is skipped',
   ),
+  CUSTOMER_PROFILES_ACCOUNT_QUOTA: int(1, 100000).describe(
+    "the account's Customer Profiles quota: requests a second per operation (about 100 unless AWS raised yours; Service Quotas shows it)",
+  ),
+  CUSTOMER_PROFILES_FLEET_SHARE_PERCENT: int(1, 100).describe(
+    'the share of that quota the whole fleet uses, per operation, in percent; the rest is left to the agent workspace and every other tool in the account',
+  ),
+  CUSTOMER_PROFILES_SHARE: list
+    .pipe(z.array(z.string().regex(/^[A-Za-z]{1,64}=\d{1,6}$/, 'Operation=callsPerSecond pairs, comma-separated')))
+    .optional()
+    .describe('the fleet share of named operations, in calls a second (e.g. SearchProfiles=80,CreateProfile=40); the others take the percent'),
   CREATE_LOCK_TTL_MS: int(200, 30000).describe('expiry of the fleet-wide lock around creating one caller\'s profile'),
   IDENTITY_HASH_SECRET: z.string().min(16, 'at least 16 characters').describe('HMAC key that turns identities into Redis key names'),
   RECORD_OBJECT_TYPE: z
@@ -150,9 +160,11 @@ export const settings = {
   RECORD_CONTACT_ATTRIBUTES: list
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'attribute names')).max(50, 'at most 50 attributes'))
     .describe('contact attributes copied into each contact record'),
-  RECORD_WRITES_PER_SECOND: int(1, 100).describe(
-    "contact records the whole fleet writes per second (each is one AddProfileKey and one PutProfileObject; Customer Profiles allows about 100 per operation per account)",
-  ),
+  RECORD_WRITES_PER_SECOND: int(1, 100000)
+    .optional()
+    .describe(
+      "contact records the whole fleet starts writing per second (each is one AddProfileKey and one PutProfileObject); unset: PutProfileObject's fleet share",
+    ),
   RECORD_MAX_ATTEMPTS: int(1, 50).describe('attempts at a record (5xx, network) before it becomes a dead letter; throttling does not count'),
   RECORD_JOB_LOCK_MS: int(1000, 600000).describe("how long a replica's hold on a record lasts without renewal: a dead replica's records are taken over after it"),
   RECORD_DEAD_LETTER_DAYS: int(1, 365).describe('how long dead letters are kept before they are dropped (they hold personal data)'),

@@ -1,4 +1,4 @@
-import type { CallBudget } from '../cache/budget.js';
+import type { CallBudget } from '../cache/quota.js';
 import type { Enriched, EnrichedValues, EnrichmentStatus } from '../domain/answer.js';
 import { enrichmentCalls, sanitiseValue, type AttributeMapping, type EnrichmentCall, type EnrichmentKind } from '../domain/mapping.js';
 import { AllowanceSpent, ProfileStoreError, type ProfileStore } from '../profiles/profile.js';

@@ -334,13 +334,15 @@ export class ContactResolver {
 const FALLBACK_REASONS: Record<StoreFailure, FallbackReason> = {
   timeout: 'TIMEOUT',
   throttled: 'AWS_THROTTLED',
+  // the fleet's share of the account quota had no call free before the deadline (cache/quota.ts)
+  quota: 'QUOTA',
   // access denied, or a domain that does not exist: the deployment's fault, not an outage (retrying will not help)
   denied: 'AWS_MISCONFIGURED',
   misconfigured: 'AWS_MISCONFIGURED',
   unavailable: 'AWS_UNAVAILABLE',
 };
 
-/** What the flow is told of a failure: the deadline, throttling, a deployment fault, or any other Customer Profiles failure. */
+/** What the flow is told of a failure: the deadline, throttling, the fleet's share spent, a deployment fault, or any other Customer Profiles failure. */
 function fallbackReasonOf(failure: StoreFailure): FallbackReason {
   return FALLBACK_REASONS[failure];
 }

@@ -10,10 +10,12 @@ export type RecordStatus = 'QUEUED' | 'SKIPPED' | 'FAILED';
 export type Verification = 'VERIFIED' | 'MISMATCH' | 'NOT_CHECKED';
 /**
  * Why the service answered without Customer Profiles (a fallback: UNAVAILABLE, or a stale cached
- * profile): its deadline came, AWS throttled, or AWS failed otherwise. The contact-flow Lambda adds its
- * own reasons for when the service itself cannot answer (src/lambda/handler.ts).
+ * profile): its deadline came, AWS throttled, the fleet's share of the account quota had no call free
+ * before the deadline (QUOTA: the caller was answered at once, not at the deadline), or AWS failed
+ * otherwise. The contact-flow Lambda adds its own reasons for when the service itself cannot answer
+ * (src/lambda/handler.ts).
  */
-export type FallbackReason = 'TIMEOUT' | 'AWS_THROTTLED' | 'AWS_MISCONFIGURED' | 'AWS_UNAVAILABLE';
+export type FallbackReason = 'TIMEOUT' | 'AWS_THROTTLED' | 'QUOTA' | 'AWS_MISCONFIGURED' | 'AWS_UNAVAILABLE';
 /** COMPLETE: every enrichment source answered; PARTIAL: the keys of at least one are ''; NONE: nothing to enrich. */
 export type EnrichmentStatus = 'COMPLETE' | 'PARTIAL' | 'NONE';
 

@@ -40,7 +40,10 @@ export function resolveRoute(
     const timer = setTimeout(() => controller.abort(), Math.max(0, left));
     try {
       // the request's work carries its signal, and through it the request's context (the AWS calls made)
-      bindRequestContext(controller.signal, res.locals.ctx as RequestContext);
+      const ctx = res.locals.ctx as RequestContext;
+      // a call that cannot start before this is not made (the fleet's share of the quota: cache/quota.ts)
+      ctx.deadlineAt = Date.now() + Math.max(0, left);
+      bindRequestContext(controller.signal, ctx);
       if (event.operation === 'update') {
         const updated = await deps.updater.update(event, controller.signal);
         deps.metrics.profileUpdates.inc({ status: updated.status });

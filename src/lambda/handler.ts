@@ -40,7 +40,7 @@ export type FlowAttributes = Record<string, string>;
  * (UNAUTHORIZED), or another status or an answer that is not a flat map of strings (SERVICE_ERROR);
  * no connection (SERVICE_UNREACHABLE: refused, DNS, reset, TLS); no answer within the Lambda's own wait
  * (TIMEOUT); no RESOLVER_URL, or no token from Secrets Manager (NOT_CONFIGURED). The service's own
- * fallback answers TIMEOUT, AWS_THROTTLED, AWS_MISCONFIGURED or AWS_UNAVAILABLE, and reaches the flow as it is.
+ * fallback answers TIMEOUT, AWS_THROTTLED, QUOTA, AWS_MISCONFIGURED or AWS_UNAVAILABLE, and reaches the flow as it is.
  */
 export type LambdaFallbackReason = 'INVALID_EVENT' | 'UNAUTHORIZED' | 'SERVICE_ERROR' | 'SERVICE_UNREACHABLE' | 'TIMEOUT' | 'NOT_CONFIGURED';
 

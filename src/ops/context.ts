@@ -7,6 +7,8 @@ export interface AwsCall {
 /** What belongs to one request wherever its work goes: the AWS calls it made, for its log line. */
 export interface RequestContext {
   awsCalls: AwsCall[];
+  /** when the request's answer must leave (epoch ms): a call that cannot start in time is not made */
+  deadlineAt?: number;
 }
 
 // A request's AbortSignal goes with every piece of its work that calls AWS, so it is the key to the

@@ -52,6 +52,37 @@ export function createMetrics(registry = new Registry()) {
       labelNames: AWS,
       registers: [registry],
     }),
+    quotaCalls: new Counter({
+      name: 'cpr_quota_calls_total',
+      help: "Calls that asked the fleet's share of the account's Customer Profiles quota, by operation, priority (live, enrich, background) and result: granted (a slot was free), waited (granted after waiting for a slot), refused (no slot in time: a live caller answered UNAVAILABLE with fallbackReason QUOTA, an enrichment skipped, a background write put back)",
+      labelNames: ['operation', 'priority', 'result'] as const,
+      registers: [registry],
+    }),
+    quotaWait: new Histogram({
+      name: 'cpr_quota_wait_seconds',
+      help: "How long granted calls waited for their slot in the fleet's share, by operation and priority",
+      labelNames: ['operation', 'priority'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8],
+      registers: [registry],
+    }),
+    quotaAwsThrottled: new Counter({
+      name: 'cpr_quota_aws_throttled_total',
+      help: 'Customer Profiles calls AWS answered with 429 (someone else in the account is using the quota): each one backs the fleet off',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    quotaRate: new Gauge({
+      name: 'cpr_quota_rate_per_second',
+      help: "The fleet's rate for an operation as last seen: its share, less any back-off after AWS throttled it",
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    quotaShare: new Gauge({
+      name: 'cpr_quota_share_per_second',
+      help: "The fleet's configured share of the account quota for an operation, in calls a second",
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
     awsDuration: new Histogram({
       name: 'cpr_aws_request_duration_seconds',
       help: 'AWS API call latency (all SDK attempts) by service, operation and outcome',
@@ -134,4 +165,16 @@ export async function exportedMetricNames(metrics: Metrics): Promise<string[]> {
     if (type === 'summary') for (const s of ['_sum', '_count']) names.add(metric.name + s);
   }
   return [...names].sort();
+}
+
+/** The quota allowance's events as metrics (the shape of cache/quota.ts' QuotaObserver). */
+export function quotaObserver(m: Metrics) {
+  return {
+    booked: (operation: string, priority: string, result: 'granted' | 'waited' | 'refused', waitedMs: number): void => {
+      m.quotaCalls.inc({ operation, priority, result });
+      if (result !== 'refused') m.quotaWait.observe({ operation, priority }, waitedMs / 1000);
+    },
+    rate: (operation: string, perSecond: number): void => void m.quotaRate.set({ operation }, perSecond),
+    throttled: (operation: string): void => void m.quotaAwsThrottled.inc({ operation }),
+  };
 }

@@ -2,7 +2,8 @@
 // queue's target (records/writer.ts) when the service runs on a Customer Profiles domain.
 import { UpdateContactAttributesCommand, type ConnectClient } from '@aws-sdk/client-connect';
 import { AddProfileKeyCommand, PutProfileObjectCommand, UpdateProfileCommand, type CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
-import { classify } from '../records/errors.js';
+import type { AccountQuota } from '../cache/quota.js';
+import { classify, RecordError } from '../records/errors.js';
 import { recordObject, type RecordJob, type UpdateJob } from '../records/job.js';
 import type { RecordTarget } from '../records/writer.js';
 
@@ -14,6 +15,8 @@ export interface AwsRecordTargetOptions {
   connect?: ConnectClient | undefined;
   /** per-call timeout for background writes */
   timeoutMs?: number;
+  /** the fleet's share of the account quota: each Customer Profiles write takes what the live callers leave */
+  quota?: AccountQuota | undefined;
 }
 
 export class AwsRecordTarget implements RecordTarget {
@@ -27,6 +30,7 @@ export class AwsRecordTarget implements RecordTarget {
       ? async (job) => {
           const instanceId = /:instance\/([^/]+)/.exec(job.instanceArn)?.[1];
           if (!instanceId) return;
+          // Connect's own limit (10 a second per account), paced fleet-wide by records/pacer.ts
           await this.call('UpdateContactAttributes', (abortSignal) =>
             connect.send(
               new UpdateContactAttributesCommand({
@@ -36,6 +40,7 @@ export class AwsRecordTarget implements RecordTarget {
               }),
               { abortSignal },
             ),
+            false,
           );
         }
       : undefined;
@@ -65,11 +70,23 @@ export class AwsRecordTarget implements RecordTarget {
     );
   }
 
-  private async call<T>(operation: string, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * One write, in a slot of the fleet's share (background: booked at most BACKGROUND_AHEAD_MS ahead).
+   * No slot that soon: the job steps back (a 'throttled' RecordError, so no attempt is used) until the
+   * slots the live callers took have passed. A 429 backs the fleet off for the operation.
+   */
+  private async call<T>(operation: string, send: (signal: AbortSignal) => Promise<T>, shared = true): Promise<T> {
+    const quota = shared ? this.o.quota : undefined;
+    if (quota) {
+      const grant = await quota.acquire(operation, 'background');
+      if (!grant.granted) throw new RecordError('throttled', `${operation}: the fleet's share is taken for now (next slot in ${grant.retryInMs} ms)`, grant.retryInMs);
+    }
     try {
       return await send(AbortSignal.timeout(this.timeoutMs));
     } catch (err) {
-      throw classify(operation, err);
+      const failed = classify(operation, err);
+      if (failed.kind === 'throttled') quota?.throttled(operation);
+      throw failed;
     }
   }
 }

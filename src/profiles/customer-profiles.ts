@@ -12,6 +12,7 @@ import type { MatchMode, SearchKey } from '../domain/keys.js';
 import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
 import { classifyAwsError, type Outcome } from '../aws/errors.js';
 import { requestContextOf } from '../ops/context.js';
+import type { AccountQuota } from '../cache/quota.js';
 import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
 import { AllowanceSpent, ProfileStoreError, type CreateContext, type Match, type ProfileStore, type StoreFailure } from './profile.js';
 
@@ -57,22 +58,56 @@ export class CustomerProfilesStore implements ProfileStore {
     private readonly domain: string,
     /** for enrichment reads: one attempt, so a throttled or failing source costs one call, not three */
     private readonly enrichClient: CustomerProfilesClient = client,
+    /** the fleet's share of the account quota: lookups wait for their slot in it; enrichment took its own (Enricher) */
+    private readonly quota?: AccountQuota,
   ) {}
 
-  private async send<T>(operation: string, call: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    const started = performance.now();
-    let outcome: Outcome = 'success';
+  /**
+   * One call. A lookup (`live`) first waits for its slot in the fleet's share (refused at once, as
+   * 'quota', when none comes before its deadline less the call's own time). A 429 backs the fleet off;
+   * a lookup's throttled call is tried once more, but only through the share again (a slot later, at the
+   * lower rate), never blindly: the SDK itself does not retry throttling (aws/clients.ts).
+   */
+  private async send<T>(operation: string, call: () => Promise<T>, signal: AbortSignal, priority: 'live' | 'enrich' = 'enrich'): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (priority === 'live') await this.slot(operation, signal);
+      const started = performance.now();
+      let outcome: Outcome = 'success';
+      try {
+        const out = await call();
+        this.quota?.observeCall(operation, performance.now() - started);
+        return out;
+      } catch (err) {
+        outcome = classifyAwsError(err).outcome;
+        const failure = storeFailure(err, signal);
+        if (outcome === 'throttled') {
+          this.quota?.throttled(operation);
+          if (priority === 'live' && attempt === 1 && this.quota && failure === 'throttled') continue;
+        }
+        // The message names the operation and error type only: SDK messages can echo request values.
+        const name = (err as { name?: string }).name ?? 'Error';
+        throw new ProfileStoreError(failure, `${operation} failed: ${name}`, { cause: err });
+      } finally {
+        // the call, with all its attempts, in the request's log line
+        requestContextOf(signal)?.awsCalls.push({ operation, outcome, ms: Math.round((performance.now() - started) * 10) / 10 });
+      }
+    }
+  }
+
+  /** Waits for the lookup's slot in the fleet's share; 'quota' when none comes before its deadline. */
+  private async slot(operation: string, signal: AbortSignal): Promise<void> {
+    if (!this.quota) return;
+    const deadlineAt = requestContextOf(signal)?.deadlineAt;
+    const latestStartAt = deadlineAt === undefined ? undefined : deadlineAt - this.quota.callReserveMs(operation);
+    let grant;
     try {
-      return await call();
+      grant = await this.quota.acquire(operation, 'live', { latestStartAt, signal });
     } catch (err) {
-      outcome = classifyAwsError(err).outcome;
-      const failure = storeFailure(err, signal);
-      // The message names the operation and error type only: SDK messages can echo request values.
-      const name = (err as { name?: string }).name ?? 'Error';
-      throw new ProfileStoreError(failure, `${operation} failed: ${name}`, { cause: err });
-    } finally {
-      // the call, with all its attempts, in the request's log line
-      requestContextOf(signal)?.awsCalls.push({ operation, outcome, ms: Math.round((performance.now() - started) * 10) / 10 });
+      throw new ProfileStoreError('timeout', `${operation}: the deadline came while waiting for a slot in the fleet's share`, { cause: err });
+    }
+    if (!grant.granted) {
+      requestContextOf(signal)?.awsCalls.push({ operation, outcome: 'quota', ms: 0 });
+      throw new ProfileStoreError('quota', `${operation}: no slot in the fleet's share of the account quota before the deadline (next in ${grant.retryInMs} ms)`);
     }
   }
 
@@ -98,6 +133,7 @@ export class CustomerProfilesStore implements ProfileStore {
           { abortSignal: signal },
         ),
       signal,
+      'live',
     );
     return (out.Items ?? [])
       .filter((p) => typeof p.ProfileId === 'string')
@@ -219,6 +255,7 @@ export class CustomerProfilesStore implements ProfileStore {
           { abortSignal: signal },
         ),
       signal,
+      'live',
     );
     if (!out.ProfileId) throw new ProfileStoreError('unavailable', 'CreateProfile answered without a ProfileId');
     return { ProfileId: out.ProfileId, PartyTypeString: 'INDIVIDUAL', ...fields, Attributes };

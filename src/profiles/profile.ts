@@ -4,7 +4,7 @@ import type { MatchMode, SearchKey } from '../domain/keys.js';
 import type { Profile } from '../domain/profile.js';
 
 /** Why a call did not succeed; the use case turns it into an answer, never an HTTP error. */
-export type StoreFailure = 'timeout' | 'throttled' | 'unavailable' | 'denied' | 'misconfigured';
+export type StoreFailure = 'timeout' | 'throttled' | 'quota' | 'unavailable' | 'denied' | 'misconfigured';
 
 export class ProfileStoreError extends Error {
   constructor(

@@ -4,7 +4,9 @@ import { localState } from '../support/state.js';
 import { ContactResolver } from '../../src/contact/resolve.js';
 import { parseContactEvent } from '../../src/contact/event.js';
 import { parseAttributeMapping } from '../../src/domain/mapping.js';
-import { createCustomerProfilesClient } from '../../src/aws/clients.js';
+import { createHotPathClients } from '../../src/aws/clients.js';
+import { AccountQuota, type QuotaObserver } from '../../src/cache/quota.js';
+import { bindRequestContext } from '../../src/ops/context.js';
 import { CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
 import { useNock } from '../support/nock.js';
 import { loadFixture } from '../support/fixtures.js';
@@ -13,15 +15,16 @@ const ENDPOINT = 'https://profile.us-east-1.amazonaws.com';
 const DOMAIN = 'acme-contacts';
 const PROFILE_ID = '0123456789abcdef0123456789abcdef';
 
-function resolver(deadlineMs = 2000): ContactResolver {
-  const client = createCustomerProfilesClient({
+/** The hot path's clients and the store as the service builds them (backends/profiles.ts), with the fleet's share. */
+function resolver(deadlineMs = 2000, quota = new AccountQuota({ default: 60, perOperation: new Map() })): ContactResolver {
+  const { lookup, enrich } = createHotPathClients({
     region: 'us-east-1',
     requestTimeoutMs: deadlineMs,
     credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
   });
   const mapping = parseAttributeMapping({ attributes: { customerTier: 'Attributes.tier' } }).mapping;
   return new ContactResolver({
-    store: new CustomerProfilesStore(client, DOMAIN),
+    store: new CustomerProfilesStore(lookup, DOMAIN, enrich, quota),
     ...localState(mapping),
     mapping,
     defaultCountry: 'US',
@@ -29,14 +32,17 @@ function resolver(deadlineMs = 2000): ContactResolver {
   });
 }
 
-async function resolve(fixture: string, deadlineMs = 2000) {
+async function resolve(fixture: string, deadlineMs = 2000, quota?: AccountQuota) {
   const raw = loadFixture(fixture);
   // the resolver (its SDK client) and the event are made before the clock starts: `ms` is the resolve
   // call alone, timed from when its deadline's signal is created
-  const subject = resolver(deadlineMs);
+  const subject = resolver(deadlineMs, quota);
   const event = parseContactEvent(raw);
   const started = Date.now();
-  const r = await subject.resolve(event, AbortSignal.timeout(deadlineMs));
+  const signal = AbortSignal.timeout(deadlineMs);
+  // as the resolve route does: the request's deadline goes with its signal
+  bindRequestContext(signal, { awsCalls: [], deadlineAt: started + deadlineMs });
+  const r = await subject.resolve(event, signal);
   return { ...r, ms: Date.now() - started };
 }
 
@@ -161,6 +167,7 @@ describe('Customer Profiles through the real SDK (contract, nock)', () => {
   });
 
   const failures = [
+    // the SDK does not retry it: the store tries once more, through the fleet's share (below)
     { status: 429, type: 'ThrottlingException', failure: 'throttled', attempts: 2 },
     { status: 500, type: 'InternalServerException', failure: 'unavailable', attempts: 2 },
     { status: 403, type: 'AccessDeniedException', failure: 'denied', attempts: 1 },
@@ -186,6 +193,49 @@ describe('Customer Profiles through the real SDK (contract, nock)', () => {
       expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', profileId: '', degraded: 'true', contactRecordStatus: 'SKIPPED', phoneE164: '+14255550123' });
     });
   }
+
+  it("when SearchProfiles is throttled, backs the fleet off and tries again only in a slot of the fleet's share, not at once", async () => {
+    const times: number[] = [];
+    nock(ENDPOINT)
+      .post(`/domains/${DOMAIN}/profiles/search`)
+      .query(true)
+      .times(2)
+      .reply(() => {
+        times.push(Date.now());
+        const e = awsError(429, 'ThrottlingException');
+        return [e.status, e.body, e.headers];
+      });
+    const events: string[] = [];
+    const observer: QuotaObserver = {
+      booked: (op, priority, result) => events.push(`${op} ${priority} ${result}`),
+      rate: (op, perSecond) => events.push(`${op} at ${perSecond}/s`),
+      throttled: (op) => events.push(`${op} throttled`),
+    };
+    // 10 a second: a slot every 102 ms, 204 ms at the halved rate
+    const r = await resolve('voice-e164.json', 2000, new AccountQuota({ default: 10, perOperation: new Map() }, observer));
+
+    expect(r.failure).to.equal('throttled');
+    expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', fallbackReason: 'AWS_THROTTLED' });
+    expect(events).to.deep.equal([
+      'SearchProfiles at 10/s',
+      'SearchProfiles live granted',
+      'SearchProfiles throttled',
+      'SearchProfiles at 5/s',
+      'SearchProfiles live waited',
+      'SearchProfiles throttled',
+    ]);
+    expect(times[1]! - times[0]!).to.be.at.least(90);
+  });
+
+  it("when the fleet's share has no slot before the deadline, answers UNAVAILABLE with fallbackReason QUOTA at once, calling nothing", async () => {
+    const quota = new AccountQuota({ default: 1, perOperation: new Map() });
+    await quota.acquire('SearchProfiles', 'live'); // the next slot is a second away
+    const r = await resolve('voice-e164.json', 500, quota);
+
+    expect(r.failure).to.equal('quota');
+    expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', fallbackReason: 'QUOTA', contactRecordStatus: 'SKIPPED' });
+    expect(r.ms).to.be.below(100);
+  });
 
   it('when CreateProfile is throttled, answers UNAVAILABLE rather than an error', async () => {
     nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).reply(200, { Items: [] });

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { parseContactEvent } from '../../src/contact/event.js';
 import { ContactResolver, type ResolverDeps } from '../../src/contact/resolve.js';
-import { MemoryCallBudget } from '../../src/cache/budget.js';
+import { AccountQuota } from '../../src/cache/quota.js';
 import { parseAttributeMapping, type AttributeMapping } from '../../src/domain/mapping.js';
 import { createHotPathClients } from '../../src/aws/clients.js';
 import { CustomerProfilesStore } from '../../src/profiles/customer-profiles.js';
@@ -252,7 +252,7 @@ describe('identify by several keys, verify and enrich (contract, nock)', () => {
         });
       const outcomes: string[] = [];
       // one ListProfileObjects a second, the clock stopped: the first page takes it
-      const budget = new MemoryCallBudget(1, () => 0);
+      const budget = new AccountQuota({ default: 1, perOperation: new Map() }, undefined, () => 0);
 
       const r = await resolver(mapping, { budget, onEnrichmentCall: (call, outcome) => outcomes.push(`${call.id} ${outcome}`) }).resolve(event({}), AbortSignal.timeout(2000));
 

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { hitInbox, openHitEntry, type HitEntry, type HitPlan } from '../../src/cache/contact-hit.js';
 import type { SharedState } from '../../src/cache/index.js';
 import { embeddedBackend } from '../../src/backends/profiles.js';
+import { AccountQuota } from '../../src/cache/quota.js';
 import { redisState } from '../../src/backends/redis-state.js';
 import type { StateBackend } from '../../src/backends/state.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -405,7 +406,7 @@ describe('the cache hit script (state backend on one Redis)', function () {
     // the state backend as the service builds it (its own client to this server), the record worker off
     const config = { ...loadConfig({ LOG_LEVEL: 'silent', REDIS_URL: server.url, REDIS_KEY_PREFIX: 'cpr', RECORD_WORKER: 'false' }, REPO_ROOT), attributeMapping: mapping };
     expect(config.keyNamespace).to.equal(NAMESPACE);
-    backend = redisState({ config, logger, metrics: createMetrics(), profiles: embeddedBackend(config, logger) });
+    backend = redisState({ config, logger, metrics: createMetrics(), profiles: embeddedBackend(config, logger), quota: new AccountQuota(config.quota.shares) });
     await backend.start();
     state = backend.shared;
     sealer = new Sealer(config.dataKeys);

@@ -379,8 +379,9 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       expect(metrics).not.to.match(/cpr_resolve_fallbacks_total\{/);
     });
 
-    it('skips enrichment, rather than calling, past the fleet allowance (ENRICHMENT_CALLS_PER_SECOND in Redis)', async () => {
-      // two segments need two GetSegmentMembership calls a lookup; an allowance of one a second never grants them
+    it("skips enrichment, rather than calling, past the fleet's share (ENRICHMENT_CALLS_PER_SECOND, booked in Redis)", async () => {
+      // two segments need two GetSegmentMembership calls a lookup, side by side; at one a second their
+      // slots are a second apart, past what enrichment may book ahead: never granted
       const twoSegments = join(dir, 'two-segments.json');
       writeFileSync(twoSegments, JSON.stringify({ attributes: { isVip: 'Segments.vip-customers', isNew: 'Segments.new-customers', n: 'CalculatedAttributes.contacts_30d' } }));
       await start({ ATTRIBUTE_MAPPING_FILE: twoSegments, ENRICHMENT_CALLS_PER_SECOND: '1' });
@@ -390,9 +391,9 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       expect(r).to.include({ customerStatus: 'KNOWN', isVip: '', isNew: '', n: '3', enrichment: 'PARTIAL' });
       expect(fake.callsTo('GetSegmentMembership')).to.have.length(0);
       const client = redis().client();
-      const keys = await client.keys('*{budget}*');
+      const keys = await client.keys('*{quota}*');
       client.disconnect();
-      expect(keys.some((k) => k.includes(':ListCalculatedAttributesForProfile:'))).to.equal(true);
+      expect(keys.some((k) => k.endsWith(':{quota}:ListCalculatedAttributesForProfile'))).to.equal(true);
     });
 
     it('a profile created now has nothing to enrich: no enrichment calls; the next contact finds it by its phone', async () => {

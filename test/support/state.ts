@@ -1,5 +1,6 @@
 import type { SharedState } from '../../src/cache/index.js';
 import { memoryState } from '../../src/backends/memory-state.js';
+import { AccountQuota } from '../../src/cache/quota.js';
 import { embeddedBackend } from '../../src/backends/profiles.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { AttributeMapping } from '../../src/domain/mapping.js';
@@ -20,6 +21,6 @@ export function localState(
 ): SharedState & { cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number }; records: LocalRecordQueue; recordAttributes: string[] } {
   const logger = createLogger('silent');
   const config = { ...loadConfig({ LOG_LEVEL: 'silent' }, REPO_ROOT), attributeMapping: mapping, repeatWindowMs };
-  const state = memoryState({ config, logger, metrics: createMetrics(), profiles: embeddedBackend(config, logger) });
+  const state = memoryState({ config, logger, metrics: createMetrics(), profiles: embeddedBackend(config, logger), quota: new AccountQuota(config.quota.shares) });
   return { ...state.shared, cacheTtl: config.cache, records: state.records as LocalRecordQueue, recordAttributes: [] };
 }

@@ -1,9 +1,9 @@
 // The enrich step (Enricher): which calls it makes, when it makes none, how it shares the fleet's
 // allowance, and what a failed, slow or skipped source leaves in the answer. A scripted ProfileStore,
-// the real in-process allowance (MemoryCallBudget) and a clock the tests move.
+// the real in-process allowance (AccountQuota's, in-process book) and a clock the tests move.
 import { expect } from 'chai';
 import { setImmediate as turn } from 'node:timers/promises';
-import { MemoryCallBudget, type CallBudget } from '../../src/cache/budget.js';
+import { AccountQuota, type CallBudget } from '../../src/cache/quota.js';
 import { Enricher, NO_ENRICHMENT, type EnrichOutcome } from '../../src/contact/enrich.js';
 import type { Enriched } from '../../src/domain/answer.js';
 import { parseAttributeMapping, type AttributeMapping, type EnrichmentCall, type EnrichmentResult } from '../../src/domain/mapping.js';
@@ -91,7 +91,7 @@ describe('Enricher (the enrich step)', () => {
   let signal: AbortSignal;
 
   function enricher(o: { mapping?: AttributeMapping; perSecond?: number } = {}): Enricher {
-    budget = new WatchedBudget(new MemoryCallBudget(o.perSecond ?? 100, () => now));
+    budget = new WatchedBudget(new AccountQuota({ default: o.perSecond ?? 100, perOperation: new Map() }, undefined, () => now));
     return new Enricher({
       store,
       mapping: o.mapping ?? MAPPING,

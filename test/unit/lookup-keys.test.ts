@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { MemoryCallBudget } from '../../src/cache/budget.js';
 import { StateKeys } from '../../src/cache/keys.js';
 import { normalisePhone } from '../../src/domain/identity.js';
 import { isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../../src/domain/keys.js';
@@ -53,21 +52,5 @@ describe('lookup keys', () => {
       false,
       false,
     ]);
-  });
-});
-
-describe('MemoryCallBudget', () => {
-  it('grants each operation up to its allowance a second, all or nothing per operation, and starts again the next second', async () => {
-    let now = 1_000_000;
-    const budget = new MemoryCallBudget(3, () => now);
-
-    const first = await budget.take(new Map([['GetSegmentMembership', 2], ['ListProfileObjects', 1]]));
-    const second = await budget.take(new Map([['GetSegmentMembership', 2], ['ListProfileObjects', 2]]));
-    now += 1000;
-    const nextSecond = await budget.take(new Map([['GetSegmentMembership', 2]]));
-
-    expect([...first].sort()).to.deep.equal(['GetSegmentMembership', 'ListProfileObjects']);
-    expect([...second]).to.deep.equal(['ListProfileObjects']);
-    expect([...nextSecond]).to.deep.equal(['GetSegmentMembership']);
   });
 });

@@ -1,0 +1,340 @@
+import { RedisScript, type RedisClient, type RedisHealth } from '../redis/client.js';
+
+/**
+ * The fleet's share of the account's Customer Profiles quota, one allowance per operation.
+ *
+ * Customer Profiles allows about 100 requests a second per operation per **account**, and everything in
+ * the account draws on it: the agent workspace's own searches, the built-in flow blocks, other tools.
+ * The fleet keeps to a share of it (CUSTOMER_PROFILES_FLEET_SHARE_PERCENT of CUSTOMER_PROFILES_ACCOUNT_QUOTA,
+ * or CUSTOMER_PROFILES_SHARE per operation), and every call it makes first books a slot:
+ *
+ * - Slots are spaced evenly (a generic cell rate: one every 1000/rate ms, booked in Redis' clock, so the
+ *   fleet's replicas share one book and their clocks do not matter). A call waits for its slot, so the
+ *   fleet never sends more than its share in any second, however the calls arrive; there is no burst
+ *   to spend and no counter that resets at a second's edge (two halves of a burst across an edge would
+ *   make two seconds' worth in one).
+ * - Live callers first. A caller's lookup and creation (`live`) may book as far ahead as its deadline
+ *   allows (less the time the call itself takes) and wait for the slot; one whose slot would come later
+ *   is refused at once, and its answer goes out then (`UNAVAILABLE`, `fallbackReason: QUOTA`), not at the
+ *   deadline. Enrichment (`enrich`) books only slots that come within ENRICH_AHEAD_MS, and is skipped
+ *   otherwise: it takes what the lookups leave.
+ *   Background writes (`background`) book at most BACKGROUND_AHEAD_MS ahead and otherwise come back
+ *   later: a live caller arriving behind them waits at most that long for their slots.
+ *   On a replica, a slot that comes up goes to the earliest deadline among the live callers waiting
+ *   (then enrichment, then background): a caller with a short budget does not wait behind one with a
+ *   long one that booked first.
+ * - Adaptive. A 429 from AWS means someone else in the account is using the quota: the fleet's rate for
+ *   that operation halves (at most once a second, never below MIN_FACTOR of the share) and climbs back
+ *   linearly, the whole share again RECOVER_MS after a cut.
+ *
+ * Without Redis (or while it fails) each replica keeps the book in its own memory, as if it were the
+ * whole fleet: the fleet then makes at most one share per replica.
+ */
+export type Priority = 'live' | 'enrich' | 'background';
+
+/**
+ * How far ahead enrichment may book. Its calls go once the lookup has found the profile, without waiting
+ * for their slots: a burst of callers' sources at one instant are not all skipped, and a source may start
+ * at most this long before its slot (the fleet's enrichment calls in any second stay within 10% of the share).
+ */
+export const ENRICH_AHEAD_MS = 100;
+/** How far ahead a background write may book: a live caller waits at most this long behind background writes. */
+export const BACKGROUND_AHEAD_MS = 250;
+/** The share left after a 429, as a fraction of what it was; never below MIN_FACTOR of the configured share. */
+export const CUT = 0.5;
+export const MIN_FACTOR = 0.1;
+/** From a cut, the rate climbs back linearly: the whole share again this long after the cut (from MIN_FACTOR: 90% of it). */
+export const RECOVER_MS = 10_000;
+/** At most one cut a second: the 429s of calls already in flight when the first came are the same news. */
+const CUT_EVERY_MS = 1000;
+/** Slots are spaced this much wider than the share asks: arrival jitter between the fleet and AWS (like records/pacer.ts' 5%). */
+const SPACING_MARGIN = 1.02;
+
+/** What the book answered: the wait for the first slot booked, or a refusal with how far ahead the first free slot is. */
+export interface Booking {
+  granted: boolean;
+  /** granted: ms until the slot; refused: ms until the first free slot */
+  waitMs: number;
+  /** the fraction of the share the operation runs at now (1: no back-off) */
+  factor: number;
+}
+
+/** Where the fleet's slots are booked: Redis (shared), or this process. */
+export interface QuotaBook {
+  /** books `count` slots of `operation` at `perSecond` unless the last would come more than `maxAheadMs` from now */
+  book(operation: string, perSecond: number, count: number, maxAheadMs: number): Promise<Booking>;
+  /** AWS throttled a call of `operation`: the fleet's rate for it backs off */
+  throttled(operation: string): Promise<void>;
+}
+
+interface Line {
+  /** when the next free slot is (epoch ms, fractional) */
+  tat: number;
+  cut?: number;
+  cutAt?: number;
+}
+
+function factorAt(line: Line, now: number): number {
+  return line.cut === undefined ? 1 : Math.min(1, line.cut + (now - line.cutAt!) / RECOVER_MS);
+}
+
+/** The book in this process's memory: one replica alone, or while Redis fails. */
+export class MemoryQuotaBook implements QuotaBook {
+  private readonly lines = new Map<string, Line>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  book(operation: string, perSecond: number, count: number, maxAheadMs: number): Promise<Booking> {
+    const now = this.now();
+    const line = this.line(operation);
+    const factor = factorAt(line, now);
+    const gap = (1000 * SPACING_MARGIN) / (perSecond * factor);
+    const slot = Math.max(now, line.tat);
+    if (slot + (count - 1) * gap - now > maxAheadMs) return Promise.resolve({ granted: false, waitMs: Math.ceil(slot - now), factor });
+    line.tat = slot + count * gap;
+    return Promise.resolve({ granted: true, waitMs: Math.ceil(slot - now), factor });
+  }
+
+  throttled(operation: string): Promise<void> {
+    const now = this.now();
+    const line = this.line(operation);
+    if (line.cutAt === undefined || now - line.cutAt >= CUT_EVERY_MS) {
+      line.cut = Math.max(MIN_FACTOR, factorAt(line, now) * CUT);
+      line.cutAt = now;
+    }
+    return Promise.resolve();
+  }
+
+  private line(operation: string): Line {
+    let line = this.lines.get(operation);
+    if (!line) this.lines.set(operation, (line = { tat: 0 }));
+    return line;
+  }
+}
+
+// BOOK (KEYS the operation's line; ARGV perSecond, count, maxAheadMs, spacing margin, recoverMs): books
+// `count` slots unless the last would come more than maxAheadMs from now
+// -> {granted 1|0, ms until the (first free) slot, factor in thousandths}. The line is a hash: tat (the
+// next free slot, ms, fractional), cut and cutAt (the last back-off). Redis' clock.
+const BOOK = new RedisScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local h = redis.call('HMGET', KEYS[1], 'tat', 'cut', 'cutAt')
+local tat = tonumber(h[1]) or 0
+local factor = 1
+if h[2] then factor = math.min(1, tonumber(h[2]) + (now - tonumber(h[3])) / tonumber(ARGV[5])) end
+local gap = 1000 * tonumber(ARGV[4]) / (tonumber(ARGV[1]) * factor)
+local slot = math.max(now, tat)
+local ahead = math.ceil(slot - now)
+if slot + (tonumber(ARGV[2]) - 1) * gap - now > tonumber(ARGV[3]) then return {0, ahead, math.floor(factor * 1000)} end
+local nextFree = slot + tonumber(ARGV[2]) * gap
+redis.call('HSET', KEYS[1], 'tat', tostring(nextFree))
+redis.call('PEXPIRE', KEYS[1], math.ceil(nextFree - now) + tonumber(ARGV[5]))
+return {1, ahead, math.floor(factor * 1000)}
+`);
+
+// THROTTLED (KEYS the operation's line; ARGV cut, minFactor, recoverMs, cutEveryMs): the rate backs off
+// (once per cutEveryMs at most).
+const THROTTLED = new RedisScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local h = redis.call('HMGET', KEYS[1], 'cut', 'cutAt')
+if h[2] and now - tonumber(h[2]) < tonumber(ARGV[4]) then return 0 end
+local factor = 1
+if h[1] then factor = math.min(1, tonumber(h[1]) + (now - tonumber(h[2])) / tonumber(ARGV[3])) end
+redis.call('HSET', KEYS[1], 'cut', tostring(math.max(tonumber(ARGV[2]), factor * tonumber(ARGV[1]))), 'cutAt', tostring(now))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+return 1
+`);
+
+/** The fleet's book in Redis, one key per operation (all in one slot: `{quota}`); this process's while Redis fails. */
+export class RedisQuotaBook implements QuotaBook {
+  private readonly alone = new MemoryQuotaBook();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keyOf: (operation: string) => string,
+    private readonly health?: Pick<RedisHealth, 'failed'>,
+  ) {}
+
+  async book(operation: string, perSecond: number, count: number, maxAheadMs: number): Promise<Booking> {
+    try {
+      const [granted, waitMs, factor] = (await BOOK.run(this.redis, [this.keyOf(operation)], [perSecond, count, maxAheadMs, SPACING_MARGIN, RECOVER_MS])) as number[];
+      return { granted: granted === 1, waitMs: waitMs!, factor: factor! / 1000 };
+    } catch (err) {
+      // Redis failing: this replica keeps to the share as if it were the whole fleet. An error reply and a
+      // lost one end alike: a full Redis may refuse for hours, and going ahead unbounded that long would
+      // spend what the agent workspace relies on; a lost reply booked a slot nobody uses (the fleet errs low).
+      this.health?.failed('quota.book', err);
+      return this.alone.book(operation, perSecond, count, maxAheadMs);
+    }
+  }
+
+  async throttled(operation: string): Promise<void> {
+    await this.alone.throttled(operation);
+    try {
+      await THROTTLED.run(this.redis, [this.keyOf(operation)], [CUT, MIN_FACTOR, RECOVER_MS, CUT_EVERY_MS]);
+    } catch (err) {
+      this.health?.failed('quota.throttled', err);
+    }
+  }
+}
+
+/** What the allowance tells the metrics. */
+export interface QuotaObserver {
+  /** granted: the slot was free; waited: granted after a wait; refused: no slot in time */
+  booked(operation: string, priority: Priority, result: 'granted' | 'waited' | 'refused', waitedMs: number): void;
+  /** the fleet's rate for the operation now (its share, less any back-off) */
+  rate(operation: string, perSecond: number): void;
+  /** AWS answered 429 */
+  throttled(operation: string): void;
+}
+
+/** The fleet's calls per second for each operation. */
+export interface QuotaShares {
+  /** the share of an operation not named in `perOperation` */
+  default: number;
+  perOperation: ReadonlyMap<string, number>;
+}
+
+/** A grant, or a refusal with how long until the first free slot. */
+export type Grant = { granted: true; waitedMs: number } | { granted: false; retryInMs: number };
+
+export class QuotaRefused extends Error {
+  constructor(
+    readonly operation: string,
+    readonly retryInMs: number,
+  ) {
+    super(`${operation}: the fleet's share of the account quota has no call free in time (next in ${retryInMs} ms)`);
+    this.name = 'QuotaRefused';
+  }
+}
+
+/** The fleet's allowance of enrichment calls, taken all at once for a lookup's sources (contact/enrich.ts). */
+export interface CallBudget {
+  /** Takes `count` calls of each operation now; returns the operations granted (all or none of each). */
+  take(wanted: ReadonlyMap<string, number>): Promise<Set<string>>;
+}
+
+interface Waiter {
+  rank: number;
+  /** latest start (live), or arrival (others): the order among waiters of one rank */
+  order: number;
+  resolve: () => void;
+}
+
+const RANK: Record<Priority, number> = { live: 0, enrich: 1, background: 2 };
+/** What a call is reckoned to take before any has been measured. */
+const FIRST_CALL_MS = 100;
+
+/**
+ * The allowance every Customer Profiles call goes through (see the top of this file). One per process;
+ * its book is this process's until a state backend with Redis shares it (`shareThrough`).
+ */
+export class AccountQuota implements CallBudget {
+  private book: QuotaBook;
+  /** by operation: the callers waiting for a slot on this replica, earliest deadline first */
+  private readonly waiting = new Map<string, Waiter[]>();
+  private readonly callMs = new Map<string, number>();
+
+  constructor(
+    private readonly shares: QuotaShares,
+    private readonly observer?: QuotaObserver,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.book = new MemoryQuotaBook(now);
+  }
+
+  /** From now on the slots are booked in `book` (the fleet's, in Redis). */
+  shareThrough(book: QuotaBook): void {
+    this.book = book;
+  }
+
+  share(operation: string): number {
+    return this.shares.perOperation.get(operation) ?? this.shares.default;
+  }
+
+  /**
+   * Waits for a slot for one call of `operation`. `latestStartAt` (epoch ms): a live call refused if its
+   * slot would come later (default: it may wait until `signal` aborts). Rejects with the signal's reason
+   * when it aborts while waiting.
+   */
+  async acquire(operation: string, priority: Priority, o: { latestStartAt?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<Grant> {
+    const started = this.now();
+    const ahead = priority === 'live' ? (o.latestStartAt ?? started + 8000) - started : priority === 'background' ? BACKGROUND_AHEAD_MS : ENRICH_AHEAD_MS;
+    const booking = await this.book.book(operation, this.share(operation), 1, Math.max(0, ahead));
+    this.observer?.rate(operation, this.share(operation) * booking.factor);
+    if (!booking.granted) {
+      this.observer?.booked(operation, priority, 'refused', 0);
+      return { granted: false, retryInMs: booking.waitMs };
+    }
+    if (booking.waitMs > 0) await this.waitForSlot(operation, priority, booking.waitMs, priority === 'live' ? (o.latestStartAt ?? Infinity) : started, o.signal);
+    const waitedMs = this.now() - started;
+    this.observer?.booked(operation, priority, booking.waitMs > 0 ? 'waited' : 'granted', waitedMs);
+    return { granted: true, waitedMs };
+  }
+
+  /** Enrichment: `count` calls of each operation, only from slots that come within ENRICH_AHEAD_MS (it takes what the lookups leave). */
+  async take(wanted: ReadonlyMap<string, number>): Promise<Set<string>> {
+    const granted = new Set<string>();
+    await Promise.all(
+      [...wanted].map(async ([operation, count]) => {
+        const booking = await this.book.book(operation, this.share(operation), count, ENRICH_AHEAD_MS);
+        this.observer?.rate(operation, this.share(operation) * booking.factor);
+        this.observer?.booked(operation, 'enrich', booking.granted ? 'granted' : 'refused', 0);
+        if (booking.granted) granted.add(operation);
+      }),
+    );
+    return granted;
+  }
+
+  /** AWS throttled a call of `operation` (429): the fleet backs off (fire and forget). */
+  throttled(operation: string): void {
+    this.observer?.throttled(operation);
+    void this.book.throttled(operation);
+  }
+
+  /** How long before its deadline a live call of `operation` must start: twice what its calls have been taking. */
+  callReserveMs(operation: string): number {
+    return Math.min(1000, Math.max(25, 2 * (this.callMs.get(operation) ?? FIRST_CALL_MS)));
+  }
+
+  /** A call of `operation` took `ms` (for callReserveMs: a moving average). */
+  observeCall(operation: string, ms: number): void {
+    const before = this.callMs.get(operation);
+    this.callMs.set(operation, before === undefined ? ms : before * 0.9 + ms * 0.1);
+  }
+
+  /**
+   * Waits until a slot of the operation comes up on this replica and is this caller's: each booked slot,
+   * when its time comes, goes to the first waiter (live before enrichment before background; among live
+   * ones the earliest latest-start). Every waiter booked one slot, so each has one to come; a waiter
+   * served by an earlier slot than its own leaves its own to the next.
+   */
+  private waitForSlot(operation: string, priority: Priority, waitMs: number, order: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const queue = this.waiting.get(operation) ?? [];
+      this.waiting.set(operation, queue);
+      const onAbort = () => {
+        const i = queue.indexOf(waiter);
+        if (i >= 0) queue.splice(i, 1);
+        reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted while waiting for a slot'));
+      };
+      const waiter: Waiter = {
+        rank: RANK[priority],
+        order,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      let at = queue.findIndex((w) => w.rank > waiter.rank || (w.rank === waiter.rank && w.order > order));
+      if (at < 0) at = queue.length;
+      queue.splice(at, 0, waiter);
+      // the slot is booked either way: when it comes it goes to the next waiter, if any
+      setTimeout(() => queue.shift()?.resolve(), waitMs);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
