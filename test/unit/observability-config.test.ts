@@ -330,6 +330,7 @@ describe('observability config', () => {
         'ConnectProfileResolverRecordQueueNotDraining',
         'ConnectProfileResolverRedisErrors',
         'ConnectProfileResolverRequestsRefused',
+        'ConnectProfileResolverQuotaShareSaturated',
       ]);
       for (const alert of alerts) {
         const name = String(alert.alert);
