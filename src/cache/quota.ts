@@ -182,8 +182,8 @@ export class RedisQuotaBook implements QuotaBook {
 
 /** What the allowance tells the metrics. */
 export interface QuotaObserver {
-  /** granted: the slot was free; waited: granted after a wait; refused: no slot in time */
-  booked(operation: string, priority: Priority, result: 'granted' | 'waited' | 'refused', waitedMs: number): void;
+  /** granted: the slot was free; waited: granted after a wait; refused: no slot in time; `calls` booked (or refused) at once */
+  booked(operation: string, priority: Priority, result: 'granted' | 'waited' | 'refused', waitedMs: number, calls: number): void;
   /** the fleet's rate for the operation now (its share, less any back-off) */
   rate(operation: string, perSecond: number): void;
   /** AWS answered 429 */
@@ -265,12 +265,12 @@ export class AccountQuota implements CallBudget {
     const booking = await this.book.book(operation, this.share(operation), 1, Math.max(0, ahead));
     this.observer?.rate(operation, this.share(operation) * booking.factor);
     if (!booking.granted) {
-      this.observer?.booked(operation, priority, 'refused', 0);
+      this.observer?.booked(operation, priority, 'refused', 0, 1);
       return { granted: false, retryInMs: booking.waitMs };
     }
     if (booking.waitMs > 0) await this.waitForSlot(operation, priority, booking.waitMs, priority === 'live' ? (o.latestStartAt ?? Infinity) : started, o.signal);
     const waitedMs = this.now() - started;
-    this.observer?.booked(operation, priority, booking.waitMs > 0 ? 'waited' : 'granted', waitedMs);
+    this.observer?.booked(operation, priority, booking.waitMs > 0 ? 'waited' : 'granted', waitedMs, 1);
     return { granted: true, waitedMs };
   }
 
@@ -281,7 +281,7 @@ export class AccountQuota implements CallBudget {
       [...wanted].map(async ([operation, count]) => {
         const booking = await this.book.book(operation, this.share(operation), count, ENRICH_AHEAD_MS);
         this.observer?.rate(operation, this.share(operation) * booking.factor);
-        this.observer?.booked(operation, 'enrich', booking.granted ? 'granted' : 'refused', 0);
+        this.observer?.booked(operation, 'enrich', booking.granted ? 'granted' : 'refused', 0, count);
         if (booking.granted) granted.add(operation);
       }),
     );

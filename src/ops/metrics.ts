@@ -170,8 +170,8 @@ export async function exportedMetricNames(metrics: Metrics): Promise<string[]> {
 /** The quota allowance's events as metrics (the shape of cache/quota.ts' QuotaObserver). */
 export function quotaObserver(m: Metrics) {
   return {
-    booked: (operation: string, priority: string, result: 'granted' | 'waited' | 'refused', waitedMs: number): void => {
-      m.quotaCalls.inc({ operation, priority, result });
+    booked: (operation: string, priority: string, result: 'granted' | 'waited' | 'refused', waitedMs: number, calls: number): void => {
+      m.quotaCalls.inc({ operation, priority, result }, calls);
       if (result !== 'refused') m.quotaWait.observe({ operation, priority }, waitedMs / 1000);
     },
     rate: (operation: string, perSecond: number): void => void m.quotaRate.set({ operation }, perSecond),

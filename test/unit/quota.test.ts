@@ -12,7 +12,7 @@ function watch(): QuotaObserver & { events: string[]; rates: number[] } {
   return {
     events,
     rates,
-    booked: (operation, priority, result) => events.push(`${operation} ${priority} ${result}`),
+    booked: (operation, priority, result, _waitedMs, calls) => events.push(`${operation} ${priority} ${result}${calls === 1 ? '' : ` x${calls}`}`),
     rate: (_operation, perSecond) => rates.push(perSecond),
     throttled: (operation) => events.push(`${operation} throttled`),
   };
@@ -142,8 +142,11 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
     });
 
     it(`grants enrichment only slots within ${ENRICH_AHEAD_MS} ms, all or none of an operation's calls, without waiting`, async () => {
-      const quota = new AccountQuota(shares(20)); // a slot every 51 ms
+      const seen = watch();
+      const quota = new AccountQuota(shares(20), seen); // a slot every 51 ms
       expect([...(await quota.take(new Map([['ListProfileObjects', 2], ['GetSegmentMembership', 1]])))].sort()).to.deep.equal(['GetSegmentMembership', 'ListProfileObjects']);
+      // the metrics count every call booked at once
+      expect(seen.events).to.deep.equal(['ListProfileObjects enrich granted x2', 'GetSegmentMembership enrich granted']);
       // ListProfileObjects' next free slot is 102 ms away: refused; GetSegmentMembership's is 51 ms away
       expect([...(await quota.take(new Map([['ListProfileObjects', 1], ['GetSegmentMembership', 1]])))]).to.deep.equal(['GetSegmentMembership']);
       // three calls side by side would start their last slot's call 102 ms early: none of them
