@@ -263,7 +263,7 @@ export class ContactResolver {
     signal: AbortSignal,
   ): Promise<Lookup> {
     const searchKeys = searchKeysOf(keys);
-    const matches = await this.deps.store.search(searchKeys, keys.mode, signal);
+    const matches = await this.deps.store.search(searchKeys, keys.mode, signal, { thenCreate: createAllowed });
     if (matches.length > 0 || !createAllowed) {
       const chosen = chooseProfile(matches, keys.identity);
       // The chosen profile's updates queued and not yet written: Customer Profiles has the old values

@@ -35,6 +35,11 @@ export interface Match {
   foundBy: string[];
 }
 
+export interface SearchOptions {
+  /** a creation follows when the search finds nothing: the search leaves it its time before the deadline */
+  thenCreate?: boolean;
+}
+
 /** Where customer profiles live: Customer Profiles in production, an in-process map for local runs. */
 export interface ProfileStore {
   readonly kind: 'customer-profiles' | 'embedded';
@@ -43,7 +48,7 @@ export interface ProfileStore {
    * with `all`, only profiles matched by every key. A key matches when one of its values equals the
    * stored string exactly.
    */
-  search(keys: readonly SearchKey[], mode: MatchMode, signal: AbortSignal): Promise<Match[]>;
+  search(keys: readonly SearchKey[], mode: MatchMode, signal: AbortSignal, options?: SearchOptions): Promise<Match[]>;
   /** Creates a profile holding the normalised identity; returns it. */
   create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile>;
   /**

@@ -32,8 +32,9 @@ function resolver(deadlineMs = 2000, quota = new AccountQuota({ default: 60, per
   });
 }
 
-async function resolve(fixture: string, deadlineMs = 2000, quota?: AccountQuota) {
+async function resolve(fixture: string, deadlineMs = 2000, quota?: AccountQuota, parameters: Record<string, string> = {}) {
   const raw = loadFixture(fixture);
+  Object.assign((raw as { Details: { Parameters: Record<string, string> } }).Details.Parameters, parameters);
   // the resolver (its SDK client) and the event are made before the clock starts: `ms` is the resolve
   // call alone, timed from when its deadline's signal is created
   const subject = resolver(deadlineMs, quota);
@@ -235,6 +236,26 @@ describe('Customer Profiles through the real SDK (contract, nock)', () => {
     expect(r.failure).to.equal('quota');
     expect(r.answer).to.include({ customerStatus: 'UNAVAILABLE', degraded: 'true', fallbackReason: 'QUOTA', contactRecordStatus: 'SKIPPED' });
     expect(r.ms).to.be.below(100);
+  });
+
+  it("leaves a new caller's creation its time: a search whose slot would leave none is not made (QUOTA at once), one with creation off waits for it", async () => {
+    // 1 a second: the next SearchProfiles slot is ~1020 ms away; a search reserves 250 ms (nothing measured),
+    // a creation 850 ms (its calls have taken 400 ms)
+    const quota = new AccountQuota({ default: 1, perOperation: new Map() });
+    for (let i = 0; i < 100; i++) quota.observeCall('CreateProfile', 400);
+    await quota.acquire('SearchProfiles', 'live');
+    // deadline 1500 ms: the search, with the creation after it, must start by 400 ms
+    const withCreation = await resolve('voice-e164.json', 1500, quota);
+    expect(withCreation.failure).to.equal('quota');
+    expect(withCreation.answer).to.include({ customerStatus: 'UNAVAILABLE', fallbackReason: 'QUOTA' });
+    expect(withCreation.ms).to.be.below(100);
+
+    // without creation the search alone must start by 1250 ms: it waits for its slot
+    nock(ENDPOINT).post(`/domains/${DOMAIN}/profiles/search`).query(true).reply(200, { Items: [] });
+    const searchOnly = await resolve('voice-e164.json', 1500, quota, { createProfile: 'false' });
+    expect(searchOnly.failure).to.equal(undefined);
+    expect(searchOnly.answer).to.include({ customerStatus: 'NOT_FOUND', fallbackReason: '' });
+    expect(searchOnly.ms).to.be.at.least(400);
   });
 
   it('when CreateProfile is throttled, answers UNAVAILABLE rather than an error', async () => {

@@ -182,12 +182,14 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
       expect(observer.rates).to.deep.equal([50]);
     });
 
-    it('keeps a share per operation, and reserves for a call twice what its calls have been taking', () => {
+    it("keeps a share per operation, and reserves for a call twice what its calls have been taking and the event loop's lag", () => {
       const quota = new AccountQuota({ default: 60, perOperation: new Map([['SearchProfiles', 80]]) });
       expect([quota.share('SearchProfiles'), quota.share('CreateProfile')]).to.deep.equal([80, 60]);
-      expect(quota.callReserveMs('SearchProfiles')).to.equal(200);
+      expect(quota.callReserveMs('SearchProfiles')).to.equal(250);
       for (let i = 0; i < 100; i++) quota.observeCall('SearchProfiles', 40);
-      expect(quota.callReserveMs('SearchProfiles')).to.be.closeTo(80, 1);
+      expect(quota.callReserveMs('SearchProfiles')).to.be.closeTo(130, 1);
+      for (let i = 0; i < 100; i++) quota.observeCall('SearchProfiles', 2000);
+      expect(quota.callReserveMs('SearchProfiles')).to.equal(1000);
     });
   });
 });
