@@ -19,6 +19,7 @@ import { runScenarios } from './runner.js';
 import { SERVERS, selectScenarios } from './scenarios.js';
 import { PROFILE_MAPPING, calibrate, headersFor, newToken, profileMappingFile, serviceEnv, startFake, type Env } from './servers.js';
 import { soak } from './soak.js';
+import { surgeTables } from './surge.js';
 import { verdicts } from './targets.js';
 import { Callers, Events, FakeControl } from './traffic.js';
 
@@ -65,18 +66,18 @@ async function main(): Promise<number> {
     console.log(`benchmark: ${opts.connections} connections, ${opts.warmup} s warm-up + ~${opts.seconds} s measured per scenario, fake latency ${opts.latency} ms, ${machine.cpus} CPUs, Node ${process.version}`);
     const sdkCall = await calibrate(env);
     console.log(`one SearchProfiles through the AWS SDK to the fake (latency ${opts.latency} ms), alone: p50 ${fmt(sdkCall.p50)} ms, p90 ${fmt(sdkCall.p90)} ms`);
-    const rows = await runScenarios(env, scenarios);
-    const checks = verdicts(rows, sdkCall, opts.latency);
+    const { rows, surge } = await runScenarios(env, scenarios);
+    const checks = verdicts(rows, sdkCall, opts.latency, surge);
     // lines of each service's log (one a request at LOG_LEVEL=info)
     const logLines: Record<string, number> = {};
     for (const [name, spec] of Object.entries(SERVERS)) {
       const file = path.join(workDir, `service-${name}.log`);
       if (spec.kind === 'service' && existsSync(file)) logLines[name] = readFileSync(file, 'utf8').split('\n').length - 1;
     }
-    const file = writeResults(ROOT, stamp, { startedAt: started.toISOString(), durationSeconds: (Date.now() - started.getTime()) / 1000, machine, config, sdkCallAlone: sdkCall, scenarios: rows, targets: checks, serviceLogLines: logLines });
+    const file = writeResults(ROOT, stamp, { startedAt: started.toISOString(), durationSeconds: (Date.now() - started.getTime()) / 1000, machine, config, sdkCallAlone: sdkCall, scenarios: rows, ...(surge && { surge }), targets: checks, serviceLogLines: logLines });
     console.log('');
-    console.log(tables(rows));
-    console.log('');
+    if (rows.length > 0) console.log(`${tables(rows)}\n`);
+    if (surge) console.log(`${surgeTables(surge)}\n`);
     for (const c of checks) console.log(verdictLine(c));
     console.log(`\nresults: ${file} (${fmt((Date.now() - started.getTime()) / 1000, 0)} s)`);
     return checks.every((c) => c.pass !== false) || !opts.strict ? 0 : 1;

@@ -4,6 +4,7 @@ import { measure, type Plan, type Row, type Warmup } from './measure.js';
 import { ENRICH_OPS, REPEAT_POOL, SLOW_RECORD_WRITE_MS } from './options.js';
 import { SERVERS, type Scenario, type ServerName, type Traffic } from './scenarios.js';
 import { SHIPPED_MAPPING_FILE, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
+import { runSurge, type SurgeResult } from './surge.js';
 import { cycling, inOrder, seedCallers, seedEnrichedCallers } from './traffic.js';
 
 const SERVICE_OPS = ['SearchProfiles', 'CreateProfile'] as const;
@@ -35,6 +36,8 @@ async function start(env: Env, name: ServerName): Promise<Running> {
       const shipped = spec.mapping === 'shipped';
       return running(await startService(env, name, shipped ? SHIPPED_MAPPING_FILE : undefined), shipped ? [...SERVICE_OPS, ...ENRICH_OPS] : SERVICE_OPS);
     }
+    case 'fleet':
+      throw new Error(`${name}: a fleet scenario starts its own replicas`);
   }
 }
 
@@ -121,14 +124,22 @@ async function planOf(env: Env, s: Scenario, r: Running, rows: readonly Row[]): 
   };
 }
 
-/** Measures `scenarios` in order, each on its server; a server is stopped after the last scenario that needs it. */
-export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Promise<Row[]> {
+/**
+ * Measures `scenarios` in order, each on its server; a server is stopped after the last scenario that needs it.
+ * The surge runs its own fleet (bench/surge.ts) and gives its own result.
+ */
+export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Promise<{ rows: Row[]; surge?: SurgeResult }> {
   const rows: Row[] = [];
+  let surge: SurgeResult | undefined;
   const lastUse = new Map<ServerName, number>();
   scenarios.forEach((s, i) => lastUse.set(s.server, i));
   const up = new Map<ServerName, Running>();
   try {
     for (const [i, s] of scenarios.entries()) {
+      if (SERVERS[s.server].kind === 'fleet') {
+        surge = await runSurge(env);
+        continue;
+      }
       let r = up.get(s.server);
       if (!r) {
         r = await start(env, s.server);
@@ -152,5 +163,5 @@ export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Pr
   } finally {
     for (const r of up.values()) await r.server.child.stop();
   }
-  return rows;
+  return { rows, ...(surge && { surge }) };
 }

@@ -15,7 +15,9 @@ export const SERVERS = {
   new: { kind: 'service', mapping: 'profile-fields' },
   naive: { kind: 'naive' },
   outage: { kind: 'service', mapping: 'profile-fields' },
-} as const satisfies Record<string, { kind: 'floor' | 'naive' } | { kind: 'service'; mapping: 'profile-fields' | 'shipped' }>;
+  // two replicas of the service, started and stopped by the scenario itself (bench/surge.ts)
+  surge: { kind: 'fleet' },
+} as const satisfies Record<string, { kind: 'floor' | 'naive' | 'fleet' } | { kind: 'service'; mapping: 'profile-fields' | 'shipped' }>;
 export type ServerName = keyof typeof SERVERS;
 
 /** Who calls. Each is made once per server process and shared by its scenarios. */
@@ -93,6 +95,8 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'naive-repeat', label: naivePool, server: 'naive', connections: 'high', traffic: 'pool' },
   { id: 'outage', label: `Outage: fake hangs (${OUTAGE_CONNECTIONS} callers, arrivals spread)`, server: 'outage', connections: OUTAGE_CONNECTIONS, traffic: 'new', awsCallsInSequence: 2, warmup: 'brief', requestsPerConnection: 6, staggerMs: DEADLINE_MS / OUTAGE_CONNECTIONS, fake: 'hang' },
   { id: 'outage-burst', label: `Outage: fake hangs (${OUTAGE_CONNECTIONS} callers in step)`, server: 'outage', connections: OUTAGE_CONNECTIONS, traffic: 'new', awsCallsInSequence: 2, warmup: 'brief', requestsPerConnection: 6, fake: 'hang' },
+  // last: it turns the fake's account quota on (and off again when done); its own table and targets (bench/surge.ts)
+  { id: 'surge', label: 'Surge: 2 replicas, new callers at 3x then 2x the account quota', server: 'surge', connections: 600, traffic: 'new' },
 ];
 
 /**

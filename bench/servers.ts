@@ -81,12 +81,17 @@ export async function startService(env: Env, label: string, mappingFile = profil
   await env.redis.flush();
   await env.fake.reset();
   await env.fake.latency(env.opts.latency);
+  return launchService(env, label, serviceEnv(env.fake.url, env.redis.url, env.token, mappingFile));
+}
+
+/** The built service with this environment (a replica of a fleet: the same secrets as the others), nothing reset. */
+export async function launchService(env: Env, label: string, processEnv: NodeJS.ProcessEnv): Promise<Server> {
   const logFile = path.join(env.workDir, `service-${label}.log`);
   // --cpu-prof: V8 CPU profiles of each service process, written when it exits, one file per thread in
   // bench/results/profiles/<label>/ (CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main
   // thread, 1 the record thread). A --cpu-prof-name would give both threads one file, the second overwriting.
   const prof = env.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(ROOT, 'bench/results/profiles', label)] : [];
-  const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], serviceEnv(env.fake.url, env.redis.url, env.token, mappingFile), logFile, /"port":(\d+,"metricsPort":\d+)[^\n]*"msg":"listening"/);
+  const { child, match } = await startLogged('service', [...prof, 'dist/src/main.js'], processEnv, logFile, /"port":(\d+,"metricsPort":\d+)[^\n]*"msg":"listening"/);
   const [port, metricsPort] = match.split(',"metricsPort":');
   const url = `http://127.0.0.1:${port}`;
   const ready = await fetch(`${url}/readyz`);

@@ -5,6 +5,7 @@ import type { Latency } from './load.js';
 import type { Row } from './measure.js';
 import { DEADLINE_MS, ENRICH_OPS, SLOW_RECORD_WRITE_MS } from './options.js';
 import { fmt } from './report.js';
+import type { SurgeResult } from './surge.js';
 
 // ---- the thresholds ------------------------------------------------------------------------------------------
 
@@ -34,6 +35,16 @@ export const OUTAGE_MARGIN_MS = 50;
 export const SOAK_RSS_GROWTH_PCT = 10;
 /** a soak shorter than this many minutes cannot tell (the verdict is only shown) */
 export const SOAK_MIN_MINUTES = 2;
+/** surge: AWS refuses (429) at most this % of the fleet's calls */
+export const SURGE_REFUSED_PCT = 1;
+/** surge: calls of one operation arriving at the fake in any 1000 ms window, at most the share plus this % of it
+ *  (the fleet books its slots in Redis' clock; each call reaches the fake a few ms after its slot, not always the same) */
+export const SURGE_WINDOW_JITTER_PCT = 5;
+/** surge: at least this % of the callers the share can serve inside their deadline are answered NEW or KNOWN */
+export const SURGE_SERVED_PCT = 90;
+/** surge: records all written within max(records / the write rate x this, the surge's length) + SURGE_DRAIN_SLACK_S from its start */
+export const SURGE_DRAIN_FACTOR = 1.25;
+export const SURGE_DRAIN_SLACK_S = 5;
 
 // ---- verdicts ------------------------------------------------------------------------------------------------
 
@@ -44,11 +55,12 @@ export interface Verdict {
   pass: boolean | null;
 }
 
-/** What the targets read: the measured scenarios by id, one SDK call to the fake timed alone, the fake's latency. */
+/** What the targets read: the measured scenarios by id, one SDK call to the fake timed alone, the fake's latency, the surge. */
 export interface Results {
   rows: ReadonlyMap<string, Row>;
   sdkCall: Latency | undefined;
   latencyMs: number;
+  surge?: SurgeResult | undefined;
 }
 
 /** A target: undefined when the scenarios it needs were not run. */
@@ -238,6 +250,94 @@ const outage =
 export const outageSpread = outage('outage', false);
 export const outageBurst = outage('outage-burst', true);
 
+// ---- the surge (bench/surge.ts) -------------------------------------------------------------------------------
+
+export const surgeRefusals: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const calls = Object.values(surge.calls);
+  const sent = calls.reduce((n, c) => n + c.sent, 0);
+  const refused = calls.reduce((n, c) => n + c.refused, 0);
+  const pct = sent > 0 ? (refused / sent) * 100 : 0;
+  return {
+    target: `surge: AWS refuses (429) at most ${SURGE_REFUSED_PCT}% of the fleet's calls (account quota ${surge.shape.accountQuota}/s per operation)`,
+    measured: `${refused} of ${sent} calls refused = ${fmt(pct, 2)}%`,
+    pass: pct <= SURGE_REFUSED_PCT,
+  };
+};
+
+/**
+ * Counted at the fake, per operation, from the calls that arrived (refused ones included): in each calendar second
+ * and in any sliding 1000 ms window (the fake's own), at most the share plus SURGE_WINDOW_JITTER_PCT of it.
+ */
+export const surgeShare: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const limit = Math.floor(surge.share * (1 + SURGE_WINDOW_JITTER_PCT / 100));
+  const ops = Object.entries(surge.calls);
+  return {
+    target: `surge: no operation above the fleet's share (${surge.share}/s, +${SURGE_WINDOW_JITTER_PCT}% arrival jitter: ${limit}) at the fake, in any calendar second [or any 1000 ms window]`,
+    measured: ops.map(([op, c]) => `${op} max ${c.maxPerSecond}/s [${c.maxWindow}]`).join(', ') || 'no calls',
+    pass: ops.every(([, c]) => c.maxPerSecond <= limit && c.maxWindow <= limit),
+  };
+};
+
+export const surgeServed: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const s = surge.serve;
+  const need = Math.ceil((s.canServe * SURGE_SERVED_PCT) / 100);
+  return {
+    target: `surge: at least ${SURGE_SERVED_PCT}% of the callers the share can serve inside their deadline answered NEW or KNOWN`,
+    measured: `${s.served} of ${s.canServe} = ${fmt((s.served / Math.max(1, s.canServe)) * 100, 1)}% (can serve: min(${s.needAws} needing AWS, ${surge.share}/s x ${fmt(s.windowSeconds)} s) + ${s.cacheable} from the cache)`,
+    pass: s.served >= need,
+  };
+};
+
+export const surgeUnavailable: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const u = surge.answers.UNAVAILABLE;
+  const errors = surge.answers.ERROR?.count ?? 0;
+  const deadline = surge.shape.deadlineMs;
+  return {
+    target: `surge: the rest answered UNAVAILABLE within the deadline (p99 at most ${deadline} ms), no error`,
+    measured: u ? `${u.count} UNAVAILABLE, p50 ${fmt(u.latency.p50)} ms, p99 ${fmt(u.latency.p99)} ms, max ${fmt(u.latency.max)} ms; ${errors} errors` : `none UNAVAILABLE; ${errors} errors`,
+    pass: (u === undefined || u.latency.p99 <= deadline) && errors === 0,
+  };
+};
+
+/** A record cannot be written before its contact is answered: the limit is never below the surge's own length. */
+export const surgeDrain: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const r = surge.records;
+  const surgeS = (r.drainMs - r.drainAfterSurgeMs) / 1000;
+  const limitS = Math.max((r.promised / surge.share) * SURGE_DRAIN_FACTOR, Number.isFinite(surgeS) ? surgeS : 0) + SURGE_DRAIN_SLACK_S;
+  return {
+    target: `surge: records drain at the share's rate: all written within max(records / ${surge.share}/s x ${SURGE_DRAIN_FACTOR}, the surge's length) + ${SURGE_DRAIN_SLACK_S} s of its start`,
+    measured: `${r.promised} records in ${fmt(r.drainMs / 1000, 1)} s (limit ${fmt(limitS, 1)} s; ${fmt(r.drainAfterSurgeMs / 1000, 1)} s after the last answer)`,
+    pass: !r.timedOut && r.drainMs / 1000 <= limitS,
+  };
+};
+
+export const surgeLost: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const r = surge.records;
+  return { target: 'surge: no record lost (every answer QUEUED has its record in the fake)', measured: `${r.lost} lost of ${r.promised}`, pass: r.lost === 0 && r.promised > 0 };
+};
+
+export const surgeDuplicates: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const d = surge.duplicates;
+  return { target: 'surge: no duplicate profile (two profiles with one phone number)', measured: `${d.extraProfiles} duplicates (${d.phones} numbers) among ${d.profiles} profiles`, pass: d.extraProfiles === 0 };
+};
+
+export const surgeSigterm: Target = ({ surge }) => {
+  if (!surge) return undefined;
+  const t = surge.sigterm;
+  return {
+    target: 'surge: SIGTERM to a replica right after the surge loses nothing (it exits 0, every record reaches the fake)',
+    measured: `exit ${t.exitCode ?? t.signal ?? 'none'} after ${fmt(t.exitMs / 1000, 1)} s (queue depth at the signal ${t.queueDepthAtSignal ?? '-'}); ${surge.records.lost} records lost`,
+    pass: t.exitCode === 0 && surge.records.lost === 0 && !surge.records.timedOut,
+  };
+};
+
 /** Every target, in the order they are printed. */
 export const TARGETS: readonly Target[] = [
   hitCpu,
@@ -262,11 +362,19 @@ export const TARGETS: readonly Target[] = [
   vsNaiveRepeatLoad,
   outageSpread,
   outageBurst,
+  surgeRefusals,
+  surgeShare,
+  surgeServed,
+  surgeUnavailable,
+  surgeDrain,
+  surgeLost,
+  surgeDuplicates,
+  surgeSigterm,
 ];
 
 /** The verdicts of every target whose scenarios ran. */
-export function verdicts(rows: readonly Row[], sdkCall: Latency | undefined, latencyMs: number): Verdict[] {
-  const results: Results = { rows: new Map(rows.map((r) => [r.id, r])), sdkCall, latencyMs };
+export function verdicts(rows: readonly Row[], sdkCall: Latency | undefined, latencyMs: number, surge?: SurgeResult): Verdict[] {
+  const results: Results = { rows: new Map(rows.map((r) => [r.id, r])), sdkCall, latencyMs, surge };
   return TARGETS.map((t) => t(results)).filter((v): v is Verdict => v !== undefined);
 }
 

@@ -96,6 +96,32 @@ export class FakeControl {
     await this.post('reset', {});
   }
 
+  /** the account quota, calls a second per operation (0: off) */
+  async quota(q: { accountQuotaPerSecond?: number; connectQuotaPerSecond?: number }): Promise<void> {
+    await this.post('quota', q);
+  }
+
+  /** calls sent and refused per second (epoch seconds) and operation */
+  async quotaStats(): Promise<Array<{ second: number; operations: Record<string, { sent: number; refused: number; windowMax: number }> }>> {
+    return ((await this.get('quota-stats')) as { seconds: Array<{ second: number; operations: Record<string, { sent: number; refused: number; windowMax: number }> }> }).seconds;
+  }
+
+  /** `field` of every object of type `type`, and when the last was stored (epoch ms) */
+  async objectField(type: string, field: string): Promise<{ count: number; values: string[]; latestAt?: number }> {
+    return (await this.get(`objects?type=${encodeURIComponent(type)}&field=${encodeURIComponent(field)}`)) as { count: number; values: string[]; latestAt?: number };
+  }
+
+  /** `field` of every profile that has it, and how many profiles there are */
+  async profileField(field: string): Promise<{ count: number; values: string[] }> {
+    return (await this.get(`profiles?field=${encodeURIComponent(field)}`)) as { count: number; values: string[] };
+  }
+
+  private async get(path: string): Promise<unknown> {
+    const res = await fetch(`${this.url}/__fake/${path}`);
+    if (!res.ok) throw new Error(`fake ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
   /** seeds in batches (one JSON body of 10,000 profiles is ~2 MB) */
   async seed(profiles: Array<Record<string, unknown>>): Promise<void> {
     for (let i = 0; i < profiles.length; i += 5000) await this.post('seed', profiles.slice(i, i + 5000));

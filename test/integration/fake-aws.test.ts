@@ -5,6 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { mock } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import {
@@ -26,7 +27,7 @@ import {
   type SearchProfilesCommandInput,
 } from '@aws-sdk/client-customer-profiles';
 import { ConnectClient, UpdateContactAttributesCommand } from '@aws-sdk/client-connect';
-import { FakeAws, OBJECT_THROTTLE_MESSAGE } from '../support/fake-aws.js';
+import { ACCOUNT_THROTTLE_MESSAGE, FakeAws, OBJECT_THROTTLE_MESSAGE, type QuotaSecond } from '../support/fake-aws.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'test-domain';
@@ -530,6 +531,101 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
     });
   });
 
+  describe('account quota', function () {
+    // The fake's clock (Date) stands still unless moved: the sliding window is tested to the millisecond. Only Date
+    // is faked; the sockets and the SDK's timers are real.
+    const SECOND = 1_800_000_000;
+    const T0 = SECOND * 1000 + 400;
+    beforeEach(function () {
+      mock.timers.enable({ apis: ['Date'], now: T0 });
+    });
+    afterEach(function () {
+      mock.timers.reset();
+      fake.setQuota({ accountQuotaPerSecond: 0, connectQuotaPerSecond: 0 });
+    });
+
+    const find = () => search({ KeyName: '_phone', Values: ['+1555'] });
+    /** 'ok', or the failure's [name, status, message] */
+    const outcome = (p: Promise<unknown>): Promise<unknown> =>
+      p.then(() => 'ok', (e: SdkError) => [e.name, e.$metadata?.httpStatusCode, e.message]);
+    const THROTTLED = ['ThrottlingException', 429, ACCOUNT_THROTTLE_MESSAGE];
+    const stamp = (attributes: Record<string, string>) =>
+      connect.send(new UpdateContactAttributesCommand({ InstanceId: 'i', InitialContactId: 'c', Attributes: attributes }));
+
+    it('is off by default: 150 calls of one operation in the same millisecond all answer', async function () {
+      const outcomes = await Promise.all(Array.from({ length: 150 }, () => outcome(find())));
+      expect(outcomes.filter((o) => o !== 'ok')).to.deep.equal([]);
+      expect(fake.quotaLimits()).to.deep.equal({ accountQuotaPerSecond: 0, connectQuotaPerSecond: 0 });
+    });
+
+    it('within the quota every call answers; past it the SDK throws ThrottlingException (429, "Rate exceeded")', async function () {
+      fake.setQuota({ accountQuotaPerSecond: 3 });
+      const outcomes = [];
+      for (let i = 0; i < 5; i++) outcomes.push(await outcome(find()));
+      expect(outcomes).to.deep.equal(['ok', 'ok', 'ok', THROTTLED, THROTTLED]);
+      expect(fake.callsTo('SearchProfiles').map((c) => c.status)).to.deep.equal([200, 200, 200, 429, 429]);
+    });
+
+    it('counts each operation on its own: SearchProfiles at its quota leaves CreateProfile and GetDomain theirs', async function () {
+      fake.setQuota({ accountQuotaPerSecond: 2 });
+      expect([await outcome(find()), await outcome(find()), await outcome(find())]).to.deep.equal(['ok', 'ok', THROTTLED]);
+      expect(await outcome(client.send(new CreateProfileCommand({ DomainName: DOMAIN, FirstName: 'A' })))).to.equal('ok');
+      expect(await outcome(client.send(new GetDomainCommand({ DomainName: DOMAIN })))).to.equal('ok');
+    });
+
+    it('slides: a call 999 ms after the window filled is refused, one 1000 ms after is let through; refused calls do not count', async function () {
+      fake.setQuota({ accountQuotaPerSecond: 2 });
+      expect([await outcome(find()), await outcome(find())]).to.deep.equal(['ok', 'ok']);
+      mock.timers.tick(500);
+      expect(await outcome(find())).to.deep.equal(THROTTLED);
+      mock.timers.tick(499); // T0 + 999: both calls of T0 still within the last 1000 ms
+      expect(await outcome(find())).to.deep.equal(THROTTLED);
+      mock.timers.tick(1); // T0 + 1000: they have left the window; the refused ones never counted
+      expect([await outcome(find()), await outcome(find()), await outcome(find())]).to.deep.equal(['ok', 'ok', THROTTLED]);
+    });
+
+    it('limits Connect UpdateContactAttributes by connectQuotaPerSecond (ThrottlingException from the Connect SDK), apart from Customer Profiles', async function () {
+      fake.setQuota({ connectQuotaPerSecond: 1 });
+      expect([await outcome(stamp({ a: '1' })), await outcome(stamp({ a: '2' }))]).to.deep.equal(['ok', THROTTLED]);
+      expect(fake.contactAttributes('c')).to.deep.equal({ a: '1' });
+      expect([await outcome(find()), await outcome(find())]).to.deep.equal(['ok', 'ok']); // no Customer Profiles quota
+      fake.setQuota({ accountQuotaPerSecond: 1, connectQuotaPerSecond: 0 });
+      expect([await outcome(stamp({ a: '3' })), await outcome(find())]).to.deep.equal(['ok', THROTTLED]);
+    });
+
+    it('counts, per second and operation, calls sent and refused and the most in any 1000 ms window (GET /__fake/quota-stats)', async function () {
+      fake.setQuota({ accountQuotaPerSecond: 3 });
+      for (let i = 0; i < 4; i++) await outcome(find()); // T0: 3 let through, 1 refused
+      await outcome(stamp({ a: '1' }));
+      mock.timers.tick(700); // the next second, T0 + 700: the window still holds T0's calls
+      await outcome(find());
+      mock.timers.tick(300); // T0 + 1000: they have left it
+      await outcome(find());
+      const expected: QuotaSecond[] = [
+        { second: SECOND, operations: { SearchProfiles: { sent: 4, refused: 1, windowMax: 4 }, UpdateContactAttributes: { sent: 1, refused: 0, windowMax: 1 } } },
+        { second: SECOND + 1, operations: { SearchProfiles: { sent: 2, refused: 1, windowMax: 5 } } },
+      ];
+      expect(fake.quotaStats()).to.deep.equal(expected);
+      const res = await fetch(`${fake.url}/__fake/quota-stats`);
+      expect(await res.json()).to.deep.equal({ accountQuotaPerSecond: 3, connectQuotaPerSecond: 0, seconds: expected });
+      fake.reset(); // clears the windows and the stats, keeps the limits
+      expect([fake.quotaStats(), fake.quotaLimits().accountQuotaPerSecond]).to.deep.equal([[], 3]);
+      expect(await outcome(find())).to.equal('ok');
+    });
+
+    it('is set at run time with POST /__fake/quota (a bad value is a 400 and changes nothing)', async function () {
+      const post = (body: unknown) => fetch(`${fake.url}/__fake/quota`, { method: 'POST', body: JSON.stringify(body) });
+      const set = await post({ accountQuotaPerSecond: 1, connectQuotaPerSecond: 4 });
+      expect([set.status, await set.json()]).to.deep.equal([200, { accountQuotaPerSecond: 1, connectQuotaPerSecond: 4 }]);
+      expect([await outcome(find()), await outcome(find())]).to.deep.equal(['ok', THROTTLED]);
+      const bad = await post({ accountQuotaPerSecond: -1 });
+      expect(bad.status).to.equal(400);
+      expect(fake.quotaLimits()).to.deep.equal({ accountQuotaPerSecond: 1, connectQuotaPerSecond: 4 });
+      await post({ accountQuotaPerSecond: 0 });
+      expect(await outcome(find())).to.equal('ok');
+    });
+  });
+
   describe('faults', function () {
     const cases = [
       { status: 429, errorType: 'ThrottlingException' },
@@ -665,11 +761,24 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect(fake.objects()).to.deep.equal([]);
     });
 
+    it('lists a field of every object of a type (GET /__fake/objects) and of every profile (GET /__fake/profiles)', async function () {
+      const [a, b] = [fake.seedProfile({ PhoneNumber: '+1111' }), fake.seedProfile({ PhoneNumber: '+1111' })];
+      fake.seedProfile({ FirstName: 'no phone' });
+      fake.seedObject(a.ProfileId, 'Rec', { ContactId: 'c-1' });
+      fake.seedObject(b.ProfileId, 'Rec', { ContactId: 'c-2' });
+      fake.seedObject(b.ProfileId, 'Other', { ContactId: 'c-3' });
+      const get = async (path: string) => (await fetch(`${fake.url}/__fake/${path}`)).json() as Promise<Record<string, unknown>>;
+      const objects = await get('objects?type=Rec&field=ContactId');
+      expect([objects.count, objects.values, typeof objects.latestAt]).to.deep.equal([2, ['c-1', 'c-2'], 'number']);
+      expect(await get('profiles?field=PhoneNumber')).to.deep.equal({ count: 3, values: ['+1111', '+1111'] });
+      expect((await fetch(`${fake.url}/__fake/objects?type=Rec`)).status).to.equal(400);
+    });
+
     /** Runs fake-aws-server.ts with `--seed` (this JSON), gives `use` a client on it, then expects exit 0 on SIGTERM. */
-    async function withServerProcess(seedJson: unknown, use: (c: CustomerProfilesClient) => Promise<void>): Promise<void> {
+    async function withServerProcess(seedJson: unknown, use: (c: CustomerProfilesClient, url: string) => Promise<void>, args: string[] = []): Promise<void> {
       const seed = join(await mkdtemp(join(tmpdir(), 'fake-aws-')), 'seed.json');
       await writeFile(seed, JSON.stringify(seedJson));
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/fake-aws-server.ts', '--port', '0', '--latency-ms', '5', '--seed', seed],
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/fake-aws-server.ts', '--port', '0', '--latency-ms', '5', '--seed', seed, ...args],
         { stdio: ['ignore', 'pipe', 'inherit'] });
       try {
         const lines = createInterface({ input: child.stdout });
@@ -677,7 +786,7 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
         const url = /^FAKE_AWS_URL=(http:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
         expect(url, line).to.be.a('string');
         const c = new CustomerProfilesClient({ region: 'us-east-1', credentials, endpoint: url, maxAttempts: 1 });
-        try { await use(c); } finally { c.destroy(); }
+        try { await use(c, url!); } finally { c.destroy(); }
         const exited = once(child, 'exit');
         child.kill('SIGTERM');
         expect(((await exited) as [number | null])[0]).to.equal(0);
@@ -692,6 +801,19 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
         const out = await c.send(new SearchProfilesCommand({ DomainName: DOMAIN, KeyName: '_phone', Values: ['+1777'] }));
         expect(out.Items?.map((i) => i.FirstName)).to.deep.equal(['Seeded']);
       });
+    });
+
+    it('runs as a separate process with --account-quota 2: of three calls arriving together, one is throttled; GET /__fake/quota-stats counts them', async function () {
+      this.timeout(30_000);
+      await withServerProcess([], async (c, url) => {
+        const find = () => c.send(new SearchProfilesCommand({ DomainName: DOMAIN, KeyName: '_phone', Values: ['+1777'] }))
+          .then(() => 'ok', (e: SdkError) => e.name);
+        // three at once: within one 1000 ms window however slow the machine
+        expect((await Promise.all([find(), find(), find()])).sort()).to.deep.equal(['ThrottlingException', 'ok', 'ok']);
+        const stats = (await (await fetch(`${url}/__fake/quota-stats`)).json()) as { accountQuotaPerSecond: number; seconds: QuotaSecond[] };
+        const sum = (k: 'sent' | 'refused') => stats.seconds.reduce((n, s) => n + (s.operations.SearchProfiles?.[k] ?? 0), 0);
+        expect([stats.accountQuotaPerSecond, sum('sent'), sum('refused')]).to.deep.equal([2, 3, 1]);
+      }, ['--account-quota', '2']);
     });
 
     it('runs as a separate process seeded with a seed document (calculated attributes, objects, segments)', async function () {

@@ -2,6 +2,10 @@
 // The real AWS SDK is pointed at it (`endpoint: fake.url`); shapes follow the installed SDK schemas
 // (node_modules/@aws-sdk/client-customer-profiles/dist-es/schemas/schemas_0.js).
 // Errors: status + `x-amzn-ErrorType` header + `{"Message": "..."}`, which the SDK maps to its exception classes.
+// The account quota (off unless set): per operation, at most N calls in any sliding 1000 ms window; past it a call
+// is answered 429 `ThrottlingException` (both models: customer-profiles' and connect's ThrottlingException are
+// httpError 429, registered as errors of their namespace, so the SDK gives that name even for an operation whose
+// errors do not list it, such as Connect's UpdateContactAttributes).
 // Input constraints (400 BadRequestException) are the service model's (aws/api-models-aws customer-profiles-2020-08-15.json).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -15,8 +19,20 @@ export interface Fault {
   status: number; errorType: string; message?: string; retryAfterSeconds?: number; times?: number; operations?: string[];
 }
 export type Latency = number | Partial<Record<string, number>>; // per operation name; '*' = any other operation
+/**
+ * The account quota: accountQuotaPerSecond for each Customer Profiles operation, connectQuotaPerSecond for Connect's
+ * UpdateContactAttributes; calls a second per operation in a sliding 1000 ms window (refused calls do not count
+ * against it). Unset or 0: no limit (the default).
+ */
+export interface FakeQuota { accountQuotaPerSecond?: number; connectQuotaPerSecond?: number }
 /** domains default ['test-domain']; profileWriteIntervalMs: per-profile PutProfileObject/UpdateProfile window, default 1000, 0 = off. */
-export interface FakeAwsOptions { latencyMs?: Latency; domains?: string[]; profileWriteIntervalMs?: number }
+export interface FakeAwsOptions extends FakeQuota { latencyMs?: Latency; domains?: string[]; profileWriteIntervalMs?: number }
+/**
+ * One second (epoch seconds) of an operation's calls: sent (every call that arrived, refused ones included), refused
+ * (answered 429 by the account quota), windowMax (the most calls that arrived in any 1000 ms window ending in this
+ * second, refused ones included).
+ */
+export interface QuotaSecond { second: number; operations: Record<string, { sent: number; refused: number; windowMax: number }> }
 export interface FakeObject { profileId: string; objectTypeName: string; object: Record<string, unknown>; uniqueKey: string; at: number }
 /** displayNames: per attribute name (default the name); lastObjectTimestamp: ms or Date (default: not sent). */
 export interface CalculatedAttributeOptions { displayNames?: Record<string, string>; isDataPartial?: boolean; lastObjectTimestamp?: Date | number }
@@ -59,6 +75,26 @@ const STANDARD_KEYS: Record<string, readonly string[]> = {
   _account: ['AccountNumber'],
 };
 export const OBJECT_THROTTLE_MESSAGE = 'Too many objects ingested on the profile per second';
+export const ACCOUNT_THROTTLE_MESSAGE = 'Rate exceeded';
+const WINDOW_MS = 1000;
+
+/** Times of calls in the last WINDOW_MS, oldest first. */
+class SlidingWindow {
+  private times: number[] = [];
+  private head = 0;
+
+  /** how many times are in (at - WINDOW_MS, at] once older ones are dropped */
+  count(at: number): number {
+    while (this.head < this.times.length && this.times[this.head]! <= at - WINDOW_MS) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    return this.times.length - this.head;
+  }
+
+  add(at: number): void { this.times.push(at); }
+}
 
 const LIST_TYPE_FIELDS = ['ObjectTypeName', 'Description', 'CreatedAt', 'LastUpdatedAt', 'MaxProfileObjectCount', 'SourcePriority', 'Tags'];
 const D = '/domains/([^/]+)';
@@ -176,9 +212,15 @@ export class FakeAws {
   private hangOps: Set<string> | 'all' | null = null;
   private held: Held[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  private quota: Required<FakeQuota> = { accountQuotaPerSecond: 0, connectQuotaPerSecond: 0 };
+  /** per operation: the calls let through (what the quota counts) and every call that arrived (windowMax) */
+  private admitted = new Map<string, SlidingWindow>();
+  private arrived = new Map<string, SlidingWindow>();
+  private perSecond = new Map<number, QuotaSecond['operations']>();
 
   constructor(options: FakeAwsOptions = {}) {
     this.latency = options.latencyMs ?? 0;
+    this.setQuota(options);
     this.writeIntervalMs = options.profileWriteIntervalMs ?? 1000;
     for (const d of options.domains ?? ['test-domain']) this.setDomain(d);
   }
@@ -230,13 +272,15 @@ export class FakeAws {
   }
 
   /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, segment members, contact attributes,
-   *  throttle windows, calls, faults and hang (held requests are dropped). Keeps domains, object types, segment
-   *  definitions (like object types: a segment seeded once stays defined, with no members) and latency. */
+   *  throttle windows, calls, faults, hang (held requests are dropped) and the quota's windows and stats. Keeps domains,
+   *  object types, segment definitions (like object types: a segment seeded once stays defined, with no members),
+   *  latency and the quota's limits. */
   reset(): void {
     this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear();
     this.calculated.clear();
     for (const s of this.segments.values()) s.members.clear();
     this.calls.splice(0); this.faults = []; this.hangOps = null;
+    this.admitted.clear(); this.arrived.clear(); this.perSecond.clear();
     this.dropHeld();
   }
 
@@ -345,6 +389,30 @@ export class FakeAws {
 
   setLatency(ms: Latency): void { this.latency = ms; }
 
+  /** Sets the account quota (the fields given; 0 turns a limit off). Windows already counted go on. */
+  setQuota(q: FakeQuota): void {
+    for (const [k, v] of Object.entries(q) as Array<[keyof FakeQuota, unknown]>) {
+      if (k !== 'accountQuotaPerSecond' && k !== 'connectQuotaPerSecond') continue;
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`FakeAws.setQuota: ${k} must be a whole number, 0 or more`);
+      this.quota[k] = v;
+    }
+  }
+
+  quotaLimits(): Required<FakeQuota> { return { ...this.quota }; }
+
+  /** Calls sent and refused per second and operation, oldest second first (every routed call, quota on or off). */
+  quotaStats(): QuotaSecond[] {
+    return [...this.perSecond].sort(([a], [b]) => a - b).map(([second, operations]) => ({ second, operations: structuredClone(operations) }));
+  }
+
+  /** Values of one field of every object of a type (e.g. the ContactIds of the contact records), and when the last was stored. */
+  objectField(objectTypeName: string, field: string): { count: number; values: string[]; latestAt: number | undefined } {
+    const objects = this.stored.filter((o) => o.objectTypeName === objectTypeName);
+    const values = objects.map((o) => o.object[field]).filter((v): v is string | number => typeof v === 'string' || typeof v === 'number').map(String);
+    return { count: objects.length, values, latestAt: objects.length > 0 ? Math.max(...objects.map((o) => o.at)) : undefined };
+  }
+
   fail(fault: Fault): void { this.faults.push({ ...fault }); }
 
   /** While on, matching requests are held unanswered; hang(false) releases them (answered late), stop()/reset() drop them. */
@@ -376,7 +444,7 @@ export class FakeAws {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fake');
     readBody(req).then((raw) => {
-      if (url.pathname.startsWith('/__fake/')) return this.control(method, url.pathname, raw, res);
+      if (url.pathname.startsWith('/__fake/')) return this.control(method, url.pathname, url.searchParams, raw, res);
       const route = ROUTES.find(([m, re]) => m === method && re.test(url.pathname));
       const service = url.pathname.startsWith('/contact') ? 'connect' : 'profiles';
       let body: unknown = raw;
@@ -388,7 +456,8 @@ export class FakeAws {
       const domain = service === 'profiles' ? params[0] : undefined;
       const call: FakeCall = { service, operation: route?.[2] ?? 'Unknown', ...(domain !== undefined && { domain }), body, at, status: 0 };
       this.calls.push(call);
-      const run = (): void => this.answer(call, res, () => {
+      const refused = route !== undefined && !this.admit(call);
+      const run = (): void => this.answer(call, res, refused, () => {
         if (badJson) throw new AwsError(400, 'SerializationException', 'Request body or path is not valid JSON / UTF-8');
         if (!route) throw new AwsError(404, 'UnknownOperationException', `No operation for ${method} ${url.pathname}`);
         return this.dispatch(call.operation, params, body as Json, url.searchParams, at);
@@ -398,11 +467,33 @@ export class FakeAws {
     }, () => res.destroy());
   }
 
-  private answer(call: FakeCall, res: ServerResponse, handle: () => unknown): void {
+  /**
+   * The account quota, at a call's arrival: false when its operation already had its quota of calls let through in the
+   * last 1000 ms. Counts the call in its second's stats either way.
+   */
+  private admit(call: FakeCall): boolean {
+    const op = call.operation;
+    const limit = call.service === 'connect' ? this.quota.connectQuotaPerSecond : this.quota.accountQuotaPerSecond;
+    const admitted = this.admitted.get(op) ?? this.admitted.set(op, new SlidingWindow()).get(op)!;
+    const arrived = this.arrived.get(op) ?? this.arrived.set(op, new SlidingWindow()).get(op)!;
+    const ok = limit <= 0 || admitted.count(call.at) < limit;
+    if (ok) admitted.add(call.at);
+    arrived.add(call.at);
+    const second = Math.floor(call.at / 1000);
+    const ops = this.perSecond.get(second) ?? this.perSecond.set(second, {}).get(second)!;
+    const stat = (ops[op] ??= { sent: 0, refused: 0, windowMax: 0 });
+    stat.sent++;
+    if (!ok) stat.refused++;
+    stat.windowMax = Math.max(stat.windowMax, arrived.count(call.at));
+    return ok;
+  }
+
+  private answer(call: FakeCall, res: ServerResponse, refused: boolean, handle: () => unknown): void {
     let status = 200;
     let payload: unknown;
     const headers: Record<string, string> = {};
     try {
+      if (refused) throw new AwsError(429, 'ThrottlingException', ACCOUNT_THROTTLE_MESSAGE);
       const fault = this.takeFault(call.operation);
       if (fault) {
         if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
@@ -683,7 +774,7 @@ export class FakeAws {
 
   // ---- control API (for a benchmark steering a FakeAws in another process); not recorded in `calls` ---------------
 
-  private control(method: string, path: string, raw: string, res: ServerResponse): void {
+  private control(method: string, path: string, query: URLSearchParams, raw: string, res: ServerResponse): void {
     let body: Json;
     try {
       const parsed: unknown = raw ? JSON.parse(raw) : {};
@@ -705,6 +796,22 @@ export class FakeAws {
       case 'POST /__fake/hang': this.hang(body.on === true, isStrList(body.operations) ? body.operations : undefined); break;
       case 'POST /__fake/fail': this.fail(body as unknown as Fault); break;
       case 'POST /__fake/reset': this.reset(); break;
+      case 'POST /__fake/quota':
+        try { this.setQuota(body); } catch (e) { return send(res, 400, { Message: e instanceof Error ? e.message : String(e) }); }
+        return send(res, 200, this.quotaLimits());
+      case 'GET /__fake/quota-stats': return send(res, 200, { ...this.quotaLimits(), seconds: this.quotaStats() });
+      case 'GET /__fake/objects': {
+        const type = query.get('type');
+        const field = query.get('field');
+        if (!type || !field) return send(res, 400, { Message: 'type and field are required' });
+        return send(res, 200, this.objectField(type, field));
+      }
+      case 'GET /__fake/profiles': {
+        const field = query.get('field');
+        if (!field) return send(res, 400, { Message: 'field is required' });
+        const values = this.profiles().map((p) => p[field]).filter((v): v is string => typeof v === 'string');
+        return send(res, 200, { count: this.store.size, values });
+      }
       case 'POST /__fake/seed': { // an array of profiles, or a SeedDocument
         try {
           return send(res, 200, { ProfileIds: this.seedDocument(Array.isArray(body.items) ? body.items.filter(isObject) : body) });

@@ -4,6 +4,8 @@ import type { Row } from '../../bench/measure.js';
 import { DEADLINE_MS, SLOW_RECORD_WRITE_MS } from '../../bench/options.js';
 import * as t from '../../bench/targets.js';
 import { verdictLine } from '../../bench/report.js';
+import type { SurgeResult } from '../../bench/surge.js';
+import { SURGE, canServe, schedule, type Outcome, type Planned } from '../../bench/surge-model.js';
 
 // The benchmark's targets (bench/targets.ts) are pure functions of the measured rows: each is checked here at
 // its threshold, just past it, and without the scenarios it needs.
@@ -49,6 +51,26 @@ const verdict = (target: t.Target, rows: Row[], sdkCall?: Latency): t.Verdict =>
 };
 const pass = (target: t.Target, rows: Row[], sdkCall?: Latency): boolean | null => verdict(target, rows, sdkCall).pass;
 
+const lat = (p99: number): Latency => latency({ p50: p99 / 2, p99, max: p99 + 10 });
+/** a surge that passes every target; `over` changes parts of it */
+const surge = (over: Partial<SurgeResult> = {}): SurgeResult => ({
+  shape: SURGE,
+  share: 60,
+  fakeLatencyMs: 50,
+  contacts: 2300,
+  sendLag: { p50: 1, p99: 5, max: 9 },
+  answers: { UNAVAILABLE: { count: 1800, latency: lat(1400) }, NEW: { count: 400, latency: lat(1490) }, KNOWN: { count: 100, latency: lat(20) } },
+  fallbackReasons: { QUOTA: 1800 },
+  serve: { canServe: 500, needAws: 2200, cacheable: 100, served: 500, windowSeconds: 12.5 },
+  seconds: [],
+  calls: { SearchProfiles: { sent: 700, refused: 7, maxPerSecond: 63, maxWindow: 63 }, PutProfileObject: { sent: 500, refused: 0, maxPerSecond: 50, maxWindow: 55 } },
+  records: { promised: 480, written: 480, lost: 0, lostSample: [], drainMs: 15_000, drainAfterSurgeMs: 3000, timedOut: false },
+  duplicates: { phones: 0, extraProfiles: 0, profiles: 600 },
+  sigterm: { replica: 2, exitCode: 0, signal: null, exitMs: 300, queueDepthAtSignal: 40 },
+  diagnostics: { cpuPct: { replicas: [50, 50], redis: 10, fake: 10, bench: 10, machine: 140, cores: 2 }, replicas: [] },
+  ...over,
+});
+
 describe('bench targets', () => {
   it('are the documented thresholds (docs/performance.md)', () => {
     expect([t.HIT_CPU_VS_FLOOR, t.OPEN_P99_PCT, t.OPEN_P99_VS_FLOOR, t.OPEN_P999_PCT, t.OPEN_P999_MS]).to.deep.equal([1.6, 50, 2, 25, 25]);
@@ -77,10 +99,11 @@ describe('bench targets', () => {
       ids.map((id) => row(id)),
       SDK,
       50,
+      surge(),
     );
     expect(vs).to.have.length(t.TARGETS.length);
     expect(vs[0]?.target).to.match(/^cache hit: server CPU/);
-    expect(vs.at(-1)?.target).to.match(/^outage: .*, outage-burst$/);
+    expect(vs.at(-1)?.target).to.match(/^surge: SIGTERM/);
     expect(vs.filter((v) => v.pass === null).map((v) => v.target)).to.have.length(7);
   });
 
@@ -266,6 +289,65 @@ describe('bench targets', () => {
     });
     it('shows the threshold', () => {
       expect(soak(101).target).to.equal(`soak: RSS growth after the first minute < ${t.SOAK_RSS_GROWTH_PCT}% (mean of minute 2 vs mean of the last minute)`);
+    });
+  });
+
+  describe('surge', () => {
+    const judge = (target: t.Target, s: SurgeResult): boolean | null => target({ ...results([]), surge: s })?.pass ?? null;
+    const SURGE_TARGETS = [t.surgeRefusals, t.surgeShare, t.surgeServed, t.surgeUnavailable, t.surgeDrain, t.surgeLost, t.surgeDuplicates, t.surgeSigterm];
+
+    it('are the documented thresholds (docs/performance.md, "The surge")', () => {
+      expect([t.SURGE_REFUSED_PCT, t.SURGE_WINDOW_JITTER_PCT, t.SURGE_SERVED_PCT, t.SURGE_DRAIN_FACTOR, t.SURGE_DRAIN_SLACK_S]).to.deep.equal([1, 5, 90, 1.25, 5]);
+    });
+    it('pass on a surge at every threshold', () => {
+      expect(SURGE_TARGETS.map((target) => judge(target, surge()))).to.deep.equal(SURGE_TARGETS.map(() => true));
+    });
+    it('fail just past each threshold', () => {
+      const calls = surge().calls;
+      expect(judge(t.surgeRefusals, surge({ calls: { ...calls, SearchProfiles: { ...calls.SearchProfiles!, refused: 13 } } }))).to.equal(false);
+      expect(judge(t.surgeShare, surge({ calls: { ...calls, SearchProfiles: { ...calls.SearchProfiles!, maxPerSecond: 64 } } }))).to.equal(false);
+      expect(judge(t.surgeShare, surge({ calls: { ...calls, PutProfileObject: { ...calls.PutProfileObject!, maxWindow: 64 } } }))).to.equal(false);
+      expect(judge(t.surgeServed, surge({ serve: { ...surge().serve, served: 449 } }))).to.equal(false);
+      expect(judge(t.surgeServed, surge({ serve: { ...surge().serve, served: 450 } }))).to.equal(true);
+      expect(judge(t.surgeUnavailable, surge({ answers: { UNAVAILABLE: { count: 1, latency: lat(1501) } } }))).to.equal(false);
+      expect(judge(t.surgeUnavailable, surge({ answers: { ...surge().answers, ERROR: { count: 1, latency: lat(10) } } }))).to.equal(false);
+      // 480 records at 60/s: 8 s x 1.25 + 5 s = 15 s; a surge of 12 s: 17 s
+      expect(judge(t.surgeDrain, surge({ records: { ...surge().records, drainMs: 15_001, drainAfterSurgeMs: 5001 } }))).to.equal(false);
+      expect(judge(t.surgeDrain, surge({ records: { ...surge().records, drainMs: 17_000, drainAfterSurgeMs: 5000 } }))).to.equal(true);
+      expect(judge(t.surgeDrain, surge({ records: { ...surge().records, drainMs: 17_001, drainAfterSurgeMs: 5001 } }))).to.equal(false);
+      expect(judge(t.surgeDrain, surge({ records: { ...surge().records, timedOut: true } }))).to.equal(false);
+      expect(judge(t.surgeLost, surge({ records: { ...surge().records, lost: 1 } }))).to.equal(false);
+      expect(judge(t.surgeDuplicates, surge({ duplicates: { phones: 1, extraProfiles: 1, profiles: 600 } }))).to.equal(false);
+      expect(judge(t.surgeSigterm, surge({ sigterm: { ...surge().sigterm, exitCode: 1 } }))).to.equal(false);
+      expect(judge(t.surgeSigterm, surge({ records: { ...surge().records, lost: 1 } }))).to.equal(false);
+    });
+
+    it('the schedule: the burst within its second, then the sustained rate, replicas in turn, repeat callers only of earlier contacts', () => {
+      const plan = schedule(SURGE);
+      const burst = plan.filter((p) => p.phase === 1);
+      const sustained = plan.filter((p) => p.phase === 2);
+      expect([burst.length, sustained.length]).to.deep.equal([300, 2000]);
+      expect(burst.every((p) => p.dueMs < 1000 && !p.repeat) && new Set(burst.map((p) => p.caller)).size === 300).to.equal(true);
+      expect(sustained.every((p) => p.dueMs >= 1000 && p.dueMs < 11_000)).to.equal(true);
+      expect(plan.filter((p) => p.replica === 0).length).to.equal(1150);
+      const repeats = sustained.filter((p) => p.repeat);
+      expect(repeats.length).to.be.within(300, 500); // 20% of 2000, drawn
+      const firstDue = new Map<number, number>();
+      for (const p of plan) if (!firstDue.has(p.caller)) firstDue.set(p.caller, p.dueMs);
+      expect(repeats.every((p) => firstDue.get(p.caller)! <= p.dueMs - SURGE.repeatAfterMs)).to.equal(true);
+    });
+
+    it('can serve: the share over the run and a deadline, plus the repeat callers a cached answer serves', () => {
+      const planned = (dueMs: number, caller: number): Planned => ({ dueMs, phase: 1, replica: 0, caller, repeat: false });
+      const outcome = (p: Planned, customerStatus: string, latencyMs = 100): Outcome => ({ planned: p, contactId: `c${p.caller}-${p.dueMs}`, http: 200, latencyMs, customerStatus, fallbackReason: '', contactRecordStatus: '' });
+      // 10 callers over 1 s at a share of 2/s with a 500 ms deadline: (1 + 0.5) s x 2 = 3 can be looked up;
+      // caller 0 calls again after its NEW answer (a cache hit), caller 1 again after its UNAVAILABLE one (needs AWS again)
+      const outcomes = [
+        ...Array.from({ length: 10 }, (_, i) => outcome(planned(i * 100, i), i === 0 ? 'NEW' : 'UNAVAILABLE')),
+        outcome(planned(1000, 0), 'KNOWN', 1),
+        outcome(planned(1000, 1), 'UNAVAILABLE'),
+      ];
+      expect(canServe(outcomes, 2, 500)).to.deep.equal({ canServe: 4, needAws: 11, cacheable: 1, served: 2, windowSeconds: 1.5 });
     });
   });
 });
