@@ -54,7 +54,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     quotaCalls: new Counter({
       name: 'cpr_quota_calls_total',
-      help: "Calls that asked the fleet's share of the account's Customer Profiles quota, by operation, priority (live, enrich, background) and result: granted (a slot was free), waited (granted after waiting for a slot), refused (no slot in time: a live caller answered UNAVAILABLE with fallbackReason QUOTA, an enrichment skipped, a background write put back)",
+      help: "Calls that asked the fleet's share of the account's Customer Profiles quota, by operation, priority (live, enrich, background) and result: granted (a slot was free), waited (granted after waiting for a slot), refused (no slot in time: a live caller answered UNAVAILABLE with fallbackReason QUOTA, an enrichment skipped, a background write put back), missed (the process stalled past its slot: the call booked again)",
       labelNames: ['operation', 'priority', 'result'] as const,
       registers: [registry],
     }),
@@ -170,9 +170,9 @@ export async function exportedMetricNames(metrics: Metrics): Promise<string[]> {
 /** The quota allowance's events as metrics (the shape of cache/quota.ts' QuotaObserver). */
 export function quotaObserver(m: Metrics) {
   return {
-    booked: (operation: string, priority: string, result: 'granted' | 'waited' | 'refused', waitedMs: number, calls: number): void => {
+    booked: (operation: string, priority: string, result: string, waitedMs: number, calls: number): void => {
       m.quotaCalls.inc({ operation, priority, result }, calls);
-      if (result !== 'refused') m.quotaWait.observe({ operation, priority }, waitedMs / 1000);
+      if (result === 'granted' || result === 'waited') m.quotaWait.observe({ operation, priority }, waitedMs / 1000);
     },
     rate: (operation: string, perSecond: number): void => void m.quotaRate.set({ operation }, perSecond),
     throttled: (operation: string): void => void m.quotaAwsThrottled.inc({ operation }),

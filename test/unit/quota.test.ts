@@ -105,6 +105,41 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
       await Promise.all(pending);
     });
 
+    it('books again, rather than send late in a bunch, when the process stalled past its slot', async () => {
+      const observer = watch();
+      const quota = new AccountQuota(shares(10), observer); // a slot every 102 ms
+      await quota.acquire('SearchProfiles', 'live');
+      const served: string[] = [];
+      const go = (name: string, latestInMs: number) =>
+        quota.acquire('SearchProfiles', 'live', { latestStartAt: Date.now() + latestInMs }).then((g) => served.push(`${name} ${JSON.stringify(g)}`));
+      const calls = [go('a', 1000), go('b', 1000)]; // slots at 102 and 204 ms
+      // a stall: the event loop comes back at 300 ms, both slots long past
+      await clock.advance(300, 300);
+      await clock.settle();
+      // each booked again, the next free slots (306 and 408 ms): one at a time, not both at once
+      expect(served).to.deep.equal([]);
+      await clock.advance(10);
+      expect(served).to.deep.equal(['a {"granted":true,"waitedMs":310}']);
+      await clock.advance(90);
+      expect(served).to.have.length(1);
+      await clock.advance(10);
+      await Promise.all(calls);
+      expect(served[1]).to.equal('b {"granted":true,"waitedMs":410}');
+      expect(observer.events).to.deep.equal([
+        'SearchProfiles live granted',
+        'SearchProfiles live missed',
+        'SearchProfiles live missed',
+        'SearchProfiles live waited',
+        'SearchProfiles live waited',
+      ]);
+    });
+
+    it('lets a live call past its latest start take a slot free now, never wait for one', async () => {
+      const quota = new AccountQuota(shares(10));
+      expect((await quota.acquire('SearchProfiles', 'live', { latestStartAt: Date.now() - 10 })).granted).to.equal(true);
+      expect(await quota.acquire('SearchProfiles', 'live', { latestStartAt: Date.now() - 10 })).to.deep.equal({ granted: false, retryInMs: 102 });
+    });
+
     it('gives a slot that comes up to the earliest deadline among the live callers waiting on the replica', async () => {
       const quota = new AccountQuota(shares(10));
       const order: string[] = [];
