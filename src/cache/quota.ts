@@ -55,6 +55,12 @@ export interface Booking {
   granted: boolean;
   /** granted: ms until the slot; refused: ms until the first free slot */
   waitMs: number;
+  /**
+   * When, in this process's clock, `waitMs` counts from: when the book decided (the memory book), or
+   * when it was asked (Redis decides in its own clock, at about that moment; a reply that comes late,
+   * the process stalled, has its slot passed by then)
+   */
+  from: number;
   /** the fraction of the share the operation runs at now (1: no back-off) */
   factor: number;
 }
@@ -90,9 +96,9 @@ export class MemoryQuotaBook implements QuotaBook {
     const factor = factorAt(line, now);
     const gap = (1000 * SPACING_MARGIN) / (perSecond * factor);
     const slot = Math.max(now, line.tat);
-    if (slot + (count - 1) * gap - now > maxAheadMs) return Promise.resolve({ granted: false, waitMs: Math.ceil(slot - now), factor });
+    if (slot + (count - 1) * gap - now > maxAheadMs) return Promise.resolve({ granted: false, waitMs: Math.ceil(slot - now), factor, from: now });
     line.tat = slot + count * gap;
-    return Promise.resolve({ granted: true, waitMs: Math.ceil(slot - now), factor });
+    return Promise.resolve({ granted: true, waitMs: Math.ceil(slot - now), factor, from: now });
   }
 
   throttled(operation: string): Promise<void> {
@@ -158,9 +164,10 @@ export class RedisQuotaBook implements QuotaBook {
   ) {}
 
   async book(operation: string, perSecond: number, count: number, maxAheadMs: number): Promise<Booking> {
+    const from = Date.now();
     try {
       const [granted, waitMs, factor] = (await BOOK.run(this.redis, [this.keyOf(operation)], [perSecond, count, maxAheadMs, SPACING_MARGIN, RECOVER_MS])) as number[];
-      return { granted: granted === 1, waitMs: waitMs!, factor: factor! / 1000 };
+      return { granted: granted === 1, waitMs: waitMs!, factor: factor! / 1000, from };
     } catch (err) {
       // Redis failing: this replica keeps to the share as if it were the whole fleet. An error reply and a
       // lost one end alike: a full Redis may refuse for hours, and going ahead unbounded that long would
@@ -271,9 +278,8 @@ export class AccountQuota implements CallBudget {
    * slot would come later (default: it may wait until `signal` aborts). Rejects with the signal's reason
    * when it aborts while waiting.
    *
-   * A slot is a time to send, not a ticket for later: a call that could not go within LATE_MS of its slot
-   * (the process stalled: the book's reply, or the slot's timer, ran late) books again rather than go in a
-   * bunch with the next slots' calls (in the surge bench, a replica's 234 ms stall put 66 SearchProfiles
+   * A slot is a time to send, not a ticket for later: a call whose slot's timer fired more than LATE_MS
+   * late (the process stalled) books again rather than go in a bunch with the next slots' calls (in the surge bench, a replica's 234 ms stall put 66 SearchProfiles
    * into one second of a share of 60). At most MAX_BOOKINGS bookings, then it is refused.
    */
   async acquire(operation: string, priority: Priority, o: { latestStartAt?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<Grant> {
@@ -294,9 +300,11 @@ export class AccountQuota implements CallBudget {
         this.observer?.booked(operation, priority, 'refused', 0, 1);
         return { granted: false, retryInMs: answer.waitMs };
       }
-      // the slot in this process's clock: the book answered in Redis' clock at about the moment it was asked
-      const slotAt = asked + answer.waitMs;
-      const servedAt = slotAt > this.now() ? await this.waitForSlot(operation, priority, slotAt, latestStartAt ?? started, o.signal) : slotAt;
+      // the slot in this process's clock. A reply that comes at or after it goes at once: a steady delay
+      // (Redis' round trip) shifts every call alike and bunches none; a slot's timer that fires late is
+      // the process stalling while calls were lined up behind it
+      const slotAt = answer.from + answer.waitMs;
+      const servedAt = slotAt > this.now() ? await this.waitForSlot(operation, priority, slotAt, latestStartAt ?? started, o.signal) : this.now();
       const waitedMs = this.now() - started;
       if (this.now() - servedAt <= LATE_MS) {
         this.observer?.booked(operation, priority, answer.waitMs > 0 || booking > 1 ? 'waited' : 'granted', waitedMs, 1);
