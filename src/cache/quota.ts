@@ -69,8 +69,8 @@ export interface Booking {
 export interface QuotaBook {
   /** books `count` slots of `operation` at `perSecond` unless the last would come more than `maxAheadMs` from now */
   book(operation: string, perSecond: number, count: number, maxAheadMs: number): Promise<Booking>;
-  /** AWS throttled a call of `operation`: the fleet's rate for it backs off */
-  throttled(operation: string): Promise<void>;
+  /** AWS throttled a call of `operation` (share `perSecond`): the fleet's rate for it backs off, and its next slot is a gap away */
+  throttled(operation: string, perSecond: number): Promise<void>;
 }
 
 interface Line {
@@ -101,13 +101,16 @@ export class MemoryQuotaBook implements QuotaBook {
     return Promise.resolve({ granted: true, waitMs: Math.ceil(slot - now), factor, from: now });
   }
 
-  throttled(operation: string): Promise<void> {
+  throttled(operation: string, perSecond: number): Promise<void> {
     const now = this.now();
     const line = this.line(operation);
     if (line.cutAt === undefined || now - line.cutAt >= CUT_EVERY_MS) {
       line.cut = Math.max(MIN_FACTOR, factorAt(line, now) * CUT);
       line.cutAt = now;
     }
+    // the next call of the operation one gap of the lowered rate from now, at the soonest: a call retried
+    // after the 429 is not sent at once into the quota someone else is spending
+    line.tat = Math.max(line.tat, now + (1000 * SPACING_MARGIN) / (perSecond * factorAt(line, now)));
     return Promise.resolve();
   }
 
@@ -139,17 +142,22 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(nextFree - now) + tonumber(ARGV[5]))
 return {1, ahead, math.floor(factor * 1000)}
 `);
 
-// THROTTLED (KEYS the operation's line; ARGV cut, minFactor, recoverMs, cutEveryMs): the rate backs off
-// (once per cutEveryMs at most).
+// THROTTLED (KEYS the operation's line; ARGV cut, minFactor, recoverMs, cutEveryMs, perSecond, spacing
+// margin): the rate backs off (once per cutEveryMs at most), and the next slot is one gap of it from now
+// at the soonest.
 const THROTTLED = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local h = redis.call('HMGET', KEYS[1], 'cut', 'cutAt')
-if h[2] and now - tonumber(h[2]) < tonumber(ARGV[4]) then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'tat', 'cut', 'cutAt')
 local factor = 1
-if h[1] then factor = math.min(1, tonumber(h[1]) + (now - tonumber(h[2])) / tonumber(ARGV[3])) end
-redis.call('HSET', KEYS[1], 'cut', tostring(math.max(tonumber(ARGV[2]), factor * tonumber(ARGV[1]))), 'cutAt', tostring(now))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+if h[2] then factor = math.min(1, tonumber(h[2]) + (now - tonumber(h[3])) / tonumber(ARGV[3])) end
+if not (h[3] and now - tonumber(h[3]) < tonumber(ARGV[4])) then
+  factor = math.max(tonumber(ARGV[2]), factor * tonumber(ARGV[1]))
+  redis.call('HSET', KEYS[1], 'cut', tostring(factor), 'cutAt', tostring(now))
+end
+local tat = math.max(tonumber(h[1]) or 0, now + 1000 * tonumber(ARGV[6]) / (tonumber(ARGV[5]) * factor))
+redis.call('HSET', KEYS[1], 'tat', tostring(tat))
+redis.call('PEXPIRE', KEYS[1], math.ceil(tat - now) + tonumber(ARGV[3]) + 60000)
 return 1
 `);
 
@@ -177,10 +185,10 @@ export class RedisQuotaBook implements QuotaBook {
     }
   }
 
-  async throttled(operation: string): Promise<void> {
-    await this.alone.throttled(operation);
+  async throttled(operation: string, perSecond: number): Promise<void> {
+    await this.alone.throttled(operation, perSecond);
     try {
-      await THROTTLED.run(this.redis, [this.keyOf(operation)], [CUT, MIN_FACTOR, RECOVER_MS, CUT_EVERY_MS]);
+      await THROTTLED.run(this.redis, [this.keyOf(operation)], [CUT, MIN_FACTOR, RECOVER_MS, CUT_EVERY_MS, perSecond, SPACING_MARGIN]);
     } catch (err) {
       this.health?.failed('quota.throttled', err);
     }
@@ -331,7 +339,7 @@ export class AccountQuota implements CallBudget {
   /** AWS throttled a call of `operation` (429): the fleet backs off (fire and forget). */
   throttled(operation: string): void {
     this.observer?.throttled(operation);
-    void this.book.throttled(operation);
+    void this.book.throttled(operation, this.share(operation));
   }
 
   /**

@@ -45,16 +45,16 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
       const book = new MemoryQuotaBook(() => now);
       const factor = async () => (await book.book('SearchProfiles', 100, 1, 10_000)).factor;
       expect(await factor()).to.equal(1);
-      await book.throttled('SearchProfiles');
-      await book.throttled('SearchProfiles'); // the same second: the same news
+      await book.throttled('SearchProfiles', 100);
+      await book.throttled('SearchProfiles', 100); // the same second: the same news
       expect(await factor()).to.equal(0.5);
       now += 1000;
-      await book.throttled('SearchProfiles');
+      await book.throttled('SearchProfiles', 100);
       expect(await factor()).to.be.closeTo((0.5 + 1000 / RECOVER_MS) / 2, 1e-9);
       // a 429 every second: it settles where a second's climb is cut again, at the floor
       for (let i = 0; i < 30; i++) {
         now += 1000;
-        await book.throttled('SearchProfiles');
+        await book.throttled('SearchProfiles', 100);
       }
       expect(await factor()).to.be.within(MIN_FACTOR, MIN_FACTOR + 1e-6);
       now += RECOVER_MS / 2;
@@ -63,11 +63,12 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
       expect(await factor()).to.equal(1);
     });
 
-    it('spaces the slots wider while backed off', async () => {
+    it('spaces the slots wider while backed off, the next one a gap of the lowered rate after the 429', async () => {
       const book = new MemoryQuotaBook(() => now);
-      await book.throttled('CreateProfile');
-      await book.book('CreateProfile', 100, 1, 1000);
-      expect((await book.book('CreateProfile', 100, 1, 1000)).waitMs).to.equal(21); // 50 a second
+      await book.throttled('CreateProfile', 100);
+      // 50 a second: a slot every 20.4 ms, the first one gap from the 429, not at once
+      expect((await book.book('CreateProfile', 100, 1, 1000)).waitMs).to.equal(21);
+      expect((await book.book('CreateProfile', 100, 1, 1000)).waitMs).to.equal(41);
     });
   });
 
@@ -212,8 +213,11 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
       const quota = new AccountQuota(shares(100), observer);
       quota.throttled('SearchProfiles');
       await clock.settle();
-      await quota.acquire('SearchProfiles', 'live');
-      expect(observer.events).to.deep.equal(['SearchProfiles throttled', 'SearchProfiles live granted']);
+      // the next call waits a gap of the halved rate (20.4 ms): not sent at once into the spent quota
+      const next = quota.acquire('SearchProfiles', 'live');
+      await clock.advance(30);
+      expect((await next).granted).to.equal(true);
+      expect(observer.events).to.deep.equal(['SearchProfiles throttled', 'SearchProfiles live waited']);
       expect(observer.rates).to.deep.equal([50]);
     });
 
