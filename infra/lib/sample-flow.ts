@@ -68,12 +68,18 @@ export function sampleFlow(o: SampleFlowOptions): { Version: string; StartAction
       Transitions: { NextAction: 'keep-profile', Errors: [{ NextAction: 'greet-unknown', ErrorType: 'NoMatchingError' }] },
     },
     {
-      // the profile id and status stay on the contact (contact record, agent workspace, later flows)
+      // the profile id and status stay on the contact (contact record, agent workspace, later flows), and the
+      // screen pop: the agent workspace opens the profile profileSearchKey/profileSearchValue name ("" for none)
       Identifier: 'keep-profile',
       Type: 'UpdateContactAttributes',
       Parameters: {
         TargetContact: 'Current',
-        Attributes: { profileId: '$.External.profileId', customerStatus: '$.External.customerStatus' },
+        Attributes: {
+          profileId: '$.External.profileId',
+          customerStatus: '$.External.customerStatus',
+          profileSearchKey: '$.External.profileSearchKey',
+          profileSearchValue: '$.External.profileSearchValue',
+        },
       },
       Transitions: { NextAction: 'check-status', Errors: [{ NextAction: 'check-status', ErrorType: 'NoMatchingError' }] },
     },
@@ -149,7 +155,7 @@ export class SampleContactFlow extends Construct {
       instanceArn: props.instanceArn,
       name: props.name ?? 'Resolve caller (connect-profile-resolver sample)',
       type: 'CONTACT_FLOW',
-      description: 'Looks the caller up with connect-profile-resolver, keeps the profile id on the contact and greets a known caller by name',
+      description: 'Looks the caller up with connect-profile-resolver, keeps the profile id and the screen pop on the contact and greets a known caller by name',
       // the Lambda ARN is a token until deploy: toJsonString renders it into the JSON string
       content: Stack.of(this).toJsonString(sampleFlow(props)),
     });

@@ -231,7 +231,7 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       return JSON.parse(text) as ReturnType<typeof sampleFlow>;
     }
 
-    it('invokes the Lambda with STRING_MAP validation, keeps the profile id, greets a known caller by name and routes UNAVAILABLE on the normal path', () => {
+    it('invokes the Lambda with STRING_MAP validation, keeps the profile id and the screen pop, greets a known caller by name and routes UNAVAILABLE on the normal path', () => {
       const flow = deployedFlow(template);
       const byId = new Map(flow.Actions.map((a) => [a.Identifier, a]));
       const start = byId.get(flow.StartAction)!;
@@ -239,7 +239,16 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(start.Parameters).to.deep.equal({ LambdaFunctionARN: 'LAMBDA_ARN', InvocationTimeLimitSeconds: '3', ResponseValidation: { ResponseType: 'STRING_MAP' } });
       const keep = byId.get(start.Transitions.NextAction!)!;
       expect(keep).to.deep.include({ Type: 'UpdateContactAttributes' });
-      expect(keep.Parameters).to.deep.equal({ TargetContact: 'Current', Attributes: { profileId: '$.External.profileId', customerStatus: '$.External.customerStatus' } });
+      // with the screen pop: the agent workspace opens the profile these user-defined attributes name
+      expect(keep.Parameters).to.deep.equal({
+        TargetContact: 'Current',
+        Attributes: {
+          profileId: '$.External.profileId',
+          customerStatus: '$.External.customerStatus',
+          profileSearchKey: '$.External.profileSearchKey',
+          profileSearchValue: '$.External.profileSearchValue',
+        },
+      });
 
       const status = byId.get(keep.Transitions.NextAction!)!;
       expect(status.Parameters).to.deep.equal({ ComparisonValue: '$.External.customerStatus' });

@@ -62,16 +62,16 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
     recentContacts: new RedisRecentContacts(redis, keys, health, config.repeatWindowMs),
     createOnce: new RedisCreateOnce(redis, keys, cache, health, config.createLockTtlMs, (seconds) => metrics.lockWaits.observe(seconds)),
     budget: quota,
-    readContact: (tag, variant, contactId, identity, plan) =>
+    readContact: (tag, variant, contactId, callerKeys, plan) =>
       health.safely<ContactReads>(
         'contact.read',
         async () => {
-          if (plan && hit) return hit.read(tag, variant, contactId, identity, plan);
+          if (plan && hit) return hit.read(tag, variant, contactId, callerKeys, plan);
           // one MGET: both keys carry the caller's hash tag, so they are in one slot even on a cluster
           const [answer, lookup] = await redis.mget(keys.contactAnswer(tag, contactId, variant), keys.profileCache(tag, variant));
           const cached = lookup ? cache.open(tag, lookup, variant) : undefined;
           return {
-            earlier: answer ? idempotency.open(tag, contactId, answer, variant, identity) : undefined,
+            earlier: answer ? idempotency.open(tag, contactId, answer, variant, callerKeys) : undefined,
             cached,
             sealedLookup: cached ? lookup! : undefined,
           };

@@ -1,6 +1,5 @@
-import type { CustomerStatus, Verification } from '../domain/answer.js';
-import type { Identity } from '../domain/identity.js';
-import { attaches, STANDARD_KEYS } from '../domain/keys.js';
+import { screenPop, type CustomerStatus, type Verification } from '../domain/answer.js';
+import { attaches, STANDARD_KEYS, type CallerKeys, type SearchPair } from '../domain/keys.js';
 import type { RecordJob } from '../records/job.js';
 import type { RedisIdempotencyStore } from './idempotency.js';
 import type { ContactReads } from './index.js';
@@ -35,7 +34,19 @@ export interface HitPlan {
   record: PartialRecord;
 }
 
-export type PartialRecord = Omit<RecordJob, 'profileId' | 'customerStatus'>;
+export type PartialRecord = Omit<RecordJob, 'profileId' | 'customerStatus' | 'profileSearch'> & {
+  /** the contact's first key (searchedByOf): what the screen pop of a MULTIPLE lists the matches by */
+  searchedBy?: SearchPair | undefined;
+};
+
+/** The record of a contact its lookup attaches to `profileId` (see attaches), with the screen pop its answer gave. */
+export function completeRecord(
+  { searchedBy, ...record }: PartialRecord,
+  lookup: { status: CustomerStatus; verification?: Verification | undefined; summary: { profileId: string } },
+): RecordJob {
+  const profileSearch = screenPop({ status: lookup.status, verification: lookup.verification ?? 'NOT_CHECKED', summary: lookup.summary, searchedBy });
+  return { ...record, profileId: lookup.summary.profileId, customerStatus: lookup.status, ...(profileSearch && { profileSearch }) };
+}
 
 /** The writes made with the reads (a fresh cache hit's): the resolver does not make them again. */
 export interface HitWrites {
@@ -124,10 +135,10 @@ export function openHitEntry(sealer: Sealer, entry: HitEntry): RecordJob | 'deta
   const { lookupKey, ...record } = sealed;
   const lookup = typeof entry.lookup === 'string' ? sealer.open<CachedLookup>(entry.lookup, lookupKey) : undefined;
   if (!lookup) return undefined;
-  const profileId = lookup.summary?.profileId;
+  const summary = lookup.summary;
   const identityKey = record.identityType === 'PHONE' ? STANDARD_KEYS.phone : record.identityType === 'EMAIL' ? STANDARD_KEYS.email : undefined;
-  if (!profileId || !attaches(lookup, identityKey)) return 'detached';
-  return { ...record, profileId, customerStatus: lookup.status as CustomerStatus };
+  if (!summary?.profileId || !attaches(lookup, identityKey)) return 'detached';
+  return completeRecord(record, { ...lookup, summary });
 }
 
 // HIT (KEYS kept answer, cached lookup, its head, hit inbox; ARGV below): the reads, and a fresh hit's
@@ -225,7 +236,7 @@ export class ContactHit {
     this.history = [before!, after!];
   }
 
-  async read(tag: string, variant: string, contactId: string, identity: Identity | undefined, plan: HitPlan): Promise<ContactReads> {
+  async read(tag: string, variant: string, contactId: string, callerKeys: Pick<CallerKeys, 'identity' | 'extra'>, plan: HitPlan): Promise<ContactReads> {
     const { keys, sealer } = this.o;
     const lookupKey = keys.profileCache(tag, variant);
     const { record, now, ttl } = plan;
@@ -259,7 +270,7 @@ export class ContactHit {
     const [kind, first, second] = reply;
     const raw = (kind === 1 ? second : first) || undefined;
     const cached = raw ? this.o.cache.open(tag, raw, variant) : undefined;
-    const earlier = kind === 1 ? this.o.idempotency.open(tag, contactId, first, variant, identity) : undefined;
+    const earlier = kind === 1 ? this.o.idempotency.open(tag, contactId, first, variant, callerKeys) : undefined;
     const reads: ContactReads = { earlier, cached, sealedLookup: cached ? raw : undefined };
     // Written: the lookup was a fresh hit for this contact. Not told when the lookup does not open here
     // (a DATA_KEYS without the key it was sealed with): this replica then looks the caller up as on a miss,

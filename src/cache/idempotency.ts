@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { buildAnswer, clearOutcome, outcomeFrom, type Answer, type ClearOutcome, type Outcome } from '../domain/answer.js';
-import type { Identity } from '../domain/identity.js';
+import type { CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import type { StateKeys } from './keys.js';
 import type { RedisProfileCache } from './profile-cache.js';
@@ -17,7 +17,7 @@ export interface IdempotencyStore {
   /**
    * `variant`: the lookup's (see StateKeys.lookupKey); '' for the phone or e-mail alone. `from`: the
    * answer is `buildAnswer(from.outcome)`, all of whose personal values came from the cached lookup as
-   * it was read (sealed) and from the contact's identity: then the lookup's sealed value is kept with
+   * it was read (sealed) and from the contact's keys: then the lookup's sealed value is kept with
    * the outcome's clear parts, and the answer is not sealed again (see RedisIdempotencyStore).
    */
   put(tag: string, contactId: string, answer: Answer, variant?: string, from?: KeptFrom): Promise<void>;
@@ -103,8 +103,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly mapping: AttributeMapping,
   ) {}
 
-  /** The kept answer from its stored value; undefined when it does not open (tampered, moved, unknown key). */
-  open(tag: string, contactId: string, raw: string, variant: string, identity: Identity | undefined): Answer | undefined {
+  /**
+   * The kept answer from its stored value; undefined when it does not open (tampered, moved, unknown key).
+   * `keys`: the contact's, which the tag and variant name (a kept answer by reference is rebuilt with them).
+   */
+  open(tag: string, contactId: string, raw: string, variant: string, keys: Pick<CallerKeys, 'identity' | 'extra'>): Answer | undefined {
     if (!raw.startsWith('{')) return this.sealer.open<Answer>(raw, this.keys.contactAnswer(tag, contactId, variant));
     let kept: KeptByReference;
     try {
@@ -114,7 +117,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     }
     const lookup = typeof kept.lookup === 'string' ? this.lookups.open(tag, kept.lookup, variant) : undefined;
     if (!lookup || (lookup.summary?.profileId ?? '') !== kept.profileId) return undefined;
-    return buildAnswer(outcomeFrom(kept.outcome, lookup.summary, identity, this.mapping), this.mapping);
+    return buildAnswer(outcomeFrom(kept.outcome, lookup.summary, keys, this.mapping), this.mapping);
   }
 
   // A failure, whether Redis refused the SET (full, read-only) or its reply was lost, leaves the previous

@@ -1,5 +1,5 @@
 import type { Answer } from '../domain/answer.js';
-import type { Identity } from '../domain/identity.js';
+import type { CallerKeys } from '../domain/keys.js';
 import type { CallBudget } from './quota.js';
 import type { HitPlan, HitWrites } from './contact-hit.js';
 import type { CreateOnce } from './create-once.js';
@@ -25,10 +25,10 @@ export interface SharedState {
   budget: CallBudget;
   /**
    * What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the
-   * caller's cached lookup. `identity`: the contact's (the one the tag names), for a kept answer stored by reference.
+   * caller's cached lookup. `keys`: the contact's (the ones the tag and variant name), for a kept answer stored by reference.
    * `plan`: on a single Redis, a fresh cache hit's writes are made with the reads (ContactReads.written).
    */
-  readContact: (tag: string, variant: string, contactId: string, identity: Identity | undefined, plan?: HitPlan) => Promise<ContactReads>;
+  readContact: (tag: string, variant: string, contactId: string, keys: Pick<CallerKeys, 'identity' | 'extra'>, plan?: HitPlan) => Promise<ContactReads>;
 }
 
 export interface ContactReads {

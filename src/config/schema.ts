@@ -169,7 +169,7 @@ export const settings = {
   RECORD_JOB_LOCK_MS: int(1000, 600000).describe("how long a replica's hold on a record lasts without renewal: a dead replica's records are taken over after it"),
   RECORD_DEAD_LETTER_DAYS: int(1, 365).describe('how long dead letters are kept before they are dropped (they hold personal data)'),
   RECORD_WORKER: bool.describe('this replica writes contact records (false: it only queues them)'),
-  CONNECT_STAMP: bool.describe('also write profileId and customerStatus onto the contact (UpdateContactAttributes)'),
+  CONNECT_STAMP: bool.describe('also write profileId, customerStatus and the screen pop (profileSearchKey/Value) onto the contact (UpdateContactAttributes)'),
   CONNECT_STAMP_PER_SECOND: int(1, 10).describe("UpdateContactAttributes calls per second, fleet-wide (Connect allows 10 per account)"),
   AUTH_TOKENS_FILE: z.string().min(1).optional().describe('a file of bearer tokens (one per line or comma-separated), e.g. a mounted secret; adds to AUTH_TOKENS'),
   ADMIN_TOKENS: list

@@ -1,5 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import type { HitPlan, PartialRecord } from '../cache/contact-hit.js';
+import { completeRecord, type HitPlan, type PartialRecord } from '../cache/contact-hit.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import type { KeptFrom } from '../cache/idempotency.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
@@ -19,8 +19,7 @@ import {
 } from '../domain/answer.js';
 import type { ContactEvent } from './event.js';
 import { callerKeys, type IdentitySource } from './identify.js';
-import type { Identity } from '../domain/identity.js';
-import { attaches, identityKey, isVerifying, mayCreateFrom, searchKeysOf, type CallerKeys } from '../domain/keys.js';
+import { attaches, identityKey, isVerifying, mayCreateFrom, searchedByOf, searchKeysOf, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { DeadlineExceeded, withinDeadline } from './deadline.js';
 import { Enricher, NO_ENRICHMENT, type EnricherDeps, type Enrichment } from './enrich.js';
@@ -107,9 +106,9 @@ export class ContactResolver {
       createAllowed: (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys),
       identityKey: keys.identity && identityKey(keys.identity),
       initialContactId: event.initialContactId,
-      record: this.recordOf(event, keys.identity, tag),
+      record: this.recordOf(event, keys, tag),
     };
-    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys.identity, plan), signal).catch(
+    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys, plan), signal).catch(
       (): ContactReads => ({ earlier: undefined, cached: undefined }),
     );
     const earlier = reads.earlier;
@@ -168,7 +167,7 @@ export class ContactResolver {
         // live lookups come first: record writes step back while Customer Profiles throttles us
         if (failure === 'throttled') this.deps.records.yieldTo(5000);
         if (!(usable && age < this.deps.cacheTtl.staleMaxAgeMs)) {
-          return this.finish({ ...this.outcome('UNAVAILABLE', keys.identity), degraded: true }, identitySource, failure, 'none');
+          return this.finish({ ...this.outcome('UNAVAILABLE', keys), degraded: true }, identitySource, failure, 'none');
         }
         // stale-if-error: the last known answer, marked degraded
         lookup = fromCache(cached);
@@ -178,7 +177,7 @@ export class ContactResolver {
     }
     const summary = lookup.summary;
     if (!summary) {
-      const outcome: Outcome = { ...this.outcome(lookup.status, keys.identity), ...lookup, degraded };
+      const outcome: Outcome = { ...this.outcome(lookup.status, keys), ...lookup, degraded };
       const from = source === 'cache' && sealedLookup ? { sealedLookup, outcome } : undefined;
       return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), from, written?.kept);
     }
@@ -192,7 +191,7 @@ export class ContactResolver {
     // (a typo or a stranger's account number leaves no trace on someone else's profile).
     // A cache hit's writes made with its reads (`written`) are not made again.
     const attach = attaches(lookup, keys.identity && identityKey(keys.identity));
-    const record = () => ({ ...partialRecord, profileId: summary.profileId, customerStatus: lookup.status });
+    const record = () => completeRecord(partialRecord, { ...lookup, summary });
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
       written?.repeat ??
@@ -204,6 +203,7 @@ export class ContactResolver {
     const outcome: Outcome = {
       ...lookup,
       identity: keys.identity,
+      searchedBy: searchedByOf(keys),
       degraded: degraded || enrichment.stale,
       repeat,
       recordStatus,
@@ -231,7 +231,8 @@ export class ContactResolver {
   }
 
   /** The contact's record, but for the profile and status its lookup gives. */
-  private recordOf(event: ContactEvent, identity: Identity | undefined, identityTag: string): PartialRecord {
+  private recordOf(event: ContactEvent, keys: CallerKeys, identityTag: string): PartialRecord {
+    const { identity } = keys;
     const attributes: Record<string, string> = {};
     for (const name of this.deps.recordAttributes) {
       const value = Object.hasOwn(event.attributes, name) ? event.attributes[name] : undefined;
@@ -251,6 +252,7 @@ export class ContactResolver {
       identityTag,
       receivedAt: new Date(this.now()).toISOString(),
       attributes,
+      searchedBy: searchedByOf(keys),
     };
   }
 
@@ -309,10 +311,11 @@ export class ContactResolver {
     return { status: 'NEW', summary, matchCount: 0, verification: 'NOT_CHECKED', matchedBy: [] };
   }
 
-  private outcome(status: CustomerStatus, identity: Identity | undefined): Outcome {
+  private outcome(status: CustomerStatus, keys: CallerKeys | undefined): Outcome {
     return {
       status,
-      identity,
+      identity: keys?.identity,
+      searchedBy: keys && searchedByOf(keys),
       summary: undefined,
       matchCount: 0,
       degraded: false,

@@ -4,7 +4,7 @@ import type { SharedState } from '../cache/index.js';
 import type { LookupKey } from '../cache/keys.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
 import { updateAnswer, updateSummary, type Answer } from '../domain/answer.js';
-import { normaliseEmail, normalisePhone, type Identity } from '../domain/identity.js';
+import { normaliseEmail, normalisePhone } from '../domain/identity.js';
 import { isVerifying, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { InvalidUpdate, parseProfileUpdate, updatedFieldNames, type ProfileUpdate } from '../domain/profile-update.js';
@@ -58,8 +58,8 @@ export class ProfileUpdater {
     // Which profile: the one this contact's resolve answered, never one the parameters name (OWASP API1).
     const authorised = await this.authorisedProfile(event, region, signal);
     if ('refused' in authorised) return answer(authorised.refused);
-    const { profileId, at, identity } = authorised;
-    return this.queue(update, profileId, event.contactId, at, identity, signal).then((status) => answer(status, profileId));
+    const { profileId, at, keys } = authorised;
+    return this.queue(update, profileId, event.contactId, at, keys, signal).then((status) => answer(status, profileId));
   }
 
   /**
@@ -98,7 +98,7 @@ export class ProfileUpdater {
     event: ContactEvent,
     region: CountryCode,
     signal: AbortSignal,
-  ): Promise<{ refused: UpdateStatus } | { profileId: string; at: LookupKey; identity: Identity | undefined }> {
+  ): Promise<{ refused: UpdateStatus } | { profileId: string; at: LookupKey; keys: CallerKeys }> {
     const named = event.parameters.profileId;
     // The keys as the resolve call had them: with the profileId as one of them (a flow that looked the
     // caller up by it), else without (it names the profile to update: `$.External.profileId`).
@@ -111,7 +111,7 @@ export class ProfileUpdater {
       const at = this.deps.keys.lookupKey(keys);
       if (variant !== undefined && at.variant === variant) continue; // the same lookup as the one before
       const lookup = { tag: at.tag, variant: variant ?? at.variant };
-      const { earlier } = await withinDeadline(this.deps.readContact(lookup.tag, lookup.variant, event.contactId, keys.identity), signal).catch(() => ({ earlier: undefined }));
+      const { earlier } = await withinDeadline(this.deps.readContact(lookup.tag, lookup.variant, event.contactId, keys), signal).catch(() => ({ earlier: undefined }));
       if (!earlier) continue;
       // Keys that ask for verification need a resolve that VERIFIED them all: the answer for the phone
       // or e-mail alone (the last candidate) proves nothing about the other keys the update gives.
@@ -120,7 +120,7 @@ export class ProfileUpdater {
       const profileId = earlier.profileId ?? '';
       if (!profileId) return { refused: 'NO_PROFILE' };
       if (named && named !== profileId) return { refused: 'NOT_VERIFIED' };
-      return { profileId, at: lookup, identity: keys.identity };
+      return { profileId, at: lookup, keys };
     }
     return { refused: 'NO_PROFILE' };
   }
@@ -131,7 +131,7 @@ export class ProfileUpdater {
     profileId: string,
     contactId: string,
     at: LookupKey | undefined,
-    identity: Identity | undefined,
+    keys: CallerKeys | undefined,
     signal: AbortSignal,
   ): Promise<UpdateStatus> {
     const tag = at?.tag ?? '';
@@ -160,7 +160,7 @@ export class ProfileUpdater {
       await this.deps.idempotency.swapLastUpdate(tag, contactId, previous ?? '').catch(() => undefined);
       await this.deps.pendingUpdates.remove(profileId, job.updateId);
     }
-    if (status === 'QUEUED') await withinDeadline(this.readYourWrites(at, identity, contactId, profileId, update), signal).catch(() => undefined);
+    if (status === 'QUEUED') await withinDeadline(this.readYourWrites(at, keys, contactId, profileId, update), signal).catch(() => undefined);
     return status;
   }
 
@@ -176,7 +176,7 @@ export class ProfileUpdater {
    */
   private async readYourWrites(
     at: LookupKey | undefined,
-    identity: Identity | undefined,
+    keys: CallerKeys | undefined,
     contactId: string,
     profileId: string,
     update: ProfileUpdate,
@@ -185,8 +185,8 @@ export class ProfileUpdater {
     const now = this.now();
     const refreshed = (lookup: CachedLookup): CachedLookup => (lookup.summary ? { ...lookup, summary: updateSummary(lookup.summary, update, mapping), cachedAt: now } : lookup);
     await cache.refreshProfile(profileId, refreshed);
-    for (const variant of at ? new Set(['', at.variant]) : []) {
-      const { earlier, cached } = await this.deps.readContact(at!.tag, variant, contactId, identity);
+    for (const variant of at && keys ? new Set(['', at.variant]) : []) {
+      const { earlier, cached } = await this.deps.readContact(at!.tag, variant, contactId, keys!);
       if (earlier?.profileId === profileId) await this.deps.idempotency.put(at!.tag, contactId, updateAnswer(earlier, update, mapping), variant);
       // a lookup cached before its profile's lookups were indexed
       if (cached?.summary?.profileId === profileId && cached.cachedAt !== now) await cache.set(at!.tag, refreshed(cached), variant);

@@ -1,4 +1,5 @@
 import type { Identity } from './identity.js';
+import { searchedByOf, STANDARD_KEYS, type CallerKeys, type SearchPair } from './keys.js';
 import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
 import type { Profile } from './profile.js';
 import type { ProfileUpdate } from './profile-update.js';
@@ -42,10 +43,11 @@ export interface ProfileSummary {
   enriched?: Enriched | undefined;
 }
 
-// The core keys take at most ~7 KB of JSON: three profile values of at most 1 KB, each of which
-// can double when escaped, `matchedBy` (at most 4 key names of at most 64 characters), plus short
-// fixed ones. The mapped attributes get the rest of the budget.
-const CORE_RESERVE_BYTES = 7.5 * 1024;
+// The core keys take at most ~7.6 KB of JSON: three profile values of at most 1 KB, each of which
+// can double when escaped, `matchedBy` (at most 4 key names of at most 64 characters), the screen
+// pop's key (at most 64 characters) and value (at most 255 characters, 765 bytes), plus short fixed
+// ones. The mapped attributes get the rest of the budget.
+const CORE_RESERVE_BYTES = 8 * 1024;
 
 export function summarise(profile: Profile, mapping: AttributeMapping): ProfileSummary {
   return {
@@ -103,6 +105,25 @@ export interface Outcome {
   enrichment: { status: EnrichmentStatus; values: Readonly<Record<string, string>> };
   /** set on a fallback only ('' in the answer otherwise) */
   fallbackReason?: FallbackReason | undefined;
+  /** the contact's first key and value (searchedByOf): a MULTIPLE's screen pop lists the matches by it */
+  searchedBy?: SearchPair | undefined;
+}
+
+/**
+ * The screen pop (the agent workspace opens the profile that the contact attributes `profileSearchKey`
+ * and `profileSearchValue` name): one profile, `_profileId` and its id; several that the flow's keys did
+ * not narrow (MULTIPLE, one key), the search that lists them; nothing without a profile, and nothing
+ * after a MISMATCH (ID&V failed: no handle on a profile the caller has not proven is theirs).
+ * A MULTIPLE that VERIFIED every key the contact gave is narrowed: its profile pops.
+ */
+export function screenPop(o: Pick<Outcome, 'status' | 'verification' | 'searchedBy'> & { summary: Pick<ProfileSummary, 'profileId'> | undefined }): SearchPair | undefined {
+  if (!o.summary || o.verification === 'MISMATCH') return undefined;
+  if (o.status === 'MULTIPLE' && o.verification !== 'VERIFIED') {
+    // sanitised for Connect as every answer value is (the first key may be what the flow collected)
+    const value = sanitiseValue(o.searchedBy?.value);
+    return o.searchedBy && value !== '' ? { key: o.searchedBy.key, value } : undefined;
+  }
+  return { key: STANDARD_KEYS.profileId, value: o.summary.profileId };
 }
 
 /**
@@ -119,11 +140,11 @@ export function clearOutcome(o: Outcome): ClearOutcome {
 }
 
 /**
- * The outcome again from its clear parts, the lookup it came from and the contact's identity. Only for
+ * The outcome again from its clear parts, the lookup it came from and the contact's keys. Only for
  * an outcome whose enrichment values were all the lookup's own (nothing called, none missing): every
  * mapped source's values are then read from the summary as the enricher read them.
  */
-export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undefined, identity: Identity | undefined, mapping: AttributeMapping): Outcome {
+export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undefined, keys: Pick<CallerKeys, 'identity' | 'extra'>, mapping: AttributeMapping): Outcome {
   const values: Record<string, string> = {};
   if (summary && clear.enrichment !== 'NONE') {
     for (const m of mapping) {
@@ -132,7 +153,7 @@ export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undef
     }
   }
   const { enrichment, ...rest } = clear;
-  return { ...rest, identity, summary, enrichment: { status: enrichment, values } };
+  return { ...rest, identity: keys.identity, searchedBy: searchedByOf(keys), summary, enrichment: { status: enrichment, values } };
 }
 
 /**
@@ -144,10 +165,13 @@ export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undef
 export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
   const id = o.identity;
   const s = o.verification === 'MISMATCH' ? undefined : o.summary;
+  const pop = screenPop(o);
   const core: Record<(typeof CORE_KEYS)[number], string> = {
     customerStatus: o.status,
     profileId: s?.profileId ?? '',
     profileMatchCount: String(o.matchCount),
+    profileSearchKey: pop?.key ?? '',
+    profileSearchValue: pop?.value ?? '',
     identityType: id?.type ?? 'NONE',
     phoneE164: id?.type === 'PHONE' ? id.e164 : '',
     phoneCountry: id?.type === 'PHONE' ? id.country : '',

@@ -23,6 +23,26 @@ export interface CallerKeys {
   mode: MatchMode;
 }
 
+/** A search key and one value, as the agent workspace searches with it (`profileSearchKey`/`profileSearchValue`). */
+export interface SearchPair {
+  key: string;
+  value: string;
+}
+
+/**
+ * The contact's first key with the one value a search that lists its matches should use: the phone
+ * number in E.164 and the e-mail address lower-cased (the spellings this service creates profiles
+ * with: one search finds one spelling, as Customer Profiles matches exact strings), else the first
+ * key the flow gave, as given. Only a contact with one key can answer MULTIPLE unverified, so this is
+ * the key its matches were found by (see screenPop).
+ */
+export function searchedByOf(keys: Pick<CallerKeys, 'identity' | 'extra'>): SearchPair | undefined {
+  const { identity } = keys;
+  if (identity) return { key: identityKey(identity), value: identity.type === 'PHONE' ? identity.e164 : identity.address };
+  const first = keys.extra[0];
+  return first && first.values[0] !== undefined ? { key: first.name, value: first.values[0] } : undefined;
+}
+
 /** The search key of a phone number or e-mail address. */
 export function identityKey(identity: Identity): string {
   return identity.type === 'PHONE' ? STANDARD_KEYS.phone : STANDARD_KEYS.email;

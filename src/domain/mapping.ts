@@ -6,6 +6,8 @@ export const CORE_KEYS = [
   'customerStatus',
   'profileId',
   'profileMatchCount',
+  'profileSearchKey',
+  'profileSearchValue',
   'identityType',
   'phoneE164',
   'phoneCountry',

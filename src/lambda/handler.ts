@@ -49,6 +49,8 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   customerStatus: 'UNAVAILABLE',
   profileId: '',
   profileMatchCount: '0',
+  profileSearchKey: '',
+  profileSearchValue: '',
   identityType: 'NONE',
   phoneE164: '',
   phoneCountry: '',

@@ -11,7 +11,7 @@ export interface AwsRecordTargetOptions {
   profiles: CustomerProfilesClient;
   domain: string;
   objectTypeName: string;
-  /** set: stamp profileId and customerStatus onto the contact */
+  /** set: stamp profileId, customerStatus and the screen pop (profileSearchKey/Value) onto the contact */
   connect?: ConnectClient | undefined;
   /** per-call timeout for background writes */
   timeoutMs?: number;
@@ -30,13 +30,20 @@ export class AwsRecordTarget implements RecordTarget {
       ? async (job) => {
           const instanceId = /:instance\/([^/]+)/.exec(job.instanceArn)?.[1];
           if (!instanceId) return;
-          // Connect's own limit (10 a second per account), paced fleet-wide by records/pacer.ts
+          const pop = job.profileSearch;
+          // The screen pop only when the answer gave one: UpdateContactAttributes sets what it is given, and
+          // "" would overwrite a pop the flow set itself. Connect's own limit (10 a second per account),
+          // paced fleet-wide by records/pacer.ts: one call with everything.
           await this.call('UpdateContactAttributes', (abortSignal) =>
             connect.send(
               new UpdateContactAttributesCommand({
                 InstanceId: instanceId,
                 InitialContactId: job.initialContactId,
-                Attributes: { profileId: job.profileId, customerStatus: job.customerStatus },
+                Attributes: {
+                  profileId: job.profileId,
+                  customerStatus: job.customerStatus,
+                  ...(pop && pop.key !== '' && pop.value !== '' && { profileSearchKey: pop.key, profileSearchValue: pop.value }),
+                },
               }),
               { abortSignal },
             ),

@@ -1,5 +1,6 @@
 import type { ObjectTypeField, ObjectTypeKey } from '@aws-sdk/client-customer-profiles';
 import type { CustomerStatus } from '../domain/answer.js';
+import type { SearchPair } from '../domain/keys.js';
 import type { ProfileUpdate } from '../domain/profile-update.js';
 
 /** One contact to put on its profile: everything the worker needs, captured when the contact arrived. */
@@ -26,6 +27,11 @@ export interface RecordJob {
   receivedAt: string;
   /** the contact attributes named in RECORD_CONTACT_ATTRIBUTES */
   attributes: Record<string, string>;
+  /**
+   * the screen pop the answer gave (`profileSearchKey`/`profileSearchValue`, see screenPop), stamped with
+   * the profile id when CONNECT_STAMP is on; absent: none (or queued by a version before it)
+   */
+  profileSearch?: SearchPair | undefined;
 }
 
 /** A profile update a flow asked for during a contact (UpdateProfile), written like a record. */

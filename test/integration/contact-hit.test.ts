@@ -397,7 +397,7 @@ describe('the cache hit script (state backend on one Redis)', function () {
       ...over,
     };
   };
-  const read = (p: HitPlan) => state.readContact(tag, '', p.record.contactId, identity, p);
+  const read = (p: HitPlan) => state.readContact(tag, '', p.record.contactId, { identity, extra: [] }, p);
   const hits = hitInbox(recordQueuePrefix(NAMESPACE));
 
   before(async () => {
@@ -516,7 +516,13 @@ describe('the cache hit script (state backend on one Redis)', function () {
       const data = jobs[0]!.data as { profileId: string; sealed: string; lookup?: string };
       expect(data.lookup).to.equal(undefined);
       expect(data.profileId).to.equal('a'.repeat(32));
-      expect(sealer.open<RecordJob>(data.sealed, good.record.contactId)).to.deep.equal({ ...good.record, profileId: 'a'.repeat(32), customerStatus: 'KNOWN' });
+      // with the screen pop its answer gave (stamped with the profile id when CONNECT_STAMP is on)
+      expect(sealer.open<RecordJob>(data.sealed, good.record.contactId)).to.deep.equal({
+        ...good.record,
+        profileId: 'a'.repeat(32),
+        customerStatus: 'KNOWN',
+        profileSearch: { key: '_profileId', value: 'a'.repeat(32) },
+      });
       expect(await client.llen(hits)).to.equal(0);
 
       // an erasure finds a hit's record in its inbox

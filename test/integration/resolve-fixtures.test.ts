@@ -37,6 +37,8 @@ function comparable(answers: Array<Record<string, string>>): Array<Record<string
     const out = { ...a };
     if (a.profileId && a.customerStatus !== 'KNOWN') ids.set(a.profileId, `<created #${ids.size + 1}>`);
     if (a.profileId) out.profileId = ids.get(a.profileId) ?? a.profileId;
+    // the screen pop names the profile by its id
+    if (a.profileSearchKey === '_profileId') out.profileSearchValue = ids.get(a.profileSearchValue!) ?? a.profileSearchValue!;
     if (a.lastContactAt) out.lastContactAt = '<time>';
     return out;
   });

@@ -91,6 +91,46 @@ describe('buildAnswer', () => {
     });
   }
 
+  describe('screen pop (profileSearchKey, profileSearchValue)', () => {
+    const byPhone = { key: '_phone', value: phone.e164 };
+    const pop = (o: TestOutcome) => {
+      const answer = answerFor(o, mapping);
+      return [answer.profileSearchKey, answer.profileSearchValue];
+    };
+
+    it('when one profile is resolved (KNOWN, NEW, or a stale KNOWN answered degraded), names it by _profileId', () => {
+      expect(pop({ ...byStatus.KNOWN, searchedBy: byPhone })).to.deep.equal(['_profileId', PROFILE_ID]);
+      expect(pop({ ...byStatus.NEW, searchedBy: byPhone })).to.deep.equal(['_profileId', PROFILE_ID]);
+      expect(pop(outcome({ degraded: true, fallbackReason: 'TIMEOUT', searchedBy: byPhone }))).to.deep.equal(['_profileId', PROFILE_ID]);
+    });
+
+    it('when a withheld caller is found by the account number alone, names the profile by _profileId, not the account number', () => {
+      expect(pop(outcome({ identity: undefined, matchedBy: ['_account'], searchedBy: { key: '_account', value: 'UK-100234' } }))).to.deep.equal(['_profileId', PROFILE_ID]);
+    });
+
+    it('when several profiles matched the one key the contact gave (MULTIPLE), answers that key and its value: the search that lists them', () => {
+      expect(pop(outcome({ status: 'MULTIPLE', matchCount: 3, searchedBy: byPhone }))).to.deep.equal(['_phone', '+442079460958']);
+      expect(pop(outcome({ status: 'MULTIPLE', matchCount: 2, identity: email, searchedBy: { key: '_email', value: email.address } }))).to.deep.equal(['_email', 'ravi.k@example.org']);
+      expect(pop(outcome({ status: 'MULTIPLE', matchCount: 2, identity: undefined, searchedBy: { key: '_account', value: ' ACME\u0007-7781 ' } }))).to.deep.equal(['_account', 'ACME -7781']);
+    });
+
+    it('when several profiles matched but the chosen one matched every key the contact gave (VERIFIED), names it by _profileId', () => {
+      expect(pop(outcome({ status: 'MULTIPLE', matchCount: 2, verification: 'VERIFIED', matchedBy: ['_phone', '_account'], searchedBy: byPhone }))).to.deep.equal(['_profileId', PROFILE_ID]);
+    });
+
+    it('when ID&V failed (MISMATCH), pops nothing: neither the profile nor a search that would list it', () => {
+      for (const status of ['KNOWN', 'MULTIPLE'] as const) {
+        expect(pop(outcome({ status, matchCount: 2, verification: 'MISMATCH', matchedBy: ['_phone'], searchedBy: byPhone })), status).to.deep.equal(['', '']);
+      }
+    });
+
+    for (const status of ['NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const) {
+      it(`when the status is ${status} (no profile), pops nothing`, () => {
+        expect(pop({ ...byStatus[status], searchedBy: status === 'ANONYMOUS' ? undefined : byPhone })).to.deep.equal(['', '']);
+      });
+    }
+  });
+
   it('when a profile matched, answers its id, names, account number and mapped fields', () => {
     // Act
     const answer = answerFor(byStatus.KNOWN, mapping);
@@ -259,6 +299,20 @@ describe('buildAnswer', () => {
       expect(Object.keys(answer)).to.have.lengthOf(CORE_KEYS.length + 64);
       expect(answer.matchedBy).to.equal(longKeys.join(','));
       expect(Object.keys(enrichmentValues).some((k) => answer[k] !== ''), 'some enrichment values kept').to.equal(true);
+      expect(Buffer.byteLength(JSON.stringify(answer))).to.be.at.most(MAX_ANSWER_BYTES);
+    });
+
+    it('when a MULTIPLE pops a search by the longest custom key and a 255-character value full of multibyte characters, the JSON answer is at most MAX_ANSWER_BYTES', () => {
+      // Arrange
+      const bigMapping = mappingOf(attributes);
+      const longKeys = Array.from({ length: 4 }, (_, i) => `k${i}`.padEnd(64, 'y'));
+      const searchedBy = { key: 'loyalty'.padEnd(64, 'z'), value: '€'.repeat(255) };
+
+      // Act
+      const answer = answerFor({ ...worst, identity: undefined, matchedBy: longKeys, searchedBy, fallbackReason: 'AWS_UNAVAILABLE' }, bigMapping);
+
+      // Assert
+      expect(answer).to.include({ profileSearchKey: searchedBy.key, profileSearchValue: searchedBy.value });
       expect(Buffer.byteLength(JSON.stringify(answer))).to.be.at.most(MAX_ANSWER_BYTES);
     });
 
