@@ -249,8 +249,8 @@ const RANK: Record<Priority, number> = { live: 0, enrich: 1, background: 2 };
 const FIRST_CALL_MS = 100;
 /** How late past its slot a call may still go (see acquire): 3 calls' worth at a share of 60 a second. */
 const LATE_MS = 50;
-/** Bookings one call makes at most when each slot is missed; then it is refused. */
-const MAX_BOOKINGS = 3;
+/** Bookings one call makes at most when each slot is missed; it goes at the last, late or not. */
+const MAX_BOOKINGS = 2;
 /** What a live call's reserve adds to its measured time: the event loop's lag on a busy replica. */
 const RESERVE_LAG_MS = 50;
 
@@ -288,7 +288,7 @@ export class AccountQuota implements CallBudget {
    *
    * A slot is a time to send, not a ticket for later: a call whose slot's timer fired more than LATE_MS
    * late (the process stalled) books again rather than go in a bunch with the next slots' calls (in the surge bench, a replica's 234 ms stall put 66 SearchProfiles
-   * into one second of a share of 60). At most MAX_BOOKINGS bookings, then it is refused.
+   * into one second of a share of 60). At most MAX_BOOKINGS bookings: the last goes, late or not.
    */
   async acquire(operation: string, priority: Priority, o: { latestStartAt?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<Grant> {
     const started = this.now();
@@ -296,10 +296,6 @@ export class AccountQuota implements CallBudget {
     for (let booking = 1; ; booking++) {
       const asked = this.now();
       const ahead = latestStartAt !== undefined ? latestStartAt - asked : priority === 'background' ? BACKGROUND_AHEAD_MS : ENRICH_AHEAD_MS;
-      if (booking > MAX_BOOKINGS) {
-        this.observer?.booked(operation, priority, 'refused', 0, 1);
-        return { granted: false, retryInMs: 0 };
-      }
       // past its latest start (its reserve is a guess, or the process stalled), a call still takes a slot
       // that is free now: it may not wait, and the deadline itself bounds the call
       const answer = await this.book.book(operation, this.share(operation), 1, Math.max(0, ahead));
@@ -314,7 +310,9 @@ export class AccountQuota implements CallBudget {
       const slotAt = answer.from + answer.waitMs;
       const servedAt = slotAt > this.now() ? await this.waitForSlot(operation, priority, slotAt, latestStartAt ?? started, o.signal) : this.now();
       const waitedMs = this.now() - started;
-      if (this.now() - servedAt <= LATE_MS) {
+      // a call that missed MAX_BOOKINGS slots goes late: a process that lags that much on every timer
+      // would otherwise spend a slot per call on nothing, and refuse callers who have time left
+      if (this.now() - servedAt <= LATE_MS || booking >= MAX_BOOKINGS) {
         this.observer?.booked(operation, priority, answer.waitMs > 0 || booking > 1 ? 'waited' : 'granted', waitedMs, 1);
         return { granted: true, waitedMs };
       }

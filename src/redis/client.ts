@@ -174,7 +174,16 @@ export function createRedisClient(config: RedisSettings, purpose: 'state' | 'wor
       // to those, and the certificate (issued for the hostnames) does not match.
       options.dnsLookup = (address, callback) => callback(null, address);
     }
-    return timeoutMs === undefined ? new Cluster(r.nodes, options) : new TimedCluster(timeoutMs, r.nodes, options);
+    if (timeoutMs === undefined) return new Cluster(r.nodes, options);
+    const cluster = new TimedCluster(timeoutMs, r.nodes, options);
+    // ioredis connects to each node on the node's first command (its connections are lazy), and our
+    // timer counts that connection (TimedCluster): a replica's first command to a master, on the hot
+    // path, could time out while it connected (a full run saw the first contact's repeat-contact write
+    // fail so). Once the cluster is ready, every master is connected at once, off the hot path.
+    cluster.on('ready', () => {
+      for (const node of cluster.nodes('master')) void node.ping().catch(() => undefined);
+    });
+    return cluster;
   }
   return undefined;
 }

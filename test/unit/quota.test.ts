@@ -135,6 +135,25 @@ describe('the fleet share of the account quota (cache/quota.ts)', () => {
       ]);
     });
 
+    it('lets a call that missed its second slot too go late: no third booking, no refusal', async () => {
+      const observer = watch();
+      const quota = new AccountQuota(shares(10), observer);
+      await quota.acquire('SearchProfiles', 'live');
+      const calls = [quota.acquire('SearchProfiles', 'live'), quota.acquire('SearchProfiles', 'live')]; // slots at 102, 204 ms
+      await clock.advance(300, 300); // a stall past both: they book again (306, 408 ms)
+      await clock.settle();
+      await clock.advance(400, 400); // and another past those: they go now
+      const grants = await Promise.all(calls);
+      expect(grants.map((g) => g.granted)).to.deep.equal([true, true]);
+      expect(observer.events).to.deep.equal([
+        'SearchProfiles live granted',
+        'SearchProfiles live missed',
+        'SearchProfiles live missed',
+        'SearchProfiles live waited',
+        'SearchProfiles live waited',
+      ]);
+    });
+
     it('lets a live call past its latest start take a slot free now, never wait for one', async () => {
       const quota = new AccountQuota(shares(10));
       expect((await quota.acquire('SearchProfiles', 'live', { latestStartAt: Date.now() - 10 })).granted).to.equal(true);
