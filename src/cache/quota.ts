@@ -287,8 +287,9 @@ export class AccountQuota implements CallBudget {
    * when it aborts while waiting.
    *
    * A slot is a time to send, not a ticket for later: a call whose slot's timer fired more than LATE_MS
-   * late (the process stalled) books again rather than go in a bunch with the next slots' calls (in the surge bench, a replica's 234 ms stall put 66 SearchProfiles
-   * into one second of a share of 60). At most MAX_BOOKINGS bookings: the last goes, late or not.
+   * late (the process stalled) books again rather than go in a bunch with the next slots' calls (in the
+   * surge bench, a replica's 234 ms stall put 66 SearchProfiles into one second of a share of 60). At
+   * most MAX_BOOKINGS bookings: the last goes, late or not.
    */
   async acquire(operation: string, priority: Priority, o: { latestStartAt?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<Grant> {
     const started = this.now();
