@@ -131,7 +131,7 @@ export const settings = {
   REDIS_CLUSTER_PASSWORD: z.string().min(1).optional().describe('password of the cluster nodes'),
   REDIS_CLUSTER_TLS: bool.optional().describe('connect to the cluster nodes with TLS'),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 letters, digits, _ or -').describe('first part of every Redis key'),
-  REDIS_COMMAND_TIMEOUT_MS: int(5, 5000).describe('the most Redis may take to answer one command (not counting a stall of the event loop) before it counts as failed'),
+  REDIS_COMMAND_TIMEOUT_MS: int(5, 5000).describe('the most Redis may take to answer one command (on a single Redis, not counting a stall of the event loop) before it counts as failed'),
   CACHE_TTL_SECONDS: int(0, 86400).describe('how long a looked-up profile answers from the cache without asking Customer Profiles'),
   CACHE_NOT_FOUND_TTL_SECONDS: int(0, 3600).describe('the same for "no profile" (creation off)'),
   CACHE_STALE_MAX_AGE_SECONDS: int(0, 604800).describe('the oldest cached answer given (degraded) when Customer Profiles fails'),

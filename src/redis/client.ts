@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
 import type { Logger } from '../ops/logger.js';
 
 export type RedisClient = Redis | Cluster;
@@ -94,32 +94,6 @@ class TimedRedis extends Redis {
 }
 
 /**
- * A Redis Cluster timed as TimedRedis. The timer is the Cluster's, armed once when a command enters it,
- * so it also bounds the command's redirections and its waits for a node. The node connections ioredis
- * builds from redisOptions are plain Redis with no command timeout: what they send of their own (the
- * ready check's INFO on connecting) waits for its answer instead of failing after the timeout.
- */
-class TimedCluster extends Cluster {
-  constructor(
-    private readonly commandTimeoutMs: number,
-    private readonly seeds: ClusterNode[],
-    options: ClusterOptions,
-  ) {
-    super(seeds, { ...options, redisOptions: { ...options.redisOptions, commandTimeout: undefined } });
-  }
-
-  override sendCommand(command: Command, stream?: Parameters<Cluster['sendCommand']>[1], node?: unknown): unknown {
-    timeCommand(command, this.commandTimeoutMs);
-    return super.sendCommand(command, stream, node);
-  }
-
-  override duplicate(overrideStartupNodes: ClusterNode[] = [], overrideOptions: ClusterOptions = {}): Cluster {
-    const seeds = overrideStartupNodes.length > 0 ? overrideStartupNodes : this.seeds;
-    return new TimedCluster(this.commandTimeoutMs, seeds, { ...this.options, ...overrideOptions });
-  }
-}
-
-/**
  * A Redis client that fails fast: no offline queue and no per-command retries, a short command
  * timeout, and reconnection in the background forever. A dead Redis costs a request milliseconds
  * (the command is refused at once), never its deadline; when Redis returns, the client reconnects
@@ -132,7 +106,7 @@ export function createRedisClient(config: RedisSettings, purpose: 'state' | 'wor
   // An operator command (npm run dead-letters) gives up instead: a few reconnections, then the client
   // ends and every command waiting on it fails, so the command ends with an error rather than hanging.
   const forCommand: RedisOptions = { maxRetriesPerRequest: 1, retryStrategy: commandRetries };
-  // the command timeout is ours (TimedRedis, TimedCluster), never ioredis' commandTimeout
+  // a single Redis' command timeout is ours (TimedRedis), never ioredis' commandTimeout; a cluster's is ioredis' (below)
   const timeoutMs = purpose === 'worker' ? undefined : purpose === 'command' ? COMMAND_TIMEOUT_MS : config.redisCommandTimeoutMs;
   const common: RedisOptions = {
     enableOfflineQueue: false,
@@ -162,6 +136,12 @@ export function createRedisClient(config: RedisSettings, purpose: 'state' | 'wor
       slotsRefreshTimeout: 1000,
       redisOptions: {
         ...common,
+        // A cluster's commands keep ioredis' own timeout, on each node's connection: timed at the Cluster
+        // (as TimedRedis), a replica's first command to a node counted the node's lazy connection and its
+        // ready check, and in full test runs the first writes of new replicas failed under load. So on a
+        // cluster a stall of the event loop longer than the timeout can still fail commands whose replies
+        // had come (docs/shared-state.md).
+        commandTimeout: timeoutMs,
         ...(r.password ? { password: r.password } : {}),
         ...(r.tls ? { tls: {} } : {}),
       },
@@ -174,16 +154,7 @@ export function createRedisClient(config: RedisSettings, purpose: 'state' | 'wor
       // to those, and the certificate (issued for the hostnames) does not match.
       options.dnsLookup = (address, callback) => callback(null, address);
     }
-    if (timeoutMs === undefined) return new Cluster(r.nodes, options);
-    const cluster = new TimedCluster(timeoutMs, r.nodes, options);
-    // ioredis connects to each node on the node's first command (its connections are lazy), and our
-    // timer counts that connection (TimedCluster): a replica's first command to a master, on the hot
-    // path, could time out while it connected (a full run saw the first contact's repeat-contact write
-    // fail so). Once the cluster is ready, every master is connected at once, off the hot path.
-    cluster.on('ready', () => {
-      for (const node of cluster.nodes('master')) void node.ping().catch(() => undefined);
-    });
-    return cluster;
+    return new Cluster(r.nodes, options);
   }
   return undefined;
 }
