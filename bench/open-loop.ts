@@ -33,7 +33,7 @@ export interface OpenLoopResult extends LoadResult {
 }
 
 /** mulberry32: a small seeded PRNG, so two runs offer the same arrival times */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

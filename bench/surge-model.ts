@@ -1,5 +1,6 @@
 // The surge's pure computations (bench/surge.ts runs it): its schedule of contacts, and what its results come to.
 import { percentiles, type Latency } from './load.js';
+import { random } from './open-loop.js';
 
 /** The surge's shape; SURGE is the benchmark's. */
 export interface SurgeShape {
@@ -46,18 +47,6 @@ export interface Planned {
   caller: number;
   /** the caller called before in this run */
   repeat: boolean;
-}
-
-/** mulberry32, as bench/open-loop.ts: the same seed, the same schedule */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Phase 1: `burst` new callers evenly over `burstMs`; phase 2: evenly at `sustainPerSecond`, `repeatPct` of them repeat callers. Replicas in turn. */
