@@ -53,6 +53,7 @@ export function createService(config: Config, logger: Logger, overrides: Service
     store: profiles.store,
     createProfiles: config.createProfiles,
     cacheTtl: config.cache,
+    legWindowMs: config.contactLegWindowMs,
     recordAttributes: config.records.contactAttributes,
     onCacheLookup: (result) => metrics.cacheLookups.inc({ result }),
     onEnrichmentCall: (call, outcome) => metrics.enrichmentCalls.inc({ source: call.id, outcome }),

@@ -1,4 +1,5 @@
 // The state backend without Redis: everything in this process; replicas share nothing.
+import { MemoryContactLegs, NO_CONTACT_LEGS } from '../cache/contact-legs.js';
 import { LocalCreateOnce } from '../cache/create-once.js';
 import { MemoryIdempotencyStore } from '../cache/idempotency.js';
 import type { SharedState } from '../cache/index.js';
@@ -16,12 +17,14 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
   const idempotency = new MemoryIdempotencyStore(config.idempotencyTtlMs);
   const recentContacts = new MemoryRecentContacts(config.repeatWindowMs);
   const pendingUpdates = new MemoryPendingUpdates();
+  const legs = config.contactLegWindowMs > 0 ? new MemoryContactLegs(config.contactLegWindowMs) : undefined;
   const keys = new StateKeys(config.keyNamespace, config.identityHashSecret, config.attributeMapping);
   const shared: SharedState = {
     keys,
     cache,
     idempotency,
     recentContacts,
+    legs: legs ?? NO_CONTACT_LEGS,
     pendingUpdates,
     createOnce: new LocalCreateOnce(cache),
     // this replica is the whole fleet: the quota's book stays in this process
@@ -42,6 +45,7 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
         const answers = idempotency.forget(tag);
         const profileIds = [...new Set([...fromCache.profileIds, ...answers.profileIds])];
         pendingUpdates.forget(profileIds);
+        legs?.forget(profileIds);
         return Promise.resolve({
           callerEntries: fromCache.removed + answers.removed,
           contactHistories: recentContacts.forget(profileIds),

@@ -1,6 +1,7 @@
 // The state backend on Redis (a single node, or a cluster): shared by the fleet, everything personal
 // sealed. It owns its client and connections, the record queue (its worker here or in a thread of its
 // own) and its start and close.
+import { NO_CONTACT_LEGS, RedisContactLegs } from '../cache/contact-legs.js';
 import { RedisCreateOnce } from '../cache/create-once.js';
 import { RedisIdempotencyStore } from '../cache/idempotency.js';
 import { ContactHit } from '../cache/contact-hit.js';
@@ -50,6 +51,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
         sealer,
         queuePrefix: recordQueuePrefix(config.keyNamespace),
         repeatWindowMs: config.repeatWindowMs,
+        legWindowMs: config.contactLegWindowMs,
         idempotencyTtlMs: config.idempotencyTtlMs,
         sources: enrichmentCalls(config.attributeMapping).length,
         onWriteFailed: (operation) => health.failed(operation, new Error('refused inside the cache-hit script')),
@@ -60,6 +62,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
     idempotency,
     pendingUpdates,
     recentContacts: new RedisRecentContacts(redis, keys, health, config.repeatWindowMs),
+    legs: config.contactLegWindowMs > 0 ? new RedisContactLegs(redis, keys, health, config.contactLegWindowMs) : NO_CONTACT_LEGS,
     createOnce: new RedisCreateOnce(redis, keys, cache, health, config.createLockTtlMs, (seconds) => metrics.lockWaits.observe(seconds)),
     budget: quota,
     readContact: (tag, variant, contactId, callerKeys, plan) =>

@@ -54,6 +54,8 @@ export interface HitWrites {
   recordStatus: 'QUEUED' | 'SKIPPED';
   /** the answer is kept, by reference to the lookup (see IdempotencyStore.put) */
   kept: boolean;
+  /** the resolution is kept for the contact's later legs (see ContactLegs) */
+  leg: boolean;
 }
 
 /**
@@ -141,21 +143,24 @@ export function openHitEntry(sealer: Sealer, entry: HitEntry): RecordJob | 'deta
   return completeRecord(record, { ...lookup, summary });
 }
 
-// HIT (KEYS kept answer, cached lookup, its head, hit inbox; ARGV below): the reads, and a fresh hit's
+// HIT (KEYS kept answer, cached lookup, its head, hit inbox, the contact's leg; ARGV below): the reads, and a fresh hit's
 // writes. The profile's history key is built here from the head's profile id: it is in another slot,
 // which only a single Redis allows (never run on a cluster). Writes: the record first (a full Redis
 // refuses it, the script's first write, and then nothing is written: the resolver makes the writes
 // itself, as before), then the history (a failure: no repeat flag, as in RedisRecentContacts), then the
 // answer kept by reference, when every enrichment source of the lookup is fresh (otherwise the resolver
-// enriches and keeps the answer itself). The kept answer is the JSON that RedisIdempotencyStore.put
-// writes for a cache hit (KeptByReference, with clearOutcome's fields).
+// enriches and keeps the answer itself), then the contact's resolution for its later legs, when the lookup
+// names a profile (a failure: a later leg looks the caller up). The kept answer is the JSON that
+// RedisIdempotencyStore.put writes for a cache hit (KeptByReference, with clearOutcome's fields); the leg
+// the JSON RedisContactLegs.remember writes (ContactLeg).
 //   ARGV 1 now, 2 a KNOWN or MULTIPLE lookup cached after this is fresh, 3 the same for NOT_FOUND ('': it
 //   does not answer this contact), 4 enrichment values read after this are fresh, 5 the mapping's
 //   enrichment sources, 6 the contact's identity key name or '', 7 InitialContactId, 8 the repeat
 //   window's start, 9 the window (ms), 10 the history's bound, 11-12 the history key before and after the
-//   profile id, 13 the record's entry without its closing brace, 14 the kept answer's TTL (ms)
+//   profile id, 13 the record's entry without its closing brace, 14 the kept answer's TTL (ms), 15 the
+//   leg's JSON without what the head gives and its closing brace ('': legs are not kept), 16 the leg's TTL (ms)
 //   -> {1, kept answer, lookup or ''} | {0, lookup or ''} (nothing written) | {0, lookup, 1, newest other contact's time or '', record status, 1 if kept else 0,
-//      the writes Redis refused: 'r' the history, 'k' the kept answer}
+//      the writes Redis refused: 'r' the history, 'k' the kept answer, 'l' the leg}
 const HIT = new RedisScript(`${RECENT_LUA}
 local function iso(ms)
   local s = math.floor(ms / 1000)
@@ -196,8 +201,8 @@ end
 local sources = tonumber(ARGV[5])
 local enrichment = (h.p == '' or sources == 0) and 'NONE' or 'COMPLETE'
 local kept = 0
+local matched = #h.m == 0 and '[]' or cjson.encode(h.m)
 if enrichment == 'NONE' or (h.q >= sources and h.e > tonumber(ARGV[4])) then
-  local matched = #h.m == 0 and '[]' or cjson.encode(h.m)
   local value = '{"profileId":' .. cjson.encode(h.p) .. ',"lookup":' .. cjson.encode(lookup)
     .. ',"outcome":{"status":' .. cjson.encode(h.s) .. ',"matchCount":' .. h.k .. ',"degraded":false'
     .. ',"repeat":{"isRepeat":' .. (last and 'true' or 'false') .. ',"lastContactAt":"' .. (last and iso(tonumber(last)) or '') .. '"}'
@@ -205,6 +210,12 @@ if enrichment == 'NONE' or (h.q >= sources and h.e > tonumber(ARGV[4])) then
     .. ',"enrichment":"' .. enrichment .. '"}}'
   local set = redis.pcall('SET', KEYS[1], value, 'PX', ARGV[14])
   if type(set) == 'table' and set.err then failed = failed .. 'k' else kept = 1 end
+end
+if h.p ~= '' and ARGV[15] ~= '' then
+  local leg = ARGV[15] .. ',"profileId":' .. cjson.encode(h.p) .. ',"status":' .. cjson.encode(h.s) .. ',"matchCount":' .. h.k
+    .. ',"verification":' .. cjson.encode(h.v) .. ',"matchedBy":' .. matched .. '}'
+  local set = redis.pcall('SET', KEYS[5], leg, 'PX', ARGV[16])
+  if type(set) == 'table' and set.err then failed = failed .. 'l' end
 end
 return {0, lookup, 1, last or '', status, kept, failed}
 `);
@@ -218,10 +229,12 @@ export interface ContactHitOptions {
   /** the record queue's key prefix (recordQueuePrefix) */
   queuePrefix: string;
   repeatWindowMs: number;
+  /** CONTACT_LEG_WINDOW_SECONDS in ms (0: legs are not kept) */
+  legWindowMs: number;
   idempotencyTtlMs: number;
   /** how many enrichment sources the attribute mapping has */
   sources: number;
-  /** told of a write the script could not make (Redis refused it): `recent.record` or `idempotency.put`, counted as those stores count theirs */
+  /** told of a write the script could not make (Redis refused it): `recent.record`, `idempotency.put` or `legs.remember`, counted as those stores count theirs */
   onWriteFailed?: (operation: string) => void;
 }
 
@@ -248,9 +261,11 @@ export class ContactHit {
       identityTag: record.identityTag,
       sealed: sealer.seal({ ...record, lookupKey }, record.contactId),
     };
+    // the contact's resolution for its later legs (ContactLeg), but for what the lookup's head gives
+    const leg = this.o.legWindowMs > 0 ? JSON.stringify({ contactId, at: now, identityTag: plan.identityKey ? tag : '', tag, variant }).slice(0, -1) : '';
     const reply = (await HIT.run(
       this.o.redis,
-      [keys.contactAnswer(tag, contactId, variant), lookupKey, keys.lookupHead(tag, variant), this.inbox],
+      [keys.contactAnswer(tag, contactId, variant), lookupKey, keys.lookupHead(tag, variant), this.inbox, keys.contactLeg(contactId)],
       [
         now,
         now - ttl.ttlMs,
@@ -265,6 +280,8 @@ export class ContactHit {
         ...this.history,
         JSON.stringify(entry).slice(0, -1),
         this.o.idempotencyTtlMs,
+        leg,
+        this.o.legWindowMs,
       ],
     )) as [0 | 1, string, string?, string?, string?, number?, string?];
     const [kind, first, second] = reply;
@@ -279,7 +296,13 @@ export class ContactHit {
       const [, , , last, recordStatus, kept, failed = ''] = reply;
       if (failed.includes('r')) this.o.onWriteFailed?.('recent.record');
       if (failed.includes('k')) this.o.onWriteFailed?.('idempotency.put');
-      reads.written = { repeat: repeatInfo(last ? Number(last) : 0), recordStatus: recordStatus as HitWrites['recordStatus'], kept: kept === 1 };
+      if (failed.includes('l')) this.o.onWriteFailed?.('legs.remember');
+      reads.written = {
+        repeat: repeatInfo(last ? Number(last) : 0),
+        recordStatus: recordStatus as HitWrites['recordStatus'],
+        kept: kept === 1,
+        leg: leg !== '' && cached.summary !== undefined && !failed.includes('l'),
+      };
     }
     return reads;
   }

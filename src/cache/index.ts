@@ -1,5 +1,6 @@
 import type { Answer } from '../domain/answer.js';
 import type { CallerKeys } from '../domain/keys.js';
+import type { ContactLegs } from './contact-legs.js';
 import type { CallBudget } from './quota.js';
 import type { HitPlan, HitWrites } from './contact-hit.js';
 import type { CreateOnce } from './create-once.js';
@@ -20,6 +21,8 @@ export interface SharedState {
   pendingUpdates: PendingUpdates;
   idempotency: IdempotencyStore;
   recentContacts: RecentContacts;
+  /** each contact's resolution, for the contact's later legs (transfers, callbacks) */
+  legs: ContactLegs;
   createOnce: CreateOnce;
   /** the fleet's share of the account quota, as enrichment takes it (cache/quota.ts) */
   budget: CallBudget;

@@ -106,6 +106,10 @@ export class StateKeys {
   pendingUpdates(profileId: string): string {
     return `${this.base}:{p:${profileId}}:pending`;
   }
+  /** a contact's resolution, for its later legs (see ContactLegs): the ContactId is its own hash tag */
+  contactLeg(contactId: string): string {
+    return `${this.base}:{c:${contactId}}:leg`;
+  }
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;
   }

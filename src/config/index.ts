@@ -62,6 +62,8 @@ export interface Config {
   };
   repeatWindowMs: number;
   idempotencyTtlMs: number;
+  /** how long a contact's resolution answers its later legs (transfers, callbacks); 0: off */
+  contactLegWindowMs: number;
   attributeMapping: AttributeMapping;
   embeddedProfiles: ProfileSeed[];
 }
@@ -301,6 +303,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     },
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
+    contactLegWindowMs: s.CONTACT_LEG_WINDOW_SECONDS * 1000,
     ...files,
   };
 }

@@ -196,6 +196,9 @@ export const settings = {
   SHUTDOWN_GRACE_MS: int(0, 120000).describe('the most a SIGTERM drain may take'),
   CREATE_PROFILES: bool.describe('create a profile for a caller with none (a flow can turn it off per call)'),
   REPEAT_WINDOW_HOURS: int(1, 720).describe('a contact within this many hours of another by the same customer is a repeat contact'),
+  CONTACT_LEG_WINDOW_SECONDS: int(0, 86400).describe(
+    "how long a contact's resolution (and its verification) answers the contact's later legs (a transfer, a callback); 0: never",
+  ),
   IDEMPOTENCY_TTL_SECONDS: int(30, 86400).describe(
     "how long the answer for a ContactId is kept for Connect's Lambda retries (up to 3, each up to 8 s)",
   ),

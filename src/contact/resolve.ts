@@ -1,7 +1,9 @@
 import type { CountryCode } from 'libphonenumber-js/max';
-import { completeRecord, type HitPlan, type PartialRecord } from '../cache/contact-hit.js';
+import { completeRecord, type HitPlan, type HitWrites, type PartialRecord } from '../cache/contact-hit.js';
+import type { ContactLeg } from '../cache/contact-legs.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import type { KeptFrom } from '../cache/idempotency.js';
+import type { LookupKey } from '../cache/keys.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
 import { NO_REPEAT } from '../cache/recent-contacts.js';
 import type { RecordQueue } from '../records/queue.js';
@@ -19,10 +21,11 @@ import {
 } from '../domain/answer.js';
 import type { ContactEvent } from './event.js';
 import { callerKeys, type IdentitySource } from './identify.js';
-import { attaches, identityKey, isVerifying, mayCreateFrom, searchedByOf, searchKeysOf, type CallerKeys } from '../domain/keys.js';
+import { attaches, identityKey, isVerifying, mayCreateFrom, searchedByOf, searchKeysOf, STANDARD_KEYS, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { DeadlineExceeded, withinDeadline } from './deadline.js';
 import { Enricher, NO_ENRICHMENT, type EnricherDeps, type Enrichment } from './enrich.js';
+import { carries, earlierLegsOf, type LegKeys } from './legs.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface ResolverDeps extends Omit<SharedState, 'health'> {
@@ -31,6 +34,8 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
   defaultCountry: CountryCode;
   createProfiles: boolean;
   cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number };
+  /** how long a contact's resolution answers its later legs (CONTACT_LEG_WINDOW_SECONDS) */
+  legWindowMs: number;
   /** where contact records go (written off the hot path) */
   records: RecordQueue;
   /** contact attributes copied into each record */
@@ -44,7 +49,7 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
 }
 
 /** How the answer was reached, for the request log and metrics; the answer is what the flow gets. */
-export type Source = 'idempotent' | 'cache' | 'stale-cache' | 'customer-profiles' | 'none';
+export type Source = 'idempotent' | 'cache' | 'stale-cache' | 'customer-profiles' | 'earlier-leg' | 'none';
 
 export interface Resolved {
   answer: Answer;
@@ -91,15 +96,30 @@ export class ContactResolver {
   async resolve(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
     const region = (event.parameters.countryCode) ?? this.deps.defaultCountry;
     const found = callerKeys(event, region);
-    // Nothing to look up by: nothing to look up, create or remember; the same event always answers the same.
-    if (!found) return this.finish(this.outcome('ANONYMOUS', undefined), undefined, undefined, 'none');
+    // A later leg of a contact (a transfer, a callback): the earlier legs' resolutions, read beside the
+    // contact's own reads. A first leg (most contacts) reads nothing more.
+    const legIds = earlierLegsOf(event);
+    const earlierLegs =
+      legIds.length === 0
+        ? undefined
+        : withinDeadline(this.deps.legs.find(legIds), signal).then(
+            (legs) => legs.filter((l): l is ContactLeg => l !== undefined),
+            (): ContactLeg[] => [],
+          );
+    // Nothing to look up by: nothing to look up, create or remember; the same event always answers the same
+    // (unless an earlier leg of the contact was resolved: then its profile).
+    if (!found) {
+      const carried = earlierLegs && (await this.carry(event, undefined, await earlierLegs, undefined, signal));
+      return carried ?? this.finish(this.outcome('ANONYMOUS', undefined), undefined, undefined, 'none');
+    }
 
     const { keys, source: identitySource } = found;
     const { tag, variant } = this.deps.keys.lookupKey(keys);
     // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
     // after a greeting) gets a new answer, a Connect retry of the same call the same one. With the plan,
-    // a backend that can (a single Redis) makes a fresh cache hit's writes in the same step (`written`).
+    // a backend that can (a single Redis) makes a fresh cache hit's writes in the same step (`written`):
+    // not for a later leg, which may be answered from an earlier one instead.
     const plan: HitPlan = {
       now: this.now(),
       ttl: this.deps.cacheTtl,
@@ -108,14 +128,77 @@ export class ContactResolver {
       initialContactId: event.initialContactId,
       record: this.recordOf(event, keys, tag),
     };
-    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys, plan), signal).catch(
+    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys, earlierLegs ? undefined : plan), signal).catch(
       (): ContactReads => ({ earlier: undefined, cached: undefined }),
     );
     const earlier = reads.earlier;
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
+    if (earlierLegs) {
+      const here = { identityTag: keys.identity ? tag : '', tag, variant };
+      const carried = await this.carry(event, { keys, identitySource, here, record: plan.record }, await earlierLegs, reads, signal);
+      if (carried) return carried;
+    }
     return this.resolveAfresh(event, keys, identitySource, { tag, variant }, plan, reads, signal);
+  }
+
+  /**
+   * A later leg answered from an earlier leg's resolution (see `carries`): its profile, status and
+   * verification, and which ContactId they came from, with no new lookup of the caller. The profile's
+   * values come from the earlier leg's cached lookup; past its TTL (or gone), from the profile itself by
+   * its id (one SearchProfiles). A profile no longer there (merged away, deleted) carries nothing.
+   * `contact`: the later leg's own keys; undefined when it has none.
+   */
+  private async carry(
+    event: ContactEvent,
+    contact: { keys: CallerKeys; identitySource: IdentitySource | undefined; here: LegKeys; record: PartialRecord } | undefined,
+    legs: readonly ContactLeg[],
+    reads: ContactReads | undefined,
+    signal: AbortSignal,
+  ): Promise<Resolved | undefined> {
+    const now = this.now();
+    const leg = legs.find((l) => carries(l, contact?.here, now, this.deps.legWindowMs));
+    if (!leg) return undefined;
+    const { here } = contact ?? {};
+    const sameLookup = here !== undefined && here.tag === leg.tag && here.variant === leg.variant;
+    const cached = sameLookup ? reads?.cached : await withinDeadline(this.deps.cache.get(leg.tag, leg.variant), signal).catch(() => undefined);
+    const fromCache = cached?.summary?.profileId === leg.profileId && now - cached.cachedAt < this.deps.cacheTtl.ttlMs ? cached : undefined;
+    let summary = fromCache?.summary;
+    if (!summary) {
+      const byId = await withinDeadline(this.profileById(leg.profileId, signal), signal).catch(() => undefined);
+      if (!byId) return undefined;
+      summary = byId;
+    }
+    // A NEW first leg made the profile: it is the caller's one profile now.
+    const lookup: Lookup = {
+      status: leg.status === 'NEW' ? 'KNOWN' : leg.status,
+      matchCount: leg.status === 'NEW' ? 1 : leg.matchCount,
+      summary,
+      verification: leg.verification,
+      matchedBy: leg.matchedBy,
+    };
+    // a later leg with no key of its own is recorded under the earlier leg's caller (an erasure finds it)
+    const record = contact?.record ?? this.recordOf(event, undefined, leg.tag);
+    return this.complete(event, contact?.keys, contact?.identitySource, lookup, summary, {
+      source: 'earlier-leg',
+      degraded: false,
+      // kept for a Connect retry under the later leg's own keys (none: the same event carries again)
+      at: here && { tag: here.tag, variant: here.variant },
+      refreshAt: fromCache && { at: { tag: leg.tag, variant: leg.variant }, cachedAt: fromCache.cachedAt },
+      record,
+      carriedFrom: leg.contactId,
+    }, signal);
+  }
+
+  /** The profile by its id (`_profileId`), with its queued updates; undefined when there is none. */
+  private async profileById(profileId: string, signal: AbortSignal): Promise<ProfileSummary | undefined> {
+    const matches = await this.deps.store.search([{ name: STANDARD_KEYS.profileId, values: [profileId] }], 'any', signal);
+    const found = matches.find((m) => m.profile.ProfileId === profileId);
+    if (!found) return undefined;
+    let summary = summarise(found.profile, this.deps.mapping);
+    for (const update of (await this.deps.pendingUpdates.list(profileId)) ?? []) summary = updateSummary(summary, update, this.deps.mapping);
+    return summary;
   }
 
   /**
@@ -181,17 +264,60 @@ export class ContactResolver {
       const from = source === 'cache' && sealedLookup ? { sealedLookup, outcome } : undefined;
       return this.kept(at, event.contactId, this.finish(outcome, identitySource, failure, source), from, written?.kept);
     }
+    return this.complete(event, keys, identitySource, lookup, summary, {
+      source,
+      failure,
+      degraded,
+      at,
+      refreshAt: { at, cachedAt: source === 'cache' ? cached!.cachedAt : this.now() },
+      record: partialRecord,
+      reserved,
+      written,
+      sealedLookup,
+    }, signal);
+  }
+
+  /**
+   * A lookup with a profile, to its answer: enrich, remember the contact and queue its record side by side;
+   * keep the answer for a Connect retry, and the resolution for the contact's later legs.
+   */
+  private async complete(
+    event: ContactEvent,
+    keys: CallerKeys | undefined,
+    identitySource: IdentitySource | undefined,
+    lookup: Lookup,
+    summary: ProfileSummary,
+    how: {
+      source: Source;
+      failure?: StoreFailure | undefined;
+      degraded: boolean;
+      /** where the answer is kept for a retry (undefined: not kept) */
+      at: LookupKey | undefined;
+      /** where a refreshed enrichment goes into the cached lookup, and the lookup's own age (undefined: not cached) */
+      refreshAt: { at: LookupKey; cachedAt: number } | undefined;
+      record: PartialRecord;
+      /** every enrichment source reserved before the lookup (nothing was cached) */
+      reserved?: Promise<Set<string>> | undefined;
+      /** a cache hit's writes the backend made with its reads */
+      written?: HitWrites | undefined;
+      /** a cache hit's lookup as read (sealed): its answer can be kept by reference */
+      sealedLookup?: string | undefined;
+      carriedFrom?: string | undefined;
+    },
+    signal: AbortSignal,
+  ): Promise<Resolved> {
+    const { source, written } = how;
     // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
     const enriching: Promise<Enrichment> =
       lookup.status === 'NEW'
         ? Promise.resolve(NO_ENRICHMENT)
-        : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal, source === 'customer-profiles' ? reserved : undefined);
+        : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal, source === 'customer-profiles' ? how.reserved : undefined);
     // A profile that only what the caller typed found, against the phone or e-mail the contact came
     // from, is not theirs until verified: the contact is not written to it, nor counted as its contact
     // (a typo or a stranger's account number leaves no trace on someone else's profile).
     // A cache hit's writes made with its reads (`written`) are not made again.
-    const attach = attaches(lookup, keys.identity && identityKey(keys.identity));
-    const record = () => completeRecord(partialRecord, { ...lookup, summary });
+    const attach = attaches(lookup, keys?.identity && identityKey(keys.identity));
+    const record = () => completeRecord(how.record, { ...lookup, summary });
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
       written?.repeat ??
@@ -199,23 +325,45 @@ export class ContactResolver {
       written?.recordStatus ?? (attach ? withinDeadline(this.deps.records.enqueue(record()), signal).catch(() => 'FAILED' as const) : ('SKIPPED' as const)),
     ]);
     // the sources read now go into the cached lookup (which keeps its own age)
-    if (enrichment.changed && !lookup.uncached) this.remember(at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, source === 'cache' ? cached!.cachedAt : this.now());
+    if (enrichment.changed && !lookup.uncached && how.refreshAt) this.remember(how.refreshAt.at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, how.refreshAt.cachedAt);
     const outcome: Outcome = {
       ...lookup,
-      identity: keys.identity,
-      searchedBy: searchedByOf(keys),
-      degraded: degraded || enrichment.stale,
+      identity: keys?.identity,
+      searchedBy: keys && searchedByOf(keys),
+      degraded: how.degraded || enrichment.stale,
       repeat,
       recordStatus,
       enrichment: { status: enrichment.status, values: enrichment.values },
+      carriedFrom: how.carriedFrom,
     };
     // every personal value of a cache hit's answer is the cached lookup's, unless enrichment called a
     // source now or left one out (outcomeFrom rebuilds the rest): then it can be kept by reference
     // (the backend kept it so already, every source fresh: the same answer, unless a source came due in the
     // moment since; then this answer replaces it, or, degraded and so not kept, leaves it for a retry)
-    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && sealedLookup;
-    const resolved = this.finish(outcome, identitySource, failure, source);
-    return this.kept(at, event.contactId, resolved, byReference ? { sealedLookup, outcome } : undefined, written?.kept && !!byReference);
+    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && how.sealedLookup;
+    const resolved = this.finish(outcome, identitySource, how.failure, source);
+    // the contact's later legs (a transfer, a callback) may be answered from this resolution: not from a
+    // stale one, nor from one carried itself (its earlier leg's stays the one they find)
+    if ((source === 'cache' || source === 'customer-profiles') && how.at && !written?.leg) this.rememberLeg(event.contactId, keys, how.at, lookup, summary);
+    if (!how.at) return resolved;
+    return this.kept(how.at, event.contactId, resolved, byReference ? { sealedLookup: how.sealedLookup!, outcome } : undefined, written?.kept && !!byReference);
+  }
+
+  /** Not awaited: a later leg comes seconds later at the soonest, and one that finds nothing looks the caller up. */
+  private rememberLeg(contactId: string, keys: CallerKeys | undefined, at: LookupKey, lookup: Lookup, summary: ProfileSummary): void {
+    const status = lookup.status as ContactLeg['status'];
+    void this.deps.legs.remember({
+      contactId,
+      at: this.now(),
+      profileId: summary.profileId,
+      status,
+      matchCount: lookup.matchCount,
+      verification: lookup.verification,
+      matchedBy: [...lookup.matchedBy],
+      identityTag: keys?.identity ? at.tag : '',
+      tag: at.tag,
+      variant: at.variant,
+    });
   }
 
   /**
@@ -231,8 +379,8 @@ export class ContactResolver {
   }
 
   /** The contact's record, but for the profile and status its lookup gives. */
-  private recordOf(event: ContactEvent, keys: CallerKeys, identityTag: string): PartialRecord {
-    const { identity } = keys;
+  private recordOf(event: ContactEvent, keys: CallerKeys | undefined, identityTag: string): PartialRecord {
+    const identity = keys?.identity;
     const attributes: Record<string, string> = {};
     for (const name of this.deps.recordAttributes) {
       const value = Object.hasOwn(event.attributes, name) ? event.attributes[name] : undefined;
@@ -252,7 +400,7 @@ export class ContactResolver {
       identityTag,
       receivedAt: new Date(this.now()).toISOString(),
       attributes,
-      searchedBy: searchedByOf(keys),
+      searchedBy: keys && searchedByOf(keys),
     };
   }
 

@@ -43,10 +43,11 @@ export interface ProfileSummary {
   enriched?: Enriched | undefined;
 }
 
-// The core keys take at most ~7.6 KB of JSON: three profile values of at most 1 KB, each of which
+// The core keys take at most ~7.8 KB of JSON: three profile values of at most 1 KB, each of which
 // can double when escaped, `matchedBy` (at most 4 key names of at most 64 characters), the screen
-// pop's key (at most 64 characters) and value (at most 255 characters, 765 bytes), plus short fixed
-// ones. The mapped attributes get the rest of the budget.
+// pop's key (at most 64 characters) and value (at most 255 characters, 765 bytes), the ContactId an
+// answer was carried from (at most 128 characters), plus short fixed ones. The mapped attributes get
+// the rest of the budget.
 const CORE_RESERVE_BYTES = 8 * 1024;
 
 export function summarise(profile: Profile, mapping: AttributeMapping): ProfileSummary {
@@ -107,6 +108,8 @@ export interface Outcome {
   fallbackReason?: FallbackReason | undefined;
   /** the contact's first key and value (searchedByOf): a MULTIPLE's screen pop lists the matches by it */
   searchedBy?: SearchPair | undefined;
+  /** answered from an earlier leg's resolution (a transfer, a callback): that leg's ContactId */
+  carriedFrom?: string | undefined;
 }
 
 /**
@@ -185,6 +188,7 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     degraded: o.degraded ? 'true' : 'false',
     verification: o.verification,
     matchedBy: o.matchedBy.join(','),
+    carriedFromContactId: o.carriedFrom ?? '',
     enrichment: o.enrichment.status,
     fallbackReason: o.fallbackReason ?? '',
   };

@@ -21,6 +21,7 @@ export const CORE_KEYS = [
   'degraded',
   'verification',
   'matchedBy',
+  'carriedFromContactId',
   'enrichment',
   'fallbackReason',
 ] as const;

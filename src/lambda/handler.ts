@@ -64,6 +64,7 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   degraded: 'true',
   verification: 'NOT_CHECKED',
   matchedBy: '',
+  carriedFromContactId: '',
   enrichment: 'NONE',
   fallbackReason: '',
 });

@@ -36,7 +36,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     resolveOutcomes: new Counter({
       name: 'cpr_resolve_outcomes_total',
-      help: 'Resolve answers by customerStatus, channel and where the answer came from (customer-profiles, cache, stale-cache, idempotent, none)',
+      help: 'Resolve answers by customerStatus, channel and where the answer came from (customer-profiles, cache, stale-cache, idempotent, earlier-leg, none)',
       labelNames: OUTCOME,
       registers: [registry],
     }),

@@ -275,8 +275,8 @@ describe('a cache hit in one round trip (service + SDK + fake + one Redis)', fun
 
     expect(answer).to.include({ customerStatus: 'KNOWN', firstName: 'Evangeline', isRepeatContact: 'true', contactRecordStatus: 'QUEUED' });
     expect(fake.callsTo('SearchProfiles')).to.have.length(searches);
-    // read by the script, then the history, the record and the kept answer as before
-    expect(commands.slice().sort()).to.deep.equal(['evalsha', 'evalsha', 'rpush', 'set']);
+    // read by the script, then the history, the record, the kept answer and the contact's leg (ContactLegs) as before
+    expect(commands.slice().sort()).to.deep.equal(['evalsha', 'evalsha', 'rpush', 'set', 'set']);
     expect(await client.llen(HITS)).to.equal(0);
     expect(await client.llen(INBOX)).to.equal(2);
     expect(await resolve(app, event)).to.deep.equal(answer);
@@ -327,7 +327,8 @@ describe('a cache hit on a Redis Cluster: the reads, then the writes (service + 
 
     expect(hit).to.include({ customerStatus: 'KNOWN', profileId: id, isRepeatContact: 'true', contactRecordStatus: 'QUEUED' });
     expect(fake.callsTo('SearchProfiles')).to.have.length(searches);
-    expect(commands.slice().sort()).to.deep.equal(['evalsha', 'mget', 'rpush', 'set']);
+    // the history's script, the reads, the record, and the kept answer and the contact's leg (ContactLegs)
+    expect(commands.slice().sort()).to.deep.equal(['evalsha', 'mget', 'rpush', 'set', 'set']);
     const keys = (await Promise.all(cluster.servers.map(async (s) => {
       const c = s.client();
       try {
@@ -419,13 +420,17 @@ describe('the cache hit script (state backend on one Redis)', function () {
     await server.stop();
   });
 
-  it('a fresh hit: writes the record, the history and the kept answer, and tells the resolver', async () => {
+  it('a fresh hit: writes the record, the history, the kept answer and the contact\'s leg, and tells the resolver', async () => {
     await state.cache.set(tag, lookup());
     const p = plan();
     const reads = await read(p);
     expect(reads.cached?.summary?.firstName).to.equal('Ottoline');
-    expect(reads.written).to.deep.equal({ repeat: { isRepeat: false, lastContactAt: '' }, recordStatus: 'QUEUED', kept: true });
+    expect(reads.written).to.deep.equal({ repeat: { isRepeat: false, lastContactAt: '' }, recordStatus: 'QUEUED', kept: true, leg: true });
     expect(await client.llen(hits)).to.equal(1);
+    // the leg as RedisContactLegs reads it: nothing personal, the profile and verification from the head
+    const [leg] = await state.legs.find([p.record.contactId]);
+    expect(leg).to.deep.include({ contactId: p.record.contactId, at: p.now, identityTag: tag, tag, variant: '', profileId: reads.cached?.summary?.profileId, status: 'KNOWN', verification: 'NOT_CHECKED' });
+    expect(await client.pttl(state.keys.contactLeg(p.record.contactId))).to.be.within(1, 900_000);
     // a retry reads the kept answer, and writes nothing
     const again = await read({ ...p, now: p.now + 10 });
     expect(again.earlier).to.include({ customerStatus: 'KNOWN', firstName: 'Ottoline', contactRecordStatus: 'QUEUED', phoneE164: '+14255550199', visits: '4', enrichment: 'COMPLETE' });
@@ -457,7 +462,8 @@ describe('the cache hit script (state backend on one Redis)', function () {
     await state.cache.set(tag, { status: 'NOT_FOUND', matchCount: 0, cachedAt: Date.now() });
     expect((await read(plan({ createAllowed: true }))).written).to.equal(undefined);
     const notFound = await read(plan({ createAllowed: false }));
-    expect(notFound.written).to.deep.equal({ repeat: { isRepeat: false, lastContactAt: '' }, recordStatus: 'SKIPPED', kept: true });
+    // no profile: no leg for later legs to take
+    expect(notFound.written).to.deep.equal({ repeat: { isRepeat: false, lastContactAt: '' }, recordStatus: 'SKIPPED', kept: true, leg: false });
 
     // the lookup written again without its head (as an earlier version writes it): the old head does not describe it
     const fresh = lookup();

@@ -21,12 +21,12 @@ export function loadFixture(name: string): Record<string, any> {
 
 interface EditableEvent {
   Details: {
-    ContactData: { ContactId: string; InitialContactId: string; CustomerEndpoint: { Address: string | null } | null };
+    ContactData: { ContactId: string; InitialContactId: string; PreviousContactId?: string; CustomerEndpoint: { Address: string | null } | null };
     Parameters?: Record<string, string> | null;
   };
 }
 
-/** A fixture event from another caller address, as another contact (the initial contact too), and/or with more flow parameters. */
+/** A fixture event from another caller address, as another contact (a first one: its own initial and previous contact too), and/or with more flow parameters. */
 export function eventFrom(fixture: string, change: { address?: string; contactId?: string; parameters?: Record<string, string> }): Record<string, unknown> {
   const e = loadFixture(fixture) as EditableEvent;
   if (change.parameters) e.Details.Parameters = { ...e.Details.Parameters, ...change.parameters };
@@ -35,6 +35,7 @@ export function eventFrom(fixture: string, change: { address?: string; contactId
   if (change.contactId !== undefined) {
     data.ContactId = change.contactId;
     data.InitialContactId = change.contactId;
+    data.PreviousContactId = change.contactId;
   }
   return e as unknown as Record<string, unknown>;
 }
