@@ -285,6 +285,17 @@ describe('a contact\'s later legs (transfer, queue transfer, callback) on two re
     expect(searches[0]!.body).to.deep.include({ KeyName: '_profileId', Values: [ProfileId] });
   });
 
+  it('without Redis (one replica, the embedded store): the same, kept in the process', async () => {
+    apps = [await startService({ AUTH_TOKENS: undefined })];
+    const first = eventFrom('voice-idv.json', { contactId: nextContact() }) as Event;
+    const verified = await postEvent(apps[0]!.url, first);
+    expect(verified.body).to.include({ verification: 'VERIFIED', firstName: 'Amelia' });
+
+    const transfer = await postEvent(apps[0]!.url, laterLeg(eventFrom('voice-uk.json', { contactId: nextContact() }) as Event, contactIdOf(first)));
+
+    expect(transfer.body).to.include({ verification: 'VERIFIED', profileId: verified.body.profileId, carriedFromContactId: contactIdOf(first) });
+  });
+
   it('CONTACT_LEG_WINDOW_SECONDS=0: nothing is carried, a transfer is looked up on its own', async () => {
     apps = [await start({ ...NO_WORKER, CONTACT_LEG_WINDOW_SECONDS: '0' }), await start({ ...NO_WORKER, CONTACT_LEG_WINDOW_SECONDS: '0' })];
     const phone = nextNumber();
