@@ -32,6 +32,8 @@ export interface Service {
 /** What a test may put in place of what the configuration chooses. */
 export interface ServiceOverrides {
   profiles?: ProfileBackend;
+  /** the use cases' clock (epoch ms): tests move it; Date.now otherwise */
+  now?: () => number;
 }
 
 /**
@@ -57,6 +59,13 @@ export function createService(config: Config, logger: Logger, overrides: Service
     recordAttributes: config.records.contactAttributes,
     onCacheLookup: (result) => metrics.cacheLookups.inc({ result }),
     onEnrichmentCall: (call, outcome) => metrics.enrichmentCalls.inc({ source: call.id, outcome }),
+    onVerification: (result) => metrics.verificationChecks.inc({ result }),
+    onLockout: (subject, contactId) => {
+      metrics.verificationLockouts.inc({ subject });
+      // the subject's kind and the contact that locked it; never the key or the caller, even hashed
+      logger.warn({ contactId, subject }, 'ID&V lockout');
+    },
+    now: overrides.now,
   });
   metrics.queue.depth = () => state.records.depth();
   metrics.queue.deadLetters = () => state.records.deadLetters.count();

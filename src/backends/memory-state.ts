@@ -1,4 +1,5 @@
 // The state backend without Redis: everything in this process; replicas share nothing.
+import { MemoryAttempts } from '../cache/attempts.js';
 import { MemoryContactLegs, NO_CONTACT_LEGS } from '../cache/contact-legs.js';
 import { LocalCreateOnce } from '../cache/create-once.js';
 import { MemoryIdempotencyStore } from '../cache/idempotency.js';
@@ -25,6 +26,7 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
     idempotency,
     recentContacts,
     legs: legs ?? NO_CONTACT_LEGS,
+    attempts: new MemoryAttempts(config.idvAttempts),
     pendingUpdates,
     createOnce: new LocalCreateOnce(cache),
     // this replica is the whole fleet: the quota's book stays in this process

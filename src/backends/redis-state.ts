@@ -1,6 +1,7 @@
 // The state backend on Redis (a single node, or a cluster): shared by the fleet, everything personal
 // sealed. It owns its client and connections, the record queue (its worker here or in a thread of its
 // own) and its start and close.
+import { RedisAttempts } from '../cache/attempts.js';
 import { NO_CONTACT_LEGS, RedisContactLegs } from '../cache/contact-legs.js';
 import { RedisCreateOnce } from '../cache/create-once.js';
 import { RedisIdempotencyStore } from '../cache/idempotency.js';
@@ -62,6 +63,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
     idempotency,
     pendingUpdates,
     recentContacts: new RedisRecentContacts(redis, keys, health, config.repeatWindowMs),
+    attempts: new RedisAttempts(redis, keys, health, config.idvAttempts),
     legs: config.contactLegWindowMs > 0 ? new RedisContactLegs(redis, keys, health, config.contactLegWindowMs) : NO_CONTACT_LEGS,
     createOnce: new RedisCreateOnce(redis, keys, cache, health, config.createLockTtlMs, (seconds) => metrics.lockWaits.observe(seconds)),
     budget: quota,

@@ -1,5 +1,6 @@
 import type { Answer } from '../domain/answer.js';
 import type { CallerKeys } from '../domain/keys.js';
+import type { VerificationAttempts } from './attempts.js';
 import type { ContactLegs } from './contact-legs.js';
 import type { CallBudget } from './quota.js';
 import type { HitPlan, HitWrites } from './contact-hit.js';
@@ -23,6 +24,8 @@ export interface SharedState {
   recentContacts: RecentContacts;
   /** each contact's resolution, for the contact's later legs (transfers, callbacks) */
   legs: ContactLegs;
+  /** failed ID&V checks per caller and per claimed key, and their lockouts */
+  attempts: VerificationAttempts;
   createOnce: CreateOnce;
   /** the fleet's share of the account quota, as enrichment takes it (cache/quota.ts) */
   budget: CallBudget;

@@ -106,6 +106,14 @@ export class StateKeys {
   pendingUpdates(profileId: string): string {
     return `${this.base}:{p:${profileId}}:pending`;
   }
+  /** an ID&V subject's failed checks in the window (cache/attempts.ts): its own hash tag */
+  attemptFailures(kind: string, id: string): string {
+    return `${this.base}:{v:${kind}:${id}}:fails`;
+  }
+  /** until when an ID&V subject is locked */
+  attemptLock(kind: string, id: string): string {
+    return `${this.base}:{v:${kind}:${id}}:lock`;
+  }
   /** a contact's resolution, for its later legs (see ContactLegs): the ContactId is its own hash tag */
   contactLeg(contactId: string): string {
     return `${this.base}:{c:${contactId}}:leg`;

@@ -9,6 +9,14 @@ import type { ProfileSeed } from '../domain/profile.js';
 import type { RedisEndpoint } from '../redis/client.js';
 import { envSchema, settings } from './schema.js';
 
+/** ID&V attempts (cache/attempts.ts): failures per caller and per claimed key within the window, then the lockout; a limit of 0 counts nothing. */
+export interface AttemptLimits {
+  perCaller: number;
+  perKey: number;
+  windowMs: number;
+  lockoutMs: number;
+}
+
 export interface Config {
   /** what this configuration was read from: another thread of the service reads the same (the record worker's) */
   source: { env: Env; baseDir: string };
@@ -64,6 +72,8 @@ export interface Config {
   idempotencyTtlMs: number;
   /** how long a contact's resolution answers its later legs (transfers, callbacks); 0: off */
   contactLegWindowMs: number;
+  /** ID&V attempts: failures per caller and per claimed key within the window, and the lockout */
+  idvAttempts: AttemptLimits;
   attributeMapping: AttributeMapping;
   embeddedProfiles: ProfileSeed[];
 }
@@ -304,6 +314,12 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
     contactLegWindowMs: s.CONTACT_LEG_WINDOW_SECONDS * 1000,
+    idvAttempts: {
+      perCaller: s.IDV_MAX_FAILURES_PER_CALLER,
+      perKey: s.IDV_MAX_FAILURES_PER_KEY,
+      windowMs: s.IDV_FAILURE_WINDOW_SECONDS * 1000,
+      lockoutMs: s.IDV_LOCKOUT_SECONDS * 1000,
+    },
     ...files,
   };
 }

@@ -196,6 +196,14 @@ export const settings = {
   SHUTDOWN_GRACE_MS: int(0, 120000).describe('the most a SIGTERM drain may take'),
   CREATE_PROFILES: bool.describe('create a profile for a caller with none (a flow can turn it off per call)'),
   REPEAT_WINDOW_HOURS: int(1, 720).describe('a contact within this many hours of another by the same customer is a repeat contact'),
+  IDV_MAX_FAILURES_PER_CALLER: int(0, 1000).describe(
+    'failed ID&V checks (MISMATCH, or claimed keys that find nobody) one caller may make within IDV_FAILURE_WINDOW_SECONDS before their checks are locked; 0: no limit',
+  ),
+  IDV_MAX_FAILURES_PER_KEY: int(0, 1000).describe(
+    'failed ID&V checks one claimed key value (an account number) may take from any callers within the window before it is locked; 0: no limit',
+  ),
+  IDV_FAILURE_WINDOW_SECONDS: int(1, 86400).describe('the window failed ID&V checks are counted in'),
+  IDV_LOCKOUT_SECONDS: int(1, 86400).describe('how long a locked caller or key answers verification LOCKED without a check'),
   CONTACT_LEG_WINDOW_SECONDS: int(0, 86400).describe(
     "how long a contact's resolution (and its verification) answers the contact's later legs (a transfer, a callback); 0: never",
   ),

@@ -1,5 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import { completeRecord, type HitPlan, type HitWrites, type PartialRecord } from '../cache/contact-hit.js';
+import type { AttemptSubject } from '../cache/attempts.js';
 import type { ContactLeg } from '../cache/contact-legs.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
 import type { KeptFrom } from '../cache/idempotency.js';
@@ -44,9 +45,15 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
   onCacheLookup?: (result: 'hit' | 'stale' | 'miss') => void;
   /** told of each enrichment call (metrics) */
   onEnrichmentCall?: EnricherDeps['onCall'];
+  /** told how each ID&V check (a contact with claimed keys) ended, and of each lockout it caused (metrics) */
+  onVerification?: (result: VerificationResult) => void;
+  onLockout?: (subject: AttemptSubject['kind'], contactId: string) => void;
   /** epoch ms; tests move time */
   now?: () => number;
 }
+
+/** How a contact with claimed keys (an ID&V check) ended: `failed` is a MISMATCH or keys that found nobody. */
+export type VerificationResult = 'verified' | 'not_checked' | 'failed' | 'locked';
 
 /** How the answer was reached, for the request log and metrics; the answer is what the flow gets. */
 export type Source = 'idempotent' | 'cache' | 'stale-cache' | 'customer-profiles' | 'earlier-leg' | 'none';
@@ -115,13 +122,18 @@ export class ContactResolver {
 
     const { keys, source: identitySource } = found;
     const { tag, variant } = this.deps.keys.lookupKey(keys);
+    const now = this.now();
+    // An ID&V check (claimed keys: an account number, a profile id, a custom key) is held against the
+    // lockouts of its caller and of each key it claims, read beside the contact's own reads.
+    const subjects = keys.extra.length > 0 ? this.attemptSubjects(event, keys, tag) : undefined;
+    const lock = subjects && withinDeadline(this.deps.attempts.lockedUntil(subjects, now), signal).catch(() => 0);
     // Both reads in one command (the same hash tag, so one slot even on a cluster). The answer kept is
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
     // after a greeting) gets a new answer, a Connect retry of the same call the same one. With the plan,
     // a backend that can (a single Redis) makes a fresh cache hit's writes in the same step (`written`):
     // not for a later leg, which may be answered from an earlier one instead.
     const plan: HitPlan = {
-      now: this.now(),
+      now,
       ttl: this.deps.cacheTtl,
       createAllowed: (event.parameters.createProfile ?? this.deps.createProfiles) && mayCreateFrom(keys),
       identityKey: keys.identity && identityKey(keys.identity),
@@ -135,12 +147,56 @@ export class ContactResolver {
     if (earlier) {
       return { answer: earlier, status: earlier.customerStatus as CustomerStatus, identitySource, failure: undefined, source: 'idempotent' };
     }
+    if (lock && (await lock) > 0) return this.locked(event, signal);
     if (earlierLegs) {
       const here = { identityTag: keys.identity ? tag : '', tag, variant };
       const carried = await this.carry(event, { keys, identitySource, here, record: plan.record }, await earlierLegs, reads, signal);
       if (carried) return carried;
     }
-    return this.resolveAfresh(event, keys, identitySource, { tag, variant }, plan, reads, signal);
+    const resolved = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, plan, reads, signal);
+    if (subjects) this.counted(subjects, resolved, now, event.contactId);
+    return resolved;
+  }
+
+  /**
+   * What an ID&V check is counted against: the caller (their phone number's or e-mail address's tag; a
+   * withheld caller's, the contact's first leg, so a transfer does not start a new count) and each key it claims.
+   */
+  private attemptSubjects(event: ContactEvent, keys: CallerKeys, tag: string): AttemptSubject[] {
+    const digest = (v: string) => this.deps.keys.digest(v);
+    return [
+      { kind: 'caller', id: keys.identity ? tag : digest(`c:${event.initialContactId}`) },
+      ...keys.extra.map((k): AttemptSubject => ({ kind: 'key', id: digest(`v:${k.name}:${k.values.join('\u0000')}`) })),
+    ];
+  }
+
+  /**
+   * A failed check (the keys disagree, or found nobody) is counted against each subject; not awaited: the
+   * answer is the same either way, and the count is for the next check. A failure to answer (UNAVAILABLE)
+   * is no check.
+   */
+  private counted(subjects: readonly AttemptSubject[], resolved: Resolved, now: number, contactId: string): void {
+    const { verification } = resolved.answer;
+    if (resolved.status === 'UNAVAILABLE') return;
+    const failed = verification === 'MISMATCH' || resolved.status === 'NOT_FOUND';
+    this.deps.onVerification?.(failed ? 'failed' : verification === 'VERIFIED' ? 'verified' : 'not_checked');
+    if (!failed) return;
+    void this.deps.attempts.failed(subjects, now).then((locked) => {
+      for (const s of locked) this.deps.onLockout?.(s.kind, contactId);
+    });
+  }
+
+  /**
+   * A locked caller or key: the claimed keys are not looked up (no check is sent to Customer Profiles until
+   * the cooling-off ends); the contact is answered as by its own phone number or e-mail address alone (that
+   * is no check), or ANONYMOUS without one, with `verification: LOCKED`.
+   */
+  private async locked(event: ContactEvent, signal: AbortSignal): Promise<Resolved> {
+    this.deps.onVerification?.('locked');
+    // (and never creates: a contact asked with claimed keys would not have created a profile either)
+    const bare: ContactEvent = { ...event, parameters: { ...event.parameters, accountNumber: undefined, profileId: undefined, search: undefined, createProfile: false } };
+    const resolved = await this.resolve(bare, signal);
+    return { ...resolved, answer: { ...resolved.answer, verification: 'LOCKED' } };
   }
 
   /**
@@ -308,8 +364,9 @@ export class ContactResolver {
   ): Promise<Resolved> {
     const { source, written } = how;
     // A profile created now has nothing to enrich; a lookup that failed enriches from the cache alone.
+    // (nor does a failed ID&V: its answer shows nothing of the profile)
     const enriching: Promise<Enrichment> =
-      lookup.status === 'NEW'
+      lookup.status === 'NEW' || lookup.verification === 'MISMATCH'
         ? Promise.resolve(NO_ENRICHMENT)
         : this.enricher.enrich(summary.profileId, summary.enriched, source !== 'stale-cache', signal, source === 'customer-profiles' ? how.reserved : undefined);
     // A profile that only what the caller typed found, against the phone or e-mail the contact came
@@ -415,7 +472,21 @@ export class ContactResolver {
     const searchKeys = searchKeysOf(keys);
     const matches = await this.deps.store.search(searchKeys, keys.mode, signal, { thenCreate: createAllowed });
     if (matches.length > 0 || !createAllowed) {
-      const chosen = chooseProfile(matches, keys.identity);
+      let found: readonly Match[] = matches;
+      let chosen = chooseProfile(found, keys.identity);
+      let verification = verify(keys, chosen);
+      let matchedBy = chosen?.foundBy ?? [];
+      // ID&V failed (the keys disagree, or found nobody): the lookup is only what the contact's own phone
+      // number or e-mail address found, never what a claimed key found, so a wrong account number and one
+      // that does not exist answer alike (status, count, matchedBy, the profile the contact attaches to)
+      // and take the same steps.
+      if (isVerifying(keys) && verification !== 'VERIFIED') {
+        const own = keys.identity && identityKey(keys.identity);
+        found = own ? matches.filter((m) => m.foundBy.includes(own)) : [];
+        chosen = chooseProfile(found, keys.identity);
+        verification = 'MISMATCH';
+        matchedBy = chosen && own ? [own] : [];
+      }
       // The chosen profile's updates queued and not yet written: Customer Profiles has the old values
       // until each lands. One read, after the search; the answer does not wait for it past the deadline
       // (the caller races this whole lookup against it), and a Redis failure answers without them.
@@ -428,11 +499,11 @@ export class ContactResolver {
       };
       for (const update of pending ?? []) summary = updateSummary(summary!, update, this.deps.mapping);
       const lookup: Lookup = {
-        status: matches.length === 0 ? 'NOT_FOUND' : matches.length === 1 ? 'KNOWN' : 'MULTIPLE',
-        matchCount: matches.length,
+        status: found.length === 0 ? 'NOT_FOUND' : found.length === 1 ? 'KNOWN' : 'MULTIPLE',
+        matchCount: found.length,
         summary,
-        verification: verify(keys, chosen),
-        matchedBy: chosen?.foundBy ?? [],
+        verification,
+        matchedBy,
         ...(!pending && { uncached: true as const }),
       };
       // cached at once, even when the answer has gone out at the deadline: the next contact finds it;

@@ -3,9 +3,9 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import type { SharedState } from '../cache/index.js';
 import type { LookupKey } from '../cache/keys.js';
 import type { CachedLookup } from '../cache/profile-cache.js';
-import { updateAnswer, updateSummary, type Answer } from '../domain/answer.js';
+import { updateAnswer, updateSummary, type Answer, type Verification } from '../domain/answer.js';
 import { normaliseEmail, normalisePhone } from '../domain/identity.js';
-import { isVerifying, type CallerKeys } from '../domain/keys.js';
+import { disclosesPersonal, isVerifying, type CallerKeys } from '../domain/keys.js';
 import type { AttributeMapping } from '../domain/mapping.js';
 import { InvalidUpdate, parseProfileUpdate, updatedFieldNames, type ProfileUpdate } from '../domain/profile-update.js';
 import { InvalidEventError } from '../errors.js';
@@ -116,7 +116,11 @@ export class ProfileUpdater {
       // Keys that ask for verification need a resolve that VERIFIED them all: the answer for the phone
       // or e-mail alone (the last candidate) proves nothing about the other keys the update gives.
       const verification = earlier.verification;
-      if (verification === 'MISMATCH' || (isVerifying(keys) && verification !== 'VERIFIED')) return { refused: 'NOT_VERIFIED' };
+      if (verification === 'MISMATCH' || verification === 'LOCKED' || (isVerifying(keys) && verification !== 'VERIFIED')) return { refused: 'NOT_VERIFIED' };
+      // A profile only claimed keys found (a withheld caller's typed account number), not verified: the
+      // answer showed none of its personal values, and the contact may not write them either.
+      const matchedBy = (earlier.matchedBy ?? '').split(',').filter((k) => k !== '');
+      if (!disclosesPersonal({ status: earlier.customerStatus ?? '', verification: verification as Verification, matchedBy })) return { refused: 'NOT_VERIFIED' };
       const profileId = earlier.profileId ?? '';
       if (!profileId) return { refused: 'NO_PROFILE' };
       if (named && named !== profileId) return { refused: 'NOT_VERIFIED' };

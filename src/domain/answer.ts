@@ -1,5 +1,5 @@
 import type { Identity } from './identity.js';
-import { searchedByOf, STANDARD_KEYS, type CallerKeys, type SearchPair } from './keys.js';
+import { disclosesPersonal, searchedByOf, STANDARD_KEYS, type CallerKeys, type SearchPair } from './keys.js';
 import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
 import type { Profile } from './profile.js';
 import type { ProfileUpdate } from './profile-update.js';
@@ -164,10 +164,13 @@ export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undef
  * match) names no profile and carries nothing of it: no id, name, account number or mapped value, only
  * what the flow branches on. The flow must not greet the caller by the name of the profile someone
  * else's account number found, nor pass its id on (a Customer Profiles block, a screen pop, an update).
+ * A profile that only claimed keys found, not yet verified (see disclosesPersonal), is named (its id,
+ * the pop: the agent verifies the caller on it) with its routing values, and none of its personal ones.
  */
 export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
   const id = o.identity;
   const s = o.verification === 'MISMATCH' ? undefined : o.summary;
+  const personal = s !== undefined && disclosesPersonal(o);
   const pop = screenPop(o);
   const core: Record<(typeof CORE_KEYS)[number], string> = {
     customerStatus: o.status,
@@ -179,9 +182,9 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     phoneE164: id?.type === 'PHONE' ? id.e164 : '',
     phoneCountry: id?.type === 'PHONE' ? id.country : '',
     emailAddress: id?.type === 'EMAIL' ? id.address : '',
-    firstName: s?.firstName ?? '',
-    lastName: s?.lastName ?? '',
-    accountNumber: s?.accountNumber ?? '',
+    firstName: personal ? s.firstName : '',
+    lastName: personal ? s.lastName : '',
+    accountNumber: personal ? s.accountNumber : '',
     isRepeatContact: o.repeat.isRepeat ? 'true' : 'false',
     lastContactAt: o.repeat.lastContactAt,
     contactRecordStatus: o.recordStatus,
@@ -192,7 +195,9 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     enrichment: o.enrichment.status,
     fallbackReason: o.fallbackReason ?? '',
   };
-  // every mapped key is always present, '' when the profile lacks it (or there is no profile to show)
-  const values = s ? { ...s.mapped, ...o.enrichment.values } : {};
+  // every mapped key is always present, '' when the profile lacks it (or there is no profile to show, or
+  // the key is personal and the profile is not yet the caller's to see)
+  const values: Record<string, string> = s ? { ...s.mapped, ...o.enrichment.values } : {};
+  if (s && !personal) for (const m of mapping) if (m.personal) delete values[m.key];
   return Object.assign(core, fitMapped(mapping, values, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES));
 }

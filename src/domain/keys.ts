@@ -58,6 +58,19 @@ export function attaches(lookup: { verification?: Verification | undefined; matc
   return !(lookup.verification === 'MISMATCH' && !(identityKeyName !== undefined && (lookup.matchedBy ?? []).includes(identityKeyName)));
 }
 
+/**
+ * Whether an answer may hold the profile's personal values (names, account number, the mapping's personal
+ * keys): the contact's own phone number or e-mail address found the profile (or it was created for it),
+ * or every key the contact gave matched it (VERIFIED). A profile that only keys the caller claimed found
+ * (an account number a withheld caller typed, a profile id, a custom key) answers its routing values
+ * and the statuses until a second key verifies: anyone can type an account number. `_phone` and `_email`
+ * among the keys that found it are the contact's own: a flow cannot name them as a custom key.
+ */
+export function disclosesPersonal(o: { status: string; verification: Verification; matchedBy: readonly string[] }): boolean {
+  if (o.verification === 'VERIFIED' || o.status === 'NEW') return true;
+  return o.verification !== 'MISMATCH' && o.matchedBy.some((k) => k === STANDARD_KEYS.phone || k === STANDARD_KEYS.email);
+}
+
 /** Every key of one search, the identity's first. At most 4 (SearchProfiles takes 1 + 4 AdditionalSearchKeys). */
 export function searchKeysOf(keys: CallerKeys): SearchKey[] {
   const { identity } = keys;

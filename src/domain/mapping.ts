@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ADDRESS_FIELDS, ADDRESS_PARTS, SCALAR_PROFILE_FIELDS, type Profile } from './profile.js';
+import { ADDRESS_FIELDS, ADDRESS_PARTS, EMAIL_FIELDS, PHONE_FIELDS, SCALAR_PROFILE_FIELDS, type Profile } from './profile.js';
 
 /** Answer keys the service always sends; a mapping may not reuse them. */
 export const CORE_KEYS = [
@@ -49,6 +49,13 @@ export interface MappedAttribute {
   call?: EnrichmentCall;
   /** the key's value out of its call's result */
   pick?: (result: EnrichmentResult) => string | undefined;
+  /**
+   * Personal (a name, a number, an address, an order id): not answered for a profile that only keys the
+   * caller claimed found, until verified (see disclosesPersonal). Else routing-only (a tier, a segment, a
+   * language, a count). From the source by default (personalByDefault); the file's "personal" and
+   * "routing" lists decide for the keys they name.
+   */
+  personal: boolean;
 }
 export type AttributeMapping = readonly MappedAttribute[];
 
@@ -63,6 +70,34 @@ const CALCULATED_SOURCE = /^CalculatedAttributes\.([a-zA-Z_][a-zA-Z_0-9-]{0,254}
 const OBJECT_SOURCE = /^Objects\.([a-zA-Z_][a-zA-Z_0-9-]{0,254})\.([A-Za-z0-9_-]{1,255}(?:\.[A-Za-z0-9_-]{1,255})*)$/;
 const SEGMENT_SOURCE = /^Segments\.([a-zA-Z0-9_-]{1,64})$/;
 const FIELD_PATH = /^[A-Za-z0-9_-]{1,255}(?:\.[A-Za-z0-9_-]{1,255})*$/;
+
+// The profile fields that say who someone is or how to reach them.
+const PERSONAL_FIELDS: ReadonlySet<string> = new Set([
+  'AccountNumber',
+  'AdditionalInformation',
+  'BusinessName',
+  'FirstName',
+  'MiddleName',
+  'LastName',
+  'BirthDate',
+  'Gender',
+  'GenderString',
+  ...PHONE_FIELDS,
+  ...EMAIL_FIELDS,
+]);
+
+/**
+ * What is clearly personal, by its source: the names, numbers, e-mail addresses, birth date and gender of
+ * the profile, any part of an address, and an object's fields (an order id, a case id: objects are the
+ * customer's own records). Routing-only: the party and profile type, custom attributes (`Attributes.tier`,
+ * `Attributes.preferredLanguage`), calculated attributes and segments. A custom attribute that holds
+ * something personal is named in the file's "personal" list.
+ */
+export function personalByDefault(source: string): boolean {
+  if (PERSONAL_FIELDS.has(source)) return true;
+  if ((ADDRESS_FIELDS as readonly string[]).some((f) => source.startsWith(`${f}.`))) return true;
+  return OBJECT_SOURCE.test(source);
+}
 
 function getterFor(source: string): Getter | undefined {
   if ((SCALAR_PROFILE_FIELDS as readonly string[]).includes(source)) {
@@ -180,6 +215,9 @@ const objectSpec = z.object({
 const fileSchema = z.object({
   attributes: z.record(z.string(), z.string()).default({}),
   objects: z.record(z.string(), objectSpec).default({}),
+  // answer keys that are personal, or routing-only, whatever their source says (personalByDefault)
+  personal: z.array(z.string()).default([]),
+  routing: z.array(z.string()).default([]),
 });
 
 const SOURCES_HELP =
@@ -194,13 +232,18 @@ export function parseAttributeMapping(raw: unknown): { mapping: AttributeMapping
     const where = issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}; ` : '';
     return {
       mapping: [],
-      problems: [`${where}the file must be {"attributes": {"answerKey": "source"}, "objects": {"ObjectTypeName": {"latestBy": "field"}}}`],
+      problems: [`${where}the file must be {"attributes": {"answerKey": "source"}, "objects": {"ObjectTypeName": {"latestBy": "field"}}, "personal": ["answerKey"], "routing": ["answerKey"]}`],
     };
   }
   const problems: string[] = [];
   const mapping: MappedAttribute[] = [];
-  const { attributes, objects } = parsed.data;
+  const { attributes, objects, personal, routing } = parsed.data;
   const entries = Object.entries(attributes);
+  for (const [list, names] of [['personal', personal], ['routing', routing]] as const) {
+    for (const name of names) if (!Object.hasOwn(attributes, name)) problems.push(`${list}: "${name}" is not a key of "attributes"`);
+  }
+  for (const name of personal) if (routing.includes(name)) problems.push(`"${name}": in both "personal" and "routing"`);
+  const personalOf = (key: string, source: string) => (personal.includes(key) ? true : routing.includes(key) ? false : personalByDefault(source));
   if (entries.length > MAX_MAPPED) problems.push(`at most ${MAX_MAPPED} mapped attributes (got ${entries.length})`);
   const usedTypes = new Set<string>();
   const calls = new Set<string>();
@@ -209,13 +252,13 @@ export function parseAttributeMapping(raw: unknown): { mapping: AttributeMapping
     else if ((CORE_KEYS as readonly string[]).includes(key)) problems.push(`"${key}": is a core answer key`);
     const read = getterFor(source);
     if (read) {
-      mapping.push({ key, source, read });
+      mapping.push({ key, source, read, personal: personalOf(key, source) });
       continue;
     }
     const enrichment = enrichmentFor(source, objects);
     if (typeof enrichment === 'string') problems.push(`"${key}": ${enrichment}`);
     else if (enrichment) {
-      mapping.push({ key, source, ...enrichment });
+      mapping.push({ key, source, ...enrichment, personal: personalOf(key, source) });
       calls.add(enrichment.call.id);
       if (enrichment.call.kind === 'object') usedTypes.add(enrichment.call.objectType);
     } else problems.push(`"${key}": "${source}" is not ${SOURCES_HELP}`);

@@ -11,6 +11,9 @@ export interface RequestLog {
   contactId?: string;
   channel?: string;
   customerStatus?: string;
+  /** the answer's verification (VERIFIED, MISMATCH, NOT_CHECKED, LOCKED) and the contact it was carried from, if any */
+  verification?: string;
+  carriedFrom?: string;
   identity?: string;
   identitySource?: string;
   failure?: string;

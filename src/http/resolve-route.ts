@@ -60,6 +60,8 @@ export function resolveRoute(
       }
       Object.assign(log, {
         customerStatus: resolved.status,
+        verification: resolved.answer.verification,
+        ...(resolved.answer.carriedFromContactId && { carriedFrom: resolved.answer.carriedFromContactId }),
         identity: maskedIdentity(resolved),
         identitySource: resolved.identitySource,
         failure: resolved.failure,

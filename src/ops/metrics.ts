@@ -96,6 +96,18 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    verificationChecks: new Counter({
+      name: 'cpr_verification_checks_total',
+      help: 'ID&V checks (contacts with claimed keys: account number, profile id, custom key) by result: verified, not_checked (one key found a profile), failed (the keys disagree or found nobody), locked (the caller or a key was locked: not checked)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    verificationLockouts: new Counter({
+      name: 'cpr_verification_lockouts_total',
+      help: 'ID&V lockouts by subject: caller (too many failed checks by one caller) or key (too many failed checks claiming one key value, from any callers)',
+      labelNames: ['subject'] as const,
+      registers: [registry],
+    }),
     profileUpdates: new Counter({
       name: 'cpr_profile_updates_total',
       help: 'Profile updates asked for by flows, by status: QUEUED (written in the background, paced with the records), FAILED (could not be queued), NO_PROFILE (the contact was resolved to no profile), NOT_VERIFIED (its ID&V failed)',

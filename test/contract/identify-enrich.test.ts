@@ -126,18 +126,20 @@ describe('identify by several keys, verify and enrich (contract, nock)', () => {
       expect(r.answer).to.include({ customerStatus: 'KNOWN', verification: 'VERIFIED', matchedBy: '_phone,_profileId,loyaltyId' });
     });
 
-    it('when the phone finds one profile and the account another: MULTIPLE, the phone-exact one, MISMATCH', async () => {
+    it('when the phone finds one profile and the account another: MISMATCH, answered as the phone alone found (KNOWN, 1), like an account number nobody has', async () => {
       captureSearch({
         Items: [
           { ProfileId: OTHER_ID, AccountNumber: 'ACME-7781', FoundByItems: [{ KeyName: '_account', Values: ['ACME-7781'] }] },
           { ProfileId: PROFILE_ID, PhoneNumber: '+14255550123', FoundByItems: [{ KeyName: '_phone', Values: ['+14255550123'] }] },
         ],
       });
+      const wrong = await resolver(NO_ENRICHMENT).resolve(event({ accountNumber: 'ACME-7781' }), AbortSignal.timeout(2000));
+      captureSearch({ Items: [{ ProfileId: PROFILE_ID, PhoneNumber: '+14255550123', FoundByItems: [{ KeyName: '_phone', Values: ['+14255550123'] }] }] });
+      const unknown = await resolver(NO_ENRICHMENT).resolve(event({ accountNumber: 'NOPE-0000' }), AbortSignal.timeout(2000));
 
-      const r = await resolver(NO_ENRICHMENT).resolve(event({ accountNumber: 'ACME-7781' }), AbortSignal.timeout(2000));
-
-      // ID&V failed: the answer names no profile (it used to name the phone-exact one)
-      expect(r.answer).to.include({ customerStatus: 'MULTIPLE', profileId: '', firstName: '', profileMatchCount: '2', verification: 'MISMATCH', matchedBy: '_phone' });
+      // ID&V failed: the answer names no profile, and says nothing of what the account number found
+      expect(wrong.answer).to.include({ customerStatus: 'KNOWN', profileId: '', firstName: '', profileMatchCount: '1', verification: 'MISMATCH', matchedBy: '_phone' });
+      expect(unknown.answer).to.deep.equal(wrong.answer);
     });
 
     it('when the caller ID is withheld and the caller typed an account number: the account is the only key', async () => {
@@ -149,13 +151,13 @@ describe('identify by several keys, verify and enrich (contract, nock)', () => {
       expect(r.answer).to.include({ customerStatus: 'KNOWN', identityType: 'NONE', verification: 'NOT_CHECKED', matchedBy: '_account' });
     });
 
-    it('when nothing matches the phone and the account number, creates nothing: NOT_FOUND', async () => {
+    it('when nothing matches the phone and the account number, creates nothing: NOT_FOUND, and the check failed (MISMATCH)', async () => {
       captureSearch({ Items: [] });
 
       const r = await resolver(NO_ENRICHMENT).resolve(event({ accountNumber: 'ACME-0000' }), AbortSignal.timeout(2000));
 
       // nock would fail the test on an unexpected CreateProfile (net connect is off)
-      expect(r.answer).to.include({ customerStatus: 'NOT_FOUND', profileId: '', verification: 'NOT_CHECKED' });
+      expect(r.answer).to.include({ customerStatus: 'NOT_FOUND', profileId: '', verification: 'MISMATCH' });
     });
   });
 

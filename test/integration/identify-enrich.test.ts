@@ -112,7 +112,8 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       await start();
       // a caller from an unknown number types another customer's account number
       const stranger = await resolve(voice('+14255550111', { accountNumber: 'ACME-5555' }));
-      expect(stranger).to.include({ customerStatus: 'KNOWN', profileId: '', firstName: '', verification: 'MISMATCH', matchedBy: '_account' });
+      // a failed check answers what the caller's own number found (nobody), never what the account number found
+      expect(stranger).to.include({ customerStatus: 'NOT_FOUND', profileMatchCount: '0', profileId: '', firstName: '', verification: 'MISMATCH', matchedBy: '' });
       expect(stranger).to.include({ contactRecordStatus: 'SKIPPED', isRepeatContact: 'false' });
 
       // the account's owner calling next is not a repeat contact: the stranger left no trace
@@ -152,12 +153,13 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
       expect(withPhone).to.include({ customerStatus: 'KNOWN', profileId: amelia, verification: 'VERIFIED', matchedBy: '_phone,loyaltyId' });
     });
 
-    it('any finds both profiles (MULTIPLE, MISMATCH) where all finds none (NOT_FOUND), for the phone of one and the account of the other', async () => {
+    it('any finds both profiles where all finds none, for the phone of one and the account of the other: both a failed check (MISMATCH), answered as the phone found', async () => {
       await start();
       const any = await resolve(voice(PHONE, { accountNumber: 'ACME-5555' }));
       const all = await resolve(voice(PHONE, { accountNumber: 'ACME-5555', matchMode: 'all' }));
-      expect(any).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '2', profileId: '', firstName: '', verification: 'MISMATCH' });
-      expect(all).to.include({ customerStatus: 'NOT_FOUND', profileId: '', verification: 'NOT_CHECKED' });
+      // any: the phone found its one profile (what the account number found is not told); all: the search found nobody
+      expect(any).to.include({ customerStatus: 'KNOWN', profileMatchCount: '1', profileId: '', firstName: '', verification: 'MISMATCH' });
+      expect(all).to.include({ customerStatus: 'NOT_FOUND', profileId: '', verification: 'MISMATCH' });
       expect(fake.callsTo('SearchProfiles').map((c) => (c.body as { LogicalOperator?: string }).LogicalOperator)).to.deep.equal(['OR', 'AND']);
     });
 

@@ -250,7 +250,9 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       const keys = { accountNumber: 'ACME-7781', searchKey: 'loyaltyId', searchValue: 'L-1001' };
       const id = contactId();
       const resolved = await post(a, withheld(id, keys));
-      expect(resolved).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '2', verification: 'MISMATCH' });
+      // the keys found two profiles, but a failed check says nothing of what the claimed keys found: a withheld
+      // caller's own number found nobody (issue 27: a wrong key and an unknown one answer alike)
+      expect(resolved).to.include({ customerStatus: 'NOT_FOUND', profileMatchCount: '0', verification: 'MISMATCH' });
       expectNothingPersonal(resolved);
       // nor on a Connect retry (the kept answer), on the other replica
       expectNothingPersonal(await post(b, withheld(id, keys)));
@@ -278,7 +280,8 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
       const [a, b] = [await start(), await start()];
       const id = contactId();
       const resolved = await post(a, byPhone(callerNumber(22), id, { accountNumber: 'ACME-7781' }));
-      expect(resolved).to.include({ customerStatus: 'KNOWN', verification: 'MISMATCH', contactRecordStatus: 'SKIPPED' });
+      // what the stranger's own number found: nobody
+      expect(resolved).to.include({ customerStatus: 'NOT_FOUND', verification: 'MISMATCH', contactRecordStatus: 'SKIPPED' });
       expectNothingPersonal(resolved);
       const update = await post(b, byPhone(callerNumber(22), id, { accountNumber: 'ACME-7781', profileId: ravi, operation: 'update', 'profile.MobilePhoneNumber': callerNumber(22) }));
       expect(update).to.include({ updateStatus: 'NOT_VERIFIED', profileId: '' });
@@ -305,9 +308,16 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
     it("after a verified update on one replica, Amelia's phone, e-mail and account number answer the new name on the other at once, from the cache", async () => {
       const [a, b] = [await start(), await start()];
-      // the owner's lookups, cached on B
-      const lookups = () => [byPhone(AMELIA_PHONE, contactId()), withheld(contactId(), { emailAddress: AMELIA_EMAIL }), withheld(contactId(), { accountNumber: 'ACME-1001' })];
+      // the owner's lookups, cached on B: her phone, her e-mail, her account number with her e-mail (VERIFIED)
+      const lookups = () => [
+        byPhone(AMELIA_PHONE, contactId()),
+        withheld(contactId(), { emailAddress: AMELIA_EMAIL }),
+        withheld(contactId(), { emailAddress: AMELIA_EMAIL, accountNumber: 'ACME-1001' }),
+      ];
       for (const event of lookups()) expect(await post(b, event)).to.include({ profileId: amelia, firstName: 'Amelia' });
+      // her account number alone: the profile and its routing values, none of its personal ones (issue 27)
+      const claimed = () => withheld(contactId(), { accountNumber: 'ACME-1001' });
+      expect(await post(b, claimed())).to.include({ profileId: amelia, firstName: '', city: '', customerTier: 'gold' });
 
       // a withheld caller who proves both keys, on A
       const id = contactId();
@@ -319,6 +329,7 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
       const searches = fake.callsTo('SearchProfiles').length;
       for (const event of lookups()) expect(await post(b, event)).to.include({ profileId: amelia, firstName: 'Amy', city: 'Swansea', customerTier: 'gold' });
+      expect(await post(b, claimed())).to.include({ profileId: amelia, firstName: '', city: '', customerTier: 'gold' });
       expect(fake.callsTo('SearchProfiles').length, 'answered from the cache').to.equal(searches);
       fake.hang(false);
       await until('the update written', () => stored(amelia)?.FirstName === 'Amy');
@@ -340,12 +351,13 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
 
         // keys with no cached lookup: searched in Customer Profiles, the pending update laid over it
         const searches = fake.callsTo('SearchProfiles').length;
-        expect(await post(b, withheld(contactId(), { accountNumber: 'ACME-1001' }))).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amy', lastName: 'Hughes' });
+        // (her account number with her e-mail: VERIFIED, so its answer holds her name; alone it would not)
+        expect(await post(b, withheld(contactId(), { emailAddress: AMELIA_EMAIL, accountNumber: 'ACME-1001' }))).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amy', lastName: 'Hughes' });
         expect(await post(b, withheld(contactId(), { emailAddress: AMELIA_EMAIL }))).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amy', lastName: 'Hughes' });
         expect(fake.callsTo('SearchProfiles').length, 'both searched afresh').to.equal(searches + 2);
         expect(stored(amelia)?.FirstName, 'not written yet').to.equal('Amelia');
-        // and cached as answered: the next contact by the account number, on A, is a cache hit with the new name
-        expect(await post(a, withheld(contactId(), { accountNumber: 'ACME-1001' }))).to.include({ firstName: 'Amy' });
+        // and cached as answered: the next contact with the same keys, on A, is a cache hit with the new name
+        expect(await post(a, withheld(contactId(), { emailAddress: AMELIA_EMAIL, accountNumber: 'ACME-1001' }))).to.include({ firstName: 'Amy' });
         expect(fake.callsTo('SearchProfiles').length, 'a cache hit').to.equal(searches + 2);
 
         fake.hang(false);
@@ -371,12 +383,12 @@ describe('profile updates (service + SDK + fake + Redis)', function () {
         await client.set(pendingKey, 'not a hash', 'PX', 60_000);
 
         const searches = fake.callsTo('SearchProfiles').length;
-        const answer = await post(b, withheld(contactId(), { accountNumber: 'ACME-1001' }));
+        const answer = await post(b, withheld(contactId(), { emailAddress: AMELIA_EMAIL, accountNumber: 'ACME-1001' }));
         expect(answer).to.include({ customerStatus: 'KNOWN', profileId: amelia, firstName: 'Amelia', degraded: 'false' });
         const metrics = await (await fetch(`${b.metricsUrl}/metrics`)).text();
         expect(metrics).to.match(/cpr_redis_errors_total\{operation="pending\.read"\} 1/);
-        // not cached without them: the next contact by the account number searches again
-        await post(b, withheld(contactId(), { accountNumber: 'ACME-1001' }));
+        // not cached without them: the next contact with the same keys searches again
+        await post(b, withheld(contactId(), { emailAddress: AMELIA_EMAIL, accountNumber: 'ACME-1001' }));
         expect(fake.callsTo('SearchProfiles').length, 'searched each time').to.equal(searches + 2);
       } finally {
         fake.hang(false);

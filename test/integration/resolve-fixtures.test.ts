@@ -116,12 +116,15 @@ describe('the fixture events end to end: embedded store and the real SDK against
     expect(answerTo(fromAws, 'voice-withheld-dtmf.json')).to.include({ identityType: 'PHONE', phoneE164: '+12065550142', phoneCountry: 'US' });
     // the UK caller who gave the account number on the keypad is verified by phone and account
     expect(answerTo(fromAws, 'voice-idv.json')).to.include({ profileId: uk, verification: 'VERIFIED', matchedBy: '_phone,_account' });
-    // a withheld caller is found by the account number alone; the routing data comes with the profile
+    // a withheld caller is found by the account number alone: the routing data comes with the profile, nothing
+    // personal (the name, the order) until a second key verifies
     expect(answerTo(fromAws, 'voice-withheld-account.json')).to.include({
-      firstName: 'Ravi',
+      firstName: '',
+      lastOrderId: '',
+      customerTier: 'silver',
       identityType: 'NONE',
       matchedBy: '_account',
-      lastOrderStatus: 'PROCESSING',
+      lastOrderStatus: '',
       isVip: 'false',
       enrichment: 'COMPLETE',
     });

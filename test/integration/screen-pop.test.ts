@@ -142,13 +142,17 @@ describe('screen pop: the profile the agent workspace opens (profileSearchKey, p
       const claimed = fake.seedProfile({ AccountNumber: 'ACME-3004' });
 
       const claimedElsewhere = await threeWays((id) => voice(phone, id, { accountNumber: 'ACME-3004' }));
-      const claimedNobody = await threeWays((id) => voice(phone, id, { accountNumber: 'NOPE-0000' }));
+      // another caller with a profile of their own: two failed checks each, under the lockout (3 a caller)
+      const phone2 = nextNumber();
+      const own2 = fake.seedProfile({ PhoneNumber: phone2 });
+      const claimedNobody = await threeWays((id) => voice(phone2, id, { accountNumber: 'NOPE-0000' }));
 
       for (const a of [...claimedElsewhere, ...claimedNobody]) {
         expect(a).to.include({ verification: 'MISMATCH', profileId: '', profileSearchKey: '', profileSearchValue: '' });
-        for (const id of [own.ProfileId, claimed.ProfileId, 'ACME-3004']) expect(JSON.stringify(a)).not.to.include(id);
+        for (const id of [own.ProfileId, own2.ProfileId, claimed.ProfileId, 'ACME-3004']) expect(JSON.stringify(a)).not.to.include(id);
       }
-      expect(claimedElsewhere[0]!.customerStatus).to.equal('MULTIPLE');
+      // a wrong account number and one nobody has answer alike: what the caller's own number found
+      expect(claimedElsewhere[0]!.customerStatus).to.equal('KNOWN');
       expect(claimedNobody[0]!.customerStatus).to.equal('KNOWN');
     });
 
@@ -224,7 +228,7 @@ describe('screen pop: the profile the agent workspace opens (profileSearchKey, p
       expect(attributes('account')).to.deep.equal({ profileId: byAccount.ProfileId, customerStatus: 'KNOWN', profileSearchKey: '_profileId', profileSearchValue: byAccount.ProfileId });
       expect(attributes('created')).to.deep.equal({ profileId: answers.created.profileId, customerStatus: 'NEW', profileSearchKey: '_profileId', profileSearchValue: answers.created.profileId });
       // no pop keys sent at all: the flow's own values stay
-      expect(attributes('mismatch')).to.deep.equal({ profileId: ownProfile.ProfileId, customerStatus: 'MULTIPLE', ...flowPop });
+      expect(attributes('mismatch')).to.deep.equal({ profileId: ownProfile.ProfileId, customerStatus: 'KNOWN', ...flowPop });
       expect(attributes('anonymous')).to.equal(undefined);
       // each stamp is what the answer said, in one call a contact
       for (const name of stamped) {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
 import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/ops/logger.js';
-import { createService, type Service } from '../../src/service.js';
+import { createService, type Service, type ServiceOverrides } from '../../src/service.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -20,9 +20,9 @@ export interface RunningService {
 }
 
 /** The real composition (config -> service -> HTTP on port 0, /metrics on another), as main.ts wires it. */
-export async function startService(env: Record<string, string | undefined>, logTo?: DestinationStream): Promise<RunningService> {
+export async function startService(env: Record<string, string | undefined>, logTo?: DestinationStream, overrides?: ServiceOverrides): Promise<RunningService> {
   const config = loadConfig({ LOG_LEVEL: logTo ? 'info' : 'silent', ...env }, REPO_ROOT);
-  const service = createService(config, createLogger(config.logLevel, logTo));
+  const service = createService(config, createLogger(config.logLevel, logTo), overrides);
   const server: Server = service.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const metricsServer: Server = service.metricsApp.listen(0, '127.0.0.1');

@@ -229,7 +229,7 @@ describe('attribute mapping', () => {
         // Assert
         expect(mapping).to.deep.equal([]);
         expect(problems).to.have.length(1);
-        expect(problems[0]).to.match(/the file must be \{"attributes": \{"answerKey": "source"\}, "objects": \{"ObjectTypeName": \{"latestBy": "field"\}\}\}$/);
+        expect(problems[0]).to.match(/the file must be \{"attributes": \{"answerKey": "source"\}, "objects": \{"ObjectTypeName": \{"latestBy": "field"\}\}, "personal": \["answerKey"\], "routing": \["answerKey"\]\}$/);
       });
     }
   });

@@ -331,6 +331,8 @@ describe('observability config', () => {
         'ConnectProfileResolverRedisErrors',
         'ConnectProfileResolverRequestsRefused',
         'ConnectProfileResolverQuotaShareSaturated',
+        'ConnectProfileResolverIdvKeyLocked',
+        'ConnectProfileResolverIdvFailureRatioHigh',
       ]);
       for (const alert of alerts) {
         const name = String(alert.alert);
