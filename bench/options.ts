@@ -5,8 +5,8 @@
 // (default 3), --connections N (default 32), --latency MS (the fake's latency per AWS call, default 50), --only
 // id,id (the ids of bench/scenarios.ts: floor, hit-low, hit, hit-open-25, hit-open-50, floor-open-25,
 // floor-open-50, hit-pool-low, hit-pool, known, known-load, records, new, new-load, naive-known, naive-known-load,
-// naive-new, naive-new-load, naive-repeat-low, naive-repeat, outage, outage-burst, known-enrich, hit-enrich, surge; an
-// open-loop row needs `hit`, whose rate sets it), --keep-logs (the service's logs), --strict (exit 1 when a
+// naive-new, naive-new-load, naive-repeat-low, naive-repeat, outage, outage-burst, known-enrich, hit-enrich,
+// association, surge; an open-loop row needs `hit`, whose rate sets it), --keep-logs (the service's logs), --strict (exit 1 when a
 // target fails), --quiet-wait S (the most time, over the whole run, spent waiting for other work on the machine
 // to calm down and measuring disturbed scenarios again; default 90), --low-connections N (the concurrency of the
 // latency comparisons, default 4), --cpu-prof (V8 CPU profiles of the service's threads in

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis.js';
+import { associationTables } from './association.js';
 import { QuietBudget } from './measure.js';
 import { DEADLINE_MS, OUTAGE_CONNECTIONS, REPEAT_POOL, parseOptions } from './options.js';
 import { ROOT, onInterrupt, runNode, type Child } from './procs.js';
@@ -66,17 +67,18 @@ async function main(): Promise<number> {
     console.log(`benchmark: ${opts.connections} connections, ${opts.warmup} s warm-up + ~${opts.seconds} s measured per scenario, fake latency ${opts.latency} ms, ${machine.cpus} CPUs, Node ${process.version}`);
     const sdkCall = await calibrate(env);
     console.log(`one SearchProfiles through the AWS SDK to the fake (latency ${opts.latency} ms), alone: p50 ${fmt(sdkCall.p50)} ms, p90 ${fmt(sdkCall.p90)} ms`);
-    const { rows, surge } = await runScenarios(env, scenarios);
-    const checks = verdicts(rows, sdkCall, opts.latency, surge);
+    const { rows, surge, association } = await runScenarios(env, scenarios);
+    const checks = verdicts(rows, sdkCall, opts.latency, surge, association);
     // lines of each service's log (one a request at LOG_LEVEL=info)
     const logLines: Record<string, number> = {};
     for (const [name, spec] of Object.entries(SERVERS)) {
       const file = path.join(workDir, `service-${name}.log`);
       if (spec.kind === 'service' && existsSync(file)) logLines[name] = readFileSync(file, 'utf8').split('\n').length - 1;
     }
-    const file = writeResults(ROOT, stamp, { startedAt: started.toISOString(), durationSeconds: (Date.now() - started.getTime()) / 1000, machine, config, sdkCallAlone: sdkCall, scenarios: rows, ...(surge && { surge }), targets: checks, serviceLogLines: logLines });
+    const file = writeResults(ROOT, stamp, { startedAt: started.toISOString(), durationSeconds: (Date.now() - started.getTime()) / 1000, machine, config, sdkCallAlone: sdkCall, scenarios: rows, ...(association && { association }), ...(surge && { surge }), targets: checks, serviceLogLines: logLines });
     console.log('');
     if (rows.length > 0) console.log(`${tables(rows)}\n`);
+    if (association) console.log(`${associationTables(association)}\n`);
     if (surge) console.log(`${surgeTables(surge)}\n`);
     for (const c of checks) console.log(verdictLine(c));
     console.log(`\nresults: ${file} (${fmt((Date.now() - started.getTime()) / 1000, 0)} s)`);

@@ -4,6 +4,7 @@ import { measure, type Plan, type Row, type Warmup } from './measure.js';
 import { ENRICH_OPS, REPEAT_POOL, SLOW_RECORD_WRITE_MS } from './options.js';
 import { SERVERS, type Scenario, type ServerName, type Traffic } from './scenarios.js';
 import { SHIPPED_MAPPING_FILE, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
+import { runAssociation, type AssociationResult } from './association.js';
 import { runSurge, type SurgeResult } from './surge.js';
 import { cycling, inOrder, seedCallers, seedEnrichedCallers } from './traffic.js';
 
@@ -124,20 +125,32 @@ async function planOf(env: Env, s: Scenario, r: Running, rows: readonly Row[]): 
   };
 }
 
+/** What a run measured: the rows of the single-server scenarios, and the fleets' own results. */
+export interface Measured {
+  rows: Row[];
+  surge?: SurgeResult;
+  association?: AssociationResult;
+}
+
 /**
  * Measures `scenarios` in order, each on its server; a server is stopped after the last scenario that needs it.
- * The surge runs its own fleet (bench/surge.ts) and gives its own result.
+ * The surge and the association bench run their own fleets (bench/surge.ts, bench/association.ts) and give their own results.
  */
-export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Promise<{ rows: Row[]; surge?: SurgeResult }> {
+export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Promise<Measured> {
   const rows: Row[] = [];
   let surge: SurgeResult | undefined;
+  let association: AssociationResult | undefined;
   const lastUse = new Map<ServerName, number>();
   scenarios.forEach((s, i) => lastUse.set(s.server, i));
   const up = new Map<ServerName, Running>();
   try {
     for (const [i, s] of scenarios.entries()) {
-      if (SERVERS[s.server].kind === 'fleet') {
+      if (s.server === 'surge') {
         surge = await runSurge(env);
+        continue;
+      }
+      if (s.server === 'association') {
+        association = await runAssociation(env);
         continue;
       }
       let r = up.get(s.server);
@@ -163,5 +176,5 @@ export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Pr
   } finally {
     for (const r of up.values()) await r.server.child.stop();
   }
-  return { rows, ...(surge && { surge }) };
+  return { rows, ...(surge && { surge }), ...(association && { association }) };
 }

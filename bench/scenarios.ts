@@ -15,7 +15,8 @@ export const SERVERS = {
   new: { kind: 'service', mapping: 'profile-fields' },
   naive: { kind: 'naive' },
   outage: { kind: 'service', mapping: 'profile-fields' },
-  // two replicas of the service, started and stopped by the scenario itself (bench/surge.ts)
+  // two replicas of the service, started and stopped by the scenario itself (bench/association.ts, bench/surge.ts)
+  association: { kind: 'fleet' },
   surge: { kind: 'fleet' },
 } as const satisfies Record<string, { kind: 'floor' | 'naive' | 'fleet' } | { kind: 'service'; mapping: 'profile-fields' | 'shipped' }>;
 export type ServerName = keyof typeof SERVERS;
@@ -95,6 +96,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'naive-repeat', label: naivePool, server: 'naive', connections: 'high', traffic: 'pool' },
   { id: 'outage', label: `Outage: fake hangs (${OUTAGE_CONNECTIONS} callers, arrivals spread)`, server: 'outage', connections: OUTAGE_CONNECTIONS, traffic: 'new', awsCallsInSequence: 2, warmup: 'brief', requestsPerConnection: 6, staggerMs: DEADLINE_MS / OUTAGE_CONNECTIONS, fake: 'hang' },
   { id: 'outage-burst', label: `Outage: fake hangs (${OUTAGE_CONNECTIONS} callers in step)`, server: 'outage', connections: OUTAGE_CONNECTIONS, traffic: 'new', awsCallsInSequence: 2, warmup: 'brief', requestsPerConnection: 6, fake: 'hang' },
+  // how long after the answer the contact is associated with its profile (its _ctrContactId key), at rest and under
+  // the record queue's pacing; its own table and targets (bench/association.ts)
+  { id: 'association', label: "Association: the _ctrContactId key after the answer, at rest and under the record queue's pacing", server: 'association', connections: 2, traffic: 'new' },
   // last: it turns the fake's account quota on (and off again when done); its own table and targets (bench/surge.ts)
   { id: 'surge', label: 'Surge: 2 replicas, new callers at 3x then 2x the account quota', server: 'surge', connections: 600, traffic: 'new' },
 ];

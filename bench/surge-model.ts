@@ -74,6 +74,8 @@ export interface Outcome {
   http: number;
   /** from the due time, ms */
   latencyMs: number;
+  /** when the answer (or the failure) came, epoch ms */
+  answeredAt: number;
   customerStatus: string;
   fallbackReason: string;
   contactRecordStatus: string;

@@ -93,7 +93,7 @@ function cpuNow(env: Env, replicas: readonly Server[]): { t: number; replicas: n
 }
 
 /** Before the surge: a few contacts on each replica at a gentle rate (the code paths compiled, the SDK clients and their sockets up), their records written. */
-async function warmUp(env: Env, targets: ReadonlyArray<{ url: string; agent: Agent }>): Promise<void> {
+export async function warmUp(env: Env, targets: ReadonlyArray<{ url: string; agent: Agent }>): Promise<void> {
   const plan: Planned[] = Array.from({ length: 20 * targets.length }, (_, i) => ({ dueMs: i * 50, phase: 1, replica: i % targets.length, caller: i, repeat: false }));
   const { outcomes } = await send(env, plan, env.callers.take(plan.length), targets);
   const promised = outcomes.filter((o) => o.contactRecordStatus === 'QUEUED').map((o) => o.contactId);
@@ -127,7 +127,7 @@ const REASON = /"fallbackReason":"([A-Z_]*)"/;
 const RECORD = /"contactRecordStatus":"([A-Z]*)"/;
 
 /** Sends every planned contact at its due time (ms after `start`), to its replica's agent; resolves with every outcome. */
-async function send(env: Env, plan: readonly Planned[], phones: readonly string[], targets: ReadonlyArray<{ url: string; agent: Agent }>): Promise<{ outcomes: Outcome[]; lags: Float64Array; startedAt: number }> {
+export async function send(env: Env, plan: readonly Planned[], phones: readonly string[], targets: ReadonlyArray<{ url: string; agent: Agent }>): Promise<{ outcomes: Outcome[]; lags: Float64Array; startedAt: number }> {
   const outcomes: Outcome[] = new Array<Outcome>(plan.length);
   const lags = new Float64Array(plan.length);
   const start = performance.now() + 50;
@@ -147,6 +147,7 @@ async function send(env: Env, plan: readonly Planned[], phones: readonly string[
           contactId,
           http,
           latencyMs: performance.now() - dueAt,
+          answeredAt: Date.now(),
           customerStatus: STATUS.exec(text)?.[1] ?? '',
           fallbackReason: REASON.exec(text)?.[1] ?? '',
           contactRecordStatus: RECORD.exec(text)?.[1] ?? '',

@@ -1,6 +1,7 @@
 // The targets: each a pure function from a run's results to a verdict (what it checks, what was measured, PASS,
 // FAIL, or null for a figure shown for information). Each threshold is one named constant, used by the check
 // and written into the target's text from there. test/unit/bench-targets.test.ts tests them.
+import type { AssociationResult } from './association.js';
 import type { Latency } from './load.js';
 import type { Row } from './measure.js';
 import { DEADLINE_MS, ENRICH_OPS, SLOW_RECORD_WRITE_MS } from './options.js';
@@ -45,6 +46,9 @@ export const SURGE_SERVED_PCT = 90;
 /** surge: records all written within max(records / the write rate x this, the surge's length) + SURGE_DRAIN_SLACK_S from its start */
 export const SURGE_DRAIN_FACTOR = 1.25;
 export const SURGE_DRAIN_SLACK_S = 5;
+/** association at rest: the contact's _ctrContactId key written within this many ms of its answer, at p99. The fastest
+ *  agent offer: a flow that transfers to a queue with an agent free offers the contact about a second after the Lambda answers */
+export const ASSOC_REST_P99_MS = 1000;
 
 // ---- verdicts ------------------------------------------------------------------------------------------------
 
@@ -61,6 +65,7 @@ export interface Results {
   sdkCall: Latency | undefined;
   latencyMs: number;
   surge?: SurgeResult | undefined;
+  association?: AssociationResult | undefined;
 }
 
 /** A target: undefined when the scenarios it needs were not run. */
@@ -338,6 +343,37 @@ export const surgeSigterm: Target = ({ surge }) => {
   };
 };
 
+// ---- association (bench/association.ts) -------------------------------------------------------------------------
+
+const delayMs = (v: number): string => (v === Infinity ? 'never' : `${fmt(v, 0)} ms`);
+const phaseOf = (a: AssociationResult | undefined, name: AssociationResult['phases'][number]['name']) => a?.phases.find((p) => p.name === name);
+const keysMeasured = (p: AssociationResult['phases'][number], waitMs: number): string => {
+  const k = p.keys;
+  return `p50 ${delayMs(k.delay.p50)}, p95 ${delayMs(k.delay.p95)}, p99 ${delayMs(k.delay.p99)}, max ${delayMs(k.delay.max)}; ${k.written} keys written for ${k.contacts} contacts QUEUED of ${p.contacts}, ${k.late} not within ${fmt(waitMs / 1000, 0)} s`;
+};
+
+export const associationAtRest: Target = ({ association }) => {
+  const p = phaseOf(association, 'at rest');
+  if (!association || !p) return undefined;
+  const k = p.keys;
+  return {
+    target: `association at rest: each contact's _ctrContactId key written within ${ASSOC_REST_P99_MS} ms of its answer at p99 (${fmt(p.offeredPerSecond, 0)} new callers a second), every contact QUEUED and its key written`,
+    measured: keysMeasured(p, association.shape.keyWaitMs),
+    pass: k.contacts > 0 && k.contacts === p.contacts && k.late === 0 && k.delay.p99 <= ASSOC_REST_P99_MS,
+  };
+};
+
+/** Under pacing the delay is the backlog the burst leaves in the queue, shown for information (see docs/performance.md). */
+export const associationUnderPacing: Target = ({ association }) => {
+  const p = phaseOf(association, 'under pacing');
+  if (!association || !p) return undefined;
+  return {
+    target: `association under the record queue's pacing (${fmt(p.offeredPerSecond, 0)} contacts a second, ${association.shape.burstFactor}x the record rate of ${association.recordRate}/s, for ${association.shape.burstSeconds} s): the delay to each contact's _ctrContactId key`,
+    measured: keysMeasured(p, association.shape.keyWaitMs),
+    pass: null,
+  };
+};
+
 /** Every target, in the order they are printed. */
 export const TARGETS: readonly Target[] = [
   hitCpu,
@@ -362,6 +398,8 @@ export const TARGETS: readonly Target[] = [
   vsNaiveRepeatLoad,
   outageSpread,
   outageBurst,
+  associationAtRest,
+  associationUnderPacing,
   surgeRefusals,
   surgeShare,
   surgeServed,
@@ -373,8 +411,8 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /** The verdicts of every target whose scenarios ran. */
-export function verdicts(rows: readonly Row[], sdkCall: Latency | undefined, latencyMs: number, surge?: SurgeResult): Verdict[] {
-  const results: Results = { rows: new Map(rows.map((r) => [r.id, r])), sdkCall, latencyMs, surge };
+export function verdicts(rows: readonly Row[], sdkCall: Latency | undefined, latencyMs: number, surge?: SurgeResult, association?: AssociationResult): Verdict[] {
+  const results: Results = { rows: new Map(rows.map((r) => [r.id, r])), sdkCall, latencyMs, surge, association };
   return TARGETS.map((t) => t(results)).filter((v): v is Verdict => v !== undefined);
 }
 

@@ -111,6 +111,11 @@ export class FakeControl {
     return (await this.get(`objects?type=${encodeURIComponent(type)}&field=${encodeURIComponent(field)}`)) as { count: number; values: string[]; latestAt?: number };
   }
 
+  /** when each ContactId was first written as a `_ctrContactId` key (epoch ms, the fake's clock), of those written at or after `since` */
+  async contactKeys(since = 0): Promise<{ count: number; at: Record<string, number> }> {
+    return (await this.get(`contact-keys?since=${since}`)) as { count: number; at: Record<string, number> };
+  }
+
   /** `field` of every profile that has it, and how many profiles there are */
   async profileField(field: string): Promise<{ count: number; values: string[] }> {
     return (await this.get(`profiles?field=${encodeURIComponent(field)}`)) as { count: number; values: string[] };

@@ -774,6 +774,38 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect((await fetch(`${fake.url}/__fake/objects?type=Rec`)).status).to.equal(400);
     });
 
+    it('serves when each ContactId was first written as a _ctrContactId key (GET /__fake/contact-keys, ?since=), cleared by reset', async function () {
+      const p = fake.seedProfile({ FirstName: 'Ada' });
+      const addKey = (KeyName: string, contactId: string, ProfileId = p.ProfileId) =>
+        client.send(new AddProfileKeyCommand({ DomainName: DOMAIN, ProfileId, KeyName, Values: [contactId] }));
+      const keys = async (query = '') => {
+        const res = await fetch(`${fake.url}/__fake/contact-keys${query}`);
+        return { status: res.status, body: (await res.json()) as { count: number; at: Record<string, number> } };
+      };
+      // the key is written as the call is handled, before the 20 ms latency: each call's answer comes after its key
+      // (checked with 15 ms of it: a timer may fire a millisecond early against Date.now())
+      fake.setLatency({ AddProfileKey: 20 });
+      const before = Date.now();
+      await addKey('_ctrContactId', 'c-1');
+      const between = Date.now();
+      await addKey('_ctrContactId', 'c-1'); // written again: the first time stays
+      await addKey('_ctrContactId', 'c-2');
+      await addKey('loyaltyId', 'not-a-contact');
+      await rejection(addKey('_ctrContactId', 'c-3', 'a'.repeat(32))); // no such profile: nothing written
+
+      const all = await keys();
+      expect(all.status).to.equal(200);
+      expect(all.body.count).to.equal(2);
+      expect(Object.keys(all.body.at).sort()).to.deep.equal(['c-1', 'c-2']);
+      expect(all.body.at['c-1']).to.be.within(before, between - 15);
+      expect(all.body.at['c-2']).to.be.at.least(between + 15);
+      expect(await keys(`?since=${between}`)).to.deep.equal({ status: 200, body: { count: 1, at: { 'c-2': all.body.at['c-2'] } } });
+      expect((await keys('?since=soon')).status).to.equal(400);
+
+      await fetch(`${fake.url}/__fake/reset`, { method: 'POST', body: '{}' });
+      expect((await keys()).body).to.deep.equal({ count: 0, at: {} });
+    });
+
     /** Runs fake-aws-server.ts with `--seed` (this JSON), gives `use` a client on it, then expects exit 0 on SIGTERM. */
     async function withServerProcess(seedJson: unknown, use: (c: CustomerProfilesClient, url: string) => Promise<void>, args: string[] = []): Promise<void> {
       const seed = join(await mkdtemp(join(tmpdir(), 'fake-aws-')), 'seed.json');

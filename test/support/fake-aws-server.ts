@@ -6,7 +6,8 @@
 // POST /__fake/fail {Fault}, POST /__fake/seed [profiles] | SeedDocument, POST /__fake/reset,
 // POST /__fake/quota {accountQuotaPerSecond?, connectQuotaPerSecond?} (0: off), GET /__fake/quota-stats (calls sent
 // and refused per second and operation), GET /__fake/objects?type=T&field=F (F of every object of type T),
-// GET /__fake/profiles?field=F (F of every profile).
+// GET /__fake/profiles?field=F (F of every profile), GET /__fake/contact-keys[?since=MS] (when each ContactId was
+// first written as a _ctrContactId key: {count, at: {ContactId: epoch ms}}).
 // --account-quota N: each Customer Profiles operation answers 429 ThrottlingException past N calls in any 1000 ms;
 // --connect-quota N: the same for Connect's UpdateContactAttributes (both off by default).
 // A seed (file or POST) is an array of profiles or a SeedDocument (fake-aws.ts):

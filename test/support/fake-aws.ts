@@ -76,6 +76,8 @@ const STANDARD_KEYS: Record<string, readonly string[]> = {
 };
 export const OBJECT_THROTTLE_MESSAGE = 'Too many objects ingested on the profile per second';
 export const ACCOUNT_THROTTLE_MESSAGE = 'Rate exceeded';
+/** the key that associates a contact with a profile (the contact record Connect ingests lands on it) */
+const CONTACT_KEY = '_ctrContactId';
 const WINDOW_MS = 1000;
 
 /** Times of calls in the last WINDOW_MS, oldest first. */
@@ -206,6 +208,8 @@ export class FakeAws {
   private stored: StoredObject[] = [];
   private readonly lastWrite = new Map<string, number>();
   private readonly contacts = new Map<string, Record<string, string>>();
+  /** per ContactId: when an AddProfileKey `_ctrContactId` first wrote it (epoch ms, as the call was handled) */
+  private readonly contactKeys = new Map<string, number>();
   private readonly calculated = new Map<string, Map<string, CalculatedAttribute>>(); // profile id -> name -> attribute
   private readonly segments = new Map<string, Segment>(); // `${domain}/${name}`
   private faults: Fault[] = [];
@@ -272,11 +276,11 @@ export class FakeAws {
   }
 
   /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, segment members, contact attributes,
-   *  throttle windows, calls, faults, hang (held requests are dropped) and the quota's windows and stats. Keeps domains,
+   *  the contact keys' times, throttle windows, calls, faults, hang (held requests are dropped) and the quota's windows and stats. Keeps domains,
    *  object types, segment definitions (like object types: a segment seeded once stays defined, with no members),
    *  latency and the quota's limits. */
   reset(): void {
-    this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear();
+    this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear(); this.contactKeys.clear();
     this.calculated.clear();
     for (const s of this.segments.values()) s.members.clear();
     this.calls.splice(0); this.faults = []; this.hangOps = null;
@@ -386,6 +390,17 @@ export class FakeAws {
   }
 
   contactAttributes(contactId: string): Record<string, string> | undefined { return this.contacts.get(contactId); }
+
+  /**
+   * When each ContactId was first written as a `_ctrContactId` key by AddProfileKey (epoch ms, this process's clock,
+   * as the call was handled): the contact is associated with the profile from then on. `since`: only keys written
+   * at or after it.
+   */
+  contactKeyTimes(since = 0): { count: number; at: Record<string, number> } {
+    const at: Record<string, number> = {};
+    for (const [contactId, ms] of this.contactKeys) if (ms >= since) at[contactId] = ms;
+    return { count: Object.keys(at).length, at };
+  }
 
   setLatency(ms: Latency): void { this.latency = ms; }
 
@@ -618,6 +633,11 @@ export class FakeAws {
     if (!isStr(body.KeyName) || !isStrList(body.Values)) throw badRequest('KeyName and Values are required');
     const profile = this.profileIn(domain, body.ProfileId);
     this.addKey(profile.ProfileId, body.KeyName, body.Values);
+    if (body.KeyName === CONTACT_KEY) {
+      // the time it was handled, not received: a held call (hang) writes the key when it is let go
+      const now = Date.now();
+      for (const contactId of body.Values) if (!this.contactKeys.has(contactId)) this.contactKeys.set(contactId, now);
+    }
     return { KeyName: body.KeyName, Values: body.Values };
   }
 
@@ -805,6 +825,11 @@ export class FakeAws {
         const field = query.get('field');
         if (!type || !field) return send(res, 400, { Message: 'type and field are required' });
         return send(res, 200, this.objectField(type, field));
+      }
+      case 'GET /__fake/contact-keys': {
+        const since = Number(query.get('since') ?? 0);
+        if (!Number.isFinite(since)) return send(res, 400, { Message: 'since must be epoch ms' });
+        return send(res, 200, this.contactKeyTimes(since));
       }
       case 'GET /__fake/profiles': {
         const field = query.get('field');

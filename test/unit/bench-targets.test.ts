@@ -4,6 +4,8 @@ import type { Row } from '../../bench/measure.js';
 import { DEADLINE_MS, SLOW_RECORD_WRITE_MS } from '../../bench/options.js';
 import * as t from '../../bench/targets.js';
 import { verdictLine } from '../../bench/report.js';
+import type { AssociationPhase, AssociationResult } from '../../bench/association.js';
+import { ASSOCIATION, burstSchedule, evenly, fifoDelays, keyDelays, type KeyDelays } from '../../bench/association-model.js';
 import type { SurgeResult } from '../../bench/surge.js';
 import { SURGE, canServe, schedule, type Outcome, type Planned } from '../../bench/surge-model.js';
 
@@ -71,6 +73,32 @@ const surge = (over: Partial<SurgeResult> = {}): SurgeResult => ({
   ...over,
 });
 
+/** a phase of the association bench: 60 contacts, all QUEUED, every key written; `keys` changes the delays */
+const assocPhase = (name: AssociationPhase['name'], keys: Partial<KeyDelays> = {}): AssociationPhase => ({
+  name,
+  contacts: 60,
+  offeredPerSecond: 5,
+  answers: { NEW: 60 },
+  answerLatency: { p50: 110, p99: 150, max: 160 },
+  sendLag: { p99: 1, max: 2 },
+  keys: { contacts: 60, written: 60, late: 0, delay: { p50: 30, p95: 50, p99: 1000, max: 1000 }, ...keys },
+  fifoAtRecordRate: { p50: 0, p95: 0, p99: 0, max: 0 },
+  keysPerSecond: 5,
+  lastKeyAfterLastAnswerMs: 30,
+  queueDepthAtLastAnswer: 1,
+  maxPerSecond: { AddProfileKey: 5, PutProfileObject: 5 },
+  recordJobs: { written: 60 },
+  backgroundBookings: { 'AddProfileKey granted': 60 },
+  cpuPct: { replicas: [10, 10], machine: 30, others: 0 },
+});
+/** an association run whose phase at rest is at the threshold */
+const association = (rest: Partial<KeyDelays> = {}, over: Partial<AssociationPhase> = {}): AssociationResult => ({
+  shape: ASSOCIATION,
+  recordRate: 60,
+  fakeLatencyMs: 50,
+  phases: [{ ...assocPhase('at rest', rest), ...over }, { ...assocPhase('under pacing', { delay: { p50: 6000, p95: 12_000, p99: 13_000, max: 13_000 } }), contacts: 900, offeredPerSecond: 180 }],
+});
+
 describe('bench targets', () => {
   it('are the documented thresholds (docs/performance.md)', () => {
     expect([t.HIT_CPU_VS_FLOOR, t.OPEN_P99_PCT, t.OPEN_P99_VS_FLOOR, t.OPEN_P999_PCT, t.OPEN_P999_MS]).to.deep.equal([1.6, 50, 2, 25, 25]);
@@ -100,11 +128,12 @@ describe('bench targets', () => {
       SDK,
       50,
       surge(),
+      association(),
     );
     expect(vs).to.have.length(t.TARGETS.length);
     expect(vs[0]?.target).to.match(/^cache hit: server CPU/);
     expect(vs.at(-1)?.target).to.match(/^surge: SIGTERM/);
-    expect(vs.filter((v) => v.pass === null).map((v) => v.target)).to.have.length(7);
+    expect(vs.filter((v) => v.pass === null).map((v) => v.target)).to.have.length(8);
   });
 
   describe('cache hit: server CPU against the floor', () => {
@@ -339,7 +368,7 @@ describe('bench targets', () => {
 
     it('can serve: the share over the run and a deadline, plus the repeat callers a cached answer serves', () => {
       const planned = (dueMs: number, caller: number): Planned => ({ dueMs, phase: 1, replica: 0, caller, repeat: false });
-      const outcome = (p: Planned, customerStatus: string, latencyMs = 100): Outcome => ({ planned: p, contactId: `c${p.caller}-${p.dueMs}`, http: 200, latencyMs, customerStatus, fallbackReason: '', contactRecordStatus: '' });
+      const outcome = (p: Planned, customerStatus: string, latencyMs = 100): Outcome => ({ planned: p, contactId: `c${p.caller}-${p.dueMs}`, http: 200, latencyMs, answeredAt: p.dueMs + latencyMs, customerStatus, fallbackReason: '', contactRecordStatus: '' });
       // 10 callers over 1 s at a share of 2/s with a 500 ms deadline: (1 + 0.5) s x 2 = 3 can be looked up;
       // caller 0 calls again after its NEW answer (a cache hit), caller 1 again after its UNAVAILABLE one (needs AWS again)
       const outcomes = [
@@ -348,6 +377,71 @@ describe('bench targets', () => {
         outcome(planned(1000, 1), 'UNAVAILABLE'),
       ];
       expect(canServe(outcomes, 2, 500)).to.deep.equal({ canServe: 4, needAws: 11, cacheable: 1, served: 2, windowSeconds: 1.5 });
+    });
+  });
+
+  describe('association', () => {
+    const judge = (target: t.Target, a: AssociationResult): t.Verdict | undefined => target({ ...results([]), association: a });
+
+    it('is the documented threshold (docs/performance.md, "Association")', () => {
+      expect(t.ASSOC_REST_P99_MS).to.equal(1000);
+    });
+    it('at rest: passes at p99 = the threshold, fails just above it, or when a key is missing or late, or a contact not QUEUED', () => {
+      expect(judge(t.associationAtRest, association())?.pass).to.equal(true);
+      expect(judge(t.associationAtRest, association({ delay: { p50: 30, p95: 50, p99: 1001, max: 1001 } }))?.pass).to.equal(false);
+      expect(judge(t.associationAtRest, association({ written: 59, late: 1, delay: { p50: 30, p95: 50, p99: Infinity, max: Infinity } }))?.pass).to.equal(false);
+      // a key written after the wait: not within 30 s, though the percentiles would pass
+      expect(judge(t.associationAtRest, association({ late: 1 }))?.pass).to.equal(false);
+      expect(judge(t.associationAtRest, association({ contacts: 59 }, { answers: { NEW: 59, UNAVAILABLE: 1 } }))?.pass).to.equal(false);
+      expect(judge(t.associationAtRest, association({ contacts: 0, written: 0 }, { contacts: 0 }))?.pass).to.equal(false);
+    });
+    it('at rest: says what it checks and what was measured', () => {
+      const v = judge(t.associationAtRest, association({ written: 59, late: 1, delay: { p50: 27.4, p95: 52, p99: Infinity, max: Infinity } }));
+      expect(v?.target).to.equal(`association at rest: each contact's _ctrContactId key written within ${t.ASSOC_REST_P99_MS} ms of its answer at p99 (5 new callers a second), every contact QUEUED and its key written`);
+      expect(v?.measured).to.equal('p50 27 ms, p95 52 ms, p99 never, max never; 59 keys written for 60 contacts QUEUED of 60, 1 not within 30 s');
+    });
+    it('under pacing: shown for information', () => {
+      const v = judge(t.associationUnderPacing, association());
+      expect(v?.pass).to.equal(null);
+      expect(v?.measured).to.match(/^p50 6000 ms, p95 12000 ms, /);
+    });
+    it('give no verdict without the association run, or without its phase', () => {
+      expect(judge(t.associationAtRest, { ...association(), phases: [] })).to.equal(undefined);
+      expect(t.associationAtRest(results([]))).to.equal(undefined);
+      expect(t.associationUnderPacing(results([]))).to.equal(undefined);
+    });
+
+    it('key delays: key time - answer time; a key never written counts as infinitely late, and so does one past the wait', () => {
+      const answers = [0, 1, 2, 3].map((i) => ({ contactId: `c${i}`, answeredAt: 1000 * i }));
+      const d = keyDelays(answers, { c0: 30, c1: 1020, c2: 2000 + 31_000, other: 5 }, 30_000);
+      expect(d).to.deep.equal({ contacts: 4, written: 3, late: 2, delay: { p50: 30, p95: Infinity, p99: Infinity, max: Infinity } });
+      // a key written before the answer came back (the answer read late) is a negative delay, kept as it is
+      expect(keyDelays([{ contactId: 'c', answeredAt: 100 }], { c: 90 }, 30_000).delay.p50).to.equal(-10);
+    });
+    it('the FIFO floor: keys one after another at the rate, none before its answer', () => {
+      // three answers at once and one later, at 2 keys a second: 0, 500 and 1000 ms, then the late one at once (0)
+      expect(fifoDelays([5000, 0, 0, 0], 2)).to.deep.equal({ p50: 0, p95: 1000, p99: 1000, max: 1000 });
+      expect(fifoDelays([0, 0, 0, 0, 0], 2).p50).to.equal(1000);
+      expect(fifoDelays([], 2).p50).to.be.NaN;
+    });
+
+    it('the schedules: at rest evenly at its rate; under pacing 3x the record rate for 5 s, replicas in turn, callers as drawn', () => {
+      const rest = evenly(60, 5, 0, 2);
+      expect([rest.length, rest.at(-1)?.dueMs, rest.filter((p) => p.replica === 1).length, new Set(rest.map((p) => p.caller)).size]).to.deep.equal([60, 11_800, 30, 60]);
+      const { plan, kinds } = burstSchedule(ASSOCIATION);
+      const pool = ASSOCIATION.restContacts + ASSOCIATION.poolCallers;
+      expect(plan.length).to.equal(900);
+      expect(plan.every((p, i) => p.dueMs === (i * 1000) / 180 && p.replica === i % 2 && p.dueMs < 5000)).to.equal(true);
+      const of = (kind: string) => plan.filter((_, i) => kinds[i] === kind);
+      // callers never seen: numbered from the pool's end, each once; the rest are callers of the pool (cached)
+      const fresh = of('new').map((p) => p.caller);
+      expect(fresh.every((c, i) => c === pool + i) && of('new').every((p) => !p.repeat)).to.equal(true);
+      expect(of('pool').every((p) => p.caller < pool && p.repeat) && of('hot').every((p) => p.caller < ASSOCIATION.hotCallers && p.repeat)).to.equal(true);
+      // 15% and 10% drawn: within a few points
+      expect(fresh.length).to.be.within(100, 170);
+      expect(of('hot').length).to.be.within(60, 120);
+      // the same seed, the same schedule
+      expect(burstSchedule(ASSOCIATION).plan).to.deep.equal(plan);
     });
   });
 });
