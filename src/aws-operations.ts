@@ -21,6 +21,9 @@ export const AWS_OPERATIONS: readonly AwsOperation[] = [
   { service: 'profile', operation: 'ListCalculatedAttributesForProfile', by: 'service' },
   { service: 'profile', operation: 'ListProfileObjects', by: 'service' },
   { service: 'profile', operation: 'GetSegmentMembership', by: 'service' },
+  // a profile's history, for step-up signals (CustomerProfilesStore.history; not yet asked by the resolve path)
+  { service: 'profile', operation: 'ListProfileHistoryRecords', by: 'service' },
+  { service: 'profile', operation: 'GetProfileHistoryRecord', by: 'service' },
   // the record pipeline (src/profiles/customer-profiles-records.ts)
   { service: 'profile', operation: 'AddProfileKey', by: 'service' },
   { service: 'profile', operation: 'PutProfileObject', by: 'service' },

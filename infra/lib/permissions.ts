@@ -16,6 +16,8 @@ const PROFILE_RESOURCES: Record<string, ReadonlyArray<'domain' | 'object-types' 
   AddProfileKey: ['domain'],
   UpdateProfile: ['domain'],
   ListCalculatedAttributesForProfile: ['domain'],
+  ListProfileHistoryRecords: ['domain'],
+  GetProfileHistoryRecord: ['domain'],
   GetDomain: ['domain'],
   PutProfileObject: ['domain', 'object-types'],
   ListProfileObjects: ['domain', 'object-types'],

@@ -1,11 +1,14 @@
 import {
   CreateProfileCommand,
   type CustomerProfilesClient,
+  GetProfileHistoryRecordCommand,
   GetSegmentMembershipCommand,
   ListCalculatedAttributesForProfileCommand,
+  ListProfileHistoryRecordsCommand,
   ListProfileObjectsCommand,
   SearchProfilesCommand,
   type Profile as SdkProfile,
+  type ProfileHistoryRecord,
 } from '@aws-sdk/client-customer-profiles';
 import type { Identity } from '../domain/identity.js';
 import type { MatchMode, SearchKey } from '../domain/keys.js';
@@ -14,7 +17,17 @@ import { classifyAwsError, type Outcome } from '../aws/errors.js';
 import { requestContextOf } from '../ops/context.js';
 import type { AccountQuota } from '../cache/quota.js';
 import { PROFILE_SOURCE, type Profile } from '../domain/profile.js';
-import { AllowanceSpent, ProfileStoreError, type CreateContext, type Match, type ProfileStore, type SearchOptions, type StoreFailure } from './profile.js';
+import { changedFields, isHistoryAction, type HistoryAction, type HistoryRecord } from '../domain/history.js';
+import {
+  AllowanceSpent,
+  HistoryTooLong,
+  ProfileStoreError,
+  type CreateContext,
+  type Match,
+  type ProfileStore,
+  type SearchOptions,
+  type StoreFailure,
+} from './profile.js';
 
 // SearchProfiles returns at most 100 items a page; more matches than that for one caller is a data problem,
 // and the first page is enough to choose deterministically among what came back.
@@ -22,6 +35,57 @@ const MAX_RESULTS = 100;
 // Enrichment reads follow NextToken this many pages at most (100 items each), all inside the deadline.
 const MAX_CALCULATED_PAGES = 3;
 const MAX_OBJECT_PAGES = 5;
+// ListProfileHistoryRecords: MaxResults 1..100 (the model's maxSize100). The API documents no order for the records, so
+// a listing is read to its end before any record is judged: at most this many pages of one action type, else
+// HistoryTooLong (a listing read in part cannot say "nothing changed").
+const MAX_HISTORY_PAGES = 3;
+/**
+ * GetProfileHistoryRecord calls one history() makes at most. The listing carries no Content: which fields an UPDATED
+ * record changed takes its Content and that of the state before it (the previous CREATED / UPDATED / MERGED record),
+ * two reads for the newest update and one more for each older one in a row. Four reads tell the newest three updates
+ * in the window (made side by side, one round trip); older ones have changedFields undefined (their signals UNKNOWN
+ * unless a known update already says 'true').
+ */
+export const MAX_HISTORY_READS = 4;
+/** The records that hold a state of the profile: the ones history() lists (one filtered listing each). */
+const STATE_ACTIONS = ['CREATED', 'UPDATED', 'MERGED'] as const satisfies readonly HistoryAction[];
+
+/** A listed record, checked: the model requires Id, ObjectTypeName, CreatedAt and ActionType. */
+interface Listed {
+  id: string;
+  actionType: HistoryAction;
+  createdAt: number;
+  objectTypeName: string;
+}
+
+function listed(r: ProfileHistoryRecord): Listed[] {
+  const createdAt = r.CreatedAt?.getTime();
+  if (!r.Id || !isHistoryAction(r.ActionType) || createdAt === undefined || Number.isNaN(createdAt) || !r.ObjectTypeName) return [];
+  return [{ id: r.Id, actionType: r.ActionType, createdAt, objectTypeName: r.ObjectTypeName }];
+}
+
+/** Newest first; the same order every time for records of one millisecond (by Id). */
+const newestFirst = (a: Listed, b: Listed): number => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Which records' Content to read, newest update first, within `max` reads: each UPDATED record in the window with the
+ * state before it (the next older record of the same object type). An update with no earlier state listed is skipped
+ * (nothing to compare with); the first update whose reads would pass `max` ends the plan.
+ */
+function plannedReads(states: readonly Listed[], sinceMs: number, max: number): Map<string, string> {
+  const before = new Map<string, string>(); // update id -> the id of the state before it
+  const reads = new Set<string>();
+  for (const [i, r] of states.entries()) {
+    if (r.actionType !== 'UPDATED' || r.createdAt < sinceMs) continue;
+    const previous = states.slice(i + 1).find((o) => o.objectTypeName === r.objectTypeName);
+    if (!previous) continue;
+    const wanted = [r.id, previous.id].filter((id) => !reads.has(id));
+    if (reads.size + wanted.length > max) break;
+    for (const id of wanted) reads.add(id);
+    before.set(r.id, previous.id);
+  }
+  return before;
+}
 
 /** What the use case decides on, from the one classifier's reading of an SDK error (or an abort). */
 export function storeFailure(err: unknown, signal: AbortSignal): StoreFailure {
@@ -230,6 +294,73 @@ export class CustomerProfilesStore implements ProfileStore {
       if (object) objects.push({ uniqueKey: item.ProfileObjectUniqueKey ?? '', object });
     }
     return latestObject(objects, call.latestBy);
+  }
+
+  async history(profileId: string, sinceMs: number, signal: AbortSignal, allow?: (operation: string) => Promise<boolean>): Promise<HistoryRecord[]> {
+    // one listing per kind of state record, side by side: filtered, they stay short where an unfiltered one would page
+    // through every contact record this service ingests (INGESTED) and every contact key it adds (ADDED_PROFILE_KEY)
+    const lists = await Promise.all(STATE_ACTIONS.map((action) => this.historyOf(profileId, action, signal, allow)));
+    const states = lists.flat().flatMap(listed).sort(newestFirst);
+    const before = plannedReads(states, sinceMs, MAX_HISTORY_READS);
+    const ids = new Set([...before].flat());
+    const contents = new Map(await Promise.all([...ids].map(async (id) => [id, await this.historyContent(profileId, id, signal, allow)] as const)));
+    if (signal.aborted) throw new ProfileStoreError('timeout', 'GetProfileHistoryRecord: the deadline came');
+    return states
+      .filter((r) => r.createdAt >= sinceMs)
+      .map((r) => {
+        const record: HistoryRecord = { actionType: r.actionType, createdAt: r.createdAt, objectTypeName: r.objectTypeName };
+        const [after, previous] = [contents.get(r.id), contents.get(before.get(r.id) ?? '')];
+        return r.actionType === 'UPDATED' && after && previous ? { ...record, changedFields: changedFields(previous, after) } : record;
+      });
+  }
+
+  /** Every record of one action type, all pages (none is judged before the last: no documented order), or HistoryTooLong. */
+  private async historyOf(
+    profileId: string,
+    action: HistoryAction,
+    signal: AbortSignal,
+    allow: ((operation: string) => Promise<boolean>) | undefined,
+  ): Promise<ProfileHistoryRecord[]> {
+    const operation = 'ListProfileHistoryRecords';
+    const records: ProfileHistoryRecord[] = [];
+    let NextToken: string | undefined;
+    for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
+      if (allow && !(await allow(operation))) throw new AllowanceSpent(operation);
+      const out = await this.send(
+        operation,
+        () =>
+          this.enrichClient.send(
+            new ListProfileHistoryRecordsCommand({ DomainName: this.domain, ProfileId: profileId, ActionType: action, MaxResults: MAX_RESULTS, NextToken }),
+            { abortSignal: signal },
+          ),
+        signal,
+      );
+      records.push(...(out.ProfileHistoryRecords ?? []));
+      NextToken = out.NextToken;
+      if (!NextToken) return records;
+    }
+    throw new HistoryTooLong(action, MAX_HISTORY_PAGES * MAX_RESULTS);
+  }
+
+  /** A record's Content as a profile state; undefined when not allowed, failed, or not a JSON object (not known). */
+  private async historyContent(
+    profileId: string,
+    id: string,
+    signal: AbortSignal,
+    allow: ((operation: string) => Promise<boolean>) | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
+    const operation = 'GetProfileHistoryRecord';
+    if (allow && !(await allow(operation))) return undefined;
+    try {
+      const out = await this.send(
+        operation,
+        () => this.enrichClient.send(new GetProfileHistoryRecordCommand({ DomainName: this.domain, ProfileId: profileId, Id: id }), { abortSignal: signal }),
+        signal,
+      );
+      return parseObject(out.Content);
+    } catch {
+      return undefined; // counted and logged by send(); this update's fields stay unknown
+    }
   }
 
   private async inSegment(segment: string, profileId: string, signal: AbortSignal): Promise<boolean> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Identity } from '../domain/identity.js';
 import { STANDARD_KEYS, type MatchMode, type SearchKey } from '../domain/keys.js';
 import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
+import type { HistoryRecord } from '../domain/history.js';
 import { recordObject, type RecordJob, type UpdateJob } from '../records/job.js';
 import { applyUpdate } from '../domain/profile-update.js';
 import { RecordError } from '../records/errors.js';
@@ -71,6 +72,11 @@ export class EmbeddedProfileStore implements ProfileStore, RecordTarget {
       case 'segment':
         return Promise.resolve(extras?.segments.includes(call.segment) ?? false);
     }
+  }
+
+  /** Local runs keep no history: nothing changed lately (every signal 'false'). */
+  history(_profileId: string, _sinceMs: number, _signal: AbortSignal): Promise<HistoryRecord[]> {
+    return Promise.resolve([]);
   }
 
   create(identity: Identity, context: CreateContext, _signal: AbortSignal): Promise<Profile> {

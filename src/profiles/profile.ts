@@ -1,4 +1,5 @@
 import type { EnrichmentCall, EnrichmentResult } from '../domain/mapping.js';
+import type { HistoryRecord } from '../domain/history.js';
 import type { Identity } from '../domain/identity.js';
 import type { MatchMode, SearchKey } from '../domain/keys.js';
 import type { Profile } from '../domain/profile.js';
@@ -22,6 +23,17 @@ export class AllowanceSpent extends Error {
   constructor(operation: string) {
     super(`${operation}: no allowance for another page`);
     this.name = 'AllowanceSpent';
+  }
+}
+
+/**
+ * A profile's history holds more records of a kind than one read pages through. The API documents no order for them, so
+ * the records read cannot say that nothing changed lately: the caller answers as for a failure.
+ */
+export class HistoryTooLong extends Error {
+  constructor(actionType: string, limit: number) {
+    super(`ListProfileHistoryRecords: more than ${limit} ${actionType} records`);
+    this.name = 'HistoryTooLong';
   }
 }
 
@@ -58,6 +70,13 @@ export interface ProfileStore {
    * AllowanceSpent when it answers false.
    */
   enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<EnrichmentResult>;
+  /**
+   * The profile's own changes since `sinceMs` (epoch ms), newest first: its CREATED, UPDATED (with the fields each
+   * changed, where known) and MERGED records. Made as enrichment reads; `allow` is asked before each call (each is one
+   * more call): a listing page it refuses throws AllowanceSpent, a record's content it refuses is not read (that
+   * update's fields are not known). Throws HistoryTooLong when a listing is longer than a read pages through.
+   */
+  history(profileId: string, sinceMs: number, signal: AbortSignal, allow?: (operation: string) => Promise<boolean>): Promise<HistoryRecord[]>;
 }
 
 /**

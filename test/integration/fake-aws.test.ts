@@ -14,20 +14,26 @@ import {
   CustomerProfilesClient,
   DeleteProfileObjectTypeCommand,
   GetDomainCommand,
+  GetProfileHistoryRecordCommand,
+  GetProfileHistoryRecordResponse$,
   GetProfileObjectTypeCommand,
   GetSegmentMembershipCommand,
+  ActionType,
   ListCalculatedAttributesForProfileCommand,
+  ListProfileHistoryRecordsCommand,
   ListProfileObjectsCommand,
+  ProfileHistoryRecord$,
   ListProfileObjectTypesCommand,
   PutProfileObjectCommand,
   PutProfileObjectTypeCommand,
   SearchProfilesCommand,
   UpdateProfileCommand,
+  type ListProfileHistoryRecordsCommandInput,
   type ListProfileObjectsCommandInput,
   type SearchProfilesCommandInput,
 } from '@aws-sdk/client-customer-profiles';
 import { ConnectClient, UpdateContactAttributesCommand } from '@aws-sdk/client-connect';
-import { ACCOUNT_THROTTLE_MESSAGE, FakeAws, OBJECT_THROTTLE_MESSAGE, type QuotaSecond } from '../support/fake-aws.js';
+import { ACCOUNT_THROTTLE_MESSAGE, FakeAws, HISTORY_ACTIONS, OBJECT_THROTTLE_MESSAGE, type QuotaSecond } from '../support/fake-aws.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'test-domain';
@@ -486,6 +492,163 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect(await failure(membership(Array.from({ length: 101 }, () => a.ProfileId)))).to.deep.equal(bad);
       expect(await failure(membership(['P-1']))).to.deep.equal(bad);
       expect((await membership(Array.from({ length: 100 }, () => a.ProfileId))).Profiles).to.have.length(100);
+    });
+  });
+
+  describe('profile history: ListProfileHistoryRecords / GetProfileHistoryRecord', function () {
+    const DAY = 86_400_000;
+    const listHistory = (input: Omit<ListProfileHistoryRecordsCommandInput, 'DomainName'>, c = client, DomainName = DOMAIN) =>
+      c.send(new ListProfileHistoryRecordsCommand({ DomainName, ...input }));
+    const getRecord = (ProfileId: string, Id: string, c = client) =>
+      c.send(new GetProfileHistoryRecordCommand({ DomainName: DOMAIN, ProfileId, Id }));
+
+    it('the fake\'s ActionType values are the SDK\'s (the model\'s enum: INGESTED, not INGESTION)', function () {
+      expect([...HISTORY_ACTIONS].sort()).to.deep.equal(Object.values(ActionType).sort());
+    });
+
+    it('records CreateProfile, UpdateProfile, AddProfileKey and PutProfileObject as CREATED, UPDATED, ADDED_PROFILE_KEY, INGESTED, each with its Content', async function () {
+      const relaxed = new FakeAws({ profileWriteIntervalMs: 0 }); // UpdateProfile and PutProfileObject on one profile in one second
+      const c = new CustomerProfilesClient({ region: 'us-east-1', credentials, endpoint: await relaxed.start(), maxAttempts: 1 });
+      try {
+        await c.send(new PutProfileObjectTypeCommand(CONTACT_TYPE));
+        const { ProfileId } = await c.send(new CreateProfileCommand({ DomainName: DOMAIN, PhoneNumber: '+14255550100', FirstName: 'Ada' }));
+        await c.send(new UpdateProfileCommand({ DomainName: DOMAIN, ProfileId, PhoneNumber: '+14255550199', Address: { City: 'Leeds' } }));
+        await c.send(new AddProfileKeyCommand({ DomainName: DOMAIN, ProfileId, KeyName: '_ctrContactId', Values: ['c-1'] }));
+        const object = JSON.stringify({ profileId: ProfileId, contactId: 'c-1' });
+        const put = await c.send(new PutProfileObjectCommand({ DomainName: DOMAIN, ObjectTypeName: 'ContactRecord', Object: object }));
+
+        const out = await listHistory({ ProfileId }, c);
+        const byAction = new Map((out.ProfileHistoryRecords ?? []).map((r) => [r.ActionType, r]));
+        expect([...byAction.keys()].sort()).to.deep.equal(['ADDED_PROFILE_KEY', 'CREATED', 'INGESTED', 'UPDATED']);
+        expect(out.NextToken).to.equal(undefined);
+        for (const r of byAction.values()) {
+          expect(r.Id).to.match(/^[a-f0-9]{32}$/);
+          expect(r.CreatedAt).to.be.instanceOf(Date);
+          expect(Math.abs(r.CreatedAt!.getTime() - Date.now())).to.be.below(60_000);
+        }
+        expect(byAction.get('INGESTED')).to.include({ ObjectTypeName: 'ContactRecord', ProfileObjectUniqueKey: put.ProfileObjectUniqueKey });
+        expect(['CREATED', 'UPDATED', 'ADDED_PROFILE_KEY'].map((a) => byAction.get(a as ActionType)?.ObjectTypeName)).to.deep.equal(['_profile', '_profile', '_profile']);
+
+        const content = async (a: ActionType) => (await getRecord(ProfileId!, byAction.get(a)!.Id!, c)).Content;
+        expect(JSON.parse((await content('CREATED'))!)).to.deep.equal({ ProfileId, PhoneNumber: '+14255550100', FirstName: 'Ada' });
+        // the whole profile as the update left it (the reference: "the customer profile ... content")
+        expect(JSON.parse((await content('UPDATED'))!)).to.deep.equal({ ProfileId, PhoneNumber: '+14255550199', FirstName: 'Ada', Address: { City: 'Leeds' } });
+        expect(JSON.parse((await content('ADDED_PROFILE_KEY'))!)).to.deep.equal({ KeyName: '_ctrContactId', Values: ['c-1'] });
+        expect(await content('INGESTED')).to.equal(object);
+        const got = await getRecord(ProfileId!, byAction.get('UPDATED')!.Id!, c);
+        expect(got).to.deep.include({ Id: byAction.get('UPDATED')!.Id, ActionType: 'UPDATED', ObjectTypeName: '_profile' });
+        expect(got.CreatedAt?.getTime()).to.equal(byAction.get('UPDATED')!.CreatedAt!.getTime());
+        // a failed write records nothing
+        await rejection(c.send(new UpdateProfileCommand({ DomainName: DOMAIN, ProfileId: 'f'.repeat(32), FirstName: 'x' })));
+        expect(relaxed.history(ProfileId!)).to.have.length(4);
+      } finally {
+        c.destroy();
+        await relaxed.stop();
+      }
+    });
+
+    it('answers in the model\'s shapes: every wire member is one of the SDK schema\'s, the required ones present, timestamps in epoch seconds', async function () {
+      const p = fake.seedProfile({});
+      fake.seedHistory(p.ProfileId, [{ actionType: 'INGESTED', createdAt: 1_700_000_000_000, objectTypeName: 'Order', content: { id: 1 },
+        profileObjectUniqueKey: 'k-1', performedBy: 'arn:aws:iam::111122223333:role/etl' }]);
+      const post = await fetch(`${fake.url}/domains/${DOMAIN}/profiles/history-records`, { method: 'POST', body: JSON.stringify({ ProfileId: p.ProfileId }) });
+      const list = (await post.json()) as { ProfileHistoryRecords: Array<Record<string, unknown>> };
+      const [item] = list.ProfileHistoryRecords;
+      const get = (await (await fetch(`${fake.url}/domains/${DOMAIN}/profiles/${p.ProfileId}/history-records/${String(item!.Id)}`)).json()) as Record<string, unknown>;
+      for (const [schema, wire] of [[ProfileHistoryRecord$, item!], [GetProfileHistoryRecordResponse$, get]] as const) {
+        const [, , name, , members, , required = 0] = schema;
+        expect(Object.keys(wire).filter((k) => !members.includes(k)), `${name}: members not in the model`).to.deep.equal([]);
+        expect(members.slice(0, required).filter((k) => wire[k] === undefined), `${name}: required members missing`).to.deep.equal([]);
+      }
+      expect([item!.CreatedAt, get.Content, get.PerformedBy]).to.deep.equal([1_700_000_000, '{"id":1}', 'arn:aws:iam::111122223333:role/etl']);
+    });
+
+    it('orders records neither newest- nor oldest-first (the API documents no order), pages with max-results without duplicates', async function () {
+      const p = fake.seedProfile({});
+      const t0 = Date.now() - 30 * DAY;
+      fake.seedHistory(p.ProfileId, Array.from({ length: 7 }, (_, i) => ({ actionType: 'UPDATED' as const, createdAt: t0 + i * DAY, content: { n: i } })));
+      const whole = await listHistory({ ProfileId: p.ProfileId });
+      const days = (rs: typeof whole.ProfileHistoryRecords) => (rs ?? []).map((r) => Math.round((r.CreatedAt!.getTime() - t0) / DAY));
+      expect(days(whole.ProfileHistoryRecords)).to.deep.equal([1, 6, 0, 2, 3, 4, 5]);
+      const pages = await allPages(async (NextToken) => {
+        const out = await listHistory({ ProfileId: p.ProfileId, MaxResults: 3, NextToken });
+        return { Items: out.ProfileHistoryRecords, NextToken: out.NextToken };
+      });
+      expect(pages.map((pg) => pg.length)).to.deep.equal([3, 3, 1]);
+      expect(days(pages.flat())).to.deep.equal(days(whole.ProfileHistoryRecords));
+      for (let i = 0; i < 25; i++) fake.seedHistory(p.ProfileId, [{ actionType: 'INGESTED', createdAt: t0, objectTypeName: 'Order' }]);
+      expect((await listHistory({ ProfileId: p.ProfileId })).ProfileHistoryRecords).to.have.length(20); // the fake's default: the model gives none
+      expect((await listHistory({ ProfileId: p.ProfileId, MaxResults: 100 })).ProfileHistoryRecords).to.have.length(32);
+    });
+
+    it('filters by ActionType, ObjectTypeName and PerformedBy, together', async function () {
+      const p = fake.seedProfile({});
+      const at = Date.now() - DAY;
+      fake.seedHistory(p.ProfileId, [
+        { actionType: 'UPDATED', createdAt: at, performedBy: 'arn:a' },
+        { actionType: 'UPDATED', createdAt: at, performedBy: 'arn:b' },
+        { actionType: 'MERGED', createdAt: at, performedBy: 'arn:a' },
+        { actionType: 'INGESTED', createdAt: at, objectTypeName: 'Order', performedBy: 'arn:a' },
+      ]);
+      const actions = async (input: Omit<ListProfileHistoryRecordsCommandInput, 'DomainName' | 'ProfileId'>) =>
+        ((await listHistory({ ProfileId: p.ProfileId, ...input })).ProfileHistoryRecords ?? []).map((r) => `${r.ActionType}/${r.ObjectTypeName}/${r.PerformedBy}`).sort();
+      expect(await actions({ ActionType: 'UPDATED' })).to.deep.equal(['UPDATED/_profile/arn:a', 'UPDATED/_profile/arn:b']);
+      expect(await actions({ ObjectTypeName: 'Order' })).to.deep.equal(['INGESTED/Order/arn:a']);
+      expect(await actions({ PerformedBy: 'arn:a', ObjectTypeName: '_profile' })).to.deep.equal(['MERGED/_profile/arn:a', 'UPDATED/_profile/arn:a']);
+      expect(await actions({ ActionType: 'EXPIRED' })).to.deep.equal([]);
+    });
+
+    it('is 400 for bad input (ProfileId, ActionType outside the enum, max-results 0 or 101, record Id) and 404 for an unknown profile, record or domain', async function () {
+      const p = fake.seedProfile({});
+      const [r] = fake.seedHistory(p.ProfileId, [{ actionType: 'CREATED', createdAt: Date.now() }]);
+      const bad = ['BadRequestException', 400];
+      expect(await failure(listHistory({ ProfileId: 'P-1' }))).to.deep.equal(bad);
+      expect(await failure(listHistory({ ProfileId: p.ProfileId, ActionType: 'INGESTION' as ActionType }))).to.deep.equal(bad);
+      expect(await failure(listHistory({ ProfileId: p.ProfileId, MaxResults: 0 }))).to.deep.equal(bad);
+      expect(await failure(listHistory({ ProfileId: p.ProfileId, MaxResults: 101 }))).to.deep.equal(bad);
+      expect(await failure(listHistory({ ProfileId: p.ProfileId, ObjectTypeName: '9-no' }))).to.deep.equal(bad);
+      expect(await failure(getRecord(p.ProfileId, 'not-an-id'))).to.deep.equal(bad);
+      const missing = ['ResourceNotFoundException', 404];
+      expect(await failure(listHistory({ ProfileId: 'f'.repeat(32) }))).to.deep.equal(missing);
+      expect(await failure(listHistory({ ProfileId: p.ProfileId }, client, 'other'))).to.deep.equal(missing);
+      expect(await failure(getRecord(p.ProfileId, 'e'.repeat(32)))).to.deep.equal(missing);
+      expect(await failure(getRecord(fake.seedProfile({}).ProfileId, r!.id))).to.deep.equal(missing); // another profile's record
+      expect((await getRecord(p.ProfileId, r!.id)).ActionType).to.equal('CREATED');
+      expect(fake.callsTo('ListProfileHistoryRecords').map((c) => c.status)).to.deep.equal([400, 400, 400, 400, 400, 404, 404]);
+    });
+
+    it('takes injected faults and hangs by operation name, like every other operation', async function () {
+      const p = fake.seedProfile({});
+      const [r] = fake.seedHistory(p.ProfileId, [{ actionType: 'UPDATED', createdAt: Date.now(), content: { PhoneNumber: '+1' } }]);
+      fake.fail({ status: 429, errorType: 'ThrottlingException', times: 1, operations: ['GetProfileHistoryRecord'] });
+      await listHistory({ ProfileId: p.ProfileId }); // not the faulted operation
+      expect(await failure(getRecord(p.ProfileId, r!.id))).to.deep.equal(['ThrottlingException', 429]);
+      expect((await getRecord(p.ProfileId, r!.id)).Content).to.equal('{"PhoneNumber":"+1"}');
+      fake.hang(true, ['ListProfileHistoryRecords']);
+      const hung = await rejection(client.send(new ListProfileHistoryRecordsCommand({ DomainName: DOMAIN, ProfileId: p.ProfileId }), { abortSignal: AbortSignal.timeout(150) }));
+      expect(hung.name).to.equal('AbortError');
+      await getRecord(p.ProfileId, r!.id); // the other operation still answers
+      fake.hang(false);
+      expect(fake.callsTo('ListProfileHistoryRecords').map((c) => c.status)).to.deep.equal([200, 200]);
+    });
+
+    it('seeds records with seedHistory (checked against the model\'s shapes) and with POST /__fake/history; reset() clears them', async function () {
+      const p = fake.seedProfile({});
+      expect(() => fake.seedHistory(p.ProfileId, [{ actionType: 'INGESTION' as ActionType, createdAt: 0 }])).to.throw(/actionType/);
+      expect(() => fake.seedHistory(p.ProfileId, [{ actionType: 'UPDATED', createdAt: 'yesterday' }])).to.throw(/createdAt/);
+      expect(() => fake.seedHistory(p.ProfileId, [{ actionType: 'UPDATED', createdAt: 0, objectTypeName: '1bad' }])).to.throw(/objectTypeName/);
+      expect(() => fake.seedHistory('0'.repeat(32), [])).to.throw(/unknown profile/);
+      const post = (body: unknown) => fetch(`${fake.url}/__fake/history`, { method: 'POST', body: JSON.stringify(body) });
+      const threeDaysAgo = new Date(Date.now() - 3 * DAY).toISOString();
+      const res = await post({ profileId: p.ProfileId, records: [{ actionType: 'UPDATED', createdAt: threeDaysAgo, content: { PhoneNumber: '+442079460000' } }] });
+      const { Ids } = (await res.json()) as { Ids: string[] };
+      expect([res.status, Ids.length]).to.deep.equal([200, 1]);
+      const [listed] = (await listHistory({ ProfileId: p.ProfileId })).ProfileHistoryRecords ?? [];
+      expect([listed?.Id, listed?.ActionType, listed?.CreatedAt?.toISOString()]).to.deep.equal([Ids[0], 'UPDATED', threeDaysAgo]);
+      expect((await post({ profileId: p.ProfileId, records: [{ actionType: 'NOPE', createdAt: 0 }] })).status).to.equal(400);
+      expect((await post({ profileId: p.ProfileId })).status).to.equal(400);
+      fake.reset();
+      expect(fake.history(p.ProfileId)).to.deep.equal([]);
     });
   });
 

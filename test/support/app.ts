@@ -17,6 +17,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import type { Metrics } from '../../src/ops/metrics.js';
 import { EmbeddedProfileStore } from '../../src/profiles/embedded.js';
 import type { Profile } from '../../src/domain/profile.js';
+import type { HistoryRecord } from '../../src/domain/history.js';
 import { ProfileStoreError, type CreateContext, type Match, type ProfileStore } from '../../src/profiles/profile.js';
 import { createService, type ServiceState } from '../../src/service.js';
 import { REPO_ROOT } from './service.js';
@@ -57,6 +58,10 @@ export class ScriptedProfileStore implements ProfileStore {
 
   enrich(call: EnrichmentCall, profileId: string, signal: AbortSignal): Promise<EnrichmentResult> {
     return this.inner.enrich(call, profileId, signal);
+  }
+
+  history(profileId: string, sinceMs: number, signal: AbortSignal): Promise<HistoryRecord[]> {
+    return this.inner.history(profileId, sinceMs, signal);
   }
 
   create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile> {

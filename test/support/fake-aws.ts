@@ -7,6 +7,12 @@
 // httpError 429, registered as errors of their namespace, so the SDK gives that name even for an operation whose
 // errors do not list it, such as Connect's UpdateContactAttributes).
 // Input constraints (400 BadRequestException) are the service model's (aws/api-models-aws customer-profiles-2020-08-15.json).
+// Profile history (ListProfileHistoryRecords, GetProfileHistoryRecord): the operations this fake serves record what they
+// did to a profile: CreateProfile CREATED, UpdateProfile UPDATED, AddProfileKey ADDED_PROFILE_KEY, PutProfileObject
+// INGESTED (DeleteProfileKey and MergeProfiles are not served: seedHistory seeds DELETED_PROFILE_KEY and MERGED).
+// Two things the API reference leaves open, chosen here and said where they matter: the ObjectTypeName of a record about
+// the profile itself (HISTORY_PROFILE_TYPE), and what an UPDATED record's Content holds ("a string containing the
+// customer profile, profile object, or profile key content": here the whole profile as the update left it).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 
@@ -34,6 +40,28 @@ export interface FakeAwsOptions extends FakeQuota { latencyMs?: Latency; domains
  */
 export interface QuotaSecond { second: number; operations: Record<string, { sent: number; refused: number; windowMax: number }> }
 export interface FakeObject { profileId: string; objectTypeName: string; object: Record<string, unknown>; uniqueKey: string; at: number }
+/** The model's ActionType enum (customer-profiles 2020-08-15): note INGESTED, not INGESTION. */
+export const HISTORY_ACTIONS = ['ADDED_PROFILE_KEY', 'DELETED_PROFILE_KEY', 'CREATED', 'UPDATED', 'INGESTED', 'DELETED_BY_CUSTOMER', 'EXPIRED',
+  'MERGED', 'DELETED_BY_MERGE'] as const;
+export type HistoryAction = (typeof HISTORY_ACTIONS)[number];
+/**
+ * The ObjectTypeName of the records about the profile itself (created, updated, a key added). Not documented: the model
+ * only requires a `typeName`; `_profile` is the name the object types' mappings give the profile (`_profile.PhoneNumber`).
+ */
+export const HISTORY_PROFILE_TYPE = '_profile';
+/** A history record as stored: createdAt / lastUpdatedAt in ms; content the JSON text GetProfileHistoryRecord answers. */
+export interface FakeHistoryRecord {
+  id: string; profileId: string; actionType: HistoryAction; objectTypeName: string; createdAt: number; lastUpdatedAt?: number;
+  uniqueKey?: string; performedBy?: string; content?: string;
+}
+/**
+ * What seedHistory (and POST /__fake/history) takes: createdAt in ms, a Date or an ISO 8601 string; content an object
+ * (stored as its JSON) or the text itself; objectTypeName default HISTORY_PROFILE_TYPE; id default a new one.
+ */
+export interface HistorySeed {
+  actionType: HistoryAction; createdAt: number | Date | string; objectTypeName?: string; content?: string | Record<string, unknown>;
+  lastUpdatedAt?: number | Date | string; profileObjectUniqueKey?: string; performedBy?: string; id?: string;
+}
 /** displayNames: per attribute name (default the name); lastObjectTimestamp: ms or Date (default: not sent). */
 export interface CalculatedAttributeOptions { displayNames?: Record<string, string>; isDataPartial?: boolean; lastObjectTimestamp?: Date | number }
 /**
@@ -114,6 +142,8 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp, string]> = [
   ['POST', new RegExp(`^${D}/profiles/objects$`), 'ListProfileObjects'],
   ['GET', new RegExp(`^${D}/profile/([^/]+)/calculated-attributes$`), 'ListCalculatedAttributesForProfile'],
   ['POST', new RegExp(`^${D}/segments/([^/]+)/membership$`), 'GetSegmentMembership'],
+  ['POST', new RegExp(`^${D}/profiles/history-records$`), 'ListProfileHistoryRecords'],
+  ['GET', new RegExp(`^${D}/profiles/([^/]+)/history-records/([^/]+)$`), 'GetProfileHistoryRecord'],
   ['POST', /^\/contact\/attributes$/, 'UpdateContactAttributes'],
 ];
 
@@ -133,6 +163,9 @@ const isValue = (v: unknown): v is string => typeof v === 'string' && v.length >
 const isSearchKey = (k: unknown): k is SearchKey =>
   isObject(k) && typeof k.KeyName === 'string' && NAME.test(k.KeyName) && Array.isArray(k.Values) && k.Values.length > 0 && k.Values.every(isValue);
 const isIdList = (v: unknown): v is string[] => Array.isArray(v) && v.every((id) => typeof id === 'string' && UUID.test(id));
+const isAction = (v: unknown): v is HistoryAction => (HISTORY_ACTIONS as readonly unknown[]).includes(v);
+/** ms from a number (ms), a Date or an ISO 8601 string; NaN when it is none of them */
+const toMs = (v: unknown): number => (typeof v === 'number' ? v : v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : NaN);
 
 function send(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
   if (res.destroyed || res.writableEnded) return;
@@ -212,6 +245,7 @@ export class FakeAws {
   private readonly contactKeys = new Map<string, number>();
   private readonly calculated = new Map<string, Map<string, CalculatedAttribute>>(); // profile id -> name -> attribute
   private readonly segments = new Map<string, Segment>(); // `${domain}/${name}`
+  private readonly historyRecords = new Map<string, FakeHistoryRecord[]>(); // profile id -> its records, oldest first
   private faults: Fault[] = [];
   private hangOps: Set<string> | 'all' | null = null;
   private held: Held[] = [];
@@ -275,13 +309,13 @@ export class FakeAws {
     return out;
   }
 
-  /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, segment members, contact attributes,
+  /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, history, segment members, contact attributes,
    *  the contact keys' times, throttle windows, calls, faults, hang (held requests are dropped) and the quota's windows and stats. Keeps domains,
    *  object types, segment definitions (like object types: a segment seeded once stays defined, with no members),
    *  latency and the quota's limits. */
   reset(): void {
     this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear(); this.contactKeys.clear();
-    this.calculated.clear();
+    this.calculated.clear(); this.historyRecords.clear();
     for (const s of this.segments.values()) s.members.clear();
     this.calls.splice(0); this.faults = []; this.hangOps = null;
     this.admitted.clear(); this.arrived.clear(); this.perSecond.clear();
@@ -339,6 +373,36 @@ export class FakeAws {
     this.seeded(profileId, 'seedKey');
     this.addKey(profileId, keyName, values);
   }
+
+  /**
+   * Adds history records to a seeded profile, as if the service had recorded them at their createdAt ("the phone changed
+   * 3 days ago": a CREATED record long ago holding the old number, an UPDATED one 3 days ago holding the new). Checked
+   * against the model's shapes; returns the stored records.
+   */
+  seedHistory(profileId: string, records: readonly HistorySeed[]): FakeHistoryRecord[] {
+    this.seeded(profileId, 'seedHistory');
+    const bad = (what: string): never => { throw new Error(`FakeAws.seedHistory: ${what}`); };
+    const stored = records.map((r) => {
+      if (!isAction(r.actionType)) bad(`actionType must be one of ${HISTORY_ACTIONS.join(', ')} (got ${String(r.actionType)})`);
+      const createdAt = toMs(r.createdAt);
+      const lastUpdatedAt = r.lastUpdatedAt === undefined ? undefined : toMs(r.lastUpdatedAt);
+      if (!Number.isFinite(createdAt) || (lastUpdatedAt !== undefined && !Number.isFinite(lastUpdatedAt))) bad('createdAt / lastUpdatedAt must be ms, a Date or an ISO 8601 string');
+      const objectTypeName = r.objectTypeName ?? HISTORY_PROFILE_TYPE;
+      if (!TYPE_NAME.test(objectTypeName)) bad(`invalid objectTypeName ${objectTypeName}`);
+      if (r.id !== undefined && !UUID.test(r.id)) bad('id must be 32 hex digits');
+      if (![r.profileObjectUniqueKey, r.performedBy].every((v) => v === undefined || isValue(v))) bad('profileObjectUniqueKey / performedBy must be 1-255 chars');
+      const content = typeof r.content === 'string' || r.content === undefined ? r.content : JSON.stringify(r.content);
+      if (content !== undefined && (content.length < 1 || content.length > 256_000)) bad('content must be 1-256000 chars');
+      return this.recordHistory(profileId, r.actionType, objectTypeName, createdAt, {
+        ...(r.id !== undefined && { id: r.id }), ...(lastUpdatedAt !== undefined && { lastUpdatedAt }), ...(content !== undefined && { content }),
+        ...(r.profileObjectUniqueKey !== undefined && { uniqueKey: r.profileObjectUniqueKey }), ...(r.performedBy !== undefined && { performedBy: r.performedBy }),
+      });
+    });
+    return stored.map((r) => ({ ...r }));
+  }
+
+  /** A profile's history records, oldest first (seeded and recorded). */
+  history(profileId: string): FakeHistoryRecord[] { return (this.historyRecords.get(profileId) ?? []).map((r) => ({ ...r })); }
 
   /** Seeds the embedded store's seed profiles (config/embedded-profiles.json) with everything they carry beside the
    *  profile: custom search keys, calculated attributes, objects and segments. The same data, both stores. */
@@ -449,6 +513,15 @@ export class FakeAws {
     return entry;
   }
 
+  /** Stores one history record of a profile (what an operation did to it, or a seeded one). */
+  private recordHistory(profileId: string, actionType: HistoryAction, objectTypeName: string, createdAt: number,
+    more: Partial<Pick<FakeHistoryRecord, 'id' | 'lastUpdatedAt' | 'uniqueKey' | 'performedBy' | 'content'>> = {}): FakeHistoryRecord {
+    const record: FakeHistoryRecord = { id: more.id ?? hexId(), profileId, actionType, objectTypeName, createdAt, ...more };
+    const list = this.historyRecords.get(profileId);
+    if (list) list.push(record); else this.historyRecords.set(profileId, [record]);
+    return record;
+  }
+
   private dropHeld(): void {
     for (const h of this.held) h.res.socket?.destroy();
     this.held = [];
@@ -546,11 +619,13 @@ export class FakeAws {
       case 'GetDomain': return this.getDomain(domain, info);
       case 'CreateProfile': {
         const { DomainName: _d, ProfileId: _p, ...fields } = body;
-        return { ProfileId: this.seedProfile(fields, domain).ProfileId };
+        const profile = this.seedProfile(fields, domain);
+        this.recordHistory(profile.ProfileId, 'CREATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
+        return { ProfileId: profile.ProfileId };
       }
       case 'UpdateProfile': return this.updateProfile(domain, body, at);
       case 'SearchProfiles': return this.search(domain, body, query);
-      case 'AddProfileKey': return this.addProfileKey(domain, body);
+      case 'AddProfileKey': return this.addProfileKey(domain, body, at);
       case 'PutProfileObject': return this.putObject(domain, body, at);
       case 'ListProfileObjectTypes':
         return this.page([...this.types].filter(([k]) => k.startsWith(`${domain}/`)).map(([, t]) => Object.fromEntries(
@@ -573,6 +648,8 @@ export class FakeAws {
       case 'ListProfileObjects': return this.listObjects(domain, body, query);
       case 'ListCalculatedAttributesForProfile': return this.listCalculated(domain, params[1] ?? '', query);
       case 'GetSegmentMembership': return this.segmentMembership(domain, params[1] ?? '', body);
+      case 'ListProfileHistoryRecords': return this.listHistory(domain, body, query);
+      case 'GetProfileHistoryRecord': return this.getHistoryRecord(domain, params[1] ?? '', params[2] ?? '');
       default: throw new AwsError(404, 'UnknownOperationException', op);
     }
   }
@@ -603,7 +680,8 @@ export class FakeAws {
     this.lastWrite.set(profileId, at);
   }
 
-  /** UpdateProfile: given fields replace, "" clears a field; Attributes/Address maps merge ("" removes an entry). */
+  /** UpdateProfile: given fields replace, "" clears a field; Attributes/Address maps merge ("" removes an entry). Recorded
+   *  UPDATED, its Content the whole profile as the update left it. */
   private updateProfile(domain: string, body: Json, at: number): Json {
     const profile = this.profileIn(domain, body.ProfileId);
     this.throttleWrite(profile.ProfileId, at);
@@ -615,6 +693,7 @@ export class FakeAws {
       for (const [sk, sv] of Object.entries(v)) if (sv === '') delete merged[sk]; else merged[sk] = sv;
       profile[k] = merged;
     }
+    this.recordHistory(profile.ProfileId, 'UPDATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
     return { ProfileId: profile.ProfileId };
   }
 
@@ -629,7 +708,7 @@ export class FakeAws {
     for (const v of values) set.add(v);
   }
 
-  private addProfileKey(domain: string, body: Json): Json {
+  private addProfileKey(domain: string, body: Json, at: number): Json {
     if (!isStr(body.KeyName) || !isStrList(body.Values)) throw badRequest('KeyName and Values are required');
     const profile = this.profileIn(domain, body.ProfileId);
     this.addKey(profile.ProfileId, body.KeyName, body.Values);
@@ -638,6 +717,8 @@ export class FakeAws {
       const now = Date.now();
       for (const contactId of body.Values) if (!this.contactKeys.has(contactId)) this.contactKeys.set(contactId, now);
     }
+    this.recordHistory(profile.ProfileId, 'ADDED_PROFILE_KEY', HISTORY_PROFILE_TYPE, at,
+      { content: JSON.stringify({ KeyName: body.KeyName, Values: body.Values }) });
     return { KeyName: body.KeyName, Values: body.Values };
   }
 
@@ -679,6 +760,7 @@ export class FakeAws {
    * PutProfileObject: the type's PROFILE key(s) find the profile (key name searched like SearchProfiles; the key's
    * FieldNames resolve through Fields[name].Source `_source.x` into the object). UNIQUE key: same value replaces.
    * Fields with Target `_profile.X[.Y]` update the profile; non-LOOKUP_ONLY custom keys are indexed on the profile.
+   * Recorded INGESTED (the object's type, its unique key, the object as Content), after CREATED when it created the profile.
    */
   private putObject(domain: string, body: Json, at: number): Json {
     if (!isStr(body.ObjectTypeName) || !isStr(body.Object)) throw badRequest('ObjectTypeName and Object are required');
@@ -699,7 +781,8 @@ export class FakeAws {
         : [...this.store.values()].find((e) => e.domain === domain && this.keyValues(e.profile, keyName).includes(v));
       if (entry) { profile = entry.profile; break; }
     }
-    if (!profile && type.AllowProfileCreation === true) profile = this.seedProfile({}, domain);
+    const created = !profile && type.AllowProfileCreation === true;
+    if (created) profile = this.seedProfile({}, domain);
     if (!profile) throw badRequest(`No profile matches the PROFILE keys of object type ${typeName}`);
     this.throttleWrite(profile.ProfileId, at);
 
@@ -724,6 +807,8 @@ export class FakeAws {
       const v = valueOf(def);
       if (v !== undefined && !hasId(def, 'LOOKUP_ONLY') && !(keyName in STANDARD_KEYS)) this.addKey(profile.ProfileId, keyName, [v]);
     }
+    if (created) this.recordHistory(profile.ProfileId, 'CREATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
+    this.recordHistory(profile.ProfileId, 'INGESTED', typeName, at, { uniqueKey: record.uniqueKey, content: body.Object });
     return { ProfileObjectUniqueKey: record.uniqueKey };
   }
 
@@ -778,6 +863,46 @@ export class FakeAws {
       Failures: ids.filter((id) => !known(id)).map((ProfileId) => ({ ProfileId, Message: `Profile ${ProfileId} not found`, Status: 404 })),
       LastComputedAt: epochSeconds(segment.computedAt),
     };
+  }
+
+  /**
+   * ListProfileHistoryRecords: the profile's records, filtered by ObjectTypeName, ActionType and PerformedBy when given.
+   * Order: the API documents none, so they come as ListProfileObjects' do (notByTime), never newest- or oldest-first;
+   * max-results 1..100 (the model's maxSize100), default 20 (the model gives none). 404 for a profile the domain has no
+   * record of (neither the profile nor history of it).
+   */
+  private listHistory(domain: string, body: Json, query: URLSearchParams): Json {
+    const { ProfileId: profileId, ObjectTypeName: typeName, ActionType: action, PerformedBy: by } = body;
+    if (typeof profileId !== 'string' || !UUID.test(profileId)) throw badRequest('ProfileId is required ([a-f0-9]{32})');
+    if (typeName !== undefined && (typeof typeName !== 'string' || !TYPE_NAME.test(typeName))) throw badRequest('ObjectTypeName must match [a-zA-Z_][a-zA-Z_0-9-]*, 1-255 chars');
+    if (action !== undefined && !isAction(action)) throw badRequest(`ActionType must be one of ${HISTORY_ACTIONS.join(', ')}`);
+    if (by !== undefined && !isValue(by)) throw badRequest('PerformedBy must be 1-255 chars');
+    pageArgs(query, 20); // input errors before missing resources
+    const records = this.historyIn(domain, profileId).filter((r) =>
+      (typeName === undefined || r.objectTypeName === typeName) && (action === undefined || r.actionType === action) && (by === undefined || r.performedBy === by));
+    const { Items, NextToken } = this.page(notByTime(records.map((r) => ({ ...r, at: r.createdAt }))).map((r) => this.historyItem(r)), query, 20);
+    return { ProfileHistoryRecords: Items, NextToken };
+  }
+
+  /** GetProfileHistoryRecord: one record, with its Content; 404 when the profile has no record of that Id. */
+  private getHistoryRecord(domain: string, profileId: string, id: string): Json {
+    if (!UUID.test(profileId) || !UUID.test(id)) throw badRequest('ProfileId and Id must be 32 hex digits ([a-f0-9]{32})');
+    const record = this.historyIn(domain, profileId).find((r) => r.id === id);
+    if (!record) throw notFound(`Profile history record ${id} not found`);
+    return { ...this.historyItem(record), Content: record.content };
+  }
+
+  private historyIn(domain: string, profileId: string): FakeHistoryRecord[] {
+    const records = this.historyRecords.get(profileId);
+    const entry = this.store.get(profileId);
+    if (entry ? entry.domain !== domain : !records) throw notFound(`Profile ${profileId} not found`);
+    return records ?? [];
+  }
+
+  /** A record as the wire carries it (ProfileHistoryRecord): timestamps in epoch seconds. */
+  private historyItem(r: FakeHistoryRecord): Json {
+    return { Id: r.id, ObjectTypeName: r.objectTypeName, CreatedAt: epochSeconds(r.createdAt), ActionType: r.actionType,
+      LastUpdatedAt: epochSeconds(r.lastUpdatedAt ?? r.createdAt), ProfileObjectUniqueKey: r.uniqueKey, PerformedBy: r.performedBy };
   }
 
   private updateContactAttributes(body: Json): Json {
@@ -836,6 +961,12 @@ export class FakeAws {
         if (!field) return send(res, 400, { Message: 'field is required' });
         const values = this.profiles().map((p) => p[field]).filter((v): v is string => typeof v === 'string');
         return send(res, 200, { count: this.store.size, values });
+      }
+      case 'POST /__fake/history': { // { profileId, records: HistorySeed[] } (createdAt in ms or ISO 8601)
+        try {
+          if (!isStr(body.profileId) || !Array.isArray(body.records) || !body.records.every(isObject)) throw new Error('profileId and records (a list of objects) are required');
+          return send(res, 200, { Ids: this.seedHistory(body.profileId, body.records as unknown as HistorySeed[]).map((r) => r.id) });
+        } catch (e) { return send(res, 400, { Message: e instanceof Error ? e.message : String(e) }); }
       }
       case 'POST /__fake/seed': { // an array of profiles, or a SeedDocument
         try {

@@ -9,6 +9,7 @@ import type { Enriched } from '../../src/domain/answer.js';
 import { parseAttributeMapping, type AttributeMapping, type EnrichmentCall, type EnrichmentResult } from '../../src/domain/mapping.js';
 import { AllowanceSpent, ProfileStoreError, type Match, type ProfileStore } from '../../src/profiles/profile.js';
 import type { Profile } from '../../src/domain/profile.js';
+import type { HistoryRecord } from '../../src/domain/history.js';
 
 const T0 = Date.parse('2026-12-01T09:00:00.000Z');
 const TTL_MS = 60_000;
@@ -49,6 +50,9 @@ class ScriptedStore implements ProfileStore {
   }
   create(): Promise<Profile> {
     throw new Error('enrichment never creates');
+  }
+  history(): Promise<HistoryRecord[]> {
+    throw new Error('enrichment never reads history');
   }
   enrich(call: EnrichmentCall, profileId: string, _signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<EnrichmentResult> {
     this.calls.push({ source: call.id, profileId });
