@@ -56,6 +56,7 @@ export function createService(config: Config, logger: Logger, overrides: Service
     createProfiles: config.createProfiles,
     cacheTtl: config.cache,
     legWindowMs: config.contactLegWindowMs,
+    riskChangeWindowDays: config.riskChangeWindowDays,
     recordAttributes: config.records.contactAttributes,
     onCacheLookup: (result) => metrics.cacheLookups.inc({ result }),
     onEnrichmentCall: (call, outcome) => metrics.enrichmentCalls.inc({ source: call.id, outcome }),

@@ -24,23 +24,26 @@ export interface VerificationAttempts {
   lockedUntil(subjects: readonly AttemptSubject[], now: number): Promise<number>;
   /** Counts a failed check of these subjects; resolves to the subjects this failure locked. */
   failed(subjects: readonly AttemptSubject[], now: number): Promise<AttemptSubject[]>;
+  /** How many failed checks these subjects took within the window (a lockout starts a subject's count again). */
+  failures(subjects: readonly AttemptSubject[], now: number): Promise<number>;
 }
 
 /** IDV_MAX_FAILURES_PER_CALLER and _PER_KEY both 0: nothing counted, nothing locked. */
 export const NO_ATTEMPT_LIMITS: VerificationAttempts = {
   lockedUntil: () => Promise.resolve(0),
   failed: () => Promise.resolve([]),
+  failures: () => Promise.resolve(0),
 };
 
 const maxOf = (limits: AttemptLimits, s: AttemptSubject) => (s.kind === 'caller' ? limits.perCaller : limits.perKey);
 
 /** In this process (no Redis): the same rules, per replica. */
 export class MemoryAttempts implements VerificationAttempts {
-  private readonly failures: LRUCache<string, number[]>;
+  private readonly times: LRUCache<string, number[]>;
   private readonly locks: LRUCache<string, number>;
 
   constructor(private readonly limits: AttemptLimits, max = 100_000) {
-    this.failures = new LRUCache({ max });
+    this.times = new LRUCache({ max });
     this.locks = new LRUCache({ max });
   }
 
@@ -49,19 +52,24 @@ export class MemoryAttempts implements VerificationAttempts {
     return Promise.resolve(until > now ? until : 0);
   }
 
+  failures(subjects: readonly AttemptSubject[], now: number): Promise<number> {
+    const since = now - this.limits.windowMs;
+    return Promise.resolve(subjects.reduce((n, s) => n + (this.times.get(`${s.kind}:${s.id}`) ?? []).filter((t) => t > since).length, 0));
+  }
+
   failed(subjects: readonly AttemptSubject[], now: number): Promise<AttemptSubject[]> {
     const locked: AttemptSubject[] = [];
     for (const s of subjects) {
       const max = maxOf(this.limits, s);
       if (max <= 0) continue;
       const key = `${s.kind}:${s.id}`;
-      const times = (this.failures.get(key) ?? []).filter((t) => t > now - this.limits.windowMs);
+      const times = (this.times.get(key) ?? []).filter((t) => t > now - this.limits.windowMs);
       times.push(now);
       if (times.length >= max) {
         this.locks.set(key, now + this.limits.lockoutMs);
-        this.failures.delete(key);
+        this.times.delete(key);
         locked.push(s);
-      } else this.failures.set(key, times);
+      } else this.times.set(key, times);
     }
     return Promise.resolve(locked);
   }
@@ -105,6 +113,11 @@ export class RedisAttempts implements VerificationAttempts {
       },
       0,
     );
+  }
+
+  failures(subjects: readonly AttemptSubject[], now: number): Promise<number> {
+    const since = now - this.limits.windowMs;
+    return Promise.all(subjects.map((s) => this.redis.zcount(this.keys.attemptFailures(s.kind, s.id), since, '+inf'))).then((n) => n.reduce((a, b) => a + b, 0));
   }
 
   failed(subjects: readonly AttemptSubject[], now: number): Promise<AttemptSubject[]> {

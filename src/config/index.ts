@@ -74,6 +74,8 @@ export interface Config {
   contactLegWindowMs: number;
   /** ID&V attempts: failures per caller and per claimed key within the window, and the lockout */
   idvAttempts: AttemptLimits;
+  /** how far back a verified answer's step-up signals read the profile's history; 0: not read */
+  riskChangeWindowDays: number;
   attributeMapping: AttributeMapping;
   embeddedProfiles: ProfileSeed[];
 }
@@ -314,6 +316,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
     contactLegWindowMs: s.CONTACT_LEG_WINDOW_SECONDS * 1000,
+    riskChangeWindowDays: s.RISK_CHANGE_WINDOW_DAYS,
     idvAttempts: {
       perCaller: s.IDV_MAX_FAILURES_PER_CALLER,
       perKey: s.IDV_MAX_FAILURES_PER_KEY,

@@ -202,6 +202,9 @@ export const settings = {
   IDV_MAX_FAILURES_PER_KEY: int(0, 1000).describe(
     'failed ID&V checks one claimed key value (an account number) may take from any callers within the window before it is locked; 0: no limit',
   ),
+  RISK_CHANGE_WINDOW_DAYS: int(0, 3650).describe(
+    "how far back a verified caller's answer looks for changes of the profile's phone, e-mail, address, or a merge; 0: the history is not read",
+  ),
   IDV_FAILURE_WINDOW_SECONDS: int(1, 86400).describe('the window failed ID&V checks are counted in'),
   IDV_LOCKOUT_SECONDS: int(1, 86400).describe('how long a locked caller or key answers verification LOCKED without a check'),
   CONTACT_LEG_WINDOW_SECONDS: int(0, 86400).describe(

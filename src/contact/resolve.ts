@@ -1,4 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js/max';
+import { LRUCache } from 'lru-cache';
 import { completeRecord, type HitPlan, type HitWrites, type PartialRecord } from '../cache/contact-hit.js';
 import type { AttemptSubject } from '../cache/attempts.js';
 import type { ContactLeg } from '../cache/contact-legs.js';
@@ -18,8 +19,10 @@ import {
   type FallbackReason,
   type Outcome,
   type ProfileSummary,
+  type Risk,
   type Verification,
 } from '../domain/answer.js';
+import { riskSignals } from '../domain/risk.js';
 import type { ContactEvent } from './event.js';
 import { callerKeys, type IdentitySource } from './identify.js';
 import { attaches, identityKey, isVerifying, mayCreateFrom, searchedByOf, searchKeysOf, STANDARD_KEYS, type CallerKeys } from '../domain/keys.js';
@@ -37,6 +40,8 @@ export interface ResolverDeps extends Omit<SharedState, 'health'> {
   cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number };
   /** how long a contact's resolution answers its later legs (CONTACT_LEG_WINDOW_SECONDS) */
   legWindowMs: number;
+  /** how far back a verified answer's step-up signals read the profile's history (RISK_CHANGE_WINDOW_DAYS; 0: not read) */
+  riskChangeWindowDays: number;
   /** where contact records go (written off the hot path) */
   records: RecordQueue;
   /** contact attributes copied into each record */
@@ -84,6 +89,8 @@ function verify(keys: CallerKeys, chosen: Match | undefined): Verification {
  */
 export class ContactResolver {
   private readonly creating = new SingleFlight<string, ProfileSummary>();
+  /** each profile's history signals, for ENRICHMENT_TTL_SECONDS (in this replica): a caller verifying twice reads it once */
+  private readonly histories = new LRUCache<string, { at: number; signals: Risk['signals'] }>({ max: 10_000 });
   private readonly enricher: Enricher;
   private readonly now: () => number;
 
@@ -375,6 +382,11 @@ export class ContactResolver {
     // A cache hit's writes made with its reads (`written`) are not made again.
     const attach = attaches(lookup, keys?.identity && identityKey(keys.identity));
     const record = () => completeRecord(how.record, { ...lookup, summary });
+    // a verified caller's answer carries the step-up signals, read side by side with the rest
+    const risk =
+      lookup.verification === 'VERIFIED'
+        ? this.riskOf(summary.profileId, keys && how.at ? this.attemptSubjects(event, keys, how.at.tag).filter((x) => x.kind === 'key') : [], signal)
+        : undefined;
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
       written?.repeat ??
@@ -392,18 +404,53 @@ export class ContactResolver {
       recordStatus,
       enrichment: { status: enrichment.status, values: enrichment.values },
       carriedFrom: how.carriedFrom,
+      risk: await risk,
     };
     // every personal value of a cache hit's answer is the cached lookup's, unless enrichment called a
     // source now or left one out (outcomeFrom rebuilds the rest): then it can be kept by reference
     // (the backend kept it so already, every source fresh: the same answer, unless a source came due in the
     // moment since; then this answer replaces it, or, degraded and so not kept, leaves it for a retry)
-    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && how.sealedLookup;
+    // (not with step-up signals: they are the answer's own, sealed with it, and replace a kept answer the backend made)
+    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && !risk && how.sealedLookup;
     const resolved = this.finish(outcome, identitySource, how.failure, source);
     // the contact's later legs (a transfer, a callback) may be answered from this resolution: not from a
     // stale one, nor from one carried itself (its earlier leg's stays the one they find)
     if ((source === 'cache' || source === 'customer-profiles') && how.at && !written?.leg) this.rememberLeg(event.contactId, keys, how.at, lookup, summary);
     if (!how.at) return resolved;
     return this.kept(how.at, event.contactId, resolved, byReference ? { sealedLookup: how.sealedLookup!, outcome } : undefined, written?.kept && !!byReference);
+  }
+
+  /**
+   * The step-up signals of a verified answer: the profile's history (phone, e-mail, address changed, a merge)
+   * within RISK_CHANGE_WINDOW_DAYS, and the failed checks that claimed the keys it verified with. Bounded by the
+   * deadline and drawn from the fleet's enrichment allowance; whatever cannot be read in time is 'UNKNOWN',
+   * never a failed answer.
+   */
+  private async riskOf(profileId: string, keys: readonly AttemptSubject[], signal: AbortSignal): Promise<Risk> {
+    const now = this.now();
+    const [signals, failures] = await Promise.all([
+      this.historySignals(profileId, now, signal),
+      keys.length === 0 ? Promise.resolve(0) : withinDeadline(this.deps.attempts.failures(keys, now), signal).catch(() => undefined),
+    ]);
+    return { signals, recentFailedChecks: failures === undefined ? 'UNKNOWN' : String(failures) };
+  }
+
+  private async historySignals(profileId: string, now: number, signal: AbortSignal): Promise<Risk['signals']> {
+    const unknown: Risk['signals'] = { phoneChangedRecently: 'UNKNOWN', emailChangedRecently: 'UNKNOWN', addressChangedRecently: 'UNKNOWN', mergedRecently: 'UNKNOWN' };
+    const days = this.deps.riskChangeWindowDays;
+    if (days <= 0) return unknown;
+    const cached = this.histories.get(profileId);
+    if (cached && now - cached.at < this.deps.cacheTtl.enrichmentTtlMs) return cached.signals;
+    // each history call takes its slot in the fleet's share as an enrichment call does; none free: UNKNOWN
+    const allow = (operation: string) => withinDeadline(this.deps.budget.take(new Map([[operation, 1]])), signal).then((granted) => granted.has(operation));
+    try {
+      const records = await withinDeadline(this.deps.store.history(profileId, now - days * 86_400_000, signal, allow), signal);
+      const signals = riskSignals(records, now, { changeWindowDays: days });
+      this.histories.set(profileId, { at: now, signals });
+      return signals;
+    } catch {
+      return unknown;
+    }
   }
 
   /** Not awaited: a later leg comes seconds later at the soonest, and one that finds nothing looks the caller up. */

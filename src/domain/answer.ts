@@ -3,6 +3,7 @@ import { disclosesPersonal, searchedByOf, STANDARD_KEYS, type CallerKeys, type S
 import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
 import type { Profile } from './profile.js';
 import type { ProfileUpdate } from './profile-update.js';
+import type { RiskSignals } from './risk.js';
 
 export const CUSTOMER_STATUSES = ['KNOWN', 'NEW', 'MULTIPLE', 'NOT_FOUND', 'ANONYMOUS', 'UNAVAILABLE'] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
@@ -43,11 +44,11 @@ export interface ProfileSummary {
   enriched?: Enriched | undefined;
 }
 
-// The core keys take at most ~7.8 KB of JSON: three profile values of at most 1 KB, each of which
+// The core keys take at most ~7.9 KB of JSON: three profile values of at most 1 KB, each of which
 // can double when escaped, `matchedBy` (at most 4 key names of at most 64 characters), the screen
 // pop's key (at most 64 characters) and value (at most 255 characters, 765 bytes), the ContactId an
-// answer was carried from (at most 128 characters), plus short fixed ones. The mapped attributes get
-// the rest of the budget.
+// answer was carried from (at most 128 characters), the step-up signals, plus short fixed ones
+// (measured: 7.5 KB for the worst VERIFIED answer). The mapped attributes get the rest of the budget.
 const CORE_RESERVE_BYTES = 8 * 1024;
 
 export function summarise(profile: Profile, mapping: AttributeMapping): ProfileSummary {
@@ -110,6 +111,19 @@ export interface Outcome {
   searchedBy?: SearchPair | undefined;
   /** answered from an earlier leg's resolution (a transfer, a callback): that leg's ContactId */
   carriedFrom?: string | undefined;
+  /** step-up signals, for a VERIFIED answer only (see Risk) */
+  risk?: Risk | undefined;
+}
+
+/**
+ * What a verified caller's answer says of the profile's recent history, for a flow to step up on: its
+ * phone, e-mail or postal address changed, or it was merged, within RISK_CHANGE_WINDOW_DAYS ('UNKNOWN'
+ * when the history could not be read in time, or not far enough); and how many failed checks claimed
+ * the keys it verified with, from any caller, within IDV_FAILURE_WINDOW_SECONDS ('UNKNOWN' likewise).
+ */
+export interface Risk {
+  signals: { [K in keyof RiskSignals]: RiskSignals[K] | 'UNKNOWN' };
+  recentFailedChecks: string;
 }
 
 /**
@@ -192,6 +206,11 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     verification: o.verification,
     matchedBy: o.matchedBy.join(','),
     carriedFromContactId: o.carriedFrom ?? '',
+    phoneChangedRecently: o.risk?.signals.phoneChangedRecently ?? '',
+    emailChangedRecently: o.risk?.signals.emailChangedRecently ?? '',
+    addressChangedRecently: o.risk?.signals.addressChangedRecently ?? '',
+    mergedRecently: o.risk?.signals.mergedRecently ?? '',
+    recentFailedChecks: o.risk?.recentFailedChecks ?? '',
     enrichment: o.enrichment.status,
     fallbackReason: o.fallbackReason ?? '',
   };

@@ -22,6 +22,11 @@ export const CORE_KEYS = [
   'verification',
   'matchedBy',
   'carriedFromContactId',
+  'phoneChangedRecently',
+  'emailChangedRecently',
+  'addressChangedRecently',
+  'mergedRecently',
+  'recentFailedChecks',
   'enrichment',
   'fallbackReason',
 ] as const;

@@ -65,6 +65,11 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   verification: 'NOT_CHECKED',
   matchedBy: '',
   carriedFromContactId: '',
+  phoneChangedRecently: '',
+  emailChangedRecently: '',
+  addressChangedRecently: '',
+  mergedRecently: '',
+  recentFailedChecks: '',
   enrichment: 'NONE',
   fallbackReason: '',
 });

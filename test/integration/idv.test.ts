@@ -236,6 +236,82 @@ describe('ID&V that cannot be probed, on two replicas', function () {
     });
   });
 
+  describe('step-up signals from the profile\'s history, when the caller verifies (RISK_CHANGE_WINDOW_DAYS 30)', () => {
+    const DAY = 24 * 60 * MINUTE;
+
+    it('says which of the phone, e-mail and address changed in the window, whether the profile was merged, and how many checks failed on the keys it verified with', async () => {
+      const phone = nextNumber();
+      const { ProfileId } = fake.seedProfile({ PhoneNumber: phone, EmailAddress: 'ida@example.com', AccountNumber: 'ACME-9301', FirstName: 'Ida', Address: { City: 'Bergen' } });
+      const before = { PhoneNumber: '+12065550000', EmailAddress: 'old@example.com', AccountNumber: 'ACME-9301', FirstName: 'Ida', Address: { City: 'Oslo' } };
+      fake.seedHistory(ProfileId, [
+        { actionType: 'CREATED', createdAt: now - 400 * DAY, content: before },
+        // 40 days ago (outside the window): the e-mail address
+        { actionType: 'UPDATED', createdAt: now - 40 * DAY, content: { ...before, EmailAddress: 'ida@example.com' } },
+        // 3 days ago: the phone number, and the city
+        { actionType: 'UPDATED', createdAt: now - 3 * DAY, content: { ...before, EmailAddress: 'ida@example.com', PhoneNumber: phone, Address: { City: 'Bergen' } } },
+        { actionType: 'MERGED', createdAt: now - 2 * DAY },
+      ]);
+      // two strangers try the account number first
+      for (let i = 0; i < 2; i++) {
+        await ask(i, voice(nextNumber(), { accountNumber: 'ACME-9301' }));
+        await until(`failure ${i + 1} counted`, async () => (await counts()).key === i + 1);
+      }
+
+      const verified = await ask(0, voice(phone, { accountNumber: 'ACME-9301' }));
+      const notVerified = await ask(1, voice(phone));
+
+      expect(verified).to.include({
+        verification: 'VERIFIED',
+        phoneChangedRecently: 'true',
+        emailChangedRecently: 'false',
+        addressChangedRecently: 'true',
+        mergedRecently: 'true',
+        recentFailedChecks: '2',
+      });
+      // not verified: no signals asked for
+      expect(notVerified).to.include({ verification: 'NOT_CHECKED', phoneChangedRecently: '', mergedRecently: '', recentFailedChecks: '' });
+    });
+
+    it('a quiet history: every signal false', async () => {
+      const phone = nextNumber();
+      const { ProfileId } = fake.seedProfile({ PhoneNumber: phone, AccountNumber: 'ACME-9302' });
+      fake.seedHistory(ProfileId, [{ actionType: 'CREATED', createdAt: now - 400 * DAY, content: { PhoneNumber: phone, AccountNumber: 'ACME-9302' } }]);
+
+      expect(await ask(1, voice(phone, { accountNumber: 'ACME-9302' }))).to.include({
+        verification: 'VERIFIED',
+        phoneChangedRecently: 'false',
+        emailChangedRecently: 'false',
+        addressChangedRecently: 'false',
+        mergedRecently: 'false',
+        recentFailedChecks: '0',
+      });
+    });
+
+    for (const trouble of ['fails', 'hangs'] as const) {
+      it(`the history ${trouble}: the signals are UNKNOWN, the answer is VERIFIED all the same, inside the deadline`, async () => {
+        const phone = nextNumber();
+        fake.seedProfile({ PhoneNumber: phone, AccountNumber: `ACME-94${trouble.length}`, FirstName: 'Uma' });
+        if (trouble === 'fails') fake.fail({ status: 500, errorType: 'InternalServerException', operations: ['ListProfileHistoryRecords'] });
+        else fake.hang(true, ['ListProfileHistoryRecords']);
+        try {
+          const answer = await ask(0, voice(phone, { accountNumber: `ACME-94${trouble.length}` }));
+          expect(answer).to.include({
+            customerStatus: 'KNOWN',
+            verification: 'VERIFIED',
+            firstName: 'Uma',
+            phoneChangedRecently: 'UNKNOWN',
+            emailChangedRecently: 'UNKNOWN',
+            addressChangedRecently: 'UNKNOWN',
+            mergedRecently: 'UNKNOWN',
+            degraded: 'false',
+          });
+        } finally {
+          fake.hang(false);
+        }
+      });
+    }
+  });
+
   it('keeps nothing in clear: the counts and locks are keyed hashes holding times', async () => {
     const phone = nextNumber();
     fake.seedProfile({ PhoneNumber: phone });

@@ -18,9 +18,9 @@ import { REPO_ROOT } from './service.js';
 export function localState(
   mapping: AttributeMapping,
   repeatWindowMs = 86_400_000,
-): SharedState & { cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number }; records: LocalRecordQueue; recordAttributes: string[]; legWindowMs: number } {
+): SharedState & { cacheTtl: { ttlMs: number; notFoundTtlMs: number; staleMaxAgeMs: number; enrichmentTtlMs: number }; records: LocalRecordQueue; recordAttributes: string[]; legWindowMs: number; riskChangeWindowDays: number } {
   const logger = createLogger('silent');
   const config = { ...loadConfig({ LOG_LEVEL: 'silent' }, REPO_ROOT), attributeMapping: mapping, repeatWindowMs };
   const state = memoryState({ config, logger, metrics: createMetrics(), profiles: embeddedBackend(config, logger), quota: new AccountQuota(config.quota.shares) });
-  return { ...state.shared, cacheTtl: config.cache, records: state.records as LocalRecordQueue, recordAttributes: [], legWindowMs: config.contactLegWindowMs };
+  return { ...state.shared, cacheTtl: config.cache, records: state.records as LocalRecordQueue, recordAttributes: [], legWindowMs: config.contactLegWindowMs, riskChangeWindowDays: config.riskChangeWindowDays };
 }
