@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { CustomerStatus, Verification } from '../domain/answer.js';
+import type { CustomerStatus, Risk, Verification } from '../domain/answer.js';
 import type { RedisClient, RedisHealth } from '../redis/client.js';
 import type { StateKeys } from './keys.js';
 
@@ -25,6 +25,8 @@ export interface ContactLeg {
   /** the lookup's tag and variant (StateKeys.lookupKey): where its cached lookup lives */
   tag: string;
   variant: string;
+  /** a VERIFIED leg's step-up signals (not personal: flags and a count), carried with its verification */
+  risk?: Risk | undefined;
 }
 
 export interface ContactLegs {
@@ -124,6 +126,20 @@ function legOf(raw: string, contactId: string): ContactLeg | undefined {
     STATUSES.has(v.status as string) &&
     VERIFICATIONS.has(v.verification as string) &&
     Array.isArray(v.matchedBy) &&
-    v.matchedBy.every((m) => typeof m === 'string');
+    v.matchedBy.every((m) => typeof m === 'string') &&
+    (v.risk === undefined || isRisk(v.risk));
   return ok ? (v as ContactLeg) : undefined;
+}
+
+const RISK_VALUES: ReadonlySet<unknown> = new Set(['true', 'false', 'UNKNOWN']);
+function isRisk(v: unknown): v is Risk {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Partial<Risk>;
+  const signals = r.signals as Record<string, unknown> | undefined;
+  return (
+    typeof r.recentFailedChecks === 'string' &&
+    typeof signals === 'object' &&
+    signals !== null &&
+    ['phoneChangedRecently', 'emailChangedRecently', 'addressChangedRecently', 'mergedRecently'].every((k) => RISK_VALUES.has(signals[k]))
+  );
 }

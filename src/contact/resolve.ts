@@ -251,6 +251,7 @@ export class ContactResolver {
       refreshAt: fromCache && { at: { tag: leg.tag, variant: leg.variant }, cachedAt: fromCache.cachedAt },
       record,
       carriedFrom: leg.contactId,
+      risk: leg.risk,
     }, signal);
   }
 
@@ -366,6 +367,8 @@ export class ContactResolver {
       /** a cache hit's lookup as read (sealed): its answer can be kept by reference */
       sealedLookup?: string | undefined;
       carriedFrom?: string | undefined;
+      /** a carried leg's step-up signals */
+      risk?: Risk | undefined;
     },
     signal: AbortSignal,
   ): Promise<Resolved> {
@@ -383,16 +386,20 @@ export class ContactResolver {
     const attach = attaches(lookup, keys?.identity && identityKey(keys.identity));
     const record = () => completeRecord(how.record, { ...lookup, summary });
     // a verified caller's answer carries the step-up signals, read side by side with the rest
+    // (a later leg carries its earlier leg's, read with its verification: no call)
     const risk =
-      lookup.verification === 'VERIFIED'
-        ? this.riskOf(summary.profileId, keys && how.at ? this.attemptSubjects(event, keys, how.at.tag).filter((x) => x.kind === 'key') : [], signal)
-        : undefined;
+      how.carriedFrom !== undefined
+        ? Promise.resolve(how.risk)
+        : lookup.verification === 'VERIFIED'
+          ? this.riskOf(summary.profileId, keys && how.at ? this.attemptSubjects(event, keys, how.at.tag).filter((x) => x.kind === 'key') : [], signal)
+          : undefined;
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,
       written?.repeat ??
         (attach ? withinDeadline(this.deps.recentContacts.record(summary.profileId, event.initialContactId, this.now()), signal).catch(() => NO_REPEAT) : NO_REPEAT),
       written?.recordStatus ?? (attach ? withinDeadline(this.deps.records.enqueue(record()), signal).catch(() => 'FAILED' as const) : ('SKIPPED' as const)),
     ]);
+    const signals = await risk;
     // the sources read now go into the cached lookup (which keeps its own age)
     if (enrichment.changed && !lookup.uncached && how.refreshAt) this.remember(how.refreshAt.at, { ...lookup, summary: { ...summary, enriched: enrichment.enriched } }, how.refreshAt.cachedAt);
     const outcome: Outcome = {
@@ -404,18 +411,19 @@ export class ContactResolver {
       recordStatus,
       enrichment: { status: enrichment.status, values: enrichment.values },
       carriedFrom: how.carriedFrom,
-      risk: await risk,
+      risk: signals,
     };
     // every personal value of a cache hit's answer is the cached lookup's, unless enrichment called a
     // source now or left one out (outcomeFrom rebuilds the rest): then it can be kept by reference
     // (the backend kept it so already, every source fresh: the same answer, unless a source came due in the
     // moment since; then this answer replaces it, or, degraded and so not kept, leaves it for a retry)
     // (not with step-up signals: they are the answer's own, sealed with it, and replace a kept answer the backend made)
-    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && !risk && how.sealedLookup;
+    const byReference = source === 'cache' && !enrichment.changed && enrichment.status !== 'PARTIAL' && !signals && how.sealedLookup;
     const resolved = this.finish(outcome, identitySource, how.failure, source);
     // the contact's later legs (a transfer, a callback) may be answered from this resolution: not from a
     // stale one, nor from one carried itself (its earlier leg's stays the one they find)
-    if ((source === 'cache' || source === 'customer-profiles') && how.at && !written?.leg) this.rememberLeg(event.contactId, keys, how.at, lookup, summary);
+    // (a cache hit's script kept it already, but for the signals a verified answer adds)
+    if ((source === 'cache' || source === 'customer-profiles') && how.at && (!written?.leg || signals)) this.rememberLeg(event.contactId, keys, how.at, lookup, summary, signals);
     if (!how.at) return resolved;
     return this.kept(how.at, event.contactId, resolved, byReference ? { sealedLookup: how.sealedLookup!, outcome } : undefined, written?.kept && !!byReference);
   }
@@ -454,7 +462,7 @@ export class ContactResolver {
   }
 
   /** Not awaited: a later leg comes seconds later at the soonest, and one that finds nothing looks the caller up. */
-  private rememberLeg(contactId: string, keys: CallerKeys | undefined, at: LookupKey, lookup: Lookup, summary: ProfileSummary): void {
+  private rememberLeg(contactId: string, keys: CallerKeys | undefined, at: LookupKey, lookup: Lookup, summary: ProfileSummary, risk: Risk | undefined): void {
     const status = lookup.status as ContactLeg['status'];
     void this.deps.legs.remember({
       contactId,
@@ -467,6 +475,7 @@ export class ContactResolver {
       identityTag: keys?.identity ? at.tag : '',
       tag: at.tag,
       variant: at.variant,
+      ...(risk && { risk }),
     });
   }
 

@@ -115,8 +115,11 @@ describe('a contact\'s later legs (transfer, queue transfer, callback) on two re
         profileSearchValue: ProfileId,
         contactRecordStatus: 'QUEUED',
         isRepeatContact: 'false',
+        // the first leg's step-up signals, carried with its verification
+        phoneChangedRecently: verified.body.phoneChangedRecently,
+        mergedRecently: 'false',
       });
-      expect(answerCalls(mark), 'no lookup, no enrichment call').to.deep.equal([]);
+      expect(answerCalls(mark), 'no lookup, no enrichment or history call').to.deep.equal([]);
       expect(retried.body, 'a Connect retry of the transfer').to.deep.equal(carried.body);
       // the transfer is a contact of the profile too: its _ctrContactId is added there
       await until('the transfer\'s _ctrContactId is added', () => fake.calls.some((c) => c.operation === 'AddProfileKey' && JSON.stringify(c.body).includes(contactIdOf(transfer))));

@@ -283,13 +283,15 @@ describe('identify by any key, verify and enrich (service + SDK + fake + Redis)'
         expect(fake.callsTo('SearchProfiles'), 'no lookup for the retry').to.have.length(searches);
       });
 
-      it('a verified variant\'s retry answers as before too, on another replica', async () => {
+      it('a verified variant\'s retry answers as before too, on another replica (kept sealed whole: its step-up signals are its own)', async () => {
         await start();
         await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }));
         const contactId = nextContact();
         const first = await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId));
-        expect(first).to.include({ verification: 'VERIFIED', matchedBy: '_phone,_account', enrichment: 'COMPLETE' });
-        expect((await keptValue(contactId)).value.startsWith('{')).to.equal(true);
+        expect(first).to.include({ verification: 'VERIFIED', matchedBy: '_phone,_account', enrichment: 'COMPLETE', mergedRecently: 'false' });
+        const { value } = await keptValue(contactId);
+        expect(value.startsWith('{'), 'not by reference').to.equal(false);
+        expect(value).not.to.include('Amelia');
         await app!.stop();
         await start({}, true);
         expect(await resolve(voice(PHONE, { accountNumber: 'ACME-7781' }, contactId))).to.deep.equal(first);

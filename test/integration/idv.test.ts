@@ -34,7 +34,10 @@ describe('ID&V that cannot be probed, on two replicas', function () {
   let now = Date.now();
   const clock = () => now;
 
-  const start = (extra: Record<string, string> = {}) =>
+  // replica 0's log lines
+  const logs: string[] = [];
+  const capture = { write: (line: string) => void logs.push(line) };
+  const start = (extra: Record<string, string> = {}, logTo?: typeof capture) =>
     startService(
       {
         CUSTOMER_PROFILES_DOMAIN: DOMAIN,
@@ -46,7 +49,7 @@ describe('ID&V that cannot be probed, on two replicas', function () {
         ATTRIBUTE_MAPPING_FILE: join(dir, 'mapping.json'),
         ...extra,
       },
-      undefined,
+      logTo,
       { now: clock },
     );
   const ask = async (i: number, event: Record<string, unknown>) => {
@@ -70,7 +73,7 @@ describe('ID&V that cannot be probed, on two replicas', function () {
     );
     redis = await RedisServer.start();
     client = redis.client();
-    apps = [await start(), await start()];
+    apps = [await start({}, capture), await start()];
   });
   beforeEach(async () => {
     now += 24 * 60 * MINUTE; // every test on a clean slate: the windows and lockouts of the one before are over
@@ -312,7 +315,8 @@ describe('ID&V that cannot be probed, on two replicas', function () {
     }
   });
 
-  it('keeps nothing in clear: the counts and locks are keyed hashes holding times', async () => {
+  it('keeps nothing in clear: the counts and locks are keyed hashes holding times; the lockout\'s log line names the contact, not the caller or the key', async () => {
+    logs.length = 0;
     const phone = nextNumber();
     fake.seedProfile({ PhoneNumber: phone });
     for (let i = 0; i < 3; i++) {
@@ -330,6 +334,14 @@ describe('ID&V that cannot be probed, on two replicas', function () {
         expect(text).not.to.include('SECRET');
       }
       expect(await client.pttl(key), key).to.be.greaterThan(0);
+    }
+    // the third failure went to replica 0, which locked the caller
+    const lockout = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'ID&V lockout');
+    expect(lockout).to.include({ subject: 'caller' });
+    expect(lockout?.contactId).to.match(/^00000000-0000-4000-8000-/);
+    for (const line of logs) {
+      expect(line).not.to.include(phone.slice(2));
+      expect(line).not.to.include('SECRET');
     }
   });
 });
