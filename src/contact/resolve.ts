@@ -138,7 +138,8 @@ export class ContactResolver {
     // the one for this ContactId and these keys: a flow that asks again with an account number (ID&V
     // after a greeting) gets a new answer, a Connect retry of the same call the same one. With the plan,
     // a backend that can (a single Redis) makes a fresh cache hit's writes in the same step (`written`):
-    // not for a later leg, which may be answered from an earlier one instead.
+    // not for a later leg, which may be answered from an earlier one instead, nor for an ID&V check, whose
+    // lockout is known only once the reads are back (a locked check must leave no kept answer and no record).
     const plan: HitPlan = {
       now,
       ttl: this.deps.cacheTtl,
@@ -147,7 +148,7 @@ export class ContactResolver {
       initialContactId: event.initialContactId,
       record: this.recordOf(event, keys, tag),
     };
-    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys, earlierLegs ? undefined : plan), signal).catch(
+    const reads = await withinDeadline(this.deps.readContact(tag, variant, event.contactId, keys, earlierLegs || subjects ? undefined : plan), signal).catch(
       (): ContactReads => ({ earlier: undefined, cached: undefined }),
     );
     const earlier = reads.earlier;
