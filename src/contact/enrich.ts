@@ -1,6 +1,6 @@
 import type { CallBudget } from '../cache/quota.js';
-import type { Enriched, EnrichedValues, EnrichmentStatus } from '../domain/answer.js';
-import { enrichmentCalls, sanitiseValue, type AttributeMapping, type EnrichmentCall, type EnrichmentKind } from '../domain/mapping.js';
+import { enrichedFor, type Enriched, type EnrichedValues, type EnrichmentStatus } from '../domain/answer.js';
+import { enrichmentCalls, sanitiseValue, type AttributeMapping, type EnrichmentCall, type EnrichmentKind, type Freshness } from '../domain/mapping.js';
 import { AllowanceSpent, ProfileStoreError, type ProfileStore } from '../profiles/profile.js';
 import { DeadlineExceeded, withinDeadline } from './deadline.js';
 
@@ -31,6 +31,8 @@ export interface Enrichment {
   status: EnrichmentStatus;
   /** answer key -> value, for the mapping's enrichment keys that have one */
   values: Record<string, string>;
+  /** answer key -> what its source said of the value's freshness, for the keys whose source said */
+  freshness: Record<string, Freshness>;
   /** the entries to cache with the lookup (fresh ones replace old ones) */
   enriched: Enriched;
   /** some values are older than ENRICHMENT_TTL_SECONDS: their new call failed or was skipped */
@@ -42,7 +44,7 @@ export interface Enrichment {
 // A throttled operation is left alone on this replica for this long: the next calls would be throttled too.
 const COOL_OFF_MS = 1000;
 /** Nothing to enrich: no source mapped, or a profile created now. */
-export const NO_ENRICHMENT: Enrichment = Object.freeze({ status: 'NONE', values: {}, enriched: {}, stale: false, changed: false });
+export const NO_ENRICHMENT: Enrichment = Object.freeze({ status: 'NONE', values: {}, freshness: {}, enriched: {}, stale: false, changed: false });
 
 /**
  * The enrich step: the mapping's calculated attributes, latest objects and segment memberships of the
@@ -101,12 +103,9 @@ export class Enricher {
         stale = true;
       } else missing = true;
     }
-    const values: Record<string, string> = {};
-    for (const m of this.deps.mapping) {
-      const value = m.call ? enriched[m.call.id]?.values[m.key] : undefined;
-      if (value !== undefined) values[m.key] = value;
-    }
-    return { status: missing ? 'PARTIAL' : 'COMPLETE', values, enriched, stale, changed: fresh.size > 0 };
+    // each value with the freshness its source gave it when read (cached with it: a stale value keeps its own)
+    const { values, freshness } = enrichedFor(this.deps.mapping, enriched);
+    return { status: missing ? 'PARTIAL' : 'COMPLETE', values, freshness, enriched, stale, changed: fresh.size > 0 };
   }
 
   /** The allowance for these calls: the operations granted (one not resting after a throttle). */
@@ -173,11 +172,15 @@ export class Enricher {
       const anotherPage = () => withinDeadline(this.deps.budget.take(new Map([[op, 1]])), signal).then((g) => g.has(op));
       const result = await withinDeadline(this.deps.store.enrich(call, profileId, signal, anotherPage), signal);
       const values: Record<string, string> = {};
+      const freshness: Record<string, Freshness> = {};
       for (const m of this.deps.mapping) {
-        if (m.call?.id === call.id) values[m.key] = sanitiseValue(m.pick?.(result));
+        if (m.call?.id !== call.id) continue;
+        values[m.key] = sanitiseValue(m.pick?.(result));
+        const said = m.freshness?.(result);
+        if (said && (said.partial !== undefined || said.asOf !== undefined)) freshness[m.key] = said;
       }
       this.deps.onCall?.(call, 'success');
-      return { at: this.now(), values };
+      return { at: this.now(), values, ...(Object.keys(freshness).length > 0 && { freshness }) };
     } catch (err) {
       const outcome: EnrichOutcome =
         err instanceof DeadlineExceeded || signal.aborted

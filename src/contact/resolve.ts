@@ -410,7 +410,7 @@ export class ContactResolver {
       degraded: how.degraded || enrichment.stale,
       repeat,
       recordStatus,
-      enrichment: { status: enrichment.status, values: enrichment.values },
+      enrichment: { status: enrichment.status, values: enrichment.values, freshness: enrichment.freshness },
       carriedFrom: how.carriedFrom,
       risk: signals,
     };

@@ -1,6 +1,6 @@
 import type { Identity } from './identity.js';
 import { disclosesPersonal, searchedByOf, STANDARD_KEYS, type CallerKeys, type SearchPair } from './keys.js';
-import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS } from './mapping.js';
+import { fitMapped, MAX_ANSWER_BYTES, readProfile, sanitiseValue, type AttributeMapping, type CORE_KEYS, type Freshness } from './mapping.js';
 import type { Profile } from './profile.js';
 import type { ProfileUpdate } from './profile-update.js';
 import type { RiskSignals } from './risk.js';
@@ -21,13 +21,32 @@ export type FallbackReason = 'TIMEOUT' | 'AWS_THROTTLED' | 'QUOTA' | 'AWS_MISCON
 /** COMPLETE: every enrichment source answered; PARTIAL: the keys of at least one are ''; NONE: nothing to enrich. */
 export type EnrichmentStatus = 'COMPLETE' | 'PARTIAL' | 'NONE';
 
-/** The answer keys one enrichment call filled, and when it was made (epoch ms). */
+/** The answer keys one enrichment call filled, when it was made (epoch ms), and what it said of their freshness. */
 export interface EnrichedValues {
   at: number;
   values: Record<string, string>;
+  /**
+   * By answer key, for the keys whose source said anything (calculated attributes, segments): cached with
+   * the values, so that a cache hit and a kept answer rebuilt from the cache answer the same freshness.
+   * Absent in an entry written before this existed: its keys' freshness is not known.
+   */
+  freshness?: Record<string, Freshness>;
 }
 /** By enrichment call id (see EnrichmentCall). */
 export type Enriched = Record<string, EnrichedValues>;
+
+/** What the enrichment entries give an answer: each mapped enrichment key's value and freshness, where its entry has them. */
+export function enrichedFor(mapping: AttributeMapping, enriched: Readonly<Enriched> | undefined): { values: Record<string, string>; freshness: Record<string, Freshness> } {
+  const values: Record<string, string> = {};
+  const freshness: Record<string, Freshness> = {};
+  for (const m of mapping) {
+    const entry = m.call && enriched && Object.hasOwn(enriched, m.call.id) ? enriched[m.call.id] : undefined;
+    if (!entry) continue;
+    if (Object.hasOwn(entry.values, m.key)) values[m.key] = entry.values[m.key]!;
+    if (entry.freshness && Object.hasOwn(entry.freshness, m.key)) freshness[m.key] = entry.freshness[m.key]!;
+  }
+  return { values, freshness };
+}
 
 /** The flat string map the flow branches on (`$.External.<key>`). */
 export type Answer = Record<string, string>;
@@ -47,8 +66,11 @@ export interface ProfileSummary {
 // The core keys take at most ~7.9 KB of JSON: three profile values of at most 1 KB, each of which
 // can double when escaped, `matchedBy` (at most 4 key names of at most 64 characters), the screen
 // pop's key (at most 64 characters) and value (at most 255 characters, 765 bytes), the ContactId an
-// answer was carried from (at most 128 characters), the step-up signals, plus short fixed ones
-// (measured: 7.5 KB for the worst VERIFIED answer). The mapped attributes get the rest of the budget.
+// answer was carried from (at most 128 characters), the step-up signals, the enrichment's freshness
+// (two keys, 72 bytes at most: one flag and one time for all the mapped sources; a `<key>AsOf` per
+// mapped key would take up to 6 KB, 64 keys of 64 characters, out of the mapped attributes' budget), plus short fixed ones
+// (measured: 7.5 KB for the worst VERIFIED answer before the freshness keys, 72 bytes more with them).
+// The mapped attributes get the rest of the budget.
 const CORE_RESERVE_BYTES = 8 * 1024;
 
 export function summarise(profile: Profile, mapping: AttributeMapping): ProfileSummary {
@@ -104,7 +126,8 @@ export interface Outcome {
   verification: Verification;
   /** the key names that found the chosen profile */
   matchedBy: readonly string[];
-  enrichment: { status: EnrichmentStatus; values: Readonly<Record<string, string>> };
+  /** `freshness`: by answer key, for the enrichment keys whose source said (see enrichedFor) */
+  enrichment: { status: EnrichmentStatus; values: Readonly<Record<string, string>>; freshness?: Readonly<Record<string, Freshness>> | undefined };
   /** set on a fallback only ('' in the answer otherwise) */
   fallbackReason?: FallbackReason | undefined;
   /** the contact's first key and value (searchedByOf): a MULTIPLE's screen pop lists the matches by it */
@@ -162,15 +185,31 @@ export function clearOutcome(o: Outcome): ClearOutcome {
  * mapped source's values are then read from the summary as the enricher read them.
  */
 export function outcomeFrom(clear: ClearOutcome, summary: ProfileSummary | undefined, keys: Pick<CallerKeys, 'identity' | 'extra'>, mapping: AttributeMapping): Outcome {
-  const values: Record<string, string> = {};
-  if (summary && clear.enrichment !== 'NONE') {
-    for (const m of mapping) {
-      const value = m.call ? summary.enriched?.[m.call.id]?.values[m.key] : undefined;
-      if (value !== undefined) values[m.key] = value;
-    }
-  }
+  // their freshness with them, from the same entries (the kept answer answers the freshness the first one did)
+  const { values, freshness } = summary && clear.enrichment !== 'NONE' ? enrichedFor(mapping, summary.enriched) : { values: {}, freshness: {} };
   const { enrichment, ...rest } = clear;
-  return { ...rest, identity: keys.identity, searchedBy: searchedByOf(keys), summary, enrichment: { status: enrichment, values } };
+  return { ...rest, identity: keys.identity, searchedBy: searchedByOf(keys), summary, enrichment: { status: enrichment, values, freshness } };
+}
+
+// Date's range: a time outside it has no ISO 8601 text
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * The freshness of the enrichment values an answer gives (a key it answers '' gave nothing: not read, not
+ * disclosed, or over the budget): `partial` 'true' when any is a calculated attribute computed from partial
+ * data, 'false' when some said and none is, '' when none said; `asOf` the oldest of their times (the newest
+ * object a calculated attribute includes, a segment's last computation), ISO 8601, '' when none has one.
+ */
+function answeredFreshness(mapping: AttributeMapping, answered: Readonly<Record<string, string>>, freshness: Readonly<Record<string, Freshness>> | undefined): { partial: string; asOf: string } {
+  let partial: boolean | undefined;
+  let asOf = Infinity;
+  for (const { key } of mapping) {
+    const f = freshness && Object.hasOwn(freshness, key) ? freshness[key] : undefined;
+    if (!f || !answered[key]) continue;
+    if (f.partial !== undefined) partial = partial === true || f.partial;
+    if (typeof f.asOf === 'number' && Math.abs(f.asOf) <= MAX_TIME_MS && f.asOf < asOf) asOf = f.asOf;
+  }
+  return { partial: partial === undefined ? '' : String(partial), asOf: Number.isFinite(asOf) ? new Date(asOf).toISOString() : '' };
 }
 
 /**
@@ -186,6 +225,12 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
   const s = o.verification === 'MISMATCH' ? undefined : o.summary;
   const personal = s !== undefined && disclosesPersonal(o);
   const pop = screenPop(o);
+  // every mapped key is always present, '' when the profile lacks it (or there is no profile to show, or
+  // the key is personal and the profile is not yet the caller's to see)
+  const values: Record<string, string> = s ? { ...s.mapped, ...o.enrichment.values } : {};
+  if (s && !personal) for (const m of mapping) if (m.personal) delete values[m.key];
+  const mapped = fitMapped(mapping, values, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES);
+  const freshness = answeredFreshness(mapping, mapped, s ? o.enrichment.freshness : undefined);
   const core: Record<(typeof CORE_KEYS)[number], string> = {
     customerStatus: o.status,
     profileId: s?.profileId ?? '',
@@ -212,11 +257,9 @@ export function buildAnswer(o: Outcome, mapping: AttributeMapping): Answer {
     mergedRecently: o.risk?.signals.mergedRecently ?? '',
     recentFailedChecks: o.risk?.recentFailedChecks ?? '',
     enrichment: o.enrichment.status,
+    enrichmentPartial: freshness.partial,
+    enrichmentAsOf: freshness.asOf,
     fallbackReason: o.fallbackReason ?? '',
   };
-  // every mapped key is always present, '' when the profile lacks it (or there is no profile to show, or
-  // the key is personal and the profile is not yet the caller's to see)
-  const values: Record<string, string> = s ? { ...s.mapped, ...o.enrichment.values } : {};
-  if (s && !personal) for (const m of mapping) if (m.personal) delete values[m.key];
-  return Object.assign(core, fitMapped(mapping, values, MAX_ANSWER_BYTES - CORE_RESERVE_BYTES));
+  return Object.assign(core, mapped);
 }

@@ -28,6 +28,8 @@ export const CORE_KEYS = [
   'mergedRecently',
   'recentFailedChecks',
   'enrichment',
+  'enrichmentPartial',
+  'enrichmentAsOf',
   'fallbackReason',
 ] as const;
 
@@ -43,8 +45,28 @@ export type EnrichmentCall =
   | { id: string; kind: 'object'; objectType: string; latestBy: string[]; where?: { key: string; values: string[] } }
   | { id: string; kind: 'segment'; segment: string };
 export type EnrichmentKind = EnrichmentCall['kind'];
-/** What a call brings: calculated attribute values by name, the latest object, or membership. */
-export type EnrichmentResult = Record<string, string> | Record<string, unknown> | boolean | undefined;
+/**
+ * How far a value can be trusted as current, as Customer Profiles says it: `partial`, its calculated
+ * attribute was computed from part of the profile's data (ListCalculatedAttributesForProfile's
+ * IsDataPartial "true"; undefined when the item did not say); `asOf` (epoch ms), the newest object a
+ * calculated attribute includes (LastObjectTimestamp) or when a segment's membership was last
+ * computed (GetSegmentMembership's LastComputedAt).
+ */
+export interface Freshness {
+  partial?: boolean;
+  asOf?: number;
+}
+/** One calculated attribute of a profile: its value and what ListCalculatedAttributesForProfile said of its freshness. */
+export interface CalculatedValue extends Freshness {
+  value: string;
+}
+/** A profile's membership of one segment, and when the segment was computed (epoch ms, when told). */
+export interface Membership {
+  member: boolean;
+  computedAt?: number;
+}
+/** What a call brings: calculated attributes by name, the latest object, or membership. */
+export type EnrichmentResult = Record<string, CalculatedValue> | Record<string, unknown> | Membership | undefined;
 
 /** One extra answer key and how to read it: from the profile (`read`) or from an enrichment call (`call`). */
 export interface MappedAttribute {
@@ -54,6 +76,8 @@ export interface MappedAttribute {
   call?: EnrichmentCall;
   /** the key's value out of its call's result */
   pick?: (result: EnrichmentResult) => string | undefined;
+  /** what the result says of the value's freshness (calculated attributes and segments; undefined: nothing) */
+  freshness?: (result: EnrichmentResult) => Freshness | undefined;
   /**
    * Personal (a name, a number, an address, an order id): not answered for a profile that only keys the
    * caller claimed found, until verified (see disclosesPersonal). Else routing-only (a tier, a segment, a
@@ -175,15 +199,19 @@ type ObjectSpec = { latestBy: string; where?: { key: string; values: string[] } 
 function enrichmentFor(
   source: string,
   objects: Record<string, ObjectSpec>,
-): { call: EnrichmentCall; pick: (r: EnrichmentResult) => string | undefined } | string | undefined {
+): (Pick<MappedAttribute, 'pick' | 'freshness'> & { call: EnrichmentCall }) | string | undefined {
   const calculated = CALCULATED_SOURCE.exec(source);
   if (calculated) {
     const name = calculated[1]!;
-    const pick = (r: EnrichmentResult) => {
-      const values = r as Record<string, string> | undefined;
+    const item = (r: EnrichmentResult) => {
+      const values = r as Record<string, CalculatedValue> | undefined;
       return values && Object.hasOwn(values, name) ? values[name] : undefined;
     };
-    return { call: { id: 'calculated-attributes', kind: 'calculated' }, pick };
+    const freshness = (r: EnrichmentResult): Freshness | undefined => {
+      const a = item(r);
+      return a && { ...(a.partial !== undefined && { partial: a.partial }), ...(a.asOf !== undefined && { asOf: a.asOf }) };
+    };
+    return { call: { id: 'calculated-attributes', kind: 'calculated' }, pick: (r) => item(r)?.value, freshness };
   }
   const object = OBJECT_SOURCE.exec(source);
   if (object) {
@@ -203,7 +231,14 @@ function enrichmentFor(
   const segment = SEGMENT_SOURCE.exec(source);
   if (segment) {
     const name = segment[1]!;
-    return { call: { id: `segment:${name}`, kind: 'segment', segment: name }, pick: (r) => (r === undefined ? undefined : String(r === true)) };
+    return {
+      call: { id: `segment:${name}`, kind: 'segment', segment: name },
+      pick: (r) => (r === undefined ? undefined : String((r as Membership).member === true)),
+      freshness: (r) => {
+        const computedAt = (r as Membership | undefined)?.computedAt;
+        return computedAt === undefined ? undefined : { asOf: computedAt };
+      },
+    };
   }
   return undefined;
 }

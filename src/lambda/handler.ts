@@ -71,6 +71,8 @@ export const FALLBACK: Readonly<FlowAttributes> = Object.freeze({
   mergedRecently: '',
   recentFailedChecks: '',
   enrichment: 'NONE',
+  enrichmentPartial: '',
+  enrichmentAsOf: '',
   fallbackReason: '',
 });
 

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-customer-profiles';
 import type { Identity } from '../domain/identity.js';
 import type { MatchMode, SearchKey } from '../domain/keys.js';
-import { latestObject, type EnrichmentCall, type EnrichmentResult } from '../domain/mapping.js';
+import { latestObject, type CalculatedValue, type EnrichmentCall, type EnrichmentResult, type Membership } from '../domain/mapping.js';
 import { classifyAwsError, type Outcome } from '../aws/errors.js';
 import { requestContextOf } from '../ops/context.js';
 import type { AccountQuota } from '../cache/quota.js';
@@ -245,7 +245,12 @@ export class CustomerProfilesStore implements ProfileStore {
     return items;
   }
 
-  private async calculatedAttributes(profileId: string, signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<Record<string, string>> {
+  /**
+   * Every calculated attribute of the profile by name, with what the model's ListCalculatedAttributeForProfileItem
+   * says of its freshness: IsDataPartial (a string, "true" when computed from partial data) and LastObjectTimestamp
+   * (the newest object the calculation includes).
+   */
+  private async calculatedAttributes(profileId: string, signal: AbortSignal, anotherPage?: () => Promise<boolean>): Promise<Record<string, CalculatedValue>> {
     const items = await this.listPages(
       'ListCalculatedAttributesForProfile',
       MAX_CALCULATED_PAGES,
@@ -257,9 +262,12 @@ export class CustomerProfilesStore implements ProfileStore {
       signal,
       anotherPage,
     );
-    const values: Record<string, string> = {};
+    const values: Record<string, CalculatedValue> = {};
     for (const item of items) {
-      if (item.CalculatedAttributeName && item.Value !== undefined) values[item.CalculatedAttributeName] = item.Value;
+      if (!item.CalculatedAttributeName || item.Value === undefined) continue;
+      const partial = flagOf(item.IsDataPartial);
+      const asOf = timeOfDate(item.LastObjectTimestamp);
+      values[item.CalculatedAttributeName] = { value: item.Value, ...(partial !== undefined && { partial }), ...(asOf !== undefined && { asOf }) };
     }
     return values;
   }
@@ -363,7 +371,8 @@ export class CustomerProfilesStore implements ProfileStore {
     }
   }
 
-  private async inSegment(segment: string, profileId: string, signal: AbortSignal): Promise<boolean> {
+  /** The profile's membership, and when the segment was last computed (the response's LastComputedAt, not per profile). */
+  private async inSegment(segment: string, profileId: string, signal: AbortSignal): Promise<Membership> {
     const out = await this.send(
       'GetSegmentMembership',
       () =>
@@ -378,7 +387,8 @@ export class CustomerProfilesStore implements ProfileStore {
       // the profile is in Failures (or nowhere): no answer for it, which is not "absent"
       throw new ProfileStoreError('unavailable', `GetSegmentMembership gave no result for the profile (status ${out.Failures?.[0]?.Status ?? 'none'})`);
     }
-    return result === 'PRESENT';
+    const computedAt = timeOfDate(out.LastComputedAt);
+    return { member: result === 'PRESENT', ...(computedAt !== undefined && { computedAt }) };
   }
 
   async create(identity: Identity, context: CreateContext, signal: AbortSignal): Promise<Profile> {
@@ -398,6 +408,18 @@ export class CustomerProfilesStore implements ProfileStore {
     if (!out.ProfileId) throw new ProfileStoreError('unavailable', 'CreateProfile answered without a ProfileId');
     return { ProfileId: out.ProfileId, PartyTypeString: 'INDIVIDUAL', ...fields, Attributes };
   }
+}
+
+/** IsDataPartial: the model documents "true" for partial data, as a string (string1To255), so read leniently; undefined when neither "true" nor "false". */
+function flagOf(text: string | undefined): boolean | undefined {
+  const t = text?.trim().toLowerCase();
+  return t === 'true' ? true : t === 'false' ? false : undefined;
+}
+
+/** A timestamp member as the SDK gives it (a Date), as epoch ms; undefined when absent or not a time. */
+function timeOfDate(date: Date | undefined): number | undefined {
+  const ms = date?.getTime();
+  return ms === undefined || Number.isNaN(ms) ? undefined : ms;
 }
 
 /** A profile object's JSON text as an object; anything else (not JSON, not an object) is skipped. */

@@ -62,7 +62,8 @@ export class EmbeddedProfileStore implements ProfileStore, RecordTarget {
     const extras = this.extras.get(profileId);
     switch (call.kind) {
       case 'calculated':
-        return Promise.resolve({ ...extras?.calculatedAttributes });
+        // the seed's values are whole (never partial); it keeps no computation times: "as of" is not known
+        return Promise.resolve(Object.fromEntries(Object.entries(extras?.calculatedAttributes ?? {}).map(([name, value]) => [name, { value, partial: false }])));
       case 'object': {
         const all = extras && Object.hasOwn(extras.objects, call.objectType) ? extras.objects[call.objectType]! : [];
         const where = call.where;
@@ -70,7 +71,8 @@ export class EmbeddedProfileStore implements ProfileStore, RecordTarget {
         return Promise.resolve(latestObject(chosen.map((object, i) => ({ uniqueKey: String(i), object })), call.latestBy));
       }
       case 'segment':
-        return Promise.resolve(extras?.segments.includes(call.segment) ?? false);
+        // membership as seeded, with no computation time
+        return Promise.resolve({ member: extras?.segments.includes(call.segment) ?? false });
     }
   }
 

@@ -1,8 +1,9 @@
 // The exact requests of a lookup by several keys and of the enrichment reads, through the real SDK
 // (nock). Shapes from the Customer Profiles model (aws/aws-sdk-js-v3,
 // codegen/sdk-codegen/aws-models/customer-profiles.json): SearchProfiles' AdditionalSearchKeys and
-// LogicalOperator, ListCalculatedAttributesForProfile (GET, next-token/max-results in the query),
-// ListProfileObjects (POST, ObjectFilter in the body) and GetSegmentMembership.
+// LogicalOperator, ListCalculatedAttributesForProfile (GET, next-token/max-results in the query; each
+// item's IsDataPartial string and LastObjectTimestamp), ListProfileObjects (POST, ObjectFilter in the
+// body) and GetSegmentMembership (the response's LastComputedAt).
 import { expect } from 'chai';
 import nock from 'nock';
 import { parseContactEvent } from '../../src/contact/event.js';
@@ -222,6 +223,61 @@ describe('identify by several keys, verify and enrich (contract, nock)', () => {
         degraded: 'false',
       });
       expect(r.answer).not.to.have.property('unmapped');
+    });
+
+    it('reads IsDataPartial and LastObjectTimestamp of the mapped calculated attributes and GetSegmentMembership\'s LastComputedAt (epoch seconds on the wire): enrichmentPartial, enrichmentAsOf', async () => {
+      captureSearch({ Items: [{ ProfileId: PROFILE_ID, PhoneNumber: '+14255550123' }] });
+      const mapping = mappingOf({
+        attributes: { avgHold: 'CalculatedAttributes.hold', contacts: 'CalculatedAttributes.contacts_30d', isVip: 'Segments.vip-customers', isNew: 'Segments.new-customers' },
+      });
+      // ListCalculatedAttributeForProfileItem: IsDataPartial a string ("true"/"false"), LastObjectTimestamp a timestamp
+      // (rest-json, no timestampFormat: epoch seconds). An attribute not mapped is older and partial: it does not count.
+      nock(ENDPOINT)
+        .get(`/domains/${DOMAIN}/profile/${PROFILE_ID}/calculated-attributes`)
+        .query({ 'max-results': '100' })
+        .reply(200, {
+          Items: [
+            { CalculatedAttributeName: 'hold', IsDataPartial: 'false', Value: '42.5', LastObjectTimestamp: 1796073300.25 },
+            { CalculatedAttributeName: 'contacts_30d', IsDataPartial: 'true', Value: '3', LastObjectTimestamp: 1796076000 },
+            { CalculatedAttributeName: 'unmapped', IsDataPartial: 'true', Value: 'x', LastObjectTimestamp: 1000000000 },
+          ],
+        });
+      // GetSegmentMembershipResponse: LastComputedAt is the response's (the segment's), not a Profiles item's
+      nock(ENDPOINT)
+        .post(`/domains/${DOMAIN}/segments/vip-customers/membership`)
+        .reply(200, { SegmentDefinitionName: 'vip-customers', Profiles: [{ ProfileId: PROFILE_ID, QueryResult: 'PRESENT' }], Failures: [], LastComputedAt: 1795932000 });
+      nock(ENDPOINT)
+        .post(`/domains/${DOMAIN}/segments/new-customers/membership`)
+        .reply(200, { SegmentDefinitionName: 'new-customers', Profiles: [{ ProfileId: PROFILE_ID, QueryResult: 'ABSENT' }], Failures: [] });
+
+      const r = await resolver(mapping).resolve(event({}), AbortSignal.timeout(2000));
+
+      expect(r.answer).to.include({
+        avgHold: '42.5',
+        contacts: '3',
+        isVip: 'true',
+        isNew: 'false',
+        enrichment: 'COMPLETE',
+        enrichmentPartial: 'true',
+        // the oldest: vip-customers computed 2026-11-29T06:00:00Z (hold's newest object 2026-11-30T21:15:00.250Z; new-customers said no time)
+        enrichmentAsOf: '2026-11-29T06:00:00.000Z',
+      });
+    });
+
+    it('when every mapped calculated attribute says IsDataPartial "false", answers "false"; without LastObjectTimestamp or LastComputedAt, enrichmentAsOf ""', async () => {
+      captureSearch({ Items: [{ ProfileId: PROFILE_ID, PhoneNumber: '+14255550123' }] });
+      const mapping = mappingOf({ attributes: { avgHold: 'CalculatedAttributes.hold', isVip: 'Segments.vip-customers' } });
+      nock(ENDPOINT)
+        .get(`/domains/${DOMAIN}/profile/${PROFILE_ID}/calculated-attributes`)
+        .query(true)
+        .reply(200, { Items: [{ CalculatedAttributeName: 'hold', IsDataPartial: 'false', Value: '42.5' }, { CalculatedAttributeName: 'other', IsDataPartial: 'true', Value: '1' }] });
+      nock(ENDPOINT)
+        .post(`/domains/${DOMAIN}/segments/vip-customers/membership`)
+        .reply(200, { SegmentDefinitionName: 'vip-customers', Profiles: [{ ProfileId: PROFILE_ID, QueryResult: 'PRESENT' }] });
+
+      const r = await resolver(mapping).resolve(event({}), AbortSignal.timeout(2000));
+
+      expect(r.answer).to.include({ avgHold: '42.5', isVip: 'true', enrichmentPartial: 'false', enrichmentAsOf: '' });
     });
 
     it('follows NextToken of ListProfileObjects and picks the latest across pages', async () => {

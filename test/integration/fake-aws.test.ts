@@ -478,6 +478,16 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect((await membership([a.ProfileId, b.ProfileId])).Profiles?.map((r) => r.QueryResult)).to.deep.equal(['ABSENT', 'PRESENT']);
     });
 
+    it('answers LastComputedAt (the response\'s, not a profile\'s) as seeded with computedAt, by seedSegment or a seed document', async function () {
+      const a = fake.seedProfile({});
+      fake.seedSegment('vip', [a.ProfileId], undefined, { computedAt: new Date('2026-11-30T06:00:00Z') });
+      const out = await membership([a.ProfileId]);
+      expect(out.LastComputedAt?.toISOString()).to.equal('2026-11-30T06:00:00.000Z');
+      expect(out.Profiles).to.deep.equal([{ ProfileId: a.ProfileId, QueryResult: 'PRESENT' }]);
+      fake.seedDocument({ segments: [{ name: 'vip', profileIds: [a.ProfileId], computedAt: Date.parse('2026-11-29T06:00:00Z') }] });
+      expect((await membership([a.ProfileId])).LastComputedAt?.toISOString()).to.equal('2026-11-29T06:00:00.000Z');
+    });
+
     it('is 404 for an unknown segment or domain, 400 for a malformed name or ProfileIds outside 1..100 or not 32 hex digits', async function () {
       const a = fake.seedProfile({});
       fake.seedSegment('vip', [a.ProfileId]);

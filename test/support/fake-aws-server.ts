@@ -14,7 +14,7 @@
 //   {"profiles": [{"ProfileId": "<32 hex>", "PhoneNumber": "+1..."}],
 //    "calculatedAttributes": [{"profileId": "<32 hex>", "values": {"ltv": "120"}, "isDataPartial": false}],
 //    "objects": [{"profileId": "<32 hex>", "objectTypeName": "Order", "object": {"orderId": "o-1"}, "uniqueKey": "k1"}],
-//    "segments": [{"name": "vip", "profileIds": ["<32 hex>"], "domain": "d"}]}
+//    "segments": [{"name": "vip", "profileIds": ["<32 hex>"], "domain": "d", "computedAt": 1764000000000}]}
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FakeAws } from './fake-aws.js';

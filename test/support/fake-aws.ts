@@ -64,6 +64,9 @@ export interface HistorySeed {
 }
 /** displayNames: per attribute name (default the name); lastObjectTimestamp: ms or Date (default: not sent). */
 export interface CalculatedAttributeOptions { displayNames?: Record<string, string>; isDataPartial?: boolean; lastObjectTimestamp?: Date | number }
+/** computedAt: when the segment's membership was last computed, ms or Date (GetSegmentMembership's LastComputedAt, optional in
+ *  the model; default: when seeded; null: not sent). */
+export interface SegmentOptions { computedAt?: Date | number | null }
 /**
  * What POST /__fake/seed and fake-aws-server's `--seed FILE` take: an array of profiles (as seedProfile), or this document,
  * applied in this order (so `profiles` may define the ProfileIds the rest name). Not atomic: a bad entry answers 400
@@ -73,7 +76,7 @@ export interface SeedDocument {
   profiles?: Array<Record<string, unknown>>;
   calculatedAttributes?: Array<{ profileId: string; values: Record<string, string> } & CalculatedAttributeOptions>;
   objects?: Array<{ profileId: string; objectTypeName: string; object: Record<string, unknown>; uniqueKey?: string }>;
-  segments?: Array<{ name: string; profileIds: string[]; domain?: string }>;
+  segments?: Array<{ name: string; profileIds: string[]; domain?: string } & SegmentOptions>;
 }
 
 type Json = Record<string, unknown>;
@@ -85,7 +88,7 @@ interface DomainInfo { createdAt: number; deadLetterQueueUrl?: string; defaultEn
 interface TypeKey { StandardIdentifiers?: string[]; FieldNames?: string[] }
 interface StoredObject extends FakeObject { domain: string; uniqueValue?: string }
 interface CalculatedAttribute { DisplayName: string; IsDataPartial: string; Value: string; LastObjectTimestamp?: number }
-interface Segment { members: Set<string>; computedAt: number }
+interface Segment { members: Set<string>; computedAt: number | undefined }
 type SearchKey = { KeyName: string; Values: string[] };
 interface Held { run: () => void; res: ServerResponse }
 
@@ -362,10 +365,12 @@ export class FakeAws {
   }
 
   /** Defines segment `name` in `domain` with exactly these members (replacing earlier ones); ids need not exist. */
-  seedSegment(name: string, profileIds: string[], domain = this.defaultDomain()): void {
+  seedSegment(name: string, profileIds: string[], domain = this.defaultDomain(), opts: SegmentOptions = {}): void {
     if (!NAME.test(name)) throw new Error(`FakeAws.seedSegment: invalid segment definition name ${name}`);
     if (!this.domains.has(domain)) this.setDomain(domain);
-    this.segments.set(`${domain}/${name}`, { members: new Set(profileIds), computedAt: Date.now() });
+    const computedAt = opts.computedAt === undefined ? Date.now() : opts.computedAt === null ? undefined : Number(opts.computedAt);
+    if (computedAt !== undefined && !Number.isFinite(computedAt)) throw new Error(`FakeAws.seedSegment: invalid computedAt for ${name}`);
+    this.segments.set(`${domain}/${name}`, { members: new Set(profileIds), computedAt });
   }
 
   /** Adds search key values to a seeded profile, as AddProfileKey would (e.g. a custom key such as loyaltyId). */
@@ -405,7 +410,8 @@ export class FakeAws {
   history(profileId: string): FakeHistoryRecord[] { return (this.historyRecords.get(profileId) ?? []).map((r) => ({ ...r })); }
 
   /** Seeds the embedded store's seed profiles (config/embedded-profiles.json) with everything they carry beside the
-   *  profile: custom search keys, calculated attributes, objects and segments. The same data, both stores. */
+   *  profile: custom search keys, calculated attributes, objects and segments. The same data, both stores: calculated
+   *  attributes whole (IsDataPartial "false") with no LastObjectTimestamp, segments with no LastComputedAt. */
   seedLikeEmbedded(seeds: ReadonlyArray<Record<string, unknown>>): void {
     for (const seed of seeds as EmbeddedSeed[]) {
       const { searchKeys = {}, calculatedAttributes, objects = {}, segments = [], ...profile } = seed;
@@ -415,7 +421,7 @@ export class FakeAws {
       for (const [type, list] of Object.entries(objects)) list.forEach((o, i) => this.seedObject(ProfileId, type, o, `${ProfileId}-${type}-${i}`));
       for (const name of segments) {
         const key = `${this.defaultDomain()}/${name}`;
-        this.seedSegment(name, [...(this.segments.get(key)?.members ?? []), ProfileId]);
+        this.seedSegment(name, [...(this.segments.get(key)?.members ?? []), ProfileId], undefined, { computedAt: null });
       }
     }
   }
@@ -438,7 +444,7 @@ export class FakeAws {
     }
     for (const s of list(d.segments, 'segments')) {
       if (!Array.isArray(s.profileIds) || !s.profileIds.every(isStr)) throw new Error('seed: segments[].profileIds must be a list of ids');
-      this.seedSegment(s.name, s.profileIds, s.domain);
+      this.seedSegment(s.name, s.profileIds, s.domain, s.computedAt === undefined ? {} : { computedAt: s.computedAt });
     }
     return ids;
   }
@@ -861,7 +867,7 @@ export class FakeAws {
       SegmentDefinitionName: name,
       Profiles: ids.filter(known).map((ProfileId) => ({ ProfileId, QueryResult: segment.members.has(ProfileId) ? 'PRESENT' : 'ABSENT' })),
       Failures: ids.filter((id) => !known(id)).map((ProfileId) => ({ ProfileId, Message: `Profile ${ProfileId} not found`, Status: 404 })),
-      LastComputedAt: epochSeconds(segment.computedAt),
+      ...(segment.computedAt !== undefined && { LastComputedAt: epochSeconds(segment.computedAt) }),
     };
   }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { buildAnswer, CUSTOMER_STATUSES, summarise, type Outcome } from '../../src/domain/answer.js';
+import { buildAnswer, clearOutcome, CUSTOMER_STATUSES, outcomeFrom, summarise, type Enriched, type Outcome } from '../../src/domain/answer.js';
 import { normaliseEmail, normalisePhone } from '../../src/domain/identity.js';
 import { CORE_KEYS, MAX_ANSWER_BYTES, parseAttributeMapping, type AttributeMapping } from '../../src/domain/mapping.js';
 import type { Profile } from '../../src/domain/profile.js';
@@ -90,6 +90,66 @@ describe('buildAnswer', () => {
       expect(answer.degraded).to.equal(o.degraded ? 'true' : 'false');
     });
   }
+
+  describe('enrichment freshness (enrichmentPartial, enrichmentAsOf)', () => {
+    const fresh = mappingOf({ hold: 'CalculatedAttributes.hold', churn: 'CalculatedAttributes.churn', vip: 'Segments.vip', tier: 'Attributes.tier' });
+    const OLD_SEGMENT = Date.parse('2026-11-29T06:00:00Z');
+    const NEWEST_OBJECT = Date.parse('2026-11-30T21:15:00Z');
+    const enriched = (partial: boolean): Outcome['enrichment'] => ({
+      status: 'COMPLETE',
+      values: { hold: '38', churn: '0.2', vip: 'false' },
+      freshness: { hold: { partial: false, asOf: NEWEST_OBJECT }, churn: { partial, asOf: NEWEST_OBJECT + 1000 }, vip: { asOf: OLD_SEGMENT } },
+    });
+
+    it('when a mapped calculated attribute was computed from partial data, answers "true", and the oldest time among the values answered (an ABSENT segment counts)', () => {
+      const answer = answerFor(outcome({ enrichment: enriched(true) }), fresh);
+
+      expect(answer).to.include({ enrichmentPartial: 'true', enrichmentAsOf: '2026-11-29T06:00:00.000Z', vip: 'false' });
+    });
+
+    it('when none is partial, answers "false"; when no source said (segments only say a time, or nothing), ""', () => {
+      const whole = answerFor(outcome({ enrichment: enriched(false) }), fresh);
+      const segmentOnly = answerFor(outcome({ enrichment: { status: 'COMPLETE', values: { vip: 'true' }, freshness: { vip: { asOf: OLD_SEGMENT } } } }), fresh);
+      const unsaid = answerFor(outcome({ enrichment: { status: 'COMPLETE', values: { hold: '38' } } }), fresh);
+
+      expect(whole).to.include({ enrichmentPartial: 'false', enrichmentAsOf: '2026-11-29T06:00:00.000Z' });
+      expect(segmentOnly).to.include({ enrichmentPartial: '', enrichmentAsOf: '2026-11-29T06:00:00.000Z' });
+      expect(unsaid).to.include({ enrichmentPartial: '', enrichmentAsOf: '' });
+    });
+
+    it('counts only the values the answer gives: a key answered "" (not read, or withheld as personal before verification) says nothing', () => {
+      const { mapping: personalHold } = parseAttributeMapping({ attributes: { hold: 'CalculatedAttributes.hold', vip: 'Segments.vip' }, personal: ['hold'] });
+      const o = outcome({ matchedBy: ['_account'], enrichment: { status: 'PARTIAL', values: { hold: '38' }, freshness: { hold: { partial: true, asOf: OLD_SEGMENT }, vip: { asOf: 0 } } } });
+
+      // found by a key the caller claimed, not verified: the personal calculated attribute is not answered
+      const answer = answerFor(o, personalHold);
+
+      expect(answer).to.include({ hold: '', vip: '', enrichmentPartial: '', enrichmentAsOf: '' });
+    });
+
+    it('without a profile to show (MISMATCH, none found) or with nothing enriched (NONE), answers "" and ""', () => {
+      const mismatch = answerFor(outcome({ verification: 'MISMATCH', enrichment: enriched(true) }), fresh);
+      const none = answerFor(byStatus.NOT_FOUND, fresh);
+      const created = answerFor(byStatus.NEW, fresh);
+
+      for (const a of [mismatch, none, created]) expect(a).to.include({ enrichmentPartial: '', enrichmentAsOf: '' });
+    });
+
+    it('a kept answer rebuilt from the cached lookup (outcomeFrom) answers the same freshness, from the entries the values came from', () => {
+      const entries: Enriched = {
+        'calculated-attributes': { at: 1, values: { hold: '38', churn: '0.2' }, freshness: { hold: { partial: false, asOf: NEWEST_OBJECT }, churn: { partial: true, asOf: NEWEST_OBJECT + 1000 } } },
+        'segment:vip': { at: 1, values: { vip: 'false' }, freshness: { vip: { asOf: OLD_SEGMENT } } },
+      };
+      const { profile: p, ...base } = outcome({ enrichment: enriched(true) });
+      const summary = { ...summarise(p!, fresh), enriched: entries };
+      const first: Outcome = { ...base, summary };
+
+      const rebuilt = outcomeFrom(clearOutcome(first), summary, { identity: phone, extra: [] }, fresh);
+
+      expect(buildAnswer(rebuilt, fresh)).to.deep.equal(buildAnswer(first, fresh));
+      expect(buildAnswer(rebuilt, fresh)).to.include({ enrichmentPartial: 'true', enrichmentAsOf: '2026-11-29T06:00:00.000Z' });
+    });
+  });
 
   describe('screen pop (profileSearchKey, profileSearchValue)', () => {
     const byPhone = { key: '_phone', value: phone.e164 };

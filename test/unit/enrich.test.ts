@@ -32,9 +32,9 @@ const SOURCES = ['calculated-attributes', 'object:Orders', 'segment:VIP'];
 const OPERATIONS = ['ListCalculatedAttributesForProfile', 'ListProfileObjects', 'GetSegmentMembership'];
 
 function defaultResult(call: EnrichmentCall): EnrichmentResult {
-  if (call.kind === 'calculated') return { contacts_30d: '3' };
+  if (call.kind === 'calculated') return { contacts_30d: { value: '3' } };
   if (call.kind === 'object') return { status: 'SHIPPED', updatedAt: '2026-11-28T00:00:00Z' };
-  return true;
+  return { member: true };
 }
 const VALUES = { contacts30d: '3', orderStatus: 'SHIPPED', vip: 'true' };
 
@@ -197,11 +197,53 @@ describe('Enricher (the enrich step)', () => {
 
     it('values are sanitised for Connect: control characters become spaces and the value is trimmed', async () => {
       const e = enricher();
-      store.answer = (call) => Promise.resolve(call.kind === 'calculated' ? { contacts_30d: ' 3\u0000\nmore\u2028 ' } : defaultResult(call));
+      store.answer = (call) => Promise.resolve(call.kind === 'calculated' ? { contacts_30d: { value: ' 3\u0000\nmore\u2028 ' } } : defaultResult(call));
 
       const result = await e.enrich(AMELIA, undefined, true, signal);
 
       expect(result.values.contacts30d).to.equal('3 more');
+    });
+  });
+
+  describe('freshness (what Customer Profiles said of each value)', () => {
+    const PARTIAL_AT = Date.parse('2026-11-30T21:15:00Z');
+    const COMPUTED_AT = Date.parse('2026-11-29T06:00:00Z');
+    const answerWithFreshness = (call: EnrichmentCall): Promise<EnrichmentResult> =>
+      Promise.resolve(
+        call.kind === 'calculated'
+          ? { contacts_30d: { value: '3', partial: true, asOf: PARTIAL_AT }, unmapped: { value: 'x', partial: false, asOf: 0 } }
+          : call.kind === 'segment'
+            ? { member: false, computedAt: COMPUTED_AT }
+            : defaultResult(call),
+      );
+
+    it('keeps it by mapped key in the entry it caches, beside the values: an attribute not mapped and an object say nothing', async () => {
+      const e = enricher();
+      store.answer = answerWithFreshness;
+
+      const result = await e.enrich(AMELIA, undefined, true, signal);
+
+      expect(result.freshness).to.deep.equal({ contacts30d: { partial: true, asOf: PARTIAL_AT }, vip: { asOf: COMPUTED_AT } });
+      expect(result.enriched).to.deep.equal({
+        'calculated-attributes': { at: T0, values: { contacts30d: '3' }, freshness: { contacts30d: { partial: true, asOf: PARTIAL_AT } } },
+        'object:Orders': { at: T0, values: { orderStatus: 'SHIPPED' } },
+        'segment:VIP': { at: T0, values: { vip: 'false' }, freshness: { vip: { asOf: COMPUTED_AT } } },
+      });
+    });
+
+    it('a value from the cache answers the freshness cached with it, a stale one (its refresh failed) included', async () => {
+      const e = enricher();
+      store.answer = answerWithFreshness;
+      const cached = (await e.enrich(AMELIA, undefined, true, signal)).enriched;
+
+      now += TTL_MS - 1;
+      const hit = await e.enrich(AMELIA, cached, true, signal);
+      now += 10 * TTL_MS;
+      store.answer = () => Promise.reject(new ProfileStoreError('unavailable', '503'));
+      const stale = await e.enrich(AMELIA, cached, true, signal);
+
+      for (const result of [hit, stale]) expect(result.freshness).to.deep.equal({ contacts30d: { partial: true, asOf: PARTIAL_AT }, vip: { asOf: COMPUTED_AT } });
+      expect(stale.stale).to.equal(true);
     });
   });
 

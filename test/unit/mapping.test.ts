@@ -379,12 +379,30 @@ describe('attribute mapping', () => {
         { id: 'segment:vip-customers', kind: 'segment', segment: 'vip-customers' },
       ]);
       const pick = (key: string, result: unknown) => mapping.find((m) => m.key === key)!.pick!(result as never);
-      expect(pick('count', { contacts_30d: '3' })).to.equal('3');
-      expect(pick('count', { other: '1' })).to.equal(undefined);
+      expect(pick('count', { contacts_30d: { value: '3' } })).to.equal('3');
+      expect(pick('count', { other: { value: '1' } })).to.equal(undefined);
       expect(pick('orderCity', { shipping: { city: 'Leeds' } })).to.equal('Leeds');
       expect(pick('orderCity', { shipping: 'Leeds' })).to.equal(undefined);
-      expect(pick('vip', true)).to.equal('true');
-      expect(pick('vip', false)).to.equal('false');
+      expect(pick('vip', { member: true })).to.equal('true');
+      expect(pick('vip', { member: false })).to.equal('false');
+    });
+
+    it('reads the freshness of a calculated attribute (its own item) and of a segment (its computation), and none of an object', () => {
+      // Arrange
+      const { mapping } = parseAttributeMapping({
+        attributes: { count: 'CalculatedAttributes.contacts_30d', orderStatus: 'Objects.Orders.status', vip: 'Segments.vip-customers' },
+        objects: { Orders: { latestBy: 'updatedAt' } },
+      });
+      const freshness = (key: string, result: unknown) => mapping.find((m) => m.key === key)!.freshness?.(result as never);
+
+      // Act, Assert
+      const calculated = { contacts_30d: { value: '3', partial: true, asOf: 1_764_000_000_000 }, other: { value: '1', partial: false, asOf: 1 } };
+      expect(freshness('count', calculated)).to.deep.equal({ partial: true, asOf: 1_764_000_000_000 });
+      expect(freshness('count', { contacts_30d: { value: '3' } })).to.deep.equal({});
+      expect(freshness('count', { other: { value: '1', partial: true } }), 'an attribute not mapped says nothing').to.equal(undefined);
+      expect(freshness('vip', { member: false, computedAt: 1_700_000_000_000 })).to.deep.equal({ asOf: 1_700_000_000_000 });
+      expect(freshness('vip', { member: true })).to.equal(undefined);
+      expect(freshness('orderStatus', { status: 'SHIPPED', updatedAt: '2026-11-28T00:00:00Z' })).to.equal(undefined);
     });
 
     const wrong: Array<[string, unknown, RegExp]> = [
