@@ -148,8 +148,9 @@ export function openHitEntry(sealer: Sealer, entry: HitEntry): RecordJob | 'deta
 // which only a single Redis allows (never run on a cluster). Writes: the record first (a full Redis
 // refuses it, the script's first write, and then nothing is written: the resolver makes the writes
 // itself, as before), then the history (a failure: no repeat flag, as in RedisRecentContacts), then the
-// answer kept by reference, when every enrichment source of the lookup is fresh (otherwise the resolver
-// enriches and keeps the answer itself), then the contact's resolution for its later legs, when the lookup
+// answer kept by reference, when every enrichment source of the lookup is fresh or there is none to call (a
+// MISMATCH calls none: it shows nothing of the profile) (otherwise the resolver enriches and keeps the answer
+// itself), then the contact's resolution for its later legs, when the lookup
 // names a profile (a failure: a later leg looks the caller up). The kept answer is the JSON that
 // RedisIdempotencyStore.put writes for a cache hit (KeptByReference, with clearOutcome's fields); the leg
 // the JSON RedisContactLegs.remember writes (ContactLeg).
@@ -199,7 +200,7 @@ if h.p ~= '' and attach then
   if done then last = at else failed = failed .. 'r' end
 end
 local sources = tonumber(ARGV[5])
-local enrichment = (h.p == '' or sources == 0) and 'NONE' or 'COMPLETE'
+local enrichment = (h.p == '' or sources == 0 or h.v == 'MISMATCH') and 'NONE' or 'COMPLETE'
 local kept = 0
 local matched = #h.m == 0 and '[]' or cjson.encode(h.m)
 if enrichment == 'NONE' or (h.q >= sources and h.e > tonumber(ARGV[4])) then
