@@ -9,7 +9,7 @@ export interface AwsOperation {
   /** the API operation (the SDK command without `Command`) */
   operation: string;
   /** the running service, or the command-line tool that sends it */
-  by: 'service' | 'doctor' | 'setup-domain';
+  by: 'service' | 'doctor' | 'setup-domain' | 'duplicates';
   /** sent only when this setting is on */
   when?: 'CONNECT_STAMP';
 }
@@ -33,6 +33,10 @@ export const AWS_OPERATIONS: readonly AwsOperation[] = [
   { service: 'profile', operation: 'GetDomain', by: 'doctor' },
   { service: 'profile', operation: 'GetProfileObjectType', by: 'doctor' },
   { service: 'profile', operation: 'PutProfileObjectType', by: 'setup-domain' },
+  // npm run duplicates (src/profiles/duplicates.ts): `show` and `merge` read the set's profiles with SearchProfiles
+  { service: 'profile', operation: 'GetMatches', by: 'duplicates' },
+  { service: 'profile', operation: 'GetSimilarProfiles', by: 'duplicates' },
+  { service: 'profile', operation: 'MergeProfiles', by: 'duplicates' },
 ];
 
 /** The Customer Profiles operations the running service sends: each has its own share of the account quota (cache/quota.ts). */

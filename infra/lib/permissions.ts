@@ -24,15 +24,20 @@ const PROFILE_RESOURCES: Record<string, ReadonlyArray<'domain' | 'object-types' 
   GetProfileObjectType: ['domain', 'object-types'],
   PutProfileObjectType: ['domain', 'object-types'],
   GetSegmentMembership: ['domain', 'segment-definitions'],
+  GetMatches: ['domain'],
+  GetSimilarProfiles: ['domain'],
+  MergeProfiles: ['domain'],
 };
 
 /**
  * Who gets an operation in this deployment. The object type is the stack's (CloudFormation owns it),
  * so `npm run setup-domain`'s PutProfileObjectType is not given to the service: a task could otherwise
- * change what the stack manages.
+ * change what the stack manages. Nor is `npm run duplicates merge`'s MergeProfiles: it deletes profiles
+ * and cannot be undone, and the running service never sends it; an operator merges with credentials of
+ * their own (its reads, GetMatches and GetSimilarProfiles, are granted: `show` and `matches` run in a task).
  */
 export function grantedToService(op: AwsOperation): boolean {
-  return op.by !== 'setup-domain';
+  return op.by !== 'setup-domain' && op.operation !== 'MergeProfiles';
 }
 
 export function domainArn(scope: Construct, domainName: string): string {

@@ -74,7 +74,7 @@ describe('the AWS CDK app (infra/): the policies cover the code, and no more', f
     // the domain's KMS key: Customer Profiles' callers need Decrypt and GenerateDataKey on it (Administrator Guide)
     expect([...granted.keys()].sort()).to.deep.equal([...expected, 'kms:Decrypt', 'kms:GenerateDataKey'].sort());
     const notGranted = AWS_OPERATIONS.filter((o) => !grantedToService(o)).map((o) => `${o.operation} (${o.by})`);
-    console.log(`        granted: ${expected.length} operations; not granted: ${notGranted.join(', ')} (the object type is the stack's)`);
+    console.log(`        granted: ${expected.length} operations; not granted: ${notGranted.join(', ')} (the object type is the stack's; a merge is an operator's)`);
 
     for (const [action, resources] of granted) {
       if (action.startsWith('kms:')) continue;

@@ -2,6 +2,7 @@
 import { MemoryAttempts } from '../cache/attempts.js';
 import { MemoryContactLegs, NO_CONTACT_LEGS } from '../cache/contact-legs.js';
 import { LocalCreateOnce } from '../cache/create-once.js';
+import { MemoryDuplicateSets } from '../cache/duplicates.js';
 import { MemoryIdempotencyStore } from '../cache/idempotency.js';
 import type { SharedState } from '../cache/index.js';
 import { StateKeys } from '../cache/keys.js';
@@ -20,6 +21,7 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
   const pendingUpdates = new MemoryPendingUpdates();
   const legs = config.contactLegWindowMs > 0 ? new MemoryContactLegs(config.contactLegWindowMs) : undefined;
   const keys = new StateKeys(config.keyNamespace, config.identityHashSecret, config.attributeMapping);
+  const duplicates = new MemoryDuplicateSets(config.duplicates);
   const shared: SharedState = {
     keys,
     cache,
@@ -31,6 +33,7 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
     createOnce: new LocalCreateOnce(cache),
     // this replica is the whole fleet: the quota's book stays in this process
     budget: quota,
+    duplicates,
     readContact: async (tag, variant, contactId) => ({ earlier: await idempotency.get(tag, contactId, variant), cached: await cache.get(tag, variant) }),
   };
   const writer = recordWriter(config, profiles.recordTarget, undefined, pendingUpdates);
@@ -41,19 +44,21 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
     records,
     eraser: {
       // everything of the caller and of the profiles their lookups and answers named
-      erase: (callerKeys): Promise<ErasureReport> => {
+      erase: async (callerKeys): Promise<ErasureReport> => {
         const { tag } = keys.lookupKey(callerKeys);
         const fromCache = cache.forget(tag);
         const answers = idempotency.forget(tag);
         const profileIds = [...new Set([...fromCache.profileIds, ...answers.profileIds])];
         pendingUpdates.forget(profileIds);
         legs?.forget(profileIds);
-        return Promise.resolve({
-          callerEntries: fromCache.removed + answers.removed,
+        // the duplicate sets the caller's key found (their keyed hash is the caller's tag)
+        const sets = await duplicates.forget(tag);
+        return {
+          callerEntries: fromCache.removed + answers.removed + sets,
           contactHistories: recentContacts.forget(profileIds),
           records: records.forget(tag),
           recordsInProgress: 0,
-        });
+        };
       },
     },
     readiness: () => ({ redis: { mode: 'none' }, records: { queue: records.kind, worker: config.records.worker ? (running ? 'running' : 'stopped') : 'off' } }),

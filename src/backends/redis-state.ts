@@ -4,6 +4,7 @@
 import { RedisAttempts } from '../cache/attempts.js';
 import { NO_CONTACT_LEGS, RedisContactLegs } from '../cache/contact-legs.js';
 import { RedisCreateOnce } from '../cache/create-once.js';
+import { RedisDuplicateSets } from '../cache/duplicates.js';
 import { RedisIdempotencyStore } from '../cache/idempotency.js';
 import { ContactHit } from '../cache/contact-hit.js';
 import type { ContactReads, SharedState } from '../cache/index.js';
@@ -40,6 +41,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
   quota.shareThrough(new RedisQuotaBook(redis, (operation) => keys.quota(operation), health));
   const idempotency = new RedisIdempotencyStore(redis, keys, health, config.idempotencyTtlMs, sealer, cache, config.attributeMapping);
   const pendingUpdates = new RedisPendingUpdates(redis, keys, health, sealer);
+  const duplicates = new RedisDuplicateSets(redis, keys.duplicates(), config.duplicates, health);
   // a single Redis: a contact's reads and a fresh cache hit's writes in one script (cache/contact-hit.ts);
   // on a cluster the keys are in three slots: the MGET, then the writes side by side
   const hit = redis.isCluster
@@ -55,6 +57,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
         legWindowMs: config.contactLegWindowMs,
         idempotencyTtlMs: config.idempotencyTtlMs,
         sources: enrichmentCalls(config.attributeMapping).length,
+        duplicates: duplicates.scriptArgs,
         onWriteFailed: (operation) => health.failed(operation, new Error('refused inside the cache-hit script')),
       });
   const shared: SharedState = {
@@ -67,6 +70,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
     legs: config.contactLegWindowMs > 0 ? new RedisContactLegs(redis, keys, health, config.contactLegWindowMs) : NO_CONTACT_LEGS,
     createOnce: new RedisCreateOnce(redis, keys, cache, health, config.createLockTtlMs, (seconds) => metrics.lockWaits.observe(seconds)),
     budget: quota,
+    duplicates,
     readContact: (tag, variant, contactId, callerKeys, plan) =>
       health.safely<ContactReads>(
         'contact.read',
@@ -94,7 +98,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
   return {
     shared,
     records,
-    eraser: new RedisEraser(keys, redis, sealer, records),
+    eraser: new RedisEraser(keys, redis, sealer, records, duplicates),
     readiness: () => ({
       redis: { mode: config.redis.mode, status: redis.status, lastError: health.lastError },
       records: {
@@ -157,8 +161,8 @@ export function threadRecordWriter(config: Config, redis: RedisClient, logger: L
 /**
  * Forgets one caller (a phone number, an e-mail address, or an account number) in everything Redis
  * keeps: the cached lookup, the answers kept per ContactId, the creation lock and marker, the
- * recent-contact history and the pending updates of the profiles those named, and contact records and
- * updates not yet written or dead-lettered. Nothing of other callers is touched. Customer Profiles itself
+ * recent-contact history and the pending updates of the profiles those named, the duplicate sets its key
+ * found, and contact records and updates not yet written or dead-lettered. Nothing of other callers is touched. Customer Profiles itself
  * is not changed (see the README).
  *
  * Any Redis failure fails the erasure, an error reply as much as a lost one: either way it cannot say
@@ -171,6 +175,7 @@ class RedisEraser implements Eraser {
     private readonly redis: RedisClient,
     private readonly sealer: Sealer,
     private readonly records: RedisRecordQueue,
+    private readonly duplicates: RedisDuplicateSets,
   ) {}
 
   async erase(callerKeys: CallerKeys): Promise<ErasureReport> {
@@ -199,6 +204,8 @@ class RedisEraser implements Eraser {
     }
     let callerEntries = 0;
     for (const key of found) callerEntries += await this.redis.del(key);
+    // the duplicate sets the caller's key found, or the caller's lookups answered (their keyed hash is the caller's tag)
+    callerEntries += await this.duplicates.forget(tag);
     let contactHistories = 0;
     for (const id of profileIds) {
       contactHistories += await this.redis.del(this.keys.recentContacts(id));

@@ -3,7 +3,9 @@ import { attaches, STANDARD_KEYS, type CallerKeys, type SearchPair } from '../do
 import type { RecordJob } from '../records/job.js';
 import type { RedisIdempotencyStore } from './idempotency.js';
 import type { ContactReads } from './index.js';
-import type { StateKeys } from './keys.js';
+import { duplicateSetId } from '../domain/duplicates.js';
+import { SEEN_LUA, type DuplicateScriptArgs } from './duplicates.js';
+import { lookupMember, type StateKeys } from './keys.js';
 import type { CachedLookup, RedisProfileCache } from './profile-cache.js';
 import { MAX_PER_PROFILE, RECENT_LUA, repeatInfo, type RepeatInfo } from './recent-contacts.js';
 import { RedisScript, type RedisClient } from '../redis/client.js';
@@ -56,6 +58,8 @@ export interface HitWrites {
   kept: boolean;
   /** the resolution is kept for the contact's later legs (see ContactLegs) */
   leg: boolean;
+  /** a MULTIPLE lookup's duplicate set was noted (see DuplicateSets), or Redis refused it: not noted again */
+  duplicates?: boolean;
 }
 
 /**
@@ -79,6 +83,8 @@ interface LookupHead {
   /** how many enrichment sources the summary holds values of, and when the oldest was read (0: none) */
   q: number;
   e: number;
+  /** a MULTIPLE lookup's duplicate set: its id, the key's name, the key's keyed hash, the profile ids comma-joined (absent: none) */
+  d?: [string, string, string, string];
 }
 
 /** The nonce of a sealed value (`<keyId>.<nonce>.<body>`, see Sealer): one seal's, never another's. */
@@ -100,6 +106,8 @@ export function lookupHead(lookup: CachedLookup, sealed: string): string {
     q: enriched.length,
     e: enriched.length === 0 ? 0 : Math.min(...enriched.map((x) => x.at)),
   };
+  const d = lookup.status === 'MULTIPLE' ? lookup.duplicates : undefined;
+  if (d) head.d = [duplicateSetId(d), d.key, d.keyHash, d.ids.join(',')];
   return JSON.stringify(head);
 }
 
@@ -159,10 +167,14 @@ export function openHitEntry(sealer: Sealer, entry: HitEntry): RecordJob | 'deta
 //   enrichment sources, 6 the contact's identity key name or '', 7 InitialContactId, 8 the repeat
 //   window's start, 9 the window (ms), 10 the history's bound, 11-12 the history key before and after the
 //   profile id, 13 the record's entry without its closing brace, 14 the kept answer's TTL (ms), 15 the
-//   leg's JSON without what the head gives and its closing brace ('': legs are not kept), 16 the leg's TTL (ms)
+//   leg's JSON without what the head gives and its closing brace ('': legs are not kept), 16 the leg's TTL (ms),
+//   17 the duplicate sets' base ('': not recorded), 18 their TTL (ms), 19 how many are kept, 20 the lookup's member
+//   in a profile's index (`<tag> <variant>`)
 //   -> {1, kept answer, lookup or ''} | {0, lookup or ''} (nothing written) | {0, lookup, 1, newest other contact's time or '', record status, 1 if kept else 0,
-//      the writes Redis refused: 'r' the history, 'k' the kept answer, 'l' the leg}
-const HIT = new RedisScript(`${RECENT_LUA}
+//      the writes Redis refused: 'r' the history, 'k' the kept answer, 'l' the leg, 'd' the duplicate set; 1 if the set was noted or refused}
+// A MULTIPLE lookup whose head names its duplicate set (`d`) notes it (SEEN_LUA, cache/duplicates.ts), last: so a
+// MULTIPLE cache hit records its set in the same round trip, and a Connect retry (answered above) does not.
+const HIT = new RedisScript(`${RECENT_LUA}${SEEN_LUA}
 local function iso(ms)
   local s = math.floor(ms / 1000)
   local days = math.floor(s / 86400)
@@ -218,7 +230,12 @@ if h.p ~= '' and ARGV[15] ~= '' then
   local set = redis.pcall('SET', KEYS[5], leg, 'PX', ARGV[16])
   if type(set) == 'table' and set.err then failed = failed .. 'l' end
 end
-return {0, lookup, 1, last or '', status, kept, failed}
+local noted = 0
+if ARGV[17] ~= '' and h.s == 'MULTIPLE' and type(h.d) == 'table' and #h.d == 4 then
+  noted = 1
+  if not pcall(seen, ARGV[17], h.d[1], h.d[2], h.d[3], h.d[4], ARGV[20], ARGV[1], ARGV[18], ARGV[19]) then failed = failed .. 'd' end
+end
+return {0, lookup, 1, last or '', status, kept, failed, noted}
 `);
 
 export interface ContactHitOptions {
@@ -235,7 +252,9 @@ export interface ContactHitOptions {
   idempotencyTtlMs: number;
   /** how many enrichment sources the attribute mapping has */
   sources: number;
-  /** told of a write the script could not make (Redis refused it): `recent.record`, `idempotency.put` or `legs.remember`, counted as those stores count theirs */
+  /** where a MULTIPLE hit notes its duplicate set (RedisDuplicateSets.scriptArgs; base '': not noted) */
+  duplicates?: DuplicateScriptArgs | undefined;
+  /** told of a write the script could not make (Redis refused it): `recent.record`, `idempotency.put`, `legs.remember` or `duplicates.seen`, counted as those stores count theirs */
   onWriteFailed?: (operation: string) => void;
 }
 
@@ -283,8 +302,12 @@ export class ContactHit {
         this.o.idempotencyTtlMs,
         leg,
         this.o.legWindowMs,
+        this.o.duplicates?.base ?? '',
+        this.o.duplicates?.ttlMs ?? 0,
+        this.o.duplicates?.maxSets ?? 0,
+        lookupMember(tag, variant),
       ],
-    )) as [0 | 1, string, string?, string?, string?, number?, string?];
+    )) as [0 | 1, string, string?, string?, string?, number?, string?, number?];
     const [kind, first, second] = reply;
     const raw = (kind === 1 ? second : first) || undefined;
     const cached = raw ? this.o.cache.open(tag, raw, variant) : undefined;
@@ -294,15 +317,17 @@ export class ContactHit {
     // (a DATA_KEYS without the key it was sealed with): this replica then looks the caller up as on a miss,
     // and queues the record again, which is the same job (its ContactId).
     if (kind === 0 && reply.length > 2 && cached) {
-      const [, , , last, recordStatus, kept, failed = ''] = reply;
+      const [, , , last, recordStatus, kept, failed = '', noted] = reply;
       if (failed.includes('r')) this.o.onWriteFailed?.('recent.record');
       if (failed.includes('k')) this.o.onWriteFailed?.('idempotency.put');
       if (failed.includes('l')) this.o.onWriteFailed?.('legs.remember');
+      if (failed.includes('d')) this.o.onWriteFailed?.('duplicates.seen');
       reads.written = {
         repeat: repeatInfo(last ? Number(last) : 0),
         recordStatus: recordStatus as HitWrites['recordStatus'],
         kept: kept === 1,
         leg: leg !== '' && cached.summary !== undefined && !failed.includes('l'),
+        ...(noted === 1 && { duplicates: true }),
       };
     }
     return reads;

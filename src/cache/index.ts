@@ -5,6 +5,7 @@ import type { ContactLegs } from './contact-legs.js';
 import type { CallBudget } from './quota.js';
 import type { HitPlan, HitWrites } from './contact-hit.js';
 import type { CreateOnce } from './create-once.js';
+import type { DuplicateSets } from './duplicates.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { StateKeys } from './keys.js';
 import type { PendingUpdates } from './pending-updates.js';
@@ -29,6 +30,8 @@ export interface SharedState {
   createOnce: CreateOnce;
   /** the fleet's share of the account quota, as enrichment takes it (cache/quota.ts) */
   budget: CallBudget;
+  /** the duplicate sets MULTIPLE answers saw (cache/duplicates.ts) */
+  duplicates: DuplicateSets;
   /**
    * What a contact needs first: the answer kept for its ContactId and lookup (a Connect retry) and the
    * caller's cached lookup. `keys`: the contact's (the ones the tag and variant name), for a kept answer stored by reference.

@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Identity } from '../domain/identity.js';
 import type { AttributeMapping } from '../domain/mapping.js';
-import { canonicalKeys, type CallerKeys } from '../domain/keys.js';
+import { canonicalKeys, identityKey as identityKeyName, type CallerKeys } from '../domain/keys.js';
 
 /** Where one contact's lookup lives: the caller's hash tag, and which of the caller's lookups (keys and mode). */
 export interface LookupKey {
@@ -53,6 +53,17 @@ export class StateKeys {
     const tag = keys.identity ? this.identityTag(keys.identity) : this.digest(`k:${first!.name}:${first!.values.join('\u0000')}`);
     const others = keys.identity ? keys.extra : keys.extra.slice(1);
     return { tag, variant: others.length === 0 ? '' : this.digest(canonicalKeys(others, keys.mode)).slice(0, 16) };
+  }
+
+  /**
+   * The keyed hash of one of the contact's keys' value, as a duplicate set records the key its profiles share:
+   * the phone number's or e-mail address's is the caller's tag, another key's the tag a caller found by it
+   * alone has (see lookupKey), so an erasure of either finds the sets it is in.
+   */
+  keyDigest(keys: CallerKeys, name: string): string {
+    if (keys.identity && identityKeyName(keys.identity) === name) return this.identityTag(keys.identity);
+    const key = keys.extra.find((k) => k.name === name);
+    return this.digest(`k:${name}:${(key?.values ?? []).join('\u0000')}`);
   }
 
   /** The digest of the last update a contact asked for: a Connect retry of the same one is not queued again. */
@@ -121,6 +132,18 @@ export class StateKeys {
   recentContacts(profileId: string): string {
     return `${this.base}:{p:${profileId}}:recent`;
   }
+  /**
+   * Where the duplicate sets live (cache/duplicates.ts): `<this>:sets`, `<this>:seen` and `<this>:set:<id>`,
+   * all in one hash tag so one script updates them together, on a cluster too.
+   */
+  duplicates(): string {
+    return `${this.base}:{dups}`;
+  }
+}
+
+/** A lookup in a profile's index: the caller's tag and the lookup's variant (base64url: neither holds a space). */
+export function lookupMember(tag: string, variant = ''): string {
+  return `${tag} ${variant}`;
 }
 
 /** The key of an operation's line in the fleet's quota book (the record thread builds it without StateKeys). */

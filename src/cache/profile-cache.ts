@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { ProfileSummary, Verification } from '../domain/answer.js';
 import { lookupHead } from './contact-hit.js';
-import type { StateKeys } from './keys.js';
+import { lookupMember, type StateKeys } from './keys.js';
+import type { DuplicateSighting } from '../domain/duplicates.js';
 import type { RedisClient, RedisHealth } from '../redis/client.js';
 import type { Sealer } from '../redis/seal.js';
 
@@ -16,6 +17,8 @@ export interface CachedLookup {
   verification?: Verification | undefined;
   /** epoch ms of the lookup; freshness and the stale-if-error age are judged from it */
   cachedAt: number;
+  /** a MULTIPLE lookup's matches and the key they share, when they make a set (see sightingOf): each answer of it notes the set */
+  duplicates?: DuplicateSighting | undefined;
 }
 
 /**
@@ -215,12 +218,28 @@ export class RedisProfileCache implements ProfileCache {
   }
 }
 
-/** A lookup in a profile's index: the caller's tag and the lookup's variant (base64url: neither holds a space). */
-export function lookupMember(tag: string, variant = ''): string {
-  return `${tag} ${variant}`;
-}
+export { lookupMember };
 
-function fromLookupMember(member: string): { tag: string; variant: string } {
+export function fromLookupMember(member: string): { tag: string; variant: string } {
   const at = member.indexOf(' ');
   return at < 0 ? { tag: member, variant: '' } : { tag: member.slice(0, at), variant: member.slice(at + 1) };
+}
+
+/**
+ * After profiles were merged: deletes every cached lookup that answers one of them (their lookup index) and the
+ * lookups named in `members` (`<tag> <variant>`, the ones that answered the duplicate set), each with its head,
+ * and the profiles' indexes. The next contact of each caller searches Customer Profiles afresh and finds the
+ * profile that survived. Returns how many lookups were deleted. One key a command: they are in many slots.
+ */
+export async function dropCachedLookups(redis: RedisClient, keys: StateKeys, profileIds: readonly string[], members: readonly string[]): Promise<number> {
+  const indexed = await Promise.all(profileIds.map((id) => redis.smembers(keys.profileLookups(id))));
+  const lookups = [...new Set([...indexed.flat(), ...members])].map(fromLookupMember);
+  const deleted = await Promise.all(
+    lookups.map(async ({ tag, variant }) => {
+      const [lookup] = await Promise.all([redis.del(keys.profileCache(tag, variant)), redis.del(keys.lookupHead(tag, variant))]);
+      return lookup;
+    }),
+  );
+  await Promise.all(profileIds.map((id) => redis.del(keys.profileLookups(id))));
+  return deleted.reduce((a, b) => a + b, 0);
 }

@@ -72,6 +72,8 @@ export interface Config {
   idempotencyTtlMs: number;
   /** how long a contact's resolution answers its later legs (transfers, callbacks); 0: off */
   contactLegWindowMs: number;
+  /** the duplicate sets kept (0: none recorded) and for how long after each was last seen */
+  duplicates: { maxSets: number; ttlMs: number };
   /** ID&V attempts: failures per caller and per claimed key within the window, and the lockout */
   idvAttempts: AttemptLimits;
   /** how far back a verified answer's step-up signals read the profile's history; 0: not read */
@@ -316,6 +318,7 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
     repeatWindowMs: s.REPEAT_WINDOW_HOURS * 3_600_000,
     idempotencyTtlMs: s.IDEMPOTENCY_TTL_SECONDS * 1000,
     contactLegWindowMs: s.CONTACT_LEG_WINDOW_SECONDS * 1000,
+    duplicates: { maxSets: s.DUPLICATE_SETS_MAX, ttlMs: s.DUPLICATE_SETS_DAYS * 86_400_000 },
     riskChangeWindowDays: s.RISK_CHANGE_WINDOW_DAYS,
     idvAttempts: {
       perCaller: s.IDV_MAX_FAILURES_PER_CALLER,

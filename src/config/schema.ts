@@ -210,6 +210,10 @@ export const settings = {
   CONTACT_LEG_WINDOW_SECONDS: int(0, 86400).describe(
     "how long a contact's resolution (and its verification) answers the contact's later legs (a transfer, a callback); 0: never",
   ),
+  DUPLICATE_SETS_MAX: int(0, 1_000_000).describe(
+    'how many duplicate sets (the profiles a MULTIPLE answer found together) are kept for npm run duplicates; past it the least recently seen go; 0: none are recorded',
+  ),
+  DUPLICATE_SETS_DAYS: int(1, 365).describe('how long a duplicate set is kept after the last MULTIPLE answer that named it'),
   IDEMPOTENCY_TTL_SECONDS: int(30, 86400).describe(
     "how long the answer for a ContactId is kept for Connect's Lambda retries (up to 3, each up to 8 s)",
   ),

@@ -23,6 +23,7 @@ import {
   type Verification,
 } from '../domain/answer.js';
 import { riskSignals } from '../domain/risk.js';
+import { sightingOf, type DuplicateSighting } from '../domain/duplicates.js';
 import type { ContactEvent } from './event.js';
 import { callerKeys, type IdentitySource } from './identify.js';
 import { attaches, identityKey, isVerifying, mayCreateFrom, searchedByOf, searchKeysOf, STANDARD_KEYS, type CallerKeys } from '../domain/keys.js';
@@ -74,6 +75,8 @@ export interface Resolved {
 type Lookup = Pick<Outcome, 'status' | 'summary' | 'matchCount' | 'verification' | 'matchedBy'> & {
   /** the profile's pending updates could not be read: answered without them, and not cached */
   uncached?: true;
+  /** a MULTIPLE lookup's matches and the key they share (see sightingOf) */
+  duplicates?: DuplicateSighting | undefined;
 };
 
 /** Did the chosen profile match every key the contact gave? Only asked when it gave two or more. */
@@ -323,6 +326,8 @@ export class ContactResolver {
         degraded = true;
       }
     }
+    // every MULTIPLE answer notes its duplicate set, unless the cache hit's script did with the reads
+    if (lookup.status === 'MULTIPLE' && lookup.duplicates && !madeWithReads?.duplicates) this.noteDuplicates(lookup.duplicates, at);
     const summary = lookup.summary;
     if (!summary) {
       const outcome: Outcome = { ...this.outcome(lookup.status, keys), ...lookup, degraded };
@@ -462,6 +467,15 @@ export class ContactResolver {
     }
   }
 
+  /**
+   * Notes a MULTIPLE answer's duplicate set, after the answer: on the next turn of the event loop, not awaited
+   * (the store counts its own failures). An operator's list of duplicates can wait a moment; a caller cannot.
+   */
+  private noteDuplicates(sighting: DuplicateSighting, at: LookupKey): void {
+    const now = this.now();
+    setImmediate(() => void this.deps.duplicates.seen(sighting, at, now));
+  }
+
   /** Not awaited: a later leg comes seconds later at the soonest, and one that finds nothing looks the caller up. */
   private rememberLeg(contactId: string, keys: CallerKeys | undefined, at: LookupKey, lookup: Lookup, summary: ProfileSummary, risk: Risk | undefined): void {
     const status = lookup.status as ContactLeg['status'];
@@ -487,9 +501,9 @@ export class ContactResolver {
    */
   private remember(at: { tag: string; variant: string }, lookup: Lookup, cachedAt = this.now()): void {
     if (lookup.status === 'NEW') return;
-    const { matchCount, summary, verification, matchedBy } = lookup;
+    const { matchCount, summary, verification, matchedBy, duplicates } = lookup;
     const status = lookup.status as CachedLookup['status']; // a lookup is KNOWN, MULTIPLE or NOT_FOUND (NEW is cached by createOnce)
-    void this.deps.cache.set(at.tag, { status, matchCount, summary, verification, matchedBy: [...matchedBy], cachedAt }, at.variant);
+    void this.deps.cache.set(at.tag, { status, matchCount, summary, verification, matchedBy: [...matchedBy], cachedAt, ...(duplicates && { duplicates }) }, at.variant);
   }
 
   /** The contact's record, but for the profile and status its lookup gives. */
@@ -555,6 +569,8 @@ export class ContactResolver {
         enriched: cached?.summary?.profileId === chosen.profile.ProfileId ? cached.summary.enriched : undefined,
       };
       for (const update of pending ?? []) summary = updateSummary(summary!, update, this.deps.mapping);
+      // several matches: which profiles, and the key they share (its value as a keyed hash), for the duplicate sets
+      const duplicates = found.length > 1 ? sightingOf(found, searchKeys.map((k) => k.name), (name) => this.deps.keys.keyDigest(keys, name)) : undefined;
       const lookup: Lookup = {
         status: found.length === 0 ? 'NOT_FOUND' : found.length === 1 ? 'KNOWN' : 'MULTIPLE',
         matchCount: found.length,
@@ -562,6 +578,7 @@ export class ContactResolver {
         verification,
         matchedBy,
         ...(!pending && { uncached: true as const }),
+        ...(duplicates && { duplicates }),
       };
       // cached at once, even when the answer has gone out at the deadline: the next contact finds it;
       // not when the pending updates could not be read (it would answer without them until it expires)
@@ -627,5 +644,12 @@ function fallbackReasonOf(failure: StoreFailure): FallbackReason {
 }
 
 function fromCache(c: CachedLookup): Lookup {
-  return { status: c.status, summary: c.summary, matchCount: c.matchCount, verification: c.verification ?? 'NOT_CHECKED', matchedBy: c.matchedBy ?? [] };
+  return {
+    status: c.status,
+    summary: c.summary,
+    matchCount: c.matchCount,
+    verification: c.verification ?? 'NOT_CHECKED',
+    matchedBy: c.matchedBy ?? [],
+    ...(c.duplicates && { duplicates: c.duplicates }),
+  };
 }

@@ -182,6 +182,27 @@ describe('a cache hit in one round trip (service + SDK + fake + one Redis)', fun
     });
   }
 
+  it('a MULTIPLE hit notes its duplicate set in the same script: still one command, and the set counted once for it', async () => {
+    const app = await start();
+    const phone = nextPhone();
+    fake.seedProfile({ PhoneNumber: phone, FirstName: 'Ottoline' });
+    fake.seedProfile({ MobilePhoneNumber: phone, FirstName: 'Ottilie' });
+    await resolve(app, voice(phone)); // a miss: the lookup is cached, and its set noted (after the answer)
+    await resolve(app, voice(phone)); // a hit, which loads the script into Redis
+    const sets = `cpr:${DOMAIN}:{dups}:sets`;
+    await until('both answers noted', async () => (await client.zrangebyscore(sets, 2, 2)).length === 1);
+
+    let answer: Record<string, string> = {};
+    const commands = await commandsDuring([redis()], async () => {
+      answer = await resolve(app, voice(phone));
+    });
+
+    expect(answer).to.include({ customerStatus: 'MULTIPLE', profileMatchCount: '2' });
+    expect(commands).to.deep.equal(['evalsha']);
+    const [id] = await client.zrangebyscore(sets, 3, 3);
+    expect(await client.hget(`cpr:${DOMAIN}:{dups}:set:${id}`, 'count')).to.equal('3');
+  });
+
   it('the record is in Redis before the answer says QUEUED, sealed, and is written to the lookup’s profile', async () => {
     const app = await start();
     const phone = nextPhone();

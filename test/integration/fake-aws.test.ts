@@ -13,7 +13,12 @@ import {
   CreateProfileCommand,
   CustomerProfilesClient,
   DeleteProfileObjectTypeCommand,
+  FieldSourceProfileIds$,
   GetDomainCommand,
+  GetMatchesCommand,
+  GetSimilarProfilesCommand,
+  MatchType,
+  MergeProfilesCommand,
   GetProfileHistoryRecordCommand,
   GetProfileHistoryRecordResponse$,
   GetProfileObjectTypeCommand,
@@ -33,7 +38,7 @@ import {
   type SearchProfilesCommandInput,
 } from '@aws-sdk/client-customer-profiles';
 import { ConnectClient, UpdateContactAttributesCommand } from '@aws-sdk/client-connect';
-import { ACCOUNT_THROTTLE_MESSAGE, FakeAws, HISTORY_ACTIONS, OBJECT_THROTTLE_MESSAGE, type QuotaSecond } from '../support/fake-aws.js';
+import { ACCOUNT_THROTTLE_MESSAGE, FakeAws, HISTORY_ACTIONS, MATCH_TYPES, MERGE_SOURCE_FIELDS, OBJECT_THROTTLE_MESSAGE, type QuotaSecond } from '../support/fake-aws.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'test-domain';
@@ -677,6 +682,108 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
       expect((await listCalculated(ProfileId)).Items).to.deep.equal([]);
       expect((await listObjects({ ObjectTypeName: 'ContactRecord', ProfileId })).Items).to.deep.equal([]);
       expect((await membership([ProfileId])).Profiles).to.deep.equal([{ ProfileId, QueryResult: 'ABSENT' }]);
+    });
+  });
+
+  describe('duplicates: MergeProfiles, GetMatches, GetSimilarProfiles', function () {
+    const merge = (MainProfileId: string, ProfileIdsToBeMerged: string[], FieldSourceProfileIds?: Record<string, unknown>) =>
+      client.send(new MergeProfilesCommand({ DomainName: DOMAIN, MainProfileId, ProfileIdsToBeMerged, ...(FieldSourceProfileIds && { FieldSourceProfileIds }) }));
+    const byId = async (id: string) => (await search({ KeyName: '_profileId', Values: [id] })).Items ?? [];
+    const id = (n: number) => String(n).repeat(32).slice(0, 32);
+
+    it("the fake's FieldSourceProfileIds members and MatchType values are the SDK's (the model's)", function () {
+      // the schema's member names: [3, namespace, name, traits, members, types]
+      const members = (FieldSourceProfileIds$ as unknown as [number, string, string, number, string[]])[4];
+      expect([...MERGE_SOURCE_FIELDS, 'Attributes'].sort()).to.deep.equal([...members].sort());
+      expect([...MATCH_TYPES].sort()).to.deep.equal(Object.values(MatchType).sort());
+    });
+
+    it('merges into the main profile: fields a union (the main one wins a conflict) but for FieldSourceProfileIds, even an empty source; keys and objects moved; the others deleted; MERGED and DELETED_BY_MERGE recorded', async function () {
+      await client.send(new PutProfileObjectTypeCommand(CONTACT_TYPE));
+      const a = fake.seedProfile({ PhoneNumber: '+14255550100', FirstName: 'Ada', LastName: 'Lovelace', Attributes: { tier: 'gold', lang: 'en' } });
+      const b = fake.seedProfile({ PhoneNumber: '+14255550100', FirstName: 'Augusta', EmailAddress: 'ada@example.com', Address: { City: 'London' }, Attributes: { tier: 'silver' } });
+      const c = fake.seedProfile({ PhoneNumber: '4255550100', LastName: 'King', Attributes: { tier: 'bronze', club: 'chess' } });
+      fake.seedKey(b.ProfileId, 'loyaltyId', ['L-1']);
+      fake.seedObject(c.ProfileId, 'ContactRecord', { profileId: c.ProfileId, contactId: 'c-9' }, 'obj-c');
+
+      const out = await merge(a.ProfileId, [b.ProfileId, c.ProfileId], { FirstName: b.ProfileId, EmailAddress: c.ProfileId, Attributes: { tier: c.ProfileId } });
+
+      expect(out.Message).to.be.a('string');
+      // what the SDK sent: the model's shape, on POST /domains/{DomainName}/profiles/objects/merge
+      expect(fake.callsTo('MergeProfiles')[0]!.body).to.deep.equal({
+        MainProfileId: a.ProfileId, ProfileIdsToBeMerged: [b.ProfileId, c.ProfileId],
+        FieldSourceProfileIds: { FirstName: b.ProfileId, EmailAddress: c.ProfileId, Attributes: { tier: c.ProfileId } },
+      });
+      const [merged] = await byId(a.ProfileId);
+      // FirstName from b; EmailAddress from c, which has none: cleared ("even if it is a NULL value"); LastName and
+      // PhoneNumber conflict: the main profile's; Address only b has: taken; tier from c; club only c has: taken
+      expect(merged).to.deep.include({ ProfileId: a.ProfileId, FirstName: 'Augusta', LastName: 'Lovelace', PhoneNumber: '+14255550100', Address: { City: 'London' } });
+      expect(merged!.EmailAddress).to.equal(undefined);
+      expect(merged!.Attributes).to.deep.equal({ tier: 'bronze', lang: 'en', club: 'chess' });
+      expect(await byId(b.ProfileId)).to.deep.equal([]);
+      expect(await byId(c.ProfileId)).to.deep.equal([]);
+      expect((await search({ KeyName: '_phone', Values: ['+14255550100', '4255550100'] })).Items!.map((p) => p.ProfileId)).to.deep.equal([a.ProfileId]);
+      expect((await search({ KeyName: 'loyaltyId', Values: ['L-1'] })).Items!.map((p) => p.ProfileId)).to.deep.equal([a.ProfileId]);
+      expect((await listObjects({ ObjectTypeName: 'ContactRecord', ProfileId: a.ProfileId })).Items!.map((o) => o.ProfileObjectUniqueKey)).to.deep.equal(['obj-c']);
+      expect(fake.history(a.ProfileId).map((r) => r.actionType)).to.deep.equal(['MERGED']);
+      expect(JSON.parse(fake.history(a.ProfileId)[0]!.content!)).to.deep.include({ FirstName: 'Augusta' });
+      for (const gone of [b, c]) expect(fake.history(gone.ProfileId).map((r) => r.actionType)).to.deep.equal(['DELETED_BY_MERGE']);
+      const listed = await client.send(new ListProfileHistoryRecordsCommand({ DomainName: DOMAIN, ProfileId: b.ProfileId }));
+      expect(listed.ProfileHistoryRecords!.map((r) => r.ActionType)).to.deep.equal(['DELETED_BY_MERGE']);
+    });
+
+    it('refuses what the model refuses (ProfileIdsToBeMerged 1-20 uuids) with 400, sources outside the merge and the main id among the merged with 400, an unknown profile with 404', async function () {
+      const a = fake.seedProfile({ FirstName: 'A' });
+      const b = fake.seedProfile({ FirstName: 'B' });
+      const many = Array.from({ length: 21 }, (_, i) => fake.seedProfile({ FirstName: `m${i}` }).ProfileId);
+
+      expect(await failure(merge(a.ProfileId, many))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(merge(a.ProfileId, []))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(merge(a.ProfileId, ['not-a-uuid']))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(merge(a.ProfileId, [a.ProfileId]))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(merge(a.ProfileId, [b.ProfileId], { FirstName: id(7) }))).to.deep.equal(['BadRequestException', 400]);
+      expect(await failure(merge(a.ProfileId, [id(7)]))).to.deep.equal(['ResourceNotFoundException', 404]);
+      // nothing changed
+      expect((await byId(b.ProfileId)).map((p) => p.FirstName)).to.deep.equal(['B']);
+      expect(fake.history(a.ProfileId)).to.deep.equal([]);
+    });
+
+    it('GetMatches: 400 where the domain has no identity resolution results; else the seeded groups, paged, with the generation date', async function () {
+      expect(await failure(client.send(new GetMatchesCommand({ DomainName: DOMAIN })))).to.deep.equal(['BadRequestException', 400]);
+      const at = Date.UTC(2026, 11, 5, 0, 0, 0);
+      fake.seedMatches('ML_BASED_MATCHING', [
+        { matchId: 'm-1', profileIds: [id(1), id(2)], confidenceScore: 0.97 },
+        { profileIds: [id(3), id(4), id(5)] },
+      ], { generatedAt: at });
+
+      const first = await client.send(new GetMatchesCommand({ DomainName: DOMAIN, MaxResults: 1 }));
+      const second = await client.send(new GetMatchesCommand({ DomainName: DOMAIN, MaxResults: 1, NextToken: first.NextToken }));
+
+      expect(first.MatchGenerationDate).to.deep.equal(new Date(at));
+      expect(first.PotentialMatches).to.equal(2);
+      expect(first.Matches).to.deep.equal([{ MatchId: 'm-1', ProfileIds: [id(1), id(2)], ConfidenceScore: 0.97 }]);
+      expect(second.Matches![0]!.ProfileIds).to.deep.equal([id(3), id(4), id(5)]);
+      expect(second.NextToken).to.equal(undefined);
+      expect(await failure(client.send(new GetMatchesCommand({ DomainName: DOMAIN, MaxResults: 101 })))).to.deep.equal(['BadRequestException', 400]);
+    });
+
+    it('GetSimilarProfiles: the group of the asked MatchType holding the profile a key finds (POST /matches); none: no ids; a type with no results: 400', async function () {
+      const a = fake.seedProfile({ PhoneNumber: '+14255550111' });
+      const b = fake.seedProfile({ PhoneNumber: '+14255550112' });
+      fake.seedMatches('RULE_BASED_MATCHING', [{ matchId: 'r-1', profileIds: [a.ProfileId, b.ProfileId], ruleLevel: 2 }]);
+      const similar = (MatchType: MatchType, SearchKey: string, SearchValue: string) =>
+        client.send(new GetSimilarProfilesCommand({ DomainName: DOMAIN, MatchType, SearchKey, SearchValue }));
+
+      const byProfile = await similar('RULE_BASED_MATCHING', '_profileId', b.ProfileId);
+      const byPhone = await similar('RULE_BASED_MATCHING', '_phone', '+14255550111');
+      const none = await similar('RULE_BASED_MATCHING', '_phone', '+14255550999');
+
+      expect(byProfile).to.deep.include({ ProfileIds: [a.ProfileId, b.ProfileId], MatchId: 'r-1', MatchType: 'RULE_BASED_MATCHING', RuleLevel: 2 });
+      expect(byProfile.ConfidenceScore).to.equal(undefined);
+      expect(byPhone.ProfileIds).to.deep.equal([a.ProfileId, b.ProfileId]);
+      expect(none.ProfileIds).to.deep.equal([]);
+      expect(fake.callsTo('GetSimilarProfiles')[0]!.body).to.deep.equal({ MatchType: 'RULE_BASED_MATCHING', SearchKey: '_profileId', SearchValue: b.ProfileId });
+      expect(await failure(similar('ML_BASED_MATCHING', '_profileId', a.ProfileId))).to.deep.equal(['BadRequestException', 400]);
     });
   });
 

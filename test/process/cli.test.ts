@@ -10,7 +10,7 @@ import { freePort, useRedisServer } from '../support/redis.js';
 type Run = ProcessRun & { seconds: number };
 
 /** Runs an operator command as `npm run <command>` does (tsx), with only the environment given; killed after ms. */
-async function cli(command: 'setup-domain' | 'doctor' | 'dead-letters' | 'erase', args: string[], env: Record<string, string>, ms = 15_000): Promise<Run> {
+async function cli(command: 'setup-domain' | 'doctor' | 'dead-letters' | 'erase' | 'duplicates', args: string[], env: Record<string, string>, ms = 15_000): Promise<Run> {
   const started = performance.now();
   const run = await runScript(`src/cli/${command}.ts`, args, env, ms);
   return { ...run, seconds: (performance.now() - started) / 1000 };
@@ -221,6 +221,52 @@ describe('operator commands (the processes, against the HTTP fake of AWS)', func
       expect(r.stderr).to.equal(
         'usage: npm run dead-letters -- list [--limit N] | replay <ContactId ...|--all> | purge <ContactId ...|--all>\n',
       );
+    });
+  });
+
+  describe('duplicates', () => {
+    const redis = useRedisServer();
+
+    it('with Redis up and no MULTIPLE answer yet, lists no set and exits 0', async () => {
+      const r = await cli('duplicates', ['list'], { ...env, REDIS_URL: redis().url });
+
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.equal('0 duplicate set(s) in "acme":\n');
+    });
+
+    it('merge without --yes exits 1 with one line asking for it, before reaching Redis or AWS', async () => {
+      const port = await freePort();
+
+      const r = await cli('duplicates', ['merge', '0123456789abcdef', '--keep', 'a'.repeat(32)], { ...env, REDIS_URL: `redis://127.0.0.1:${port}` });
+
+      expectOneLineFailure(r, /^merge: merged profiles cannot be separated again; add --yes to merge set 0123456789abcdef into a{32}\n$/);
+      expect(fake.calls).to.have.length(0);
+    });
+
+    it('when Redis refuses connections, exits 1 with one line naming the address and ECONNREFUSED, within seconds', async () => {
+      const port = await freePort();
+
+      const r = await cli('duplicates', ['list'], { ...env, REDIS_URL: `redis://127.0.0.1:${port}` }, 30_000);
+
+      expectOneLineFailure(r, new RegExp(`^duplicates: cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\n$`));
+      expect(r.seconds).to.be.below(10);
+    });
+
+    it('when there is no REDIS_URL, exits 1 explaining that the sets live in each service process', async () => {
+      const r = await cli('duplicates', ['list'], env);
+
+      expectOneLineFailure(r, /^No REDIS_URL or REDIS_CLUSTER_NODES: without Redis, duplicate sets are kept in each service process/);
+    });
+
+    it('when the subcommand is unknown, or show names no set, exits 1 with the usage line', async () => {
+      for (const args of [['frobnicate'], ['show'], ['list', '--limit', '0']]) {
+        const r = await cli('duplicates', args, env);
+
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.equal(
+          'usage: npm run duplicates -- list [--limit N] | show <setId> | matches <setId> | merge <setId> --keep <profileId> [--from <field>=<profileId> ...] --yes\n',
+        );
+      }
     });
   });
 

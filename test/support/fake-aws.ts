@@ -9,7 +9,12 @@
 // Input constraints (400 BadRequestException) are the service model's (aws/api-models-aws customer-profiles-2020-08-15.json).
 // Profile history (ListProfileHistoryRecords, GetProfileHistoryRecord): the operations this fake serves record what they
 // did to a profile: CreateProfile CREATED, UpdateProfile UPDATED, AddProfileKey ADDED_PROFILE_KEY, PutProfileObject
-// INGESTED (DeleteProfileKey and MergeProfiles are not served: seedHistory seeds DELETED_PROFILE_KEY and MERGED).
+// INGESTED, MergeProfiles MERGED on the main profile and DELETED_BY_MERGE on each merged one (DeleteProfileKey is not
+// served: seedHistory seeds DELETED_PROFILE_KEY).
+// Duplicates: MergeProfiles (keys, objects and fields to the main profile, FieldSourceProfileIds honoured, the merged
+// profiles deleted); GetMatches and GetSimilarProfiles answer the match groups seedMatches gives (identity resolution's
+// results: this fake runs no matching job), and refuse a domain with none of that type seeded, as a domain without
+// matching enabled (BadRequestException: the message is this fake's, the API reference names none).
 // Two things the API reference leaves open, chosen here and said where they matter: the ObjectTypeName of a record about
 // the profile itself (HISTORY_PROFILE_TYPE), and what an UPDATED record's Content holds ("a string containing the
 // customer profile, profile object, or profile key content": here the whole profile as the update left it).
@@ -85,6 +90,23 @@ type EmbeddedSeed = Omit<FakeProfile, 'ProfileId'> & { ProfileId?: string;
   searchKeys?: Record<string, string[]>; calculatedAttributes?: Record<string, string>;
   objects?: Record<string, Array<Record<string, unknown>>>; segments?: string[] };
 interface DomainInfo { createdAt: number; deadLetterQueueUrl?: string; defaultEncryptionKey?: string }
+/** The model's MatchType enum (GetSimilarProfiles): rule-based matching, or the ML identity resolution job's GetMatches answers. */
+export const MATCH_TYPES = ['RULE_BASED_MATCHING', 'ML_BASED_MATCHING'] as const;
+export type MatchType = (typeof MATCH_TYPES)[number];
+/** One match group: its MatchId (default a new one), the profiles in it, ConfidenceScore (ML, 0-1) or RuleLevel (rule-based). */
+export interface MatchGroupSeed { matchId?: string; profileIds: string[]; confidenceScore?: number; ruleLevel?: number }
+interface MatchGroup { matchId: string; profileIds: string[]; confidenceScore?: number; ruleLevel?: number }
+interface Matching { generatedAt: number; groups: MatchGroup[] }
+/**
+ * FieldSourceProfileIds' members (customer-profiles 2020-08-15 and the installed SDK's schema): the profile each
+ * field is taken from. `Attributes` is a map of attribute name -> profile id. PartyType and Gender take their
+ * free-text forms (PartyTypeString, GenderString) with them.
+ */
+export const MERGE_SOURCE_FIELDS = ['AccountNumber', 'AdditionalInformation', 'PartyType', 'BusinessName', 'FirstName', 'MiddleName',
+  'LastName', 'BirthDate', 'Gender', 'PhoneNumber', 'MobilePhoneNumber', 'HomePhoneNumber', 'BusinessPhoneNumber', 'EmailAddress',
+  'PersonalEmailAddress', 'BusinessEmailAddress', 'Address', 'ShippingAddress', 'MailingAddress', 'BillingAddress', 'ProfileType',
+  'EngagementPreferences'] as const;
+const WITH_TEXT_FORM: Record<string, string> = { PartyType: 'PartyTypeString', Gender: 'GenderString' };
 interface TypeKey { StandardIdentifiers?: string[]; FieldNames?: string[] }
 interface StoredObject extends FakeObject { domain: string; uniqueValue?: string }
 interface CalculatedAttribute { DisplayName: string; IsDataPartial: string; Value: string; LastObjectTimestamp?: number }
@@ -147,6 +169,9 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp, string]> = [
   ['POST', new RegExp(`^${D}/segments/([^/]+)/membership$`), 'GetSegmentMembership'],
   ['POST', new RegExp(`^${D}/profiles/history-records$`), 'ListProfileHistoryRecords'],
   ['GET', new RegExp(`^${D}/profiles/([^/]+)/history-records/([^/]+)$`), 'GetProfileHistoryRecord'],
+  ['POST', new RegExp(`^${D}/profiles/objects/merge$`), 'MergeProfiles'],
+  ['GET', new RegExp(`^${D}/matches$`), 'GetMatches'],
+  ['POST', new RegExp(`^${D}/matches$`), 'GetSimilarProfiles'],
   ['POST', /^\/contact\/attributes$/, 'UpdateContactAttributes'],
 ];
 
@@ -249,6 +274,7 @@ export class FakeAws {
   private readonly calculated = new Map<string, Map<string, CalculatedAttribute>>(); // profile id -> name -> attribute
   private readonly segments = new Map<string, Segment>(); // `${domain}/${name}`
   private readonly historyRecords = new Map<string, FakeHistoryRecord[]>(); // profile id -> its records, oldest first
+  private readonly matching = new Map<string, Matching>(); // `${domain}/${MatchType}`
   private faults: Fault[] = [];
   private hangOps: Set<string> | 'all' | null = null;
   private held: Held[] = [];
@@ -318,7 +344,7 @@ export class FakeAws {
    *  latency and the quota's limits. */
   reset(): void {
     this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear(); this.contactKeys.clear();
-    this.calculated.clear(); this.historyRecords.clear();
+    this.calculated.clear(); this.historyRecords.clear(); this.matching.clear();
     for (const s of this.segments.values()) s.members.clear();
     this.calls.splice(0); this.faults = []; this.hangOps = null;
     this.admitted.clear(); this.arrived.clear(); this.perSecond.clear();
@@ -404,6 +430,24 @@ export class FakeAws {
       });
     });
     return stored.map((r) => ({ ...r }));
+  }
+
+  /**
+   * Identity resolution's results for a domain, as if its job had run at `generatedAt` (default now): the match groups
+   * of one MatchType, replacing earlier ones of that type. GetMatches answers the ML_BASED_MATCHING groups,
+   * GetSimilarProfiles the groups of the type it asks for. Profile ids need not exist (a job's results go stale).
+   */
+  seedMatches(matchType: MatchType, groups: readonly MatchGroupSeed[], o: { domain?: string; generatedAt?: number } = {}): MatchGroup[] {
+    const domain = o.domain ?? this.defaultDomain();
+    if (!(MATCH_TYPES as readonly string[]).includes(matchType)) throw new Error(`FakeAws.seedMatches: matchType must be one of ${MATCH_TYPES.join(', ')}`);
+    const stored = groups.map((g) => {
+      if (!isIdList(g.profileIds) || g.profileIds.length < 1) throw new Error('FakeAws.seedMatches: profileIds must be 1 or more ids ([a-f0-9]{32})');
+      if (g.confidenceScore !== undefined && !(g.confidenceScore >= 0 && g.confidenceScore <= 1)) throw new Error('FakeAws.seedMatches: confidenceScore is 0-1');
+      return { matchId: g.matchId ?? hexId(), profileIds: [...g.profileIds],
+        ...(matchType === 'ML_BASED_MATCHING' ? { confidenceScore: g.confidenceScore ?? 0.9 } : { ruleLevel: g.ruleLevel ?? 1 }) };
+    });
+    this.matching.set(`${domain}/${matchType}`, { generatedAt: o.generatedAt ?? Date.now(), groups: stored });
+    return stored.map((g) => ({ ...g, profileIds: [...g.profileIds] }));
   }
 
   /** A profile's history records, oldest first (seeded and recorded). */
@@ -656,6 +700,9 @@ export class FakeAws {
       case 'GetSegmentMembership': return this.segmentMembership(domain, params[1] ?? '', body);
       case 'ListProfileHistoryRecords': return this.listHistory(domain, body, query);
       case 'GetProfileHistoryRecord': return this.getHistoryRecord(domain, params[1] ?? '', params[2] ?? '');
+      case 'MergeProfiles': return this.merge(domain, body, at);
+      case 'GetMatches': return this.getMatches(domain, query);
+      case 'GetSimilarProfiles': return this.similarProfiles(domain, body, query);
       default: throw new AwsError(404, 'UnknownOperationException', op);
     }
   }
@@ -726,6 +773,127 @@ export class FakeAws {
     this.recordHistory(profile.ProfileId, 'ADDED_PROFILE_KEY', HISTORY_PROFILE_TYPE, at,
       { content: JSON.stringify({ KeyName: body.KeyName, Values: body.Values }) });
     return { KeyName: body.KeyName, Values: body.Values };
+  }
+
+  /**
+   * MergeProfiles (the API reference's rules): the merged profiles' keys and objects move to the main profile and the
+   * merged profiles are deleted; fields are a union: a field the main profile lacks takes the first merged profile's value
+   * (in ProfileIdsToBeMerged's order), a conflict keeps the main profile's, unless FieldSourceProfileIds names a profile
+   * for the field: then that profile's value, "even if it is a NULL value" (the field is cleared). Attributes likewise,
+   * one by one. Checked as the model has it: MainProfileId a uuid, ProfileIdsToBeMerged 1-20 uuids, every
+   * FieldSourceProfileIds value a uuid; and, this fake's choice where the reference says nothing, a source must be one of
+   * the profiles merged, the main profile must not be among those merged, and unknown FieldSourceProfileIds members are
+   * refused. Every profile must exist in the domain (404 otherwise). History: MERGED on the main profile (its Content the
+   * profile as merged), DELETED_BY_MERGE on each merged one.
+   */
+  private merge(domain: string, body: Json, at: number): Json {
+    const { MainProfileId: main, ProfileIdsToBeMerged: merged, FieldSourceProfileIds: sources = {} } = body;
+    if (typeof main !== 'string' || !UUID.test(main)) throw badRequest('MainProfileId is required ([a-f0-9]{32})');
+    if (!isIdList(merged) || merged.length < 1 || merged.length > 20) throw badRequest('ProfileIdsToBeMerged must hold 1 to 20 profile ids ([a-f0-9]{32})');
+    if (merged.includes(main) || new Set(merged).size !== merged.length) throw badRequest('ProfileIdsToBeMerged must not repeat an id nor hold MainProfileId');
+    if (!isObject(sources)) throw badRequest('FieldSourceProfileIds must be an object');
+    const all = [main, ...merged];
+    const fieldSources = new Map<string, string>();
+    const attributeSources = new Map<string, string>();
+    for (const [field, id] of Object.entries(sources)) {
+      if (field === 'Attributes') {
+        if (!isObject(id)) throw badRequest('FieldSourceProfileIds.Attributes must map attribute names to profile ids');
+        for (const [name, source] of Object.entries(id)) {
+          if (!isValue(name) || typeof source !== 'string' || !UUID.test(source)) throw badRequest(`FieldSourceProfileIds.Attributes.${name}: a profile id ([a-f0-9]{32})`);
+          attributeSources.set(name, source);
+        }
+        continue;
+      }
+      if (!(MERGE_SOURCE_FIELDS as readonly string[]).includes(field)) throw badRequest(`FieldSourceProfileIds has no member ${field}`);
+      if (typeof id !== 'string' || !UUID.test(id)) throw badRequest(`FieldSourceProfileIds.${field}: a profile id ([a-f0-9]{32})`);
+      fieldSources.set(field, id);
+    }
+    for (const id of [...fieldSources.values(), ...attributeSources.values()]) {
+      if (!all.includes(id)) throw badRequest(`FieldSourceProfileIds names ${id}, which is not one of the profiles merged`);
+    }
+    const profiles = all.map((id) => this.profileIn(domain, id));
+    const [target, ...others] = profiles as [FakeProfile, ...FakeProfile[]];
+    const byId = new Map(profiles.map((p) => [p.ProfileId, p]));
+    const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '';
+    const fields = new Set(profiles.flatMap((p) => Object.keys(p)).filter((f) => f !== 'ProfileId' && f !== 'Attributes'));
+    for (const field of fields) {
+      const governing = Object.entries(WITH_TEXT_FORM).find(([, text]) => text === field)?.[0] ?? field;
+      const source = fieldSources.get(governing);
+      if (source !== undefined) {
+        const value = byId.get(source)![field];
+        if (present(value)) target[field] = structuredClone(value); else delete target[field];
+      } else if (!present(target[field])) {
+        const from = others.find((p) => present(p[field]));
+        if (from) target[field] = structuredClone(from[field]);
+      }
+    }
+    const attributes = (p: FakeProfile): Record<string, string> => (isObject(p.Attributes) ? p.Attributes as Record<string, string> : {});
+    const attrs: Record<string, string> = { ...attributes(target) };
+    for (const name of new Set(profiles.flatMap((p) => Object.keys(attributes(p))))) {
+      const source = attributeSources.get(name);
+      if (source !== undefined) {
+        const value = attributes(byId.get(source)!)[name];
+        if (present(value)) attrs[name] = value!; else delete attrs[name];
+      } else if (!present(attrs[name])) {
+        const from = others.find((p) => present(attributes(p)[name]));
+        if (from) attrs[name] = attributes(from)[name]!;
+      }
+    }
+    if (Object.keys(attrs).length > 0) target.Attributes = attrs; else delete target.Attributes;
+    for (const p of others) {
+      const id = p.ProfileId;
+      for (const { keyName, values } of this.profileKeys(id)) this.addKey(target.ProfileId, keyName, values);
+      this.keys.delete(id);
+      for (const o of this.stored) if (o.profileId === id) o.profileId = target.ProfileId;
+      this.calculated.delete(id);
+      this.lastWrite.delete(id);
+      this.store.delete(id);
+      this.recordHistory(id, 'DELETED_BY_MERGE', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify({ MainProfileId: target.ProfileId }) });
+    }
+    this.recordHistory(target.ProfileId, 'MERGED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(target) });
+    return { Message: `Merged ${merged.length} profile(s) into ${target.ProfileId}` };
+  }
+
+  private matchesOf(domain: string, type: MatchType): Matching {
+    const m = this.matching.get(`${domain}/${type}`);
+    if (!m) throw badRequest(`${type} is not enabled for domain ${domain}`);
+    return m;
+  }
+
+  /** GetMatches: the ML identity resolution job's groups (seedMatches), paged (max-results 1-100, default 100: the model gives none). */
+  private getMatches(domain: string, query: URLSearchParams): Json {
+    const { offset, max } = pageArgs(query, 100);
+    const m = this.matchesOf(domain, 'ML_BASED_MATCHING');
+    const end = offset + max;
+    return {
+      MatchGenerationDate: epochSeconds(m.generatedAt),
+      PotentialMatches: m.groups.length,
+      Matches: m.groups.slice(offset, end).map((g) => ({ MatchId: g.matchId, ProfileIds: g.profileIds, ConfidenceScore: g.confidenceScore })),
+      NextToken: end < m.groups.length ? Buffer.from(String(end)).toString('base64url') : undefined,
+    };
+  }
+
+  /**
+   * GetSimilarProfiles: the group of that MatchType holding a profile whose SearchKey (a search key, as SearchProfiles
+   * reads it: `_profileId`, `_phone`, a custom key) has the SearchValue; its ProfileIds paged (max-results 1-100, default
+   * 20). No such group: 200 with no ProfileIds (the reference does not say; this fake's choice).
+   */
+  private similarProfiles(domain: string, body: Json, query: URLSearchParams): Json {
+    const { MatchType: type, SearchKey: key, SearchValue: value } = body;
+    if (!(MATCH_TYPES as readonly unknown[]).includes(type)) throw badRequest(`MatchType must be one of ${MATCH_TYPES.join(', ')}`);
+    if (!isValue(key) || !isValue(value)) throw badRequest('SearchKey and SearchValue are required (1-255 chars)');
+    const { offset, max } = pageArgs(query, 20);
+    const m = this.matchesOf(domain, type as MatchType);
+    const ids = new Set([...this.store.values()].filter((e) => e.domain === domain && this.keyValues(e.profile, key).includes(value)).map((e) => e.profile.ProfileId));
+    if (key === '_profileId') ids.add(value);
+    const group = m.groups.find((g) => g.profileIds.some((id) => ids.has(id)));
+    if (!group) return { ProfileIds: [], MatchType: type };
+    const end = offset + max;
+    return {
+      ProfileIds: group.profileIds.slice(offset, end), MatchId: group.matchId, MatchType: type,
+      RuleLevel: group.ruleLevel, ConfidenceScore: group.confidenceScore,
+      NextToken: end < group.profileIds.length ? Buffer.from(String(end)).toString('base64url') : undefined,
+    };
   }
 
   /** Exact string matching, like the service: '+14255550123' does not find '4255550123'. */
