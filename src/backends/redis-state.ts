@@ -24,6 +24,7 @@ import { recordQueuePrefix, RedisRecordQueue } from '../records/redis-queue.js';
 import type { RecordWriter } from '../records/writer.js';
 import { createRedisClient, RedisHealth, type RedisClient } from '../redis/client.js';
 import { Sealer } from '../redis/seal.js';
+import { RedisStreamStore } from '../stream/redis-store.js';
 import { RecordThread } from './record-thread.js';
 import { cacheKeepMs, queueHooks, queueOptions, recordWriter, type StateBackend, type StateOptions } from './state.js';
 
@@ -95,6 +96,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
     shared,
     records,
     eraser: new RedisEraser(keys, redis, sealer, records),
+    streamStore: new RedisStreamStore(redis, config.keyNamespace, keys, cacheKeepMs(config)),
     readiness: () => ({
       redis: { mode: config.redis.mode, status: redis.status, lastError: health.lastError },
       records: {

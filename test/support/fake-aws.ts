@@ -138,6 +138,7 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp, string]> = [
   ['PUT', new RegExp(`^${D}/profiles$`), 'UpdateProfile'],
   ['POST', new RegExp(`^${D}/profiles/search$`), 'SearchProfiles'],
   ['POST', new RegExp(`^${D}/profiles/keys$`), 'AddProfileKey'],
+  ['POST', new RegExp(`^${D}/profiles/delete$`), 'DeleteProfile'],
   ['PUT', new RegExp(`^${D}/profiles/objects$`), 'PutProfileObject'],
   ['GET', new RegExp(`^${D}/object-types$`), 'ListProfileObjectTypes'],
   ['GET', new RegExp(`^${D}/object-types/([^/]+)$`), 'GetProfileObjectType'],
@@ -418,7 +419,12 @@ export class FakeAws {
     });
     for (const dup of duplicates) {
       for (const [k, v] of Object.entries(dup)) if (!(k in main)) main[k] = structuredClone(v);
+      // its keys, the standard ones its fields gave too (its phone number now finds the main profile)
       for (const { keyName, values } of this.profileKeys(dup.ProfileId)) this.addKey(main.ProfileId, keyName, values);
+      for (const keyName of Object.keys(STANDARD_KEYS).filter((k) => k !== '_profileId')) {
+        const values = this.keyValues(dup, keyName);
+        if (values.length > 0) this.addKey(main.ProfileId, keyName, values);
+      }
       for (const o of this.stored) if (o.profileId === dup.ProfileId) o.profileId = main.ProfileId;
       this.store.delete(dup.ProfileId); this.keys.delete(dup.ProfileId);
       this.recordHistory(dup.ProfileId, 'DELETED_BY_MERGE', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(dup) });
@@ -596,6 +602,8 @@ export class FakeAws {
   }
 
   fail(fault: Fault): void { this.faults.push({ ...fault }); }
+  /** Drops the faults not yet used up (reset() does too, with everything else). */
+  clearFaults(): void { this.faults = []; }
 
   /** While on, matching requests are held unanswered; hang(false) releases them (answered late), stop()/reset() drop them. */
   hang(on: boolean, operations?: string[]): void {
@@ -750,6 +758,7 @@ export class FakeAws {
         return { ProfileId: profile.ProfileId };
       }
       case 'UpdateProfile': return this.updateProfile(domain, body, at);
+      case 'DeleteProfile': return this.deleteProfile(domain, body, at);
       case 'SearchProfiles': return this.search(domain, body, query);
       case 'AddProfileKey': return this.addProfileKey(domain, body, at);
       case 'PutProfileObject': return this.putObject(domain, body, at);
@@ -822,6 +831,18 @@ export class FakeAws {
     this.recordHistory(profile.ProfileId, 'UPDATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
     this.emitProfileEvent(domain, 'UPDATED', profile, at);
     return { ProfileId: profile.ProfileId };
+  }
+
+  /**
+   * DeleteProfile: the profile, its keys and objects go; recorded DELETED_BY_CUSTOMER. Nothing is written to the event
+   * stream: the guide documents no delete record (see profileEvent); a test that wants one writes it.
+   */
+  private deleteProfile(domain: string, body: Json, at: number): Json {
+    const profile = this.profileIn(domain, body.ProfileId);
+    this.store.delete(profile.ProfileId); this.keys.delete(profile.ProfileId);
+    this.stored = this.stored.filter((o) => o.profileId !== profile.ProfileId);
+    this.recordHistory(profile.ProfileId, 'DELETED_BY_CUSTOMER', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
+    return { Message: `Profile ${profile.ProfileId} deleted` };
   }
 
   private keyValues(profile: FakeProfile, keyName: string): string[] {
