@@ -204,6 +204,8 @@ class RedisEraser implements Eraser {
     let contactHistories = 0;
     for (const id of profileIds) {
       contactHistories += await this.redis.del(this.keys.recentContacts(id));
+      // the digest of the profile as the event stream last showed it (keyed: nothing readable, but of the profile's values)
+      await this.redis.del(this.keys.profileSeen(id));
       // the profile's pending updates hold its new values (sealed): they go with its history (the
       // caller's queued updates go below; one still queued of another caller shows once it is written)
       await this.redis.del(this.keys.pendingUpdates(id));

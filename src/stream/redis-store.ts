@@ -11,11 +11,15 @@ export function streamKeyPrefix(keyNamespace: string): string {
   return `{${keyNamespace}:profile-events}`;
 }
 
-// CLAIM (KEYS lease; ARGV token, ms): takes the lease, or renews it when it is ours. -> 1 | 0
+// A checkpoint lives as long as the cache keeps lookups, from the last time its shard's lease was taken or renewed: a
+// quiet shard's stays while it is read; one older than every cached lookup would spare none (the fleet was down
+// longer than that), and the shard starts afresh.
+// CLAIM (KEYS lease, checkpoint; ARGV token, ms, keep ms): takes the lease, or renews it when it is ours. -> 1 | 0
 const CLAIM = new RedisScript(`
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 `);
 // RELEASE (KEYS lease; ARGV token)
@@ -23,17 +27,15 @@ const RELEASE = new RedisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `);
-// Checkpoints do not expire: a few keys per shard the stream ever had, and one that lapsed while its shard was quiet
-// would start the shard afresh, past a record that came meanwhile and was not yet applied.
-// CHECKPOINT (KEYS lease, checkpoint; ARGV token, checkpoint): moves the checkpoint while the lease is ours. -> 1 | 0
+// CHECKPOINT (KEYS lease, checkpoint; ARGV token, checkpoint, keep ms): moves the checkpoint while the lease is ours. -> 1 | 0
 const CHECKPOINT = new RedisScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 `);
-// POSITION (KEYS checkpoint; ARGV start): the checkpoint, set to `start` if the shard has none. -> string
+// POSITION (KEYS checkpoint; ARGV start, keep ms): the checkpoint, set to `start` if the shard has none. -> string
 const POSITION = new RedisScript(`
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 return redis.call('GET', KEYS[1])
 `);
 // READERS (KEYS readers; ARGV token, ms): notes the reader alive (Redis' clock: the replicas' may differ) and drops
@@ -54,14 +56,14 @@ export class RedisStreamStore implements StreamStore {
     private readonly redis: RedisClient,
     keyNamespace: string,
     private readonly keys: StateKeys,
-    /** how long a profile's digest is kept: as long as a lookup it could spare (the cache's keep) */
-    private readonly digestKeepMs: number,
+    /** how long a checkpoint and a profile's digest are kept: as long as a lookup they could spare (the cache's keep) */
+    private readonly keepMs: number,
   ) {
     this.prefix = streamKeyPrefix(keyNamespace);
   }
 
   async claim(shardId: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await CLAIM.run(this.redis, [this.lease(shardId)], [token, leaseMs])) === 1;
+    return (await CLAIM.run(this.redis, [this.lease(shardId), this.checkpointKey(shardId)], [token, leaseMs, this.keep])) === 1;
   }
 
   async release(shardId: string, token: string): Promise<void> {
@@ -69,7 +71,7 @@ export class RedisStreamStore implements StreamStore {
   }
 
   async position(shardId: string, start: Position): Promise<Checkpoint> {
-    const raw = (await POSITION.run(this.redis, [this.checkpointKey(shardId)], [encodeCheckpoint(start)])) as string;
+    const raw = (await POSITION.run(this.redis, [this.checkpointKey(shardId)], [encodeCheckpoint(start), this.keep])) as string;
     // a value this version cannot read (written by a later one): from the start given
     return decodeCheckpoint(raw) ?? start;
   }
@@ -81,7 +83,7 @@ export class RedisStreamStore implements StreamStore {
   }
 
   async checkpoint(shardId: string, token: string, to: Checkpoint): Promise<boolean> {
-    return (await CHECKPOINT.run(this.redis, [this.lease(shardId), this.checkpointKey(shardId)], [token, encodeCheckpoint(to)])) === 1;
+    return (await CHECKPOINT.run(this.redis, [this.lease(shardId), this.checkpointKey(shardId)], [token, encodeCheckpoint(to), this.keep])) === 1;
   }
 
   async readers(token: string, leaseMs: number): Promise<number> {
@@ -97,7 +99,11 @@ export class RedisStreamStore implements StreamStore {
   }
 
   async seen(profileId: string, digest: string): Promise<void> {
-    await this.redis.set(this.keys.profileSeen(profileId), digest, 'PX', Math.max(1, this.digestKeepMs));
+    await this.redis.set(this.keys.profileSeen(profileId), digest, 'PX', this.keep);
+  }
+
+  private get keep(): number {
+    return Math.max(60_000, this.keepMs);
   }
 
   private lease(shardId: string): string {

@@ -9,6 +9,8 @@ import { ServiceProcess } from '../support/process.js';
 import { sample } from '../support/prometheus.js';
 import { useRedisCluster, useRedisServer } from '../support/redis.js';
 import { editAsAgent, postEvent, startService, type RunningService } from '../support/service.js';
+import { StateKeys } from '../../src/cache/keys.js';
+import { RedisStreamStore } from '../../src/stream/redis-store.js';
 import { until } from '../support/until.js';
 
 const DOMAIN = 'acme-events';
@@ -19,6 +21,7 @@ const POLL_MS = 200; // leases of 3 s (profileEventLeaseMs)
 let seq = 0;
 const contactId = () => `44444444-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
 const callerNumber = (i: number) => `+1206555${String(400 + i).padStart(4, '0')}`;
+const ProfileIdOf = (i: number) => `${'0'.repeat(31)}${i}`;
 const resolveEvent = (phone: string) => eventFrom('voice-e164.json', { address: phone, contactId: contactId() });
 
 describe('profile events reach the cache (two replicas, Redis, SDKs, fake Customer Profiles and Kinesis)', function () {
@@ -233,6 +236,51 @@ describe('profile events reach the cache (two replicas, Redis, SDKs, fake Custom
     fake.clearFaults();
     await until('the edit applied once the stream is back', async () => (await resolve(a, phone)).firstName === 'During', 20_000);
     await until('the lag back under a second', async () => (await lag()) < 1);
+  });
+
+  it('without Redis each replica reads every shard itself, into its own cache', async () => {
+    const phone = callerNumber(9);
+    const { ProfileId } = fake.seedProfile({ PhoneNumber: phone, FirstName: 'Solo' });
+    // an empty variable is an unset one
+    const [a, b] = [await start({ REDIS_URL: '' }), await start({ REDIS_URL: '' })];
+    await until('both replicas reading', () => fake.kinesis.calls.filter((c) => c.operation === 'GetShardIterator').length === 2);
+    await reading();
+    for (const app of [a, b]) expect(await resolve(app, phone)).to.include({ firstName: 'Solo' });
+    await editAsAgent(fake.url, DOMAIN, ProfileId, { FirstName: 'Duo' });
+    await until('the edit on both', async () => (await resolve(a, phone)).firstName === 'Duo' && (await resolve(b, phone)).firstName === 'Duo');
+  });
+
+  it("the fleet's place in Redis: a lease held is not taken, a checkpoint moves only under its lease, the first start is kept, every key expires", async () => {
+    const client = redis().client();
+    const keys = new StateKeys(`cpr:${DOMAIN}`, 'a-test-secret-of-some-length', []);
+    const store = new RedisStreamStore(client, `cpr:${DOMAIN}`, keys, 86_400_000);
+    try {
+      expect(await store.claim(SHARD, 'A', 3000)).to.equal(true);
+      expect(await store.claim(SHARD, 'B', 3000), 'held by A').to.equal(false);
+      expect(await store.claim(SHARD, 'A', 3000), 'renewed by A').to.equal(true);
+      const first = await store.position(SHARD, { kind: 'at-time', at: 1000 });
+      expect(await store.position(SHARD, { kind: 'at-time', at: 2000 }), 'every replica starts where the first did').to.deep.equal(first);
+      expect(await store.checkpoint(SHARD, 'B', { kind: 'after', sequence: '7' }), 'not B\'s lease').to.equal(false);
+      expect(await store.checkpoint(SHARD, 'A', { kind: 'after', sequence: '7' })).to.equal(true);
+      expect(await store.position(SHARD, { kind: 'trim-horizon' })).to.deep.equal({ kind: 'after', sequence: '7' });
+      await store.release(SHARD, 'B');
+      expect(await store.claim(SHARD, 'B', 3000), 'B cannot let go of A\'s lease').to.equal(false);
+      await store.release(SHARD, 'A');
+      expect(await store.claim(SHARD, 'B', 3000)).to.equal(true);
+      expect(await store.ended([SHARD, 'shardId-000000000001'])).to.deep.equal([false, false]);
+      expect(await store.checkpoint(SHARD, 'B', { kind: 'end' })).to.equal(true);
+      expect(await store.ended([SHARD])).to.deep.equal([true]);
+      expect([await store.readers('A', 3000), await store.readers('B', 3000)]).to.deep.equal([1, 2]);
+      await store.leave('A');
+      expect(await store.readers('B', 3000)).to.equal(1);
+      await store.seen(ProfileIdOf(0), 'digest');
+      expect(await store.lastSeen(ProfileIdOf(0))).to.equal('digest');
+      const all = await client.keys('*');
+      expect(all.length).to.be.at.least(4);
+      for (const key of all) expect(await client.pttl(key), key).to.be.above(0);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('without PROFILE_EVENT_STREAM_ARN nothing reads the stream and nothing is dropped', async () => {
