@@ -59,6 +59,9 @@ const LIST_RETRY_MS = 5000;
 const THROTTLED_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 10_000;
 const EVENT_TYPES = new Set(['CREATED', 'UPDATED', 'MERGED', 'DELETED']);
+// A shard never read starts this long before it was first seen: Kinesis stamps records with its own clock, and a few
+// seconds of skew must not skip the records of the first moments (reading these again only drops lookups).
+const START_MARGIN_MS = 30_000;
 
 export class ProfileEventConsumer {
   private readonly token = randomBytes(12).toString('base64url');
@@ -230,14 +233,14 @@ export class ProfileEventConsumer {
   }
 
   /**
-   * Where to read the shard from: after its checkpoint. A shard the fleet never read starts now (AT_TIMESTAMP: what the
-   * cache holds was read from Customer Profiles before), or from its oldest record when it was split or merged from
+   * Where to read the shard from: after its checkpoint. A shard the fleet never read starts now (AT_TIMESTAMP, less a
+   * margin for clocks: what the cache holds was read from Customer Profiles before), or from its oldest record when it was split or merged from
    * others (everything after its parents, which were read to their end). A checkpoint the shard refuses (its records
    * trimmed by retention) is read again from the oldest record kept. Undefined: the shard was read to its end.
    */
   private async iterator(shard: HeldShard): Promise<string | undefined> {
     const info = this.shards.find((s) => s.id === shard.id);
-    const start: Position = info && info.parents.length > 0 ? { kind: 'trim-horizon' } : { kind: 'at-time', at: this.now() };
+    const start: Position = info && info.parents.length > 0 ? { kind: 'trim-horizon' } : { kind: 'at-time', at: this.now() - START_MARGIN_MS };
     const from = await this.o.store.position(shard.id, start);
     if (from.kind === 'end') {
       await this.end(shard);
