@@ -5,13 +5,13 @@
  */
 export interface AwsOperation {
   /** the IAM service prefix */
-  service: 'profile' | 'connect';
+  service: 'profile' | 'connect' | 'kinesis';
   /** the API operation (the SDK command without `Command`) */
   operation: string;
   /** the running service, or the command-line tool that sends it */
   by: 'service' | 'doctor' | 'setup-domain' | 'duplicates';
   /** sent only when this setting is on */
-  when?: 'CONNECT_STAMP';
+  when?: 'CONNECT_STAMP' | 'PROFILE_EVENT_STREAM_ARN';
 }
 
 export const AWS_OPERATIONS: readonly AwsOperation[] = [
@@ -29,6 +29,10 @@ export const AWS_OPERATIONS: readonly AwsOperation[] = [
   { service: 'profile', operation: 'PutProfileObject', by: 'service' },
   { service: 'profile', operation: 'UpdateProfile', by: 'service' },
   { service: 'connect', operation: 'UpdateContactAttributes', by: 'service', when: 'CONNECT_STAMP' },
+  // the domain's event stream, read to drop what is cached of profiles changed elsewhere (src/stream/kinesis.ts)
+  { service: 'kinesis', operation: 'ListShards', by: 'service', when: 'PROFILE_EVENT_STREAM_ARN' },
+  { service: 'kinesis', operation: 'GetShardIterator', by: 'service', when: 'PROFILE_EVENT_STREAM_ARN' },
+  { service: 'kinesis', operation: 'GetRecords', by: 'service', when: 'PROFILE_EVENT_STREAM_ARN' },
   // npm run doctor / npm run setup-domain (src/profiles/object-type-setup.ts)
   { service: 'profile', operation: 'GetDomain', by: 'doctor' },
   { service: 'profile', operation: 'GetProfileObjectType', by: 'doctor' },

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { buildApp, buildMetricsApp } from './app.js';
 import { customerProfilesBackend, embeddedBackend, type ProfileBackend } from './backends/profiles.js';
 import { memoryState } from './backends/memory-state.js';
+import { profileEvents } from './backends/profile-events.js';
 import { redisState } from './backends/redis-state.js';
 import { SHARED_OPERATIONS } from './aws-operations.js';
 import { AccountQuota } from './cache/quota.js';
@@ -47,6 +48,8 @@ export function createService(config: Config, logger: Logger, overrides: Service
   for (const operation of SHARED_OPERATIONS) metrics.quotaShare.set({ operation }, quota.share(operation));
   const profiles = overrides.profiles ?? (config.domain ? customerProfilesBackend({ ...config, domain: config.domain }, metrics, quota) : embeddedBackend(config, logger));
   const state = (config.redis.mode === 'none' ? memoryState : redisState)({ config, logger, metrics, profiles, quota });
+  // the domain's changes made elsewhere (an agent's edit, a merge) reach the cache: PROFILE_EVENT_STREAM_ARN
+  const events = profileEvents(config, state, metrics, logger);
   if (config.authTokens.length === 0) logger.warn('NO AUTHENTICATION: AUTH_TOKENS is not set, anyone who can reach this port can resolve contacts.');
 
   const common = { ...state.shared, mapping: config.attributeMapping, defaultCountry: config.defaultCountry, records: state.records };
@@ -81,7 +84,13 @@ export function createService(config: Config, logger: Logger, overrides: Service
     resolveDeadlineMs: config.resolveDeadlineMs,
     readiness: {
       ready: () => serviceState === 'ready',
-      details: () => ({ state: serviceState, profileStore: profiles.store.kind, ...profiles.readiness(), ...state.readiness() }),
+      details: () => ({
+        state: serviceState,
+        profileStore: profiles.store.kind,
+        ...profiles.readiness(),
+        ...state.readiness(),
+        ...(events && { profileEvents: events.readiness() }),
+      }),
     },
   });
   return {
@@ -91,8 +100,12 @@ export function createService(config: Config, logger: Logger, overrides: Service
     store: profiles.store,
     records: state.records,
     setState: (s) => (serviceState = s),
-    start: (redisTimeoutMs) => state.start(redisTimeoutMs),
+    start: async (redisTimeoutMs) => {
+      await state.start(redisTimeoutMs);
+      events?.start();
+    },
     close: async () => {
+      await events?.close();
       await state.close();
       profiles.close();
     },

@@ -10,6 +10,7 @@ import { ACCOUNT, DOMAIN, INSTANCE_ARN, REGION, REPO, rolePolicyStatements, synt
 const PREFIX: Record<string, string> = {
   '@aws-sdk/client-customer-profiles': 'profile',
   '@aws-sdk/client-connect': 'connect',
+  '@aws-sdk/client-kinesis': 'kinesis',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
 };
 

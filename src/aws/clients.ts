@@ -2,6 +2,7 @@
 // waits for it (a flow, a background write, an operator).
 import { ConnectClient } from '@aws-sdk/client-connect';
 import { CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { StandardRetryStrategy } from '@smithy/util-retry';
 import { Agent } from 'node:https';
@@ -103,6 +104,27 @@ export function createBackgroundClients(
       clients.connect?.destroy();
     },
   };
+}
+
+/**
+ * The event stream's reader (stream/): one attempt a call, its loop retries (the SDK's retries of a throttled read
+ * would spend more of the shard's 5 reads a second). HTTP/1.1 with kept-alive connections, not the Kinesis client's
+ * default HTTP/2 handler, which exists for SubscribeToShard (enhanced fan-out): the polling calls are plain requests.
+ */
+export function createKinesisClient(o: AwsEndpoint & { requestTimeoutMs: number }): KinesisClient {
+  const agentOptions = { keepAlive: true, maxSockets: 16 };
+  return new KinesisClient({
+    region: o.region,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.min(1000, o.requestTimeoutMs),
+      requestTimeout: o.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new Agent(agentOptions),
+    }),
+  });
 }
 
 /** An operator command's client for one-off admin calls: a generous timeout, the SDK's retries. */

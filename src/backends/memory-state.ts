@@ -11,6 +11,7 @@ import { MemoryProfileCache } from '../cache/profile-cache.js';
 import { MemoryRecentContacts } from '../cache/recent-contacts.js';
 import type { ErasureReport } from '../contact/erase.js';
 import { LocalRecordQueue } from '../records/local-queue.js';
+import { MemoryStreamStore } from '../stream/store.js';
 import { cacheKeepMs, queueHooks, queueOptions, recordWriter, type StateBackend, type StateOptions } from './state.js';
 
 export function memoryState({ config, logger, metrics, profiles, quota }: StateOptions): StateBackend {
@@ -42,6 +43,7 @@ export function memoryState({ config, logger, metrics, profiles, quota }: StateO
   return {
     shared,
     records,
+    streamStore: new MemoryStreamStore(),
     eraser: {
       // everything of the caller and of the profiles their lookups and answers named
       erase: async (callerKeys): Promise<ErasureReport> => {

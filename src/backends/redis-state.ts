@@ -25,6 +25,7 @@ import { recordQueuePrefix, RedisRecordQueue } from '../records/redis-queue.js';
 import type { RecordWriter } from '../records/writer.js';
 import { createRedisClient, RedisHealth, type RedisClient } from '../redis/client.js';
 import { Sealer } from '../redis/seal.js';
+import { RedisStreamStore } from '../stream/redis-store.js';
 import { RecordThread } from './record-thread.js';
 import { cacheKeepMs, queueHooks, queueOptions, recordWriter, type StateBackend, type StateOptions } from './state.js';
 
@@ -99,6 +100,7 @@ export function redisState({ config, logger, metrics, profiles, quota }: StateOp
     shared,
     records,
     eraser: new RedisEraser(keys, redis, sealer, records, duplicates),
+    streamStore: new RedisStreamStore(redis, config.keyNamespace, keys, cacheKeepMs(config)),
     readiness: () => ({
       redis: { mode: config.redis.mode, status: redis.status, lastError: health.lastError },
       records: {
@@ -209,6 +211,8 @@ class RedisEraser implements Eraser {
     let contactHistories = 0;
     for (const id of profileIds) {
       contactHistories += await this.redis.del(this.keys.recentContacts(id));
+      // the digest of the profile as the event stream last showed it (keyed: nothing readable, but of the profile's values)
+      await this.redis.del(this.keys.profileSeen(id));
       // the profile's pending updates hold its new values (sealed): they go with its history (the
       // caller's queued updates go below; one still queued of another caller shows once it is written)
       await this.redis.del(this.keys.pendingUpdates(id));

@@ -13,6 +13,7 @@ import { Pacer } from '../records/pacer.js';
 import type { QueueHooks, RecordQueue } from '../records/queue.js';
 import { RecordWriter, type RecordTarget } from '../records/writer.js';
 import type { RedisClient } from '../redis/client.js';
+import type { StreamStore } from '../stream/store.js';
 import type { ProfileBackend } from './profiles.js';
 
 export interface StateBackend {
@@ -21,6 +22,8 @@ export interface StateBackend {
   /** where the use cases queue contact records and profile updates */
   records: RecordQueue;
   eraser: Eraser;
+  /** where the reader of the profile event stream keeps its leases, checkpoints and digests (the fleet's, or this process's) */
+  streamStore: StreamStore;
   /** what /readyz shows of it */
   readiness(): { redis: Record<string, unknown>; records: Record<string, unknown> };
   /**

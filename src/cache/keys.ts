@@ -81,6 +81,11 @@ export class StateKeys {
     return tag;
   }
 
+  /** A keyed digest of a value met once (digest() remembers its values; this does not), 128 bits in base64url. */
+  digestOnce(value: string): string {
+    return createHmac('sha256', this.secret).update(value).digest('base64url').slice(0, 22);
+  }
+
   profileCache(tag: string, variant = ''): string {
     return `${this.base}:{${tag}}:profile:${this.cacheVersion}${variant === '' ? '' : `:${variant}`}`;
   }
@@ -112,6 +117,10 @@ export class StateKeys {
   /** the cached lookups (caller tag and variant) that answer one profile, for its updates */
   profileLookups(profileId: string): string {
     return `${this.base}:{p:${profileId}}:lookups`;
+  }
+  /** a keyed digest of the profile as the event stream last showed it (stream/apply.ts): an event that changes nothing drops nothing */
+  profileSeen(profileId: string): string {
+    return `${this.base}:{p:${profileId}}:seen`;
   }
   /** the profile's updates queued and not yet written (see PendingUpdates) */
   pendingUpdates(profileId: string): string {

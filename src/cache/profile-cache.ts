@@ -3,7 +3,7 @@ import type { ProfileSummary, Verification } from '../domain/answer.js';
 import { lookupHead } from './contact-hit.js';
 import { lookupMember, type StateKeys } from './keys.js';
 import type { DuplicateSighting } from '../domain/duplicates.js';
-import type { RedisClient, RedisHealth } from '../redis/client.js';
+import { RedisScript, type RedisClient, type RedisHealth } from '../redis/client.js';
 import type { Sealer } from '../redis/seal.js';
 
 /** What a lookup found for one identity, as the answer needs it. */
@@ -35,6 +35,17 @@ export interface ProfileCache {
    * account number...): after an update, each answers the new values at once. Returns how many.
    */
   refreshProfile(profileId: string, change: (lookup: CachedLookup) => CachedLookup): Promise<number>;
+  /**
+   * Drops every cached lookup, of any caller, that answers this profile and was made before `before` (epoch ms):
+   * the profile changed outside the service (or is gone), and the next contact searches Customer Profiles.
+   * Lookups made since are kept. Rejects when the cache cannot be reached (the caller tries again). Returns how many.
+   */
+  dropProfile(profileId: string, before: number): Promise<number>;
+  /**
+   * Drops the caller's lookup by the identity alone if it was made before `before`, unless it answers `except` (a
+   * profile id). Rejects when the cache cannot be reached. Returns whether it did.
+   */
+  dropLookup(tag: string, before: number, except?: string): Promise<boolean>;
 }
 
 const memoryKey = (tag: string, variant = '') => (variant === '' ? tag : `${tag}|${variant}`);
@@ -63,6 +74,16 @@ export class MemoryProfileCache implements ProfileCache {
     for (const [key, lookup] of matching) this.entries.set(key, change(lookup));
     return Promise.resolve(matching.length);
   }
+  dropProfile(profileId: string, before: number): Promise<number> {
+    const matching = [...this.entries.entries()].filter(([, lookup]) => lookup.summary?.profileId === profileId && lookup.cachedAt < before);
+    for (const [key] of matching) this.entries.delete(key);
+    return Promise.resolve(matching.length);
+  }
+  dropLookup(tag: string, before: number, except?: string): Promise<boolean> {
+    const lookup = this.entries.get(tag);
+    const drop = lookup !== undefined && lookup.cachedAt < before && (except === undefined || lookup.summary?.profileId !== except);
+    return Promise.resolve(drop && this.entries.delete(tag));
+  }
   /** erasure: drops the caller's entries (every variant); returns the profiles they named */
   forget(tag: string): { removed: number; profileIds: string[] } {
     const keys = [...this.entries.keys()].filter((k) => k === tag || k.startsWith(`${tag}|`));
@@ -84,6 +105,13 @@ export class MemoryProfileCache implements ProfileCache {
 // no longer read from Redis, so its value is not looked up here again.
 const OPENED_MAX = 10_000;
 const OPENED_MAX_AGE_MS = 60_000;
+// DROP (KEYS lookup, head; ARGV the lookup's value as read): deletes the lookup and its head if the lookup is still that
+// value (a replica that cached the caller again meanwhile keeps what it wrote). Both keys carry the caller's tag. -> 1 | 0
+const DROP = new RedisScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+`);
 
 export class RedisProfileCache implements ProfileCache {
   private readonly opened = new Map<string, { aad: string; lookup: CachedLookup; until: number }>();
@@ -161,6 +189,45 @@ export class RedisProfileCache implements ProfileCache {
       },
       0,
     );
+  }
+
+  /**
+   * Members of the profile's index are kept (dropped or not): a replica caching the caller again adds the same
+   * member, and removing it meanwhile would hide that lookup from the profile's next change. Those whose lookup
+   * is gone are removed at the next update (refreshProfile), or expire with the index.
+   */
+  dropProfile(profileId: string, before: number): Promise<number> {
+    return this.reported('cache.drop', async () => {
+      const members = await this.redis.smembers(this.keys.profileLookups(profileId));
+      const dropped = await Promise.all(members.map((member) => {
+        const { tag, variant } = fromLookupMember(member);
+        return this.dropIf(tag, variant, before, (lookup) => lookup.summary?.profileId === profileId);
+      }));
+      return dropped.filter(Boolean).length;
+    });
+  }
+
+  dropLookup(tag: string, before: number, except?: string): Promise<boolean> {
+    return this.reported('cache.drop', () => this.dropIf(tag, '', before, (lookup) => except === undefined || lookup.summary?.profileId !== except));
+  }
+
+  /** Drops the lookup if it was made before `before` and `which` says so, unless it changed since it was read. */
+  private async dropIf(tag: string, variant: string, before: number, which: (lookup: CachedLookup) => boolean): Promise<boolean> {
+    const key = this.keys.profileCache(tag, variant);
+    const raw = await this.redis.get(key);
+    const lookup = raw ? this.open(tag, raw, variant) : undefined;
+    if (!lookup || lookup.cachedAt >= before || !which(lookup)) return false;
+    return (await DROP.run(this.redis, [key, this.keys.lookupHead(tag, variant)], [raw!])) === 1;
+  }
+
+  /** A Redis operation whose failure is counted and logged, then rejected to the caller (who must know it did not happen). */
+  private async reported<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      this.health.failed(operation, err);
+      throw err;
+    }
   }
 
   delete(tag: string, variant = ''): Promise<void> {

@@ -26,7 +26,12 @@ export interface Config {
   metricsPort: number;
   /** unset: the embedded store */
   domain: string | undefined;
-  aws: { region: string | undefined; customerProfilesEndpoint: string | undefined; connectEndpoint: string | undefined };
+  aws: { region: string | undefined; customerProfilesEndpoint: string | undefined; connectEndpoint: string | undefined; kinesisEndpoint: string | undefined };
+  /**
+   * The domain's event stream (a Kinesis stream), read to drop what is cached of the profiles that change outside the
+   * service (stream/); unset: not read. `leaseMs`: how long a replica's hold on a shard lasts without renewal.
+   */
+  profileEvents: { streamArn: string; pollMs: number; leaseMs: number } | undefined;
   /** empty: no authentication (refused in production) */
   authTokens: string[];
   /** empty: the admin endpoints are off */
@@ -202,6 +207,10 @@ function checkTogether(s: Settings, defaults: Env, input: Env, authTokens: reado
   }
   if (s.REDIS_URL && s.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   if (s.CUSTOMER_PROFILES_DOMAIN && !s.AWS_REGION) problems.push('AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN');
+  if (s.PROFILE_EVENT_STREAM_ARN && !s.CUSTOMER_PROFILES_DOMAIN) problems.push('PROFILE_EVENT_STREAM_ARN: needs CUSTOMER_PROFILES_DOMAIN (the stream carries that domain\'s changes)');
+  const streamRegion = s.PROFILE_EVENT_STREAM_ARN?.split(':')[3];
+  // CreateEventStream: "the same region and Amazon Web Services account as the customer profiles domain"
+  if (streamRegion && s.AWS_REGION && streamRegion !== s.AWS_REGION) problems.push(`PROFILE_EVENT_STREAM_ARN: the stream is in ${streamRegion}, the domain in AWS_REGION ${s.AWS_REGION}: an event stream writes to a stream of the domain's region`);
 }
 
 const ENRICHMENT_OPERATIONS = ['ListCalculatedAttributesForProfile', 'ListProfileObjects', 'GetSegmentMembership'];
@@ -246,6 +255,15 @@ function readFiles(s: Settings, fromBase: (p: string) => string, problems: strin
 }
 
 /**
+ * A replica's hold on a shard of the event stream: ten polls (renewed every third of it, so two renewals can fail
+ * before another replica takes the shard), at least 3 s, at most 30 s. A replica that dies stops reading its shards
+ * for at most this long.
+ */
+export function profileEventLeaseMs(pollMs: number): number {
+  return Math.min(30_000, Math.max(3000, 10 * pollMs));
+}
+
+/**
  * Reads the configuration once: config/default.json, overlaid by the environment, validated by one schema.
  * Throws ConfigError naming every variable that is wrong.
  */
@@ -271,7 +289,11 @@ export function loadConfig(env: Env, baseDir: string = process.cwd()): Config {
       region: s.AWS_REGION,
       customerProfilesEndpoint: s.AWS_ENDPOINT_URL_CUSTOMER_PROFILES,
       connectEndpoint: s.AWS_ENDPOINT_URL_CONNECT,
+      kinesisEndpoint: s.AWS_ENDPOINT_URL_KINESIS,
     },
+    profileEvents: s.PROFILE_EVENT_STREAM_ARN
+      ? { streamArn: s.PROFILE_EVENT_STREAM_ARN, pollMs: s.PROFILE_EVENT_POLL_MS, leaseMs: profileEventLeaseMs(s.PROFILE_EVENT_POLL_MS) }
+      : undefined,
     ...secrets,
     defaultCountry: s.DEFAULT_COUNTRY,
     resolveDeadlineMs: s.RESOLVE_DEADLINE_MS,

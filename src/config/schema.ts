@@ -120,6 +120,17 @@ export const settings = {
     .describe('AWS region of the domain and the Connect instance; required with a domain'),
   AWS_ENDPOINT_URL_CUSTOMER_PROFILES: url.optional().describe('Customer Profiles endpoint override (VPC endpoint, tests)'),
   AWS_ENDPOINT_URL_CONNECT: url.optional().describe('Amazon Connect endpoint override'),
+  AWS_ENDPOINT_URL_KINESIS: url.optional().describe('Kinesis endpoint override (VPC endpoint, tests), for PROFILE_EVENT_STREAM_ARN'),
+  PROFILE_EVENT_STREAM_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:kinesis:[a-z]{2}(-[a-z]+)+-\d:\d{12}:stream\/[a-zA-Z0-9_.-]{1,128}$/, 'a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)')
+    .optional()
+    .describe(
+      "the Kinesis stream the domain's event stream writes to (its Uri): profile changes made outside the service (an agent's edit, a merge) drop the cached lookups of the profile; unset: the cache learns only of the service's own updates",
+    ),
+  PROFILE_EVENT_POLL_MS: int(200, 10000).describe(
+    "how often each shard of PROFILE_EVENT_STREAM_ARN is read (GetRecords), by one replica of the fleet; Kinesis allows 5 reads a second per shard, shared with the stream's other readers",
+  ),
   REDIS_URL: z
     .url({ protocol: /^rediss?$/, error: 'a redis:// or rediss:// URL' })
     .optional()

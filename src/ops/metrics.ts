@@ -17,8 +17,11 @@ export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'cpr_' });
   /** read at scrape time; set once the record queue exists */
   const queue: { depth?: () => Promise<number>; deadLetters?: () => Promise<number> } = {};
+  /** read at scrape time; set when the profile event stream is read */
+  const profileEvents: { lag?: () => Array<{ shard: string; seconds: number }> } = {};
   const m = {
     queue,
+    profileEvents,
     registry,
     httpRequests: new Counter({ name: 'cpr_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: HTTP, registers: [registry] }),
     httpDuration: new Histogram({
@@ -149,6 +152,37 @@ export function createMetrics(registry = new Registry()) {
         if (queue.depth) this.set(await queue.depth().catch(() => NaN));
       },
     }),
+    profileEventsRead: new Counter({
+      name: 'cpr_profile_events_total',
+      help:
+        'Records of the profile event stream read, by EventType (CREATED, UPDATED, MERGED, DELETED, OTHER) and outcome: applied (the cached lookups of the profile were dropped), unchanged (the profile as the last record showed it: nothing dropped), ignored (an object\'s record, another domain\'s), malformed (not an event), failed (the cache could not be reached: read again)',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+    profileEventAge: new Histogram({
+      name: 'cpr_profile_event_age_seconds',
+      help: 'Time from a profile change (the record\'s EventTimestamp) to its record being applied to the cache',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
+    profileEventErrors: new Counter({
+      name: 'cpr_profile_event_stream_errors_total',
+      help: 'Failed calls of the profile event stream reader, by operation (ListShards, GetShardIterator, GetRecords, apply, store) and kind (throttled, expired-iterator, bad-position, not-found, failed)',
+      labelNames: ['operation', 'kind'] as const,
+      registers: [registry],
+    }),
+    profileEventLag: new Gauge({
+      name: 'cpr_profile_event_stream_lag_seconds',
+      help:
+        'Per shard this replica reads: how far behind the stream\'s tip the cache may be (the last read\'s MillisBehindLatest plus the time since it). Rises while the stream cannot be read',
+      labelNames: ['shard'] as const,
+      registers: [registry],
+      collect() {
+        if (!profileEvents.lag) return;
+        this.reset();
+        for (const { shard, seconds } of profileEvents.lag()) this.set({ shard }, seconds);
+      },
+    }),
     deadLetterBacklog: new Gauge({
       name: 'cpr_record_dead_letter_backlog',
       help: 'Dead letters kept, awaiting replay or purge',
@@ -164,6 +198,17 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The profile event stream reader's reports as metrics (the shape of stream/consumer.ts' StreamObserver). */
+export function profileEventObserver(m: Metrics) {
+  return {
+    event: (type: string, outcome: string, ageSeconds: number | undefined): void => {
+      m.profileEventsRead.inc({ type, outcome });
+      if (ageSeconds !== undefined && (outcome === 'applied' || outcome === 'unchanged')) m.profileEventAge.observe(Math.max(0, ageSeconds));
+    },
+    error: (operation: string, kind: string): void => void m.profileEventErrors.inc({ operation, kind }),
+  };
+}
 
 /** Every metric name the service exports (for the dashboard and alert tests). */
 export async function exportedMetricNames(metrics: Metrics): Promise<string[]> {

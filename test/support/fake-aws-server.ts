@@ -7,7 +7,8 @@
 // POST /__fake/quota {accountQuotaPerSecond?, connectQuotaPerSecond?} (0: off), GET /__fake/quota-stats (calls sent
 // and refused per second and operation), GET /__fake/objects?type=T&field=F (F of every object of type T),
 // GET /__fake/profiles?field=F (F of every profile), GET /__fake/contact-keys[?since=MS] (when each ContactId was
-// first written as a _ctrContactId key: {count, at: {ContactId: epoch ms}}).
+// first written as a _ctrContactId key: {count, at: {ContactId: epoch ms}}), POST /__fake/event-stream {streamName,
+// shards?, domain?} (the domain's profile changes go to that Kinesis stream, served on the same port).
 // --account-quota N: each Customer Profiles operation answers 429 ThrottlingException past N calls in any 1000 ms;
 // --connect-quota N: the same for Connect's UpdateContactAttributes (both off by default).
 // A seed (file or POST) is an array of profiles or a SeedDocument (fake-aws.ts):

@@ -18,13 +18,17 @@
 // Two things the API reference leaves open, chosen here and said where they matter: the ObjectTypeName of a record about
 // the profile itself (HISTORY_PROFILE_TYPE), and what an UPDATED record's Content holds ("a string containing the
 // customer profile, profile object, or profile key content": here the whole profile as the update left it).
+// Kinesis (fake-kinesis.ts) on the same port, routed by X-Amz-Target: with an event stream set (setEventStream,
+// as CreateEventStream would), the profiles' changes go to it as Customer Profiles' real-time export writes them
+// (see profileEvent for the format and where each field comes from).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { FakeKinesis, KINESIS_TARGET_PREFIX, KinesisError } from './fake-kinesis.js';
 
 export interface FakeProfile { ProfileId: string; [field: string]: unknown }
 /** operation is 'Unknown' when no route matched; body is the raw text when not JSON; at = Date.now() on receipt;
  *  status is 0 while unanswered (hanging). */
-export interface FakeCall { service: 'profiles' | 'connect'; operation: string; domain?: string; body: unknown; at: number; status: number }
+export interface FakeCall { service: 'profiles' | 'connect' | 'kinesis'; operation: string; domain?: string; body: unknown; at: number; status: number }
 /** times: how many calls it affects (default unlimited); operations: default all. */
 export interface Fault {
   status: number; errorType: string; message?: string; retryAfterSeconds?: number; times?: number; operations?: string[];
@@ -159,6 +163,7 @@ const ROUTES: ReadonlyArray<readonly [string, RegExp, string]> = [
   ['PUT', new RegExp(`^${D}/profiles$`), 'UpdateProfile'],
   ['POST', new RegExp(`^${D}/profiles/search$`), 'SearchProfiles'],
   ['POST', new RegExp(`^${D}/profiles/keys$`), 'AddProfileKey'],
+  ['POST', new RegExp(`^${D}/profiles/delete$`), 'DeleteProfile'],
   ['PUT', new RegExp(`^${D}/profiles/objects$`), 'PutProfileObject'],
   ['GET', new RegExp(`^${D}/object-types$`), 'ListProfileObjectTypes'],
   ['GET', new RegExp(`^${D}/object-types/([^/]+)$`), 'GetProfileObjectType'],
@@ -256,8 +261,45 @@ function keyValue(fields: TypeFields, object: Json, def: TypeKey): string | unde
   return vals.length > 0 && vals.every((v) => v !== undefined) ? vals.join('') : undefined;
 }
 
+/** The EventType values of the real-time export's records this fake writes (see profileEvent). */
+export type ProfileEventType = 'CREATED' | 'UPDATED' | 'MERGED' | 'DELETED';
+
+/**
+ * One record of Customer Profiles' real-time export, as it writes each change to the Kinesis stream of the domain's
+ * event stream (CreateEventStream's Uri). The fields are the Amazon Connect Administrator Guide's, "Export your unified
+ * customer profile data" (adminguide/set-up-real-time-export.html), "Real-time export Kinesis payload": SchemaVersion (0),
+ * EventId, EventTimestamp (ISO 8601), EventType, DomainName, ObjectTypeName, AssociatedProfileId, ProfileObjectUniqueKey,
+ * Object, IsMessageRealTime. What the guide's sample leaves open comes from an AWS consumer of such a stream, AWS
+ * Solutions' Unified Profiles for Travelers and Hospitality (aws-solutions/unified-profile-for-travellers-and-guests-on-aws:
+ * source/ucp-change-processor/src/main/main.go, source/ucp-common/src/model/change-event/model.go): EventType CREATED,
+ * UPDATED, MERGED (and DELETED, which it handles; the guide documents no delete event, and its emitter notes that
+ * Customer Profiles sends none: this fake writes DELETED only when a test asks); a record about the profile itself has
+ * ObjectTypeName `_profile` and the profile as Object (its ProfileId and the API's field names); a MERGED record's Object
+ * is the profile kept, with MergeId and DuplicateProfiles (the profiles merged into it, each with its ProfileId) and
+ * AssociatedProfileId null; an object's record names its profile in AssociatedProfileId and the object in
+ * ProfileObjectUniqueKey. Chosen here: the partition key is the profile id (as that solution's own emitter does: a
+ * profile's records stay in order on one shard), and a `_profile` CREATED or UPDATED record's AssociatedProfileId is its
+ * ProfileId (likewise).
+ */
+export function profileEvent(
+  domain: string, eventType: string, objectTypeName: string, object: Record<string, unknown>, at: number,
+  more: { associatedProfileId?: string | null; uniqueKey?: string; mergeId?: string; duplicates?: Array<Record<string, unknown>> } = {},
+): Record<string, unknown> {
+  return {
+    SchemaVersion: 0, EventId: randomUUID(), EventTimestamp: new Date(at).toISOString(), EventType: eventType, DomainName: domain,
+    ObjectTypeName: objectTypeName, AssociatedProfileId: more.associatedProfileId ?? null, ProfileObjectUniqueKey: more.uniqueKey ?? null,
+    Object: structuredClone(object),
+    ...(more.mergeId !== undefined && { MergeId: more.mergeId, DuplicateProfiles: structuredClone(more.duplicates ?? []) }),
+    IsMessageRealTime: true,
+  };
+}
+
 export class FakeAws {
   calls: FakeCall[] = [];
+  /** Kinesis, served on the same port (routed by X-Amz-Target): the event streams' destination */
+  readonly kinesis: FakeKinesis;
+  /** per domain, the Kinesis stream its profiles' changes go to (setEventStream) */
+  private readonly eventStreams = new Map<string, string>();
   private server: Server | undefined;
   private baseUrl = '';
   private latency: Latency;
@@ -289,6 +331,7 @@ export class FakeAws {
     this.latency = options.latencyMs ?? 0;
     this.setQuota(options);
     this.writeIntervalMs = options.profileWriteIntervalMs ?? 1000;
+    this.kinesis = new FakeKinesis();
     for (const d of options.domains ?? ['test-domain']) this.setDomain(d);
   }
 
@@ -341,7 +384,7 @@ export class FakeAws {
   /** Clears profiles, keys, objects (ingested and seeded), calculated attributes, history, segment members, contact attributes,
    *  the contact keys' times, throttle windows, calls, faults, hang (held requests are dropped) and the quota's windows and stats. Keeps domains,
    *  object types, segment definitions (like object types: a segment seeded once stays defined, with no members),
-   *  latency and the quota's limits. */
+   *  latency, the quota's limits, the event streams and Kinesis (its streams and records: `kinesis.clear()` drops them). */
   reset(): void {
     this.store.clear(); this.keys.clear(); this.stored = []; this.lastWrite.clear(); this.contacts.clear(); this.contactKeys.clear();
     this.calculated.clear(); this.historyRecords.clear(); this.matching.clear();
@@ -353,6 +396,72 @@ export class FakeAws {
 
   setDomain(name: string, opts: { deadLetterQueueUrl?: string; defaultEncryptionKey?: string } = {}): void {
     this.domains.set(name, { createdAt: this.domains.get(name)?.createdAt ?? Date.now(), ...opts });
+  }
+
+  /**
+   * Sends the domain's profile changes to a Kinesis stream of this fake (created with `shards` shards if it does not
+   * exist), as CreateEventStream with that stream's ARN as Uri would; undefined stops them. Returns the stream's ARN.
+   * What is written: CreateProfile a `_profile` CREATED record, UpdateProfile UPDATED, PutProfileObject the object's
+   * CREATED (or UPDATED, when its UNIQUE key replaced one) and the profile's CREATED (AllowProfileCreation) or UPDATED
+   * (when its mapped fields changed the profile), seedMerge MERGED. AddProfileKey writes nothing: the guide does not say
+   * that a key is exported. Seeding writes nothing (what is seeded was there before the stream).
+   */
+  setEventStream(streamName: string | undefined, o: { domain?: string; shards?: number } = {}): string | undefined {
+    const domain = o.domain ?? this.defaultDomain();
+    if (streamName === undefined) { this.eventStreams.delete(domain); return undefined; }
+    if (!this.kinesis.hasStream(streamName)) this.kinesis.createStream(streamName, o.shards ?? 1);
+    this.eventStreams.set(domain, streamName);
+    return this.kinesis.arnOf(streamName);
+  }
+
+  /** Writes one record of the real-time export (profileEvent) to the domain's event stream, if it has one; the emitter others call. */
+  emitProfileEvent(domain: string, eventType: ProfileEventType, profile: FakeProfile, at = Date.now(),
+    more: { mergeId?: string; duplicates?: FakeProfile[] } = {}): Record<string, unknown> | undefined {
+    const stream = this.eventStreams.get(domain);
+    if (!stream) return undefined;
+    const event = profileEvent(domain, eventType, HISTORY_PROFILE_TYPE, profile, at,
+      { associatedProfileId: eventType === 'MERGED' ? null : profile.ProfileId, ...more });
+    this.kinesis.put(stream, profile.ProfileId, JSON.stringify(event));
+    return event;
+  }
+
+  /** An object's record (CREATED or UPDATED) on the domain's event stream, if it has one. */
+  private emitObjectEvent(domain: string, eventType: 'CREATED' | 'UPDATED', o: StoredObject, at: number): void {
+    const stream = this.eventStreams.get(domain);
+    if (!stream) return;
+    const event = profileEvent(domain, eventType, o.objectTypeName, o.object, at, { associatedProfileId: o.profileId, uniqueKey: o.uniqueKey });
+    this.kinesis.put(stream, o.profileId, JSON.stringify(event));
+  }
+
+  /**
+   * Merges profiles as MergeProfiles does (not served here): the main profile keeps its fields and takes the ones it
+   * lacks from the others ("union"-ed, the main profile's value taken on a conflict), their keys and objects move to it,
+   * they are deleted; recorded MERGED on the main profile and DELETED_BY_MERGE on the others; one MERGED record on the
+   * event stream (see profileEvent). Returns the MergeId.
+   */
+  seedMerge(mainProfileId: string, profileIdsToBeMerged: string[], at = Date.now()): string {
+    const { domain, profile: main } = this.seeded(mainProfileId, 'seedMerge');
+    const duplicates = profileIdsToBeMerged.map((id) => {
+      const entry = this.seeded(id, 'seedMerge');
+      if (entry.domain !== domain || id === mainProfileId) throw new Error(`FakeAws.seedMerge: ${id} cannot be merged into ${mainProfileId}`);
+      return entry.profile;
+    });
+    for (const dup of duplicates) {
+      for (const [k, v] of Object.entries(dup)) if (!(k in main)) main[k] = structuredClone(v);
+      // its keys, the standard ones its fields gave too (its phone number now finds the main profile)
+      for (const { keyName, values } of this.profileKeys(dup.ProfileId)) this.addKey(main.ProfileId, keyName, values);
+      for (const keyName of Object.keys(STANDARD_KEYS).filter((k) => k !== '_profileId')) {
+        const values = this.keyValues(dup, keyName);
+        if (values.length > 0) this.addKey(main.ProfileId, keyName, values);
+      }
+      for (const o of this.stored) if (o.profileId === dup.ProfileId) o.profileId = main.ProfileId;
+      this.store.delete(dup.ProfileId); this.keys.delete(dup.ProfileId);
+      this.recordHistory(dup.ProfileId, 'DELETED_BY_MERGE', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(dup) });
+    }
+    this.recordHistory(main.ProfileId, 'MERGED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(main) });
+    const mergeId = randomUUID();
+    this.emitProfileEvent(domain, 'MERGED', main, at, { mergeId, duplicates });
+    return mergeId;
   }
 
   seedProfile(p: Omit<FakeProfile, 'ProfileId'> & { ProfileId?: string }, domain = this.defaultDomain()): FakeProfile {
@@ -543,6 +652,8 @@ export class FakeAws {
   }
 
   fail(fault: Fault): void { this.faults.push({ ...fault }); }
+  /** Drops the faults not yet used up (reset() does too, with everything else). */
+  clearFaults(): void { this.faults = []; }
 
   /** While on, matching requests are held unanswered; hang(false) releases them (answered late), stop()/reset() drop them. */
   hang(on: boolean, operations?: string[]): void {
@@ -583,6 +694,8 @@ export class FakeAws {
     const url = new URL(req.url ?? '/', 'http://fake');
     readBody(req).then((raw) => {
       if (url.pathname.startsWith('/__fake/')) return this.control(method, url.pathname, url.searchParams, raw, res);
+      const target = req.headers['x-amz-target'];
+      if (typeof target === 'string' && target.startsWith(KINESIS_TARGET_PREFIX)) return this.onKinesis(target.slice(KINESIS_TARGET_PREFIX.length), raw, res, at);
       const route = ROUTES.find(([m, re]) => m === method && re.test(url.pathname));
       const service = url.pathname.startsWith('/contact') ? 'connect' : 'profiles';
       let body: unknown = raw;
@@ -603,6 +716,24 @@ export class FakeAws {
       if (this.hangOps === 'all' || this.hangOps?.has(call.operation)) this.held.push({ run, res });
       else run();
     }, () => res.destroy());
+  }
+
+  /** A Kinesis call (awsJson1_1: the operation in X-Amz-Target, the input as the JSON body): latency, faults and hang as for the others, no account quota. */
+  private onKinesis(operation: string, raw: string, res: ServerResponse, at: number): void {
+    let body: unknown;
+    try { body = raw.trim() === '' ? {} : JSON.parse(raw); } catch { body = raw; }
+    const call: FakeCall = { service: 'kinesis', operation, body, at, status: 0 };
+    this.calls.push(call);
+    const run = (): void => this.answer(call, res, false, () => {
+      if (!isObject(body)) throw new AwsError(400, 'SerializationException', 'Request body is not a JSON object');
+      try {
+        return this.kinesis.handle(operation, body);
+      } catch (e) {
+        throw e instanceof KinesisError ? new AwsError(e.status, e.errorType, e.message) : e;
+      }
+    });
+    if (this.hangOps === 'all' || this.hangOps?.has(operation)) this.held.push({ run, res });
+    else run();
   }
 
   /**
@@ -640,11 +771,13 @@ export class FakeAws {
       payload = handle();
     } catch (e) {
       const err = e instanceof AwsError ? e
-        : new AwsError(500, call.service === 'connect' ? 'InternalServiceException' : 'InternalServerException', String(e));
+        : new AwsError(500, { connect: 'InternalServiceException', profiles: 'InternalServerException', kinesis: 'InternalFailureException' }[call.service], String(e));
       status = err.status;
       headers['x-amzn-ErrorType'] = err.errorType;
-      payload = { Message: err.message };
+      // awsJson1_1 (Kinesis) names the error in the body's __type too, beside a lower-case message
+      payload = call.service === 'kinesis' ? { __type: err.errorType, message: err.message } : { Message: err.message };
     }
+    if (call.service === 'kinesis') headers['content-type'] = 'application/x-amz-json-1.1';
     call.status = status;
     const l = this.latency;
     const ms = typeof l === 'number' ? l : l[call.operation] ?? l['*'] ?? 0;
@@ -671,9 +804,11 @@ export class FakeAws {
         const { DomainName: _d, ProfileId: _p, ...fields } = body;
         const profile = this.seedProfile(fields, domain);
         this.recordHistory(profile.ProfileId, 'CREATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
+        this.emitProfileEvent(domain, 'CREATED', profile, at);
         return { ProfileId: profile.ProfileId };
       }
       case 'UpdateProfile': return this.updateProfile(domain, body, at);
+      case 'DeleteProfile': return this.deleteProfile(domain, body, at);
       case 'SearchProfiles': return this.search(domain, body, query);
       case 'AddProfileKey': return this.addProfileKey(domain, body, at);
       case 'PutProfileObject': return this.putObject(domain, body, at);
@@ -747,7 +882,20 @@ export class FakeAws {
       profile[k] = merged;
     }
     this.recordHistory(profile.ProfileId, 'UPDATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
+    this.emitProfileEvent(domain, 'UPDATED', profile, at);
     return { ProfileId: profile.ProfileId };
+  }
+
+  /**
+   * DeleteProfile: the profile, its keys and objects go; recorded DELETED_BY_CUSTOMER. Nothing is written to the event
+   * stream: the guide documents no delete record (see profileEvent); a test that wants one writes it.
+   */
+  private deleteProfile(domain: string, body: Json, at: number): Json {
+    const profile = this.profileIn(domain, body.ProfileId);
+    this.store.delete(profile.ProfileId); this.keys.delete(profile.ProfileId);
+    this.stored = this.stored.filter((o) => o.profileId !== profile.ProfileId);
+    this.recordHistory(profile.ProfileId, 'DELETED_BY_CUSTOMER', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
+    return { Message: `Profile ${profile.ProfileId} deleted` };
   }
 
   private keyValues(profile: FakeProfile, keyName: string): string[] {
@@ -851,6 +999,8 @@ export class FakeAws {
       this.recordHistory(id, 'DELETED_BY_MERGE', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify({ MainProfileId: target.ProfileId }) });
     }
     this.recordHistory(target.ProfileId, 'MERGED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(target) });
+    // one MERGED record on the domain's event stream, as seedMerge writes it
+    this.emitProfileEvent(domain, 'MERGED', target, at, { mergeId: randomUUID(), duplicates: others });
     return { Message: `Merged ${merged.length} profile(s) into ${target.ProfileId}` };
   }
 
@@ -971,6 +1121,7 @@ export class FakeAws {
     };
     if (existing) this.stored[this.stored.indexOf(existing)] = record; else this.stored.push(record);
 
+    const before = JSON.stringify(profile);
     for (const f of Object.values(fields)) {
       const [field, sub] = f.Target?.startsWith('_profile.') ? f.Target.slice('_profile.'.length).split('.') : [];
       const v = f.Source ? readSource(object, f.Source) : undefined;
@@ -983,6 +1134,9 @@ export class FakeAws {
     }
     if (created) this.recordHistory(profile.ProfileId, 'CREATED', HISTORY_PROFILE_TYPE, at, { content: JSON.stringify(profile) });
     this.recordHistory(profile.ProfileId, 'INGESTED', typeName, at, { uniqueKey: record.uniqueKey, content: body.Object });
+    this.emitObjectEvent(domain, existing ? 'UPDATED' : 'CREATED', record, at);
+    if (created) this.emitProfileEvent(domain, 'CREATED', profile, at);
+    else if (JSON.stringify(profile) !== before) this.emitProfileEvent(domain, 'UPDATED', profile, at);
     return { ProfileObjectUniqueKey: record.uniqueKey };
   }
 
@@ -1140,6 +1294,14 @@ export class FakeAws {
         try {
           if (!isStr(body.profileId) || !Array.isArray(body.records) || !body.records.every(isObject)) throw new Error('profileId and records (a list of objects) are required');
           return send(res, 200, { Ids: this.seedHistory(body.profileId, body.records as unknown as HistorySeed[]).map((r) => r.id) });
+        } catch (e) { return send(res, 400, { Message: e instanceof Error ? e.message : String(e) }); }
+      }
+      case 'POST /__fake/event-stream': { // { streamName, shards?, domain? }: the domain's changes go to that Kinesis stream
+        try {
+          if (!isStr(body.streamName)) throw new Error('streamName is required');
+          const shards = body.shards === undefined ? 1 : Number(body.shards);
+          if (!Number.isInteger(shards) || shards < 1 || shards > 16) throw new Error('shards must be 1 to 16');
+          return send(res, 200, { StreamARN: this.setEventStream(body.streamName, { shards, ...(isStr(body.domain) && { domain: body.domain }) }) });
         } catch (e) { return send(res, 400, { Message: e instanceof Error ? e.message : String(e) }); }
       }
       case 'POST /__fake/seed': { // an array of profiles, or a SeedDocument

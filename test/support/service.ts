@@ -1,3 +1,4 @@
+import { UpdateProfileCommand, type UpdateProfileCommandInput } from '@aws-sdk/client-customer-profiles';
 import { createCustomerProfilesClient } from '../../src/aws/clients.js';
 import { setUpDomain } from '../../src/profiles/object-type-setup.js';
 import { once } from 'node:events';
@@ -81,5 +82,18 @@ export async function setUpFakeDomain(fakeUrl: string, domain: string, objectTyp
     return await setUpDomain(admin, domain, objectType);
   } finally {
     admin.destroy();
+  }
+}
+
+/**
+ * Edits a profile in the AWS fake as an agent does in the agent workspace's profile page: one UpdateProfile through
+ * the real SDK, from outside the service (the service hears of it only through the domain's event stream).
+ */
+export async function editAsAgent(fakeUrl: string, domain: string, profileId: string, fields: Omit<UpdateProfileCommandInput, 'DomainName' | 'ProfileId'>, region = 'us-east-1'): Promise<void> {
+  const agent = createCustomerProfilesClient({ region, endpoint: fakeUrl, requestTimeoutMs: 5000 });
+  try {
+    await agent.send(new UpdateProfileCommand({ DomainName: domain, ProfileId: profileId, ...fields }));
+  } finally {
+    agent.destroy();
   }
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, profileEventLeaseMs } from '../../src/config/index.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN_A = 'tok-aaaaaaaaaaaaaaaaaaaaaaaa';
@@ -39,7 +39,8 @@ describe('loadConfig', () => {
         shutdownGraceMs: 10000,
         createProfiles: true,
       });
-      expect(config.aws).to.deep.equal({ region: undefined, customerProfilesEndpoint: undefined, connectEndpoint: undefined });
+      expect(config.aws).to.deep.equal({ region: undefined, customerProfilesEndpoint: undefined, connectEndpoint: undefined, kinesisEndpoint: undefined });
+      expect(config.profileEvents, 'no event stream read').to.equal(undefined);
     });
 
     it('when no variable is set, maps exactly the entries of config/attributes.json', () => {
@@ -78,6 +79,9 @@ describe('loadConfig', () => {
           AWS_REGION: 'eu-west-2',
           AWS_ENDPOINT_URL_CUSTOMER_PROFILES: 'http://127.0.0.1:4566',
           AWS_ENDPOINT_URL_CONNECT: 'https://connect.example.internal',
+          AWS_ENDPOINT_URL_KINESIS: 'http://127.0.0.1:4567',
+          PROFILE_EVENT_STREAM_ARN: 'arn:aws:kinesis:eu-west-2:123456789012:stream/acme-profile-events',
+          PROFILE_EVENT_POLL_MS: '500',
           AUTH_TOKENS: ` ${TOKEN_A} , ${TOKEN_B},`,
           DEFAULT_COUNTRY: 'GB',
           RESOLVE_DEADLINE_MS: '8000',
@@ -104,7 +108,10 @@ describe('loadConfig', () => {
         region: 'eu-west-2',
         customerProfilesEndpoint: 'http://127.0.0.1:4566',
         connectEndpoint: 'https://connect.example.internal',
+        kinesisEndpoint: 'http://127.0.0.1:4567',
       });
+      // a shard's lease: ten polls, at least 3 s
+      expect(config.profileEvents).to.deep.equal({ streamArn: 'arn:aws:kinesis:eu-west-2:123456789012:stream/acme-profile-events', pollMs: 500, leaseMs: 5000 });
     });
 
     it('when a domain is set, does not read the embedded seed file', () => {
@@ -213,6 +220,12 @@ describe('loadConfig', () => {
       { variable: 'AWS_ENDPOINT_URL_CONNECT', value: 'not a url' },
       { variable: 'CUSTOMER_PROFILES_DOMAIN', value: 'bad name!', env: { AWS_REGION: 'us-east-1' } },
       { variable: 'AWS_REGION', value: 'Virginia', env: { CUSTOMER_PROFILES_DOMAIN: 'acme' } },
+      { variable: 'AWS_ENDPOINT_URL_KINESIS', value: 'kinesis.local' },
+      { variable: 'PROFILE_EVENT_STREAM_ARN', value: 'acme-profile-events', env: { CUSTOMER_PROFILES_DOMAIN: 'acme', AWS_REGION: 'us-east-1' } },
+      { variable: 'PROFILE_EVENT_STREAM_ARN', value: 'arn:aws:sqs:us-east-1:123456789012:queue', env: { CUSTOMER_PROFILES_DOMAIN: 'acme', AWS_REGION: 'us-east-1' } },
+      // below 200 ms a shard's five reads a second would not be enough for one reader
+      { variable: 'PROFILE_EVENT_POLL_MS', value: '100' },
+      { variable: 'PROFILE_EVENT_POLL_MS', value: '60000' },
     ];
     for (const { variable, value, env } of rows) {
       it(`when ${variable} is ${JSON.stringify(value)}, refuses to start naming ${variable} and the value`, () => {
@@ -268,6 +281,17 @@ describe('loadConfig', () => {
 
       // Assert
       expect(problemsAbout(err, 'AWS_REGION')).to.deep.equal(['AWS_REGION: required with CUSTOMER_PROFILES_DOMAIN']);
+    });
+
+    it('when PROFILE_EVENT_STREAM_ARN is set without a domain, or in another region than the domain, refuses to start naming it', () => {
+      const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/acme-profile-events';
+      expect(problemsAbout(configError({ PROFILE_EVENT_STREAM_ARN: arn }), 'PROFILE_EVENT_STREAM_ARN').join('\n')).to.include('CUSTOMER_PROFILES_DOMAIN');
+      expect(problemsAbout(configError({ PROFILE_EVENT_STREAM_ARN: arn, CUSTOMER_PROFILES_DOMAIN: 'acme', AWS_REGION: 'us-east-1' }), 'PROFILE_EVENT_STREAM_ARN').join('\n'))
+        .to.include('eu-west-1');
+    });
+
+    it('a shard\'s lease is ten polls, between 3 and 30 seconds', () => {
+      expect([200, 1000, 2000, 10_000].map(profileEventLeaseMs)).to.deep.equal([3000, 10_000, 20_000, 30_000]);
     });
 
     it('when several variables are wrong, names every one of them', () => {

@@ -17,7 +17,7 @@ const LAYERS: Array<readonly string[]> = [
   ['domain', 'errors.ts', 'aws-operations.ts'],
   ['config', 'ops', 'redis', 'aws'],
   ['cache', 'records'],
-  ['profiles'],
+  ['profiles', 'stream'],
   ['contact'],
   ['http', 'app.ts'],
   ['backends'],
