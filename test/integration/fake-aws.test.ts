@@ -122,16 +122,18 @@ describe('FakeAws (Customer Profiles + Connect fake) through the real AWS SDK', 
 
   describe('GetDomain', function () {
     it('returns the domain with DefaultExpirationDays 366, Date timestamps and the configured DLQ/key', async function () {
-      fake.setDomain(DOMAIN, { deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq', defaultEncryptionKey: 'arn:kms:key' });
-      const out = await client.send(new GetDomainCommand({ DomainName: DOMAIN }));
-      expect(out.DomainName).to.equal(DOMAIN);
+      // a domain made now: the suite's own domain was made when the file started, minutes ago on a busy run
+      const name = `made-now-${Date.now()}`;
+      fake.setDomain(name, { deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq', defaultEncryptionKey: 'arn:kms:key' });
+      const out = await client.send(new GetDomainCommand({ DomainName: name }));
+      expect(out.DomainName).to.equal(name);
       expect(out.DefaultExpirationDays).to.equal(366);
       expect(out.DeadLetterQueueUrl).to.equal('https://sqs.us-east-1.amazonaws.com/1/dlq');
       expect(out.DefaultEncryptionKey).to.equal('arn:kms:key');
       expect(out.CreatedAt).to.be.instanceOf(Date);
       expect(Math.abs(out.CreatedAt!.getTime() - Date.now())).to.be.below(60_000);
       expect(fake.callsTo('GetDomain')).to.have.length(1);
-      expect(fake.calls[0]).to.include({ service: 'profiles', operation: 'GetDomain', domain: DOMAIN, status: 200 });
+      expect(fake.calls[0]).to.include({ service: 'profiles', operation: 'GetDomain', domain: name, status: 200 });
     });
 
     it('fails with ResourceNotFoundException 404 for an unknown domain', async function () {
