@@ -112,6 +112,8 @@ for (const topology of topologies) {
       fake.reset();
       fake.hang(true);
       const onHang = await postEvent(apps[0]!.url, voiceEvent(phone, nextContact()));
+      // answered while its search was still held: the deadline cut it, not the hang's end
+      const stillHeld = fake.heldCount;
       fake.hang(false);
 
       for (const r of [onError, onHang]) {
@@ -122,7 +124,11 @@ for (const topology of topologies) {
       expect(fresh.body.fallbackReason).to.equal('');
       expect(onError.body.fallbackReason).to.equal('AWS_UNAVAILABLE');
       expect(onHang.body.fallbackReason).to.equal('TIMEOUT');
-      expect(onHang.ms).to.be.below(500 + 50);
+      expect(stillHeld, 'the search still held when the answer came').to.be.greaterThan(0);
+      // before the Lambda gives up: it waits the service's deadline plus RESOLVER_MARGIN_MS (250 ms by default).
+      // (500 + 50 before: 487 ms alone, but 561 and 607 ms in two full runs of the grown suite, in whose one
+      // process the service and this client share an event loop: a wall-clock bound is a benchmark's to hold)
+      expect(onHang.ms).to.be.below(500 + 250);
     });
 
     it('when Connect retries a ContactId on another replica, gives the same answer without calling AWS or creating anything', async () => {

@@ -655,6 +655,9 @@ export class FakeAws {
   /** Drops the faults not yet used up (reset() does too, with everything else). */
   clearFaults(): void { this.faults = []; }
 
+  /** How many requests are held unanswered now (hang). */
+  get heldCount(): number { return this.held.length; }
+
   /** While on, matching requests are held unanswered; hang(false) releases them (answered late), stop()/reset() drop them. */
   hang(on: boolean, operations?: string[]): void {
     if (on) { this.hangOps = operations ? new Set(operations) : 'all'; return; }
