@@ -164,7 +164,7 @@ export class ContactResolver {
       const carried = await this.carry(event, { keys, identitySource, here, record: plan.record }, await earlierLegs, reads, signal);
       if (carried) return carried;
     }
-    const resolved = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, plan, reads, signal);
+    const resolved = await this.resolveAfresh(event, keys, identitySource, { tag, variant }, plan, reads, signal, subjects);
     if (subjects) this.counted(subjects, resolved, now, event.contactId);
     return resolved;
   }
@@ -287,6 +287,8 @@ export class ContactResolver {
     { now, createAllowed, record: partialRecord }: HitPlan,
     { cached, sealedLookup, written: madeWithReads }: ContactReads,
     signal: AbortSignal,
+    /** the ID&V check's subjects (claimed keys given), as resolve() read its lockout by */
+    subjects?: readonly AttemptSubject[],
   ): Promise<Resolved> {
     const age = cached ? now - cached.cachedAt : Infinity;
     const freshFor = cached?.status === 'NOT_FOUND' ? this.deps.cacheTtl.notFoundTtlMs : this.deps.cacheTtl.ttlMs;
@@ -344,6 +346,7 @@ export class ContactResolver {
       reserved,
       written,
       sealedLookup,
+      keySubjects: subjects?.filter((x) => x.kind === 'key'),
     }, signal);
   }
 
@@ -375,6 +378,8 @@ export class ContactResolver {
       carriedFrom?: string | undefined;
       /** a carried leg's step-up signals */
       risk?: Risk | undefined;
+      /** the claimed keys' ID&V subjects: a verified answer counts the failed checks on them */
+      keySubjects?: readonly AttemptSubject[] | undefined;
     },
     signal: AbortSignal,
   ): Promise<Resolved> {
@@ -397,7 +402,7 @@ export class ContactResolver {
       how.carriedFrom !== undefined
         ? Promise.resolve(how.risk)
         : lookup.verification === 'VERIFIED'
-          ? this.riskOf(summary.profileId, keys && how.at ? this.attemptSubjects(event, keys, how.at.tag).filter((x) => x.kind === 'key') : [], signal)
+          ? this.riskOf(summary.profileId, how.keySubjects ?? [], signal)
           : undefined;
     const [enrichment, repeat, recordStatus] = await Promise.all([
       enriching,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hitInbox, openHitEntry, type HitEntry } from '../cache/contact-hit.js';
-import { isErrorReply, RedisScript, type RedisClient } from '../redis/client.js';
+import { isErrorReply, RELEASE_LEASE, RedisScript, type RedisClient } from '../redis/client.js';
 import type { Sealer } from '../redis/seal.js';
 import type { Logger } from '../ops/logger.js';
 import { jobIdOf, type QueuedJob, type RecordProgress } from './job.js';
@@ -59,11 +59,6 @@ local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-`);
-// RELEASE (KEYS lease; ARGV token)
-const RELEASE = new RedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `);
 // TRIM (KEYS inbox, lease; ARGV token, first entry moved, count): drops the entries just moved, if we still
 // hold the lease and they are still at the head (an erasure may have taken some out meanwhile: then they
@@ -294,7 +289,7 @@ export class RedisRecordQueue implements RecordQueue {
       }
       return moved;
     } finally {
-      await RELEASE.run(this.o.client, [this.lease], [this.token]).catch(() => undefined);
+      await RELEASE_LEASE.run(this.o.client, [this.lease], [this.token]).catch(() => undefined);
     }
   }
 
@@ -320,7 +315,7 @@ export class RedisRecordQueue implements RecordQueue {
     try {
       return await fn(take);
     } finally {
-      await RELEASE.run(this.o.client, [this.lease], [token]).catch(() => undefined);
+      await RELEASE_LEASE.run(this.o.client, [this.lease], [token]).catch(() => undefined);
     }
   }
 

@@ -232,3 +232,9 @@ export class RedisScript {
     }
   }
 }
+
+/** RELEASE_LEASE (KEYS lease; ARGV token): deletes a lease (a key holding its holder's random token) if it is still ours. -> 1 | 0 */
+export const RELEASE_LEASE = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);

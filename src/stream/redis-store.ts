@@ -2,7 +2,7 @@
 // under one hash tag (one Redis Cluster slot), so a checkpoint moves only in the same step as its lease is checked;
 // the profiles' digests beside their other keys ({p:<profileId>}).
 import type { StateKeys } from '../cache/keys.js';
-import { RedisScript, type RedisClient } from '../redis/client.js';
+import { RELEASE_LEASE, RedisScript, type RedisClient } from '../redis/client.js';
 import type { Position } from './kinesis.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type StreamStore } from './store.js';
 
@@ -21,11 +21,6 @@ if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
-`);
-// RELEASE (KEYS lease; ARGV token)
-const RELEASE = new RedisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `);
 // CHECKPOINT (KEYS lease, checkpoint; ARGV token, checkpoint, keep ms): moves the checkpoint while the lease is ours. -> 1 | 0
 const CHECKPOINT = new RedisScript(`
@@ -67,7 +62,7 @@ export class RedisStreamStore implements StreamStore {
   }
 
   async release(shardId: string, token: string): Promise<void> {
-    await RELEASE.run(this.redis, [this.lease(shardId)], [token]);
+    await RELEASE_LEASE.run(this.redis, [this.lease(shardId)], [token]);
   }
 
   async position(shardId: string, start: Position): Promise<Checkpoint> {
