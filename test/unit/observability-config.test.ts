@@ -333,6 +333,8 @@ describe('observability config', () => {
         'ConnectProfileResolverQuotaShareSaturated',
         'ConnectProfileResolverIdvKeyLocked',
         'ConnectProfileResolverIdvFailureRatioHigh',
+        'ConnectProfileResolverProfileEventsBehind',
+        'ConnectProfileResolverProfileEventStreamFailing',
       ]);
       for (const alert of alerts) {
         const name = String(alert.alert);
