@@ -55,6 +55,8 @@ export interface Row {
   queueDepthAfter?: number | undefined;
   /** Redis commands per contact (INFO commandstats deltas; includes the record worker's and the floor's) */
   redis: { commandsPerRequest: number; byCommand: Record<string, number> };
+  /** with the event stream read (hit-stream): the edits of other profiles made during the measured run, and the stream's records the service read meanwhile */
+  eventStream?: { editsPerSecond: number; edits: number; recordsRead: number } | undefined;
   /** an open-loop run: the rate offered, requests not sent in time, and the sender's own lag (ms) */
   openLoop?: { offeredRps: number; unsent: number; sendLag: { p50: number; p99: number; max: number } };
 }
@@ -91,6 +93,8 @@ export interface Plan {
   before?: () => Promise<void>;
   /** just after it */
   after?: () => Promise<void>;
+  /** adds what the scenario measured beside the load to the row (the runner calls it) */
+  annotate?: (row: Row) => void;
 }
 
 // ---- CPU from /proc ------------------------------------------------------------------------------------------

@@ -83,6 +83,9 @@ export const REPEAT_POOL = 2000;
 export const OUTAGE_CONNECTIONS = 16;
 /** the open-loop rates, in % of the service's own closed-loop maximum (the cache hit at --connections) */
 export const OPEN_PCTS = [25, 50] as const;
+/** the hit-stream scenario: edits of other profiles a second during its measured run (agents at work), and how many profiles they go round */
+export const EDITS_PER_SECOND = 20;
+export const EDITED_PROFILES = 200;
 /** the fake's latency for the record writes in the records probe, ms: an answer that waited for one takes longer */
 export const SLOW_RECORD_WRITE_MS = 1000;
 /** CPU used by processes that are not the benchmark's, in % of one core, above which a run is measured again */

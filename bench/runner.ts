@@ -1,12 +1,12 @@
 // Runs the lines of bench/scenarios.ts: starts each server when a scenario first needs it and stops it after its
 // last one, makes the bodies each scenario's traffic calls for, and measures (bench/measure.ts).
 import { measure, type Plan, type Row, type Warmup } from './measure.js';
-import { ENRICH_OPS, REPEAT_POOL, SLOW_RECORD_WRITE_MS } from './options.js';
+import { EDITED_PROFILES, EDITS_PER_SECOND, ENRICH_OPS, REPEAT_POOL, SLOW_RECORD_WRITE_MS } from './options.js';
 import { SERVERS, type Scenario, type ServerName, type Traffic } from './scenarios.js';
-import { SHIPPED_MAPPING_FILE, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
+import { SHIPPED_MAPPING_FILE, editProfiles, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
 import { runAssociation, type AssociationResult } from './association.js';
 import { runSurge, type SurgeResult } from './surge.js';
-import { cycling, inOrder, seedCallers, seedEnrichedCallers } from './traffic.js';
+import { cycling, inOrder, profileOf, seedCallers, seedEnrichedCallers } from './traffic.js';
 
 const SERVICE_OPS = ['SearchProfiles', 'CreateProfile'] as const;
 const NAIVE_OPS = ['SearchProfiles', 'CreateProfile', 'PutProfileObject'] as const;
@@ -35,7 +35,8 @@ async function start(env: Env, name: ServerName): Promise<Running> {
     case 'service': {
       console.log(`service (${name})`);
       const shipped = spec.mapping === 'shipped';
-      return running(await startService(env, name, shipped ? SHIPPED_MAPPING_FILE : undefined), shipped ? [...SERVICE_OPS, ...ENRICH_OPS] : SERVICE_OPS);
+      const eventStream = 'eventStream' in spec && spec.eventStream;
+      return running(await startService(env, name, shipped ? SHIPPED_MAPPING_FILE : undefined, { eventStream }), shipped ? [...SERVICE_OPS, ...ENRICH_OPS] : SERVICE_OPS);
     }
     case 'fleet':
       throw new Error(`${name}: a fleet scenario starts its own replicas`);
@@ -101,6 +102,25 @@ async function planOf(env: Env, s: Scenario, r: Running, rows: readonly Row[]): 
       prepare = (n) => Promise.resolve(inOrder(env, env.callers.take(n)));
       break;
   }
+  // agents editing other profiles through the measured run: UPDATED records the service's stream reader applies
+  let edits: Pick<Plan, 'before' | 'after'> & { result?: Row['eventStream'] } = {};
+  if (s.edits) {
+    const others = await env.fake.seed(env.callers.take(EDITED_PROFILES).map((phone, i) => profileOf(phone, i)));
+    let stop: (() => Promise<number>) | undefined;
+    let read0 = 0;
+    edits = {
+      before: async () => {
+        read0 = await eventsRead(r.server);
+        stop = await editProfiles(env, others, EDITS_PER_SECOND);
+      },
+      after: async () => {
+        const made = (await stop?.()) ?? 0;
+        // the last edits' records, read at the next poll (1 s)
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        edits.result = { editsPerSecond: EDITS_PER_SECOND, edits: made, recordsRead: (await eventsRead(r.server)) - read0 };
+      },
+    };
+  }
   let openLoop: (() => number) | undefined;
   if (s.openLoopPct !== undefined) {
     // the service's own closed-loop maximum (the cache hit at --connections) sets the open-loop rates
@@ -122,7 +142,17 @@ async function planOf(env: Env, s: Scenario, r: Running, rows: readonly Row[]): 
     ...(s.staggerMs !== undefined && { staggerMs: s.staggerMs }),
     ...(openLoop && { openLoop }),
     ...(s.fake === 'hang' && { before: () => env.fake.hang(true), after: () => env.fake.hang(false), timeoutSeconds: 10 }),
+    ...(s.edits && { before: edits.before, after: edits.after, annotate: (row: Row) => void (row.eventStream = edits.result) }),
   };
+}
+
+/** Records of the profile event stream the service has read so far (cpr_profile_events_total, every type and outcome). */
+async function eventsRead(server: Server): Promise<number> {
+  if (!server.metricsUrl) return 0;
+  const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^cpr_profile_events_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
+  return sum;
 }
 
 /** What a run measured: the rows of the single-server scenarios, and the fleets' own results. */
@@ -164,7 +194,11 @@ export async function runScenarios(env: Env, scenarios: readonly Scenario[]): Pr
       if (s.fake === 'slow-record-writes') await env.fake.latency({ AddProfileKey: SLOW_RECORD_WRITE_MS, PutProfileObject: SLOW_RECORD_WRITE_MS, '*': env.opts.latency });
       try {
         const plan = await planOf(env, s, r, rows);
-        if (plan) rows.push(await measure(env, plan));
+        if (plan) {
+          const row = await measure(env, plan);
+          plan.annotate?.(row);
+          rows.push(row);
+        }
       } finally {
         if (s.fake === 'slow-record-writes') await env.fake.latency(env.opts.latency);
       }

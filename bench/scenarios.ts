@@ -9,6 +9,8 @@ export const SERVERS = {
   floor: { kind: 'floor' },
   'cache-hit': { kind: 'service', mapping: 'profile-fields' },
   'cache-hit-pool': { kind: 'service', mapping: 'profile-fields' },
+  // the same, reading the domain's profile event stream (PROFILE_EVENT_STREAM_ARN on the fake's Kinesis)
+  'cache-hit-stream': { kind: 'service', mapping: 'profile-fields', eventStream: true },
   'known-cold': { kind: 'service', mapping: 'profile-fields' },
   // config/attributes.json as shipped: three enrichment sources
   enrich: { kind: 'service', mapping: 'shipped' },
@@ -18,7 +20,7 @@ export const SERVERS = {
   // two replicas of the service, started and stopped by the scenario itself (bench/association.ts, bench/surge.ts)
   association: { kind: 'fleet' },
   surge: { kind: 'fleet' },
-} as const satisfies Record<string, { kind: 'floor' | 'naive' | 'fleet' } | { kind: 'service'; mapping: 'profile-fields' | 'shipped' }>;
+} as const satisfies Record<string, { kind: 'floor' | 'naive' | 'fleet' } | { kind: 'service'; mapping: 'profile-fields' | 'shipped'; eventStream?: true }>;
 export type ServerName = keyof typeof SERVERS;
 
 /** Who calls. Each is made once per server process and shared by its scenarios. */
@@ -59,6 +61,8 @@ export interface Scenario {
   requestsPerConnection?: number;
   /** one connection per caller, started this many ms apart */
   staggerMs?: number;
+  /** during the measured run, EDITS_PER_SECOND edits of other profiles at the fake (as an agent's): the event stream carries them */
+  edits?: boolean;
   /** 'hang': the fake holds every request during the measured run; 'slow-record-writes': record writes take SLOW_RECORD_WRITE_MS */
   fake?: 'hang' | 'slow-record-writes';
 }
@@ -77,6 +81,10 @@ export const SCENARIOS: readonly Scenario[] = [
   // every caller has called once before the measured runs (a round of the pool): their lookups are cached
   { id: 'hit-pool-low', label: pool, server: 'cache-hit-pool', connections: 'low', seconds: 'short', traffic: 'pool', poolRound: true },
   { id: 'hit-pool', label: pool, server: 'cache-hit-pool', connections: 'high', seconds: 'short', traffic: 'pool', poolRound: true },
+  // the cache hit's cost with the event stream read: the reader applies what the fake writes to the stream meanwhile,
+  // the edits of other profiles the scenario makes (EDITS_PER_SECOND) and the caller's contact records' objects (one a
+  // second: Customer Profiles takes one object write a profile a second, and the record queue keeps to it)
+  { id: 'hit-stream', label: `${hit}, profile event stream read`, server: 'cache-hit-stream', connections: 'high', traffic: 'one-known', edits: true },
   { id: 'known', label: 'Known caller, cold cache', server: 'known-cold', connections: 'low', traffic: 'known-cold', awsCallsInSequence: 1 },
   { id: 'known-load', label: 'Known caller, cold cache', server: 'known-cold', connections: 'high', seconds: 'short', traffic: 'known-cold', awsCallsInSequence: 1 },
   // the contact record is off the hot path: with record writes taking 1 s at the fake, no answer waits for one

@@ -49,6 +49,8 @@ const awsEnv = (fakeUrl: string) => ({
   AWS_SECRET_ACCESS_KEY: 'bench-fake-secret',
   AWS_EC2_METADATA_DISABLED: 'true',
   AWS_ENDPOINT_URL_CUSTOMER_PROFILES: fakeUrl,
+  // the fake serves Kinesis on the same port (the hit-stream scenario's event stream)
+  AWS_ENDPOINT_URL_KINESIS: fakeUrl,
   CUSTOMER_PROFILES_DOMAIN: DOMAIN,
 });
 
@@ -76,12 +78,41 @@ export const serviceEnv = (fakeUrl: string, redisUrl: string, token: string, map
   ...(mappingFile && { ATTRIBUTE_MAPPING_FILE: mappingFile }),
 });
 
-/** The built service, started clean: no cache, no queue backlog, no profiles left from the scenarios before. */
-export async function startService(env: Env, label: string, mappingFile = profileMappingFile(env.workDir)): Promise<Server> {
+/**
+ * The built service, started clean: no cache, no queue backlog, no profiles left from the scenarios before. With
+ * `eventStream`, the domain's changes go to a stream of the fake's Kinesis (one shard) that the service reads
+ * (PROFILE_EVENT_STREAM_ARN, the default poll).
+ */
+export async function startService(env: Env, label: string, mappingFile = profileMappingFile(env.workDir), o: { eventStream?: boolean } = {}): Promise<Server> {
   await env.redis.flush();
   await env.fake.reset();
   await env.fake.latency(env.opts.latency);
-  return launchService(env, label, serviceEnv(env.fake.url, env.redis.url, env.token, mappingFile));
+  const stream = o.eventStream ? { PROFILE_EVENT_STREAM_ARN: await env.fake.eventStream(`bench-${label}`, DOMAIN) } : {};
+  return launchService(env, label, { ...serviceEnv(env.fake.url, env.redis.url, env.token, mappingFile), ...stream });
+}
+
+/**
+ * Edits `profileIds` in turn at the fake, `perSecond`, as agents would in the agent workspace (UpdateProfile through
+ * the SDK): each is an UPDATED record in the domain's event stream. Returns a stop that resolves to the edits made.
+ */
+export async function editProfiles(env: Env, profileIds: readonly string[], perSecond: number): Promise<() => Promise<number>> {
+  const { CustomerProfilesClient, UpdateProfileCommand } = await import('@aws-sdk/client-customer-profiles');
+  const client = new CustomerProfilesClient({ region: 'us-east-1', endpoint: env.fake.url, credentials: { accessKeyId: 'AKIDBENCHFAKE', secretAccessKey: 'bench-fake-secret' } });
+  let made = 0;
+  const sending = new Set<Promise<unknown>>();
+  const timer = setInterval(() => {
+    const profileId = profileIds[made % profileIds.length]!;
+    made++;
+    const sent = client.send(new UpdateProfileCommand({ DomainName: DOMAIN, ProfileId: profileId, FirstName: `Edited${made}` })).catch(() => undefined);
+    sending.add(sent);
+    void sent.finally(() => sending.delete(sent));
+  }, 1000 / perSecond);
+  return async () => {
+    clearInterval(timer);
+    await Promise.all(sending);
+    client.destroy();
+    return made;
+  };
 }
 
 /** The built service with this environment (a replica of a fleet: the same secrets as the others), nothing reset. */

@@ -95,6 +95,27 @@ export const hitThroughput: Target = ({ rows }) => {
   return { target: `cache hit: throughput against the floor's (${at(hit)})`, measured: `${fmt(hit.rps, 0)} / ${fmt(floor.rps, 0)} req/s = ${fmt((hit.rps / floor.rps) * 100, 1)}%`, pass: null };
 };
 
+/**
+ * The cache hit with the profile event stream read (its reader applying the contact records' objects and agents'
+ * edits of other profiles meanwhile) against the same hit without it: reported, not judged (both rows are closed
+ * loops at --connections, one process each). It fails only if the stream was not read at all, or a hit missed.
+ */
+export const hitStream: Target = ({ rows }) => {
+  const hit = rows.get('hit');
+  const withStream = rows.get('hit-stream');
+  if (!hit || !withStream) return undefined;
+  const read = withStream.eventStream?.recordsRead ?? 0;
+  const edits = withStream.eventStream ? `${withStream.eventStream.edits} edits of other profiles at ${withStream.eventStream.editsPerSecond}/s, ${read} stream records read` : 'no stream figures';
+  return {
+    target: `cache hit with the profile event stream read: its cost against the hit without it (${at(withStream)})`,
+    measured:
+      `CPU ${fmt(withStream.cpu.targetMsPerRequest, 3)} / ${fmt(hit.cpu.targetMsPerRequest, 3)} ms a request = ${fmt(withStream.cpu.targetMsPerRequest / hit.cpu.targetMsPerRequest)}x, ` +
+      `${fmt(withStream.rps, 0)} / ${fmt(hit.rps, 0)} req/s, p50 ${fmt(withStream.latency.p50)} / ${fmt(hit.latency.p50)} ms, p99 ${fmt(withStream.latency.p99)} / ${fmt(hit.latency.p99)} ms, ` +
+      `Redis commands a request ${fmt(withStream.redis.commandsPerRequest)} / ${fmt(hit.redis.commandsPerRequest)} (${edits})`,
+    pass: read > 0 && clean(withStream, 'KNOWN') ? null : false,
+  };
+};
+
 const openAt = (r: Row): string => (r.openLoop ? `${fmt(r.openLoop.offeredRps, 0)} req/s offered, ${r.requests} requests, ${r.openLoop.unsent} unsent, sender lag p99 ${fmt(r.openLoop.sendLag.p99)} ms` : '');
 /** every request of an open-loop run sent, every answer `status` */
 const openClean = (r: Row, status: string): boolean => clean(r, status) && (r.openLoop?.unsent ?? 1) === 0;
@@ -378,6 +399,7 @@ export const associationUnderPacing: Target = ({ association }) => {
 export const TARGETS: readonly Target[] = [
   hitCpu,
   hitThroughput,
+  hitStream,
   hitOpenP99,
   hitOpenP999,
   knownCalls,

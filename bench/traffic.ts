@@ -127,9 +127,16 @@ export class FakeControl {
     return res.json();
   }
 
-  /** seeds in batches (one JSON body of 10,000 profiles is ~2 MB) */
-  async seed(profiles: Array<Record<string, unknown>>): Promise<void> {
-    for (let i = 0; i < profiles.length; i += 5000) await this.post('seed', profiles.slice(i, i + 5000));
+  /** seeds in batches (one JSON body of 10,000 profiles is ~2 MB); the profiles' ids */
+  async seed(profiles: Array<Record<string, unknown>>): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < profiles.length; i += 5000) ids.push(...((await this.post('seed', profiles.slice(i, i + 5000))) as { ProfileIds: string[] }).ProfileIds);
+    return ids;
+  }
+
+  /** The domain's profile changes go to a Kinesis stream of the fake (made with `shards` shards): its ARN. */
+  async eventStream(streamName: string, domain: string, shards = 1): Promise<string> {
+    return ((await this.post('event-stream', { streamName, domain, shards })) as { StreamARN: string }).StreamARN;
   }
 
   /**

@@ -122,9 +122,9 @@ describe('bench targets', () => {
   });
 
   it('give one verdict each, in order, when every scenario ran', () => {
-    const ids = ['floor', 'hit', 'hit-open-25', 'hit-open-50', 'floor-open-25', 'floor-open-50', 'hit-pool-low', 'hit-pool', 'known', 'known-load', 'records', 'known-enrich', 'hit-enrich', 'new', 'new-load', 'naive-known', 'naive-known-load', 'naive-new', 'naive-new-load', 'naive-repeat-low', 'naive-repeat', 'outage', 'outage-burst'];
+    const ids = ['floor', 'hit', 'hit-stream', 'hit-open-25', 'hit-open-50', 'floor-open-25', 'floor-open-50', 'hit-pool-low', 'hit-pool', 'known', 'known-load', 'records', 'known-enrich', 'hit-enrich', 'new', 'new-load', 'naive-known', 'naive-known-load', 'naive-new', 'naive-new-load', 'naive-repeat-low', 'naive-repeat', 'outage', 'outage-burst'];
     const vs = t.verdicts(
-      ids.map((id) => row(id)),
+      ids.map((id) => (id === 'hit-stream' ? row(id, { eventStream: { editsPerSecond: 20, edits: 200, recordsRead: 500 } }) : row(id))),
       SDK,
       50,
       surge(),
@@ -133,7 +133,27 @@ describe('bench targets', () => {
     expect(vs).to.have.length(t.TARGETS.length);
     expect(vs[0]?.target).to.match(/^cache hit: server CPU/);
     expect(vs.at(-1)?.target).to.match(/^surge: SIGTERM/);
-    expect(vs.filter((v) => v.pass === null).map((v) => v.target)).to.have.length(8);
+    expect(vs.filter((v) => v.pass === null).map((v) => v.target)).to.have.length(9);
+  });
+
+  describe('cache hit with the profile event stream read', () => {
+    const hit = row('hit', { connections: 32, cpu: cpu(0.3), rps: 3000 });
+    const withStream = (over: Partial<Row> = {}) => row('hit-stream', { connections: 32, cpu: cpu(0.33), rps: 2900, eventStream: { editsPerSecond: 20, edits: 200, recordsRead: 512 }, ...over });
+    it('is reported against the hit without the stream, not judged', () => {
+      const v = verdict(t.hitStream, [hit, withStream()]);
+      expect(v.pass).to.equal(null);
+      expect(v.target).to.equal('cache hit with the profile event stream read: its cost against the hit without it (32 conns)');
+      expect(v.measured).to.match(/^CPU 0\.330 \/ 0\.300 ms a request = 1\.10x, 2900 \/ 3000 req\/s, .*\(200 edits of other profiles at 20\/s, 512 stream records read\)$/);
+    });
+    it('fails when the stream was not read, or a hit was not a hit', () => {
+      expect(pass(t.hitStream, [hit, withStream({ eventStream: { editsPerSecond: 20, edits: 200, recordsRead: 0 } })])).to.equal(false);
+      expect(pass(t.hitStream, [hit, withStream({ eventStream: undefined })])).to.equal(false);
+      expect(pass(t.hitStream, [hit, withStream({ answers: { KNOWN: 99, NEW: 1 } })])).to.equal(false);
+    });
+    it('is left out without both rows', () => {
+      expect(t.hitStream(results([hit]))).to.equal(undefined);
+      expect(t.hitStream(results([withStream()]))).to.equal(undefined);
+    });
   });
 
   describe('cache hit: server CPU against the floor', () => {
