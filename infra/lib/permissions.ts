@@ -35,11 +35,11 @@ const PROFILE_RESOURCES: Record<string, ReadonlyArray<'domain' | 'object-types' 
  * change what the stack manages. Nor is `npm run duplicates merge`'s MergeProfiles: it deletes profiles
  * and cannot be undone, and the running service never sends it; an operator merges with credentials of
  * their own (its reads, GetMatches and GetSimilarProfiles, are granted: `show` and `matches` run in a task).
- * The event stream's reads only come with a stream the stack does not make yet.
+ * An operation sent only with a setting (`when`) is granted only with it: Connect's with stamping, the
+ * event stream's Kinesis reads with the stream the stack makes (serviceStatements).
  */
 export function grantedToService(op: AwsOperation): boolean {
-  // The stack does not set PROFILE_EVENT_STREAM_ARN (no event stream yet: issue 28's CDK part), so no Kinesis read.
-  return op.by !== 'setup-domain' && op.operation !== 'MergeProfiles' && op.service !== 'kinesis';
+  return op.by !== 'setup-domain' && op.operation !== 'MergeProfiles';
 }
 
 export function domainArn(scope: Construct, domainName: string): string {
@@ -47,12 +47,15 @@ export function domainArn(scope: Construct, domainName: string): string {
 }
 
 /**
- * The service's Customer Profiles permissions: exactly the operations it and its in-container
+ * The service's permissions: exactly the operations it and its in-container
  * commands send (AWS_OPERATIONS), each on this domain and, where the operation takes one, its
  * object types or segment definitions. Connect's UpdateContactAttributes only with stamping, on the
- * instance's contacts.
+ * instance's contacts; the event stream's Kinesis reads only with the stream, on that stream.
  */
-export function serviceStatements(scope: Construct, o: { domainName: string; stamping?: { instanceArn: string } | undefined }): iam.PolicyStatement[] {
+export function serviceStatements(
+  scope: Construct,
+  o: { domainName: string; stamping?: { instanceArn: string } | undefined; profileEventStreamArn?: string | undefined },
+): iam.PolicyStatement[] {
   const domain = domainArn(scope, o.domainName);
   const byScope = new Map<string, string[]>();
   for (const op of AWS_OPERATIONS.filter((x) => x.service === 'profile' && grantedToService(x))) {
@@ -76,6 +79,17 @@ export function serviceStatements(scope: Construct, o: { domainName: string; sta
         sid: 'ConnectStamp',
         actions: AWS_OPERATIONS.filter((x) => x.service === 'connect').map((x) => `connect:${x.operation}`),
         resources: [`${o.stamping.instanceArn}/contact/*`],
+      }),
+    );
+  }
+  if (o.profileEventStreamArn) {
+    // ListShards, GetShardIterator and GetRecords are authorised on the stream (Service Authorization Reference,
+    // "Actions, resources, and condition keys for Amazon Kinesis Data Streams": resource type stream)
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'ProfileEventStream',
+        actions: AWS_OPERATIONS.filter((x) => x.service === 'kinesis' && grantedToService(x)).map((x) => `kinesis:${x.operation}`),
+        resources: [o.profileEventStreamArn],
       }),
     );
   }

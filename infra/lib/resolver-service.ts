@@ -20,6 +20,8 @@ export interface ResolverServiceProps {
   image: ecs.ContainerImage;
   /** the instance whose contacts the service stamps (CONNECT_STAMP); unset: no stamping, no Connect permission */
   stampInstanceArn?: string | undefined;
+  /** the domain's event stream, read to drop cached lookups (PROFILE_EVENT_STREAM_ARN); unset: not read, no Kinesis permission */
+  profileEventStreamArn?: string | undefined;
   /** tasks: at least, at most (autoscaling on CPU between them) */
   minTasks?: number;
   maxTasks?: number;
@@ -152,7 +154,12 @@ export class ResolverService extends Construct {
       memoryLimitMiB: memoryMiB,
       runtimePlatform: { cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
-    for (const s of serviceStatements(this, { domainName: props.domain.domainName, stamping: props.stampInstanceArn ? { instanceArn: props.stampInstanceArn } : undefined })) {
+    const statements = serviceStatements(this, {
+      domainName: props.domain.domainName,
+      stamping: props.stampInstanceArn ? { instanceArn: props.stampInstanceArn } : undefined,
+      profileEventStreamArn: props.profileEventStreamArn,
+    });
+    for (const s of statements) {
       task.addToTaskRolePolicy(s);
     }
     props.domain.grantUse(task.taskRole);
@@ -198,6 +205,7 @@ export class ResolverService extends Construct {
         REDIS_CLUSTER_TLS: 'true',
         SHUTDOWN_GRACE_MS: String(drainSeconds * 1000),
         CONNECT_STAMP: props.stampInstanceArn ? 'true' : 'false',
+        ...(props.profileEventStreamArn ? { PROFILE_EVENT_STREAM_ARN: props.profileEventStreamArn } : {}),
         LOG_LEVEL: 'info',
         ...props.environment,
       },

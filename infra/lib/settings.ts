@@ -22,6 +22,8 @@ const REGION = '[a-z]{2}(?:-[a-z]+)+-\\d{1,2}';
 const INSTANCE_ARN = new RegExp(`^arn:(${PARTITION}):connect:(${REGION}):(\\d{12}):instance/(${UUID})$`);
 /** EC2 ids: the prefix, then 8 (older) or 17 hexadecimal digits */
 const ec2Id = (prefix: string): RegExp => new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`);
+/** the most shards profileEventShards may ask for (readSettings says why) */
+export const MAX_PROFILE_EVENT_SHARDS = 100;
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 export function parseInstanceArn(value: string): InstanceArnParts | undefined {
@@ -138,6 +140,16 @@ export function readSettings(context: (key: string) => unknown, environment: Dep
   const objectTypeName = text('objectTypeName');
   if (objectTypeName !== undefined) matching('objectTypeName', objectTypeName, /^[a-zA-Z_][a-zA-Z_0-9-]{0,254}$/, 'an object type name (a letter or _, then letters, digits, _ or -)');
 
+  // The domain's event stream: 0 turns it off. 100 at most: one shard takes 1,000 records a second in, far more than
+  // a domain's profile changes; a shard is billed by the hour; and the account's default quota is 200 shards in most
+  // regions (500 in us-east-1, us-west-2, eu-west-1; Kinesis Data Streams Developer Guide, "Quotas and limits"),
+  // shared with its other streams. Each shard is also one more GetRecords a poll for the fleet.
+  const shards = text('profileEventShards');
+  const profileEventShards = shards === undefined ? 1 : /^\d{1,4}$/.test(shards) ? Number(shards) : NaN;
+  if (!(profileEventShards >= 0 && profileEventShards <= MAX_PROFILE_EVENT_SHARDS)) {
+    throw new SettingError('profileEventShards', `a whole number of shards from 0 (no event stream) to ${MAX_PROFILE_EVENT_SHARDS}, got "${shards}"`);
+  }
+
   // --- the service and the Lambda
   const image = text('image');
   if (image !== undefined) matching('image', image, /^[^\s]+\/[^\s]+$|^[a-z0-9._-]+(?::[^\s@]+)?(?:@sha256:[0-9a-f]{64})?$/, 'an image reference, <registry>/<name>:<tag>');
@@ -186,6 +198,7 @@ export function readSettings(context: (key: string) => unknown, environment: Dep
     lambdaBundleDir: text('lambdaBundleDir'),
     lambdaTimeoutSeconds,
     stampContacts: flag('stampContacts'),
+    profileEventShards,
     sampleFlowQueueArn,
     certificateArn,
     hostName,

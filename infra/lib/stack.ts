@@ -6,6 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import type { Construct } from 'constructs';
 import { ContactFlowLambda } from './contact-flow-lambda.js';
+import { ProfileEvents } from './profile-events.js';
 import { ProfilesDomain } from './profiles-domain.js';
 import { ResolverService } from './resolver-service.js';
 import { SampleContactFlow } from './sample-flow.js';
@@ -41,6 +42,11 @@ export interface ResolverStackProps extends StackProps {
   objectTypeName?: string | undefined;
   /** a new domain: link it to the instance (Connect's contact records flow into it) */
   linkInstance?: boolean;
+  /**
+   * the shards of the domain's event stream (a Kinesis data stream the service reads to drop cached lookups of
+   * profiles changed elsewhere, PROFILE_EVENT_STREAM_ARN); 0: no stream. Default 1
+   */
+  profileEventShards?: number;
   /** this repository (built: `npm run build`): its Dockerfile and its dist/lambda */
   repositoryDir: string;
   /** the service's image (registry/name:tag); unset: built from the repository's Dockerfile at deploy */
@@ -57,9 +63,11 @@ export interface ResolverStackProps extends StackProps {
   serviceEnvironment?: Record<string, string>;
 }
 
-/** Everything on the AWS side: the domain, the service, the contact-flow Lambda and a sample flow. */
+/** Everything on the AWS side: the domain and its event stream, the service, the contact-flow Lambda and a sample flow. */
 export class ResolverStack extends Stack {
   readonly domain: ProfilesDomain;
+  /** the domain's event stream; undefined with profileEventShards 0 */
+  readonly profileEvents: ProfileEvents | undefined;
   readonly resolver: ResolverService;
   readonly lambda: ContactFlowLambda;
   readonly flow: SampleContactFlow;
@@ -98,12 +106,16 @@ export class ResolverStack extends Stack {
       objectTypeName: props.objectTypeName,
       connectInstanceArn: !props.existingDomain && props.linkInstance !== false ? props.instanceArn : undefined,
     });
+    const shards = props.profileEventShards ?? 1;
+    if (!Number.isInteger(shards) || shards < 0) throw new Error(`profileEventShards: a whole number of shards, 0 for no event stream, got ${shards}`);
+    this.profileEvents = shards > 0 ? new ProfileEvents(this, 'ProfileEvents', { domain: this.domain, shards }) : undefined;
     this.resolver = new ResolverService(this, 'Resolver', {
       vpc,
       subnets,
       domain: this.domain,
       image: this.image(props.image, props.repositoryDir),
       stampInstanceArn: props.stampContacts ? props.instanceArn : undefined,
+      profileEventStreamArn: this.profileEvents?.streamArn,
       environment: props.serviceEnvironment,
       tls: props.certificateArn && props.hostName ? { certificateArn: props.certificateArn, hostName: props.hostName, hostedZoneId: props.hostedZoneId } : undefined,
       metricsScraperSecurityGroupId: props.metricsScraperSecurityGroupId,
@@ -125,6 +137,7 @@ export class ResolverStack extends Stack {
         subnets,
         clients: [this.resolver.securityGroup, this.resolver.callers],
         s3Gateway: (props.routeTableIds?.length ?? 0) > 0,
+        kinesis: this.profileEvents !== undefined,
       });
       if (!props.routeTableIds?.length) {
         Annotations.of(this.endpoints).addWarningV2(
@@ -156,6 +169,7 @@ export class ResolverStack extends Stack {
     new CfnOutput(this, 'LambdaArn', { value: this.lambda.fn.functionArn });
     new CfnOutput(this, 'SampleFlowArn', { value: this.flow.flow.attrContactFlowArn });
     new CfnOutput(this, 'ServiceTokenSecret', { value: this.resolver.token.secretArn, description: 'the Lambda token (one of AUTH_TOKENS)' });
+    if (this.profileEvents) new CfnOutput(this, 'ProfileEventStream', { value: this.profileEvents.streamArn, description: "the domain's event stream (PROFILE_EVENT_STREAM_ARN)" });
     if (this.domain.deadLetterQueue) new CfnOutput(this, 'DomainDeadLetterQueue', { value: this.domain.deadLetterQueue.queueUrl });
   }
 

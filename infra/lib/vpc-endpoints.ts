@@ -9,15 +9,19 @@ export interface AwsEndpointsProps {
   clients: ec2.ISecurityGroup[];
   /** with their route tables known, the subnets get the S3 gateway endpoint ECR's image layers come through */
   s3Gateway: boolean;
+  /** the tasks read the domain's event stream: Kinesis Data Streams too */
+  kinesis?: boolean;
 }
 
 /**
  * What the tasks and the Lambda reach AWS through in private subnets without a NAT gateway:
  * ECR (`ecr.api`, `ecr.dkr`) for the image, CloudWatch Logs for the tasks' logs, Secrets Manager for
- * the tasks' secrets and the Lambda's token, and Customer Profiles (`profile`); S3 as a gateway
- * endpoint (free) for ECR's image layers. Not here: Connect (stamping), whose endpoint not every
- * region offers, and STS and KMS, which neither calls (ECS and Lambda hand out the credentials;
- * Customer Profiles uses the domain's key on its side).
+ * the tasks' secrets and the Lambda's token, Customer Profiles (`profile`), and with the event stream
+ * Kinesis Data Streams (`kinesis-streams`: its private DNS also answers the account-specific
+ * `<account>.data-kinesis` and `<account>.control-kinesis` names the SDK calls with a StreamARN); S3
+ * as a gateway endpoint (free) for ECR's image layers. Not here: Connect (stamping), whose endpoint
+ * not every region offers, and STS and KMS, which neither calls (ECS and Lambda hand out the
+ * credentials; Customer Profiles uses the domain's key on its side, Kinesis the aws/kinesis key).
  */
 export class AwsEndpoints extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
@@ -37,6 +41,7 @@ export class AwsEndpoints extends Construct {
       Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
       SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       CustomerProfiles: ec2.InterfaceVpcEndpointAwsService.CONNECT_PROFILE,
+      ...(props.kinesis ? { KinesisStreams: ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS } : {}),
     };
     for (const [name, service] of Object.entries(services)) {
       this.interfaces[name] = new ec2.InterfaceVpcEndpoint(this, name, {

@@ -7,10 +7,11 @@ import type { ResolverStackProps } from '../lib/stack.js';
 import { acknowledgements, RAW_FINDINGS } from '../lib/nag.js';
 import { CFN_LINT, REPO, synthStack } from './support.js';
 
-// The app's variants: a new domain linked to the instance; an existing domain, with stamping and a queue
+// The app's variants: a new domain linked to the instance (and the event stream, on by default); an existing
+// domain, with stamping and a queue, without the event stream; HTTPS, the endpoints (Kinesis's too) and a scraper
 const VARIANTS: Array<[string, Partial<ResolverStackProps>]> = [
-  ['new domain', {}],
-  ['existing domain, stamping, queue, image built from the Dockerfile', { image: undefined, existingDomain: true, existingDomainKeyArn: 'arn:aws:kms:eu-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', stampContacts: true, sampleFlowQueueArn: 'arn:aws:connect:eu-west-2:111122223333:instance/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/queue/5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b' }],
+  ['new domain, the event stream', {}],
+  ['existing domain, stamping, queue, image built from the Dockerfile, no event stream', { image: undefined, existingDomain: true, profileEventShards: 0, existingDomainKeyArn: 'arn:aws:kms:eu-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', stampContacts: true, sampleFlowQueueArn: 'arn:aws:connect:eu-west-2:111122223333:instance/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/queue/5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b' }],
   [
     'HTTPS with a private hosted zone record, the AWS endpoints, a metrics scraper',
     {
@@ -92,6 +93,7 @@ describe('the AWS CDK app (infra/): cdk-nag and cfn-lint', function () {
       domainName: 'amazon-connect-acme',
       image: '111122223333.dkr.ecr.eu-west-2.amazonaws.com/connect-profile-resolver:0.1.0',
       lambdaBundleDir: join(REPO, 'infra/test/fixtures/lambda-bundle'),
+      profileEventShards: '2',
     };
     // what `cdk synth` does: runs the app with the context and an output folder in the environment
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'infra/bin/app.ts'], {
@@ -103,8 +105,10 @@ describe('the AWS CDK app (infra/): cdk-nag and cfn-lint', function () {
     expect(run.status, run.stderr.slice(-3000)).to.equal(0);
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string; environment?: string }> };
     expect(manifest.artifacts.ConnectProfileResolver?.environment).to.equal('aws://111122223333/eu-west-2');
-    const template = JSON.parse(readFileSync(join(outdir, 'ConnectProfileResolver.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
+    const template = JSON.parse(readFileSync(join(outdir, 'ConnectProfileResolver.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::CustomerProfiles::Domain')).to.have.length(1);
+    // a context value reaches its resource
+    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Kinesis::Stream').map((r) => r.Properties?.ShardCount)).to.deep.equal([2]);
   });
 
   describe('cfn-lint on the synthesised templates', () => {

@@ -55,6 +55,12 @@ function allowed(template: Template, rolePrefix: string): Map<string, unknown[]>
   return out;
 }
 
+/** The service container's environment. */
+function environment(template: Template): Array<{ Name: string; Value: unknown }> {
+  const [task] = Object.values(template.findResources('AWS::ECS::TaskDefinition')) as Array<{ Properties: { ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: unknown }> }> } }>;
+  return task!.Properties.ContainerDefinitions[0]!.Environment;
+}
+
 const arn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:profile:${REGION}:${ACCOUNT}:domains/${DOMAIN}${rest}`]] });
 
 describe('the AWS CDK app (infra/): the policies cover the code, and no more', function () {
@@ -68,19 +74,26 @@ describe('the AWS CDK app (infra/): the policies cover the code, and no more', f
     expect(service.map(([op]) => op).sort()).to.deep.equal(AWS_OPERATIONS.map((o) => `${o.service}:${o.operation}`).sort());
   });
 
-  it('the task role allows each of them on this domain (object types, segments) or this instance’s contacts, and nothing else', () => {
+  it('the task role allows each of them on this domain (object types, segments), this instance’s contacts or the event stream, and nothing else', () => {
+    // stamping on, and the event stream on (its default): every operation a setting turns on is granted
     const template = Template.fromStack(synthStack({ stampContacts: true }).stack);
+    const [streamId] = Object.keys(template.findResources('AWS::Kinesis::Stream'));
     const granted = allowed(template, 'ResolverTaskTaskRole');
     const expected = AWS_OPERATIONS.filter(grantedToService).map((o) => `${o.service}:${o.operation}`);
     // the domain's KMS key: Customer Profiles' callers need Decrypt and GenerateDataKey on it (Administrator Guide)
     expect([...granted.keys()].sort()).to.deep.equal([...expected, 'kms:Decrypt', 'kms:GenerateDataKey'].sort());
     const notGranted = AWS_OPERATIONS.filter((o) => !grantedToService(o)).map((o) => `${o.operation} (${o.by})`);
     console.log(`        granted: ${expected.length} operations; not granted: ${notGranted.join(', ')} (the object type is the stack's; a merge is an operator's)`);
+    expect(expected.filter((a) => a.startsWith('kinesis:')), 'the event stream’s reads').to.have.length(3);
 
     for (const [action, resources] of granted) {
       if (action.startsWith('kms:')) continue;
       if (action === 'connect:UpdateContactAttributes') {
         expect(resources).to.deep.equal([`${INSTANCE_ARN}/contact/*`]);
+        continue;
+      }
+      if (action.startsWith('kinesis:')) {
+        expect(resources, action).to.deep.equal([{ 'Fn::GetAtt': [streamId, 'Arn'] }]);
         continue;
       }
       const wanted = {
@@ -95,9 +108,18 @@ describe('the AWS CDK app (infra/): the policies cover the code, and no more', f
 
   it('without CONNECT_STAMP the task role has no Connect permission, and the service is not told to stamp', () => {
     const template = Template.fromStack(synthStack().stack);
-    expect([...allowed(template, 'ResolverTaskTaskRole').keys()].filter((a) => !a.startsWith('profile:') && !a.startsWith('kms:'))).to.deep.equal([]);
-    const defs = (Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as { Properties: { ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: string }> }> } }).Properties.ContainerDefinitions;
-    expect(defs[0]!.Environment.find((e) => e.Name === 'CONNECT_STAMP')!.Value).to.equal('false');
+    expect([...allowed(template, 'ResolverTaskTaskRole').keys()].filter((a) => !a.startsWith('profile:') && !a.startsWith('kms:') && !a.startsWith('kinesis:'))).to.deep.equal([]);
+    expect(environment(template).find((e) => e.Name === 'CONNECT_STAMP')!.Value).to.equal('false');
+  });
+
+  it('without the event stream (profileEventShards 0) the task role has no Kinesis permission, and the service is not told of a stream', () => {
+    const template = Template.fromStack(synthStack({ profileEventShards: 0, stampContacts: true }).stack);
+    const granted = [...allowed(template, 'ResolverTaskTaskRole').keys()];
+    expect(granted.filter((a) => a.startsWith('kinesis:'))).to.deep.equal([]);
+    // the rest is as with the stream: only the Kinesis reads go
+    const expected = AWS_OPERATIONS.filter((o) => grantedToService(o) && o.service !== 'kinesis').map((o) => `${o.service}:${o.operation}`);
+    expect(granted.sort()).to.deep.equal([...expected, 'kms:Decrypt', 'kms:GenerateDataKey'].sort());
+    expect(environment(template).map((e) => e.Name)).to.not.include('PROFILE_EVENT_STREAM_ARN');
   });
 
   it('the Lambda role allows what the Lambda’s code sends (its token) and nothing else', () => {

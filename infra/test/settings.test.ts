@@ -77,6 +77,10 @@ describe('the AWS CDK app (infra/): its context values, checked at synth', () =>
       ['existingDomain that is not a boolean', { existingDomain: 'yes' }, /^context "existingDomain": expected true or false, got "yes"/],
       ['a key of another region', { existingDomain: 'true', existingDomainKeyArn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab` }, /^context "existingDomainKeyArn": expected .* in eu-west-2, account 111122223333/],
       ['an object type name starting with a digit', { objectTypeName: '1Contact' }, /^context "objectTypeName": expected/],
+      ['event stream shards that are not a whole number', { profileEventShards: '1.5' }, /^context "profileEventShards": a whole number of shards from 0 \(no event stream\) to 100, got "1.5"/],
+      ['event stream shards that are not a number', { profileEventShards: 'two' }, /^context "profileEventShards": a whole number of shards .*got "two"/],
+      ['a negative number of event stream shards', { profileEventShards: -1 }, /^context "profileEventShards": a whole number of shards .*got "-1"/],
+      ['more event stream shards than 100', { profileEventShards: '101' }, /^context "profileEventShards": a whole number of shards from 0 \(no event stream\) to 100, got "101"/],
       ['a time limit above 8', { lambdaTimeoutSeconds: '9' }, /^context "lambdaTimeoutSeconds": a whole number of seconds from 1 to 8/],
       ['a time limit that is not a number', { lambdaTimeoutSeconds: 'three' }, /^context "lambdaTimeoutSeconds"/],
       ['a queue of another instance', { sampleFlowQueueArn: `arn:aws:connect:${REGION}:${ACCOUNT}:instance/11111111-2222-4333-8444-555555555555/queue/5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b` }, /^context "sampleFlowQueueArn": expected a queue of this instance/],
@@ -95,6 +99,14 @@ describe('the AWS CDK app (infra/): its context values, checked at synth', () =>
       });
     }
 
+    it('reads the event stream’s shards: 1 unless given, 0 (no stream) up to 100, from cdk.json’s number or -c’s text', () => {
+      expect(read().profileEventShards).to.equal(1);
+      expect(read({ profileEventShards: '' }).profileEventShards).to.equal(1);
+      expect(read({ profileEventShards: '0' }).profileEventShards).to.equal(0);
+      expect(read({ profileEventShards: 4 }).profileEventShards).to.equal(4);
+      expect(read({ profileEventShards: ' 100 ' }).profileEventShards).to.equal(100);
+    });
+
     it('reads a full set of values into the stack’s props', () => {
       const certificateArn = `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d`;
       const s = read({
@@ -109,6 +121,7 @@ describe('the AWS CDK app (infra/): its context values, checked at synth', () =>
         hostName: 'Resolver.Acme.Internal',
         hostedZoneId: 'Z0123456789ABCDEFGHIJ',
         metricsScraperSecurityGroupId: 'sg-0123456789abcdef0',
+        profileEventShards: '2',
         stackName: 'Resolver-Prod',
       });
       expect(s).to.deep.include({
@@ -124,6 +137,7 @@ describe('the AWS CDK app (infra/): its context values, checked at synth', () =>
         hostName: 'resolver.acme.internal',
         hostedZoneId: 'Z0123456789ABCDEFGHIJ',
         metricsScraperSecurityGroupId: 'sg-0123456789abcdef0',
+        profileEventShards: 2,
       });
     });
   });

@@ -161,6 +161,72 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
     });
   });
 
+  describe('the domain’s event stream (profileEventShards)', () => {
+    const streamOf = (t: Template) => only(t, 'AWS::Kinesis::Stream');
+
+    it('is a provisioned Kinesis stream with one shard by default, or the shards given, kept 24 hours', () => {
+      const [, stream] = streamOf(template);
+      expect(stream.Properties).to.deep.include({ ShardCount: 1, StreamModeDetails: { StreamMode: 'PROVISIONED' }, RetentionPeriodHours: 24 });
+      const [, four] = streamOf(Template.fromStack(synthStack({ profileEventShards: 4 }).stack));
+      expect(four.Properties.ShardCount).to.equal(4);
+    });
+
+    it('is encrypted with the AWS managed key, alias/aws/kinesis, and deleted with the stack (a day of change events, only the cache reads them)', () => {
+      const [, stream] = streamOf(template) as [string, Resource & { DeletionPolicy?: string; UpdateReplacePolicy?: string }];
+      expect(stream.Properties.StreamEncryption).to.deep.equal({ EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' });
+      expect(stream.DeletionPolicy).to.equal('Delete');
+      expect(stream.UpdateReplacePolicy).to.equal('Delete');
+      // no key of the stack's for it: the domain's is the only one
+      only(template, 'AWS::KMS::Key');
+    });
+
+    it('is the destination of the domain’s EventStream, which names the domain and waits for it', () => {
+      const [streamId] = streamOf(template);
+      const [domainId] = only(template, 'AWS::CustomerProfiles::Domain');
+      const [, eventStream] = only(template, 'AWS::CustomerProfiles::EventStream');
+      expect(eventStream.Properties).to.deep.equal({ DomainName: DOMAIN, EventStreamName: 'connect-profile-resolver', Uri: { 'Fn::GetAtt': [streamId, 'Arn'] } });
+      expect(eventStream.DependsOn).to.include(domainId);
+    });
+
+    it('with an existing domain, is made the same way, with nothing to wait for', () => {
+      const t = Template.fromStack(synthStack({ existingDomain: true }).stack);
+      const [streamId] = streamOf(t);
+      const [, eventStream] = only(t, 'AWS::CustomerProfiles::EventStream');
+      expect(eventStream.Properties).to.deep.equal({ DomainName: DOMAIN, EventStreamName: 'connect-profile-resolver', Uri: { 'Fn::GetAtt': [streamId, 'Arn'] } });
+      expect(eventStream.DependsOn).to.equal(undefined);
+    });
+
+    it('is read by the tasks: PROFILE_EVENT_STREAM_ARN is its ARN, and their Kinesis actions are on it alone', () => {
+      const [streamId] = streamOf(template);
+      const [, task] = only(template, 'AWS::ECS::TaskDefinition');
+      const env = (task.Properties.ContainerDefinitions as Array<{ Environment: Array<{ Name: string; Value: unknown }> }>)[0]!.Environment;
+      expect(env.find((e) => e.Name === 'PROFILE_EVENT_STREAM_ARN')?.Value).to.deep.equal({ 'Fn::GetAtt': [streamId, 'Arn'] });
+      const kinesis = rolePolicyStatements(template, 'ResolverTaskTaskRole').filter((x) => x.Action.some((a) => a.startsWith('kinesis:')));
+      expect(kinesis.map((x) => ({ Action: x.Action, Resource: x.Resource }))).to.deep.equal([
+        { Action: ['kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords'], Resource: { 'Fn::GetAtt': [streamId, 'Arn'] } },
+      ]);
+      // nobody else in the stack is given anything on it
+      const everyPolicy = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+      expect(everyPolicy.split(`"${streamId}"`).length - 1, 'policies naming the stream').to.equal(1);
+    });
+
+    it('with profileEventShards 0: no stream, no EventStream, no Kinesis permission, no PROFILE_EVENT_STREAM_ARN', () => {
+      const t = Template.fromStack(synthStack({ profileEventShards: 0 }).stack);
+      t.resourceCountIs('AWS::Kinesis::Stream', 0);
+      t.resourceCountIs('AWS::CustomerProfiles::EventStream', 0);
+      expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).to.not.contain('kinesis:');
+      const [, task] = only(t, 'AWS::ECS::TaskDefinition');
+      const env = (task.Properties.ContainerDefinitions as Array<{ Environment: Array<{ Name: string }> }>)[0]!.Environment;
+      expect(env.map((e) => e.Name)).to.not.include('PROFILE_EVENT_STREAM_ARN');
+      expect(t.toJSON().Outputs).to.not.have.property('ProfileEventStream');
+    });
+
+    it('refuses a shard count that is not a whole number, or below 0', () => {
+      expect(() => synthStack({ profileEventShards: 1.5 })).to.throw(/profileEventShards: a whole number/);
+      expect(() => synthStack({ profileEventShards: -1 })).to.throw(/profileEventShards: a whole number/);
+    });
+  });
+
   describe('the contact-flow Lambda', () => {
     it('runs the bundle on nodejs24.x, with a timeout a second under the flow block’s time limit (a cold start counts against the flow only), and its token from Secrets Manager', () => {
       const [, fn] = only(template, 'AWS::Lambda::Function');
@@ -379,7 +445,12 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
     });
 
     it('is configured as the service accepts: its environment with values for the secrets loads with the service’s own config schema', () => {
-      const env = Object.fromEntries(Object.entries(envOf(container(template))).map(([k, v]) => [k, typeof v === 'string' ? v : k === 'REDIS_CLUSTER_NODES' ? 'clustercfg.resolver.example.cache.amazonaws.com:6380' : 'unresolved']));
+      // what CloudFormation puts in for the references: the Redis endpoint, the event stream's ARN (a generated name)
+      const resolved: Record<string, string> = {
+        REDIS_CLUSTER_NODES: 'clustercfg.resolver.example.cache.amazonaws.com:6380',
+        PROFILE_EVENT_STREAM_ARN: `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/ConnectProfileResolver-ProfileEventsStream16463C51-AbCdEf012345`,
+      };
+      const env = Object.fromEntries(Object.entries(envOf(container(template))).map(([k, v]) => [k, typeof v === 'string' ? v : (resolved[k] ?? 'unresolved')]));
       const config = loadConfig(
         {
           ...env,
@@ -393,6 +464,7 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       );
       expect(config.domain).to.equal(DOMAIN);
       expect(config.redis).to.deep.include({ mode: 'cluster', tls: true, password: 'd'.repeat(64) });
+      expect(config.profileEvents?.streamArn).to.equal(resolved.PROFILE_EVENT_STREAM_ARN);
     });
 
     it('scales on CPU between 2 and 10 tasks', () => {
@@ -494,7 +566,8 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
     it('creates the interface endpoints the tasks and the Lambda call, with private DNS, in the subnets given, behind one security group', () => {
       const endpoints = Object.values(t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } })) as Resource[];
       const names = endpoints.map((e) => JSON.stringify(e.Properties.ServiceName).replace(/"/g, '')).sort();
-      expect(names).to.deep.equal(['ecr.api', 'ecr.dkr', 'logs', 'profile', 'secretsmanager'].map((n) => `com.amazonaws.${REGION}.${n}`));
+      // kinesis-streams: the tasks read the domain's event stream (on by default)
+      expect(names).to.deep.equal(['ecr.api', 'ecr.dkr', 'kinesis-streams', 'logs', 'profile', 'secretsmanager'].map((n) => `com.amazonaws.${REGION}.${n}`));
       const [sgId] = Object.keys(t.findResources('AWS::EC2::SecurityGroup')).filter((id) => id.startsWith('Endpoints'));
       for (const e of endpoints) {
         expect(e.Properties).to.deep.include({
@@ -524,8 +597,15 @@ describe('the AWS CDK app (infra/): one construct at a time', function () {
       expect(gateways.map((g) => g.Properties.RouteTableIds)).to.deep.equal([['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2']]);
       expect(JSON.stringify(gateways[0]!.Properties.ServiceName)).to.contain('.s3');
       const { stack } = synthStack({ createVpcEndpoints: true });
-      Template.fromStack(stack).resourceCountIs('AWS::EC2::VPCEndpoint', 5);
+      Template.fromStack(stack).resourceCountIs('AWS::EC2::VPCEndpoint', 6);
       Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no S3 gateway endpoint'));
+    });
+
+    it('adds no Kinesis endpoint without the event stream (profileEventShards 0)', () => {
+      const t0 = Template.fromStack(synthStack({ createVpcEndpoints: true, profileEventShards: 0 }).stack);
+      const names = Object.values(t0.findResources('AWS::EC2::VPCEndpoint')).map((e) => JSON.stringify((e as Resource).Properties.ServiceName));
+      expect(names).to.have.length(5);
+      expect(names.filter((n) => n.includes('kinesis'))).to.deep.equal([]);
     });
   });
 });
