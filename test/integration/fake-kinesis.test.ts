@@ -1,11 +1,19 @@
 // The fake's Kinesis and the Customer Profiles event stream it writes to, through the real AWS SDK clients.
 import { expect } from 'chai';
 import {
+  ChildShard$,
   GetRecordsCommand,
+  GetRecordsOutput$,
   GetShardIteratorCommand,
+  GetShardIteratorOutput$,
+  HashKeyRange$,
   KinesisClient,
   ListShardsCommand,
+  ListShardsOutput$,
   PutRecordCommand,
+  SequenceNumberRange$,
+  Shard$,
+  _Record$,
   type GetShardIteratorCommandInput,
 } from '@aws-sdk/client-kinesis';
 import {
@@ -156,6 +164,61 @@ describe('fake AWS: Kinesis (real SDK)', () => {
     expect(last.Records!.map((r) => text(r.Data))).to.deep.equal(['before']);
     expect(last.NextShardIterator).to.equal(undefined);
     expect(last.ChildShards!.map((c) => [c.ShardId, c.ParentShards])).to.deep.equal([[a, ['shardId-000000000000']], [b, ['shardId-000000000000']]]);
+  });
+
+  it("answers in the model's shapes: every wire member is one of the SDK schema's, the required ones present, timestamps in epoch seconds", async () => {
+    // the SDK reads what it knows and drops the rest: a member the real service never sends would go unseen
+    // through the client, so the wire itself is checked against the installed SDK's schemas (the AWS model's)
+    const wire = async (operation: string, input: Record<string, unknown>) => {
+      const res = await fetch(fake.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${operation}` },
+        body: JSON.stringify(input),
+      });
+      expect(res.status, operation).to.equal(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    type Schema = readonly unknown[];
+    const shapeOf = (schema: Schema, value: unknown, where: string): void => {
+      const [, , name, , members, , required = 0] = schema as [number, string, string, number, string[], unknown[], number?];
+      const object = value as Record<string, unknown>;
+      expect(Object.keys(object).filter((k) => !members.includes(k)), `${where} (${name}): members not in the model`).to.deep.equal([]);
+      expect(members.slice(0, required).filter((k) => object[k] === undefined), `${where} (${name}): required members missing`).to.deep.equal([]);
+    };
+    fake.kinesis.createStream('events');
+    fake.kinesis.put('events', 'k1', 'one');
+    const [left] = fake.kinesis.splitShard('events', 'shardId-000000000000');
+    fake.kinesis.put('events', 'k1', 'two');
+
+    const list = await wire('ListShards', { StreamName: 'events' });
+    shapeOf(ListShardsOutput$, list, 'ListShards');
+    const shards = list.Shards as Array<Record<string, unknown>>;
+    expect(shards).to.have.length(3);
+    for (const shard of shards) {
+      shapeOf(Shard$, shard, `Shard ${String(shard.ShardId)}`);
+      shapeOf(HashKeyRange$, shard.HashKeyRange, 'HashKeyRange');
+      shapeOf(SequenceNumberRange$, shard.SequenceNumberRange, 'SequenceNumberRange');
+    }
+    const iterator = await wire('GetShardIterator', { StreamName: 'events', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' });
+    shapeOf(GetShardIteratorOutput$, iterator, 'GetShardIterator');
+    // the closed parent: its record, no next iterator, its children
+    const read = await wire('GetRecords', { ShardIterator: iterator.ShardIterator });
+    shapeOf(GetRecordsOutput$, read, 'GetRecords');
+    const [record] = read.Records as Array<Record<string, unknown>>;
+    shapeOf(_Record$, record, 'Record');
+    for (const child of read.ChildShards as Array<Record<string, unknown>>) {
+      shapeOf(ChildShard$, child, 'ChildShard');
+      shapeOf(HashKeyRange$, child.HashKeyRange, 'ChildShard HashKeyRange');
+    }
+    // Data is a blob (base64 on the wire), ApproximateArrivalTimestamp a timestamp (epoch seconds, fractional)
+    expect(Buffer.from(String(record!.Data), 'base64').toString('utf8')).to.equal('one');
+    expect(record!.ApproximateArrivalTimestamp).to.be.a('number').and.within(Date.now() / 1000 - 60, Date.now() / 1000 + 1);
+    // an open child: records and a next iterator, no children
+    const childIterator = await wire('GetShardIterator', { StreamName: 'events', ShardId: left, ShardIteratorType: 'TRIM_HORIZON' });
+    const open = await wire('GetRecords', { ShardIterator: childIterator.ShardIterator });
+    shapeOf(GetRecordsOutput$, open, 'GetRecords (open shard)');
+    expect(open.NextShardIterator).to.be.a('string');
+    expect(open.MillisBehindLatest).to.be.a('number');
   });
 
   it('an iterator expires 5 minutes after it was handed out: ExpiredIteratorException', () => {
