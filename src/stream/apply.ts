@@ -68,15 +68,28 @@ export class ProfileEventApplier {
     }
   }
 
-  /** Runs the second passes that are due; those that fail stay due. Call it often (the reader does, every tick). */
-  async settle(): Promise<void> {
-    const now = this.now();
+  /** Runs the second passes that are due (by `now`); those that fail stay due. Call it often (the reader does, every tick). */
+  async settle(now = this.now()): Promise<void> {
     for (const [key, { before, dueAt, except }] of this.pending) {
       if (dueAt > now) continue;
       const id = key.slice(2);
       await (key.startsWith('p:') ? this.deps.cache.dropProfile(id, before) : this.deps.cache.dropLookup(id, before, except));
       if (this.pending.get(key)?.dueAt === dueAt) this.pending.delete(key);
     }
+  }
+
+  /**
+   * A replica stopping (SIGTERM: a rolling deploy, a scale-in) runs the second passes still waiting, each once it is
+   * due: at most `settleMs` + a second from now. Left undone, a lookup of another replica that read the profile before
+   * its change and was cached after the first drop would answer until CACHE_TTL_SECONDS. (A replica killed outright
+   * loses them: they are kept in its memory only.) A pass that fails is left, as in settle().
+   */
+  async finish(sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms))): Promise<void> {
+    if (this.pending.size === 0) return;
+    const lastDue = Math.max(...[...this.pending.values()].map((p) => p.dueAt));
+    const wait = Math.min(lastDue - this.now(), this.deps.settleMs + SETTLE_MARGIN_MS);
+    if (wait > 0) await sleep(wait);
+    await this.settle(Infinity);
   }
 
   /** Second passes waiting (for /readyz and tests). */

@@ -94,7 +94,10 @@ export class ProfileEventConsumer {
     this.timer.unref();
   }
 
-  /** Stops reading and lets the shards go at once (another replica takes them without waiting for the leases to lapse). */
+  /**
+   * Stops reading and lets the shards go at once (another replica takes them without waiting for the leases to lapse),
+   * then runs the second passes still waiting (at most a deadline and a second).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -104,6 +107,8 @@ export class ProfileEventConsumer {
     await Promise.all([...this.held.keys()].map((id) => this.o.store.release(id, this.token).catch(() => undefined)));
     this.held.clear();
     await this.o.store.leave(this.token).catch(() => undefined);
+    // the shards are another replica's now; the second passes of what this one applied are still its own to run
+    await this.o.applier.finish().catch((err: unknown) => this.failed('apply', 'failed', err));
   }
 
   /** Waits for the reads a tick started (stop() does; tests too). */

@@ -147,6 +147,26 @@ describe('profile events: applied to the cache', () => {
     expect(applier.settling).to.equal(0);
   });
 
+  it('stopping, the replica runs the second passes still waiting once they are due, not before', async () => {
+    await applier.apply(event('UPDATED', { ProfileId: P1, FirstName: 'Amy' }));
+    now += 1000;
+    // another replica's lookup, under way since before the change, is cached as this one stops
+    await cache.set('slow', lookup(P1, now));
+    const slept: number[] = [];
+    await applier.finish(async (ms) => {
+      slept.push(ms);
+      // the lookup under way on another replica since before the change comes back while this one waits
+      await cache.set('slower', lookup(P1, now + 900));
+      now += ms;
+    });
+    expect(slept, 'until the pass is due: a deadline and a second after the event, 1 s of it gone').to.deep.equal([2000]);
+    expect(await cache.get('slow')).to.equal(undefined);
+    expect(await cache.get('slower')).to.equal(undefined);
+    expect(applier.settling).to.equal(0);
+    // nothing waiting: no wait
+    await applier.finish(() => Promise.reject(new Error('nothing to wait for')));
+  });
+
   it('a cache that fails rejects the event, and keeps no digest: applied again, it drops', async () => {
     let failing = true;
     const flaky = {
@@ -252,10 +272,13 @@ describe('profile events: the reader', () => {
   let store: LeasingStore;
   let applied: string[];
   let failApply: boolean;
+  /** the readers stopped that ran their second passes */
+  let finished = 0;
   const applier = () =>
     ({
       apply: (e: { eventId: string }) => (failApply && e.eventId === 'bad' ? Promise.reject(new Error('cache down')) : (applied.push(e.eventId), Promise.resolve('applied' as const))),
       settle: () => Promise.resolve(),
+      finish: () => ((finished += 1), Promise.resolve()),
       settling: 0,
     }) as unknown as ProfileEventApplier;
   const reader = (pollMs = 1000) => new ProfileEventConsumer({ source: stream, store, applier: applier(), pollMs, leaseMs: 10_000, logger: createLogger('silent'), now: clock });
@@ -368,7 +391,7 @@ describe('profile events: the reader', () => {
     expect(stream.calls.filter((c) => c.shard === 's1' && c.op === 'GetShardIterator')[0]!.from).to.deep.equal({ kind: 'trim-horizon' });
   });
 
-  it('two readers share the shards; when one stops it lets them go at once', async () => {
+  it('two readers share the shards; when one stops it lets them go at once, and runs its second passes', async () => {
     stream.list = [{ id: 's0', parents: [] }, { id: 's1', parents: [] }];
     const [a, b] = [reader(), reader()];
     await at(a, 1_000_000);
@@ -378,7 +401,9 @@ describe('profile events: the reader', () => {
     await at(b, 1_003_400);
     const holders = [store.holder('s0'), store.holder('s1')];
     expect(new Set(holders).size, 'one shard each').to.equal(2);
+    const before = finished;
     await a.stop();
+    expect(finished - before, 'its second passes run').to.equal(1);
     await at(b, 1_006_800);
     expect(a.lag()).to.deep.equal([]);
     expect(b.lag().map((l) => l.shard).sort()).to.deep.equal(['s0', 's1']);
