@@ -295,10 +295,19 @@ export function fromLookupMember(member: string): { tag: string; variant: string
 /**
  * After profiles were merged: deletes every cached lookup that answers one of them (their lookup index) and the
  * lookups named in `members` (`<tag> <variant>`, the ones that answered the duplicate set), each with its head,
- * and the profiles' indexes. The next contact of each caller searches Customer Profiles afresh and finds the
- * profile that survived. Returns how many lookups were deleted. One key a command: they are in many slots.
+ * and the indexes of the profiles merged away. The survivor's index stays: a replica may cache a lookup of it
+ * between the read of the index and a delete, and the index is how a later change of the survivor finds that
+ * lookup (a member whose lookup is gone costs nothing; see dropProfile). The next contact of each caller searches
+ * Customer Profiles afresh and finds the profile that survived. Returns how many lookups were deleted. One key a
+ * command: they are in many slots.
  */
-export async function dropCachedLookups(redis: RedisClient, keys: StateKeys, profileIds: readonly string[], members: readonly string[]): Promise<number> {
+export async function dropCachedLookups(
+  redis: RedisClient,
+  keys: StateKeys,
+  profileIds: readonly string[],
+  members: readonly string[],
+  survivor: string,
+): Promise<number> {
   const indexed = await Promise.all(profileIds.map((id) => redis.smembers(keys.profileLookups(id))));
   const lookups = [...new Set([...indexed.flat(), ...members])].map(fromLookupMember);
   const deleted = await Promise.all(
@@ -307,6 +316,6 @@ export async function dropCachedLookups(redis: RedisClient, keys: StateKeys, pro
       return lookup;
     }),
   );
-  await Promise.all(profileIds.map((id) => redis.del(keys.profileLookups(id))));
+  await Promise.all(profileIds.filter((id) => id !== survivor).map((id) => redis.del(keys.profileLookups(id))));
   return deleted.reduce((a, b) => a + b, 0);
 }

@@ -159,7 +159,7 @@ async function merge(set: DuplicateSet, client: CustomerProfilesClient, domain: 
   const gone = set.ids.filter((id) => id !== main);
   const tidied = async () => {
     const removed = await sets.removeNaming(gone);
-    return { removed, dropped: await dropCachedLookups(redis, keys, set.ids, [...new Set(removed.flatMap((s) => s.lookups))]) };
+    return { removed, dropped: await dropCachedLookups(redis, keys, set.ids, [...new Set(removed.flatMap((s) => s.lookups))], main) };
   };
   const { removed, dropped } = await tidied().catch((err: unknown) =>
     // the profiles are merged: say so, and how to finish (run again, it merges nothing more and tidies up)
