@@ -111,10 +111,6 @@ async function matches(set: DuplicateSet, client: CustomerProfilesClient, domain
 
 await runCommand('duplicates', async () => {
   const config = commandConfig();
-  // checked before anything is read: a merge never starts without its confirmation
-  if (command === 'merge' && !confirmed) {
-    fail(`merge: merged profiles cannot be separated again; add --yes to merge set ${setId} into ${keep[0]}`);
-  }
   const admin = command === 'list' ? undefined : adminClient(config);
   const redis = await connectRedis(config, 'duplicates');
   if (!redis) {
@@ -152,6 +148,16 @@ async function merge(set: DuplicateSet, client: CustomerProfilesClient, domain: 
   if (!present.includes(main)) fail(`merge: ${main} is no longer in "${domain}" (merged or deleted): choose another with --keep`);
   const others = set.ids.filter((id) => id !== main && present.includes(id));
   for (const [field, id] of Object.entries(sources)) if (!present.includes(id)) fail(`merge: --from ${field}=${id}: that profile is no longer in "${domain}"`);
+  // no --yes: what the merge would do, and nothing done (MergeProfiles cannot be undone)
+  if (!confirmed) {
+    out(`merge of set ${set.id} (key ${set.key}), not done:`);
+    out(`  keep   ${main}`);
+    for (const id of others) out(`  merge  ${id}  (deleted: its keys and objects move to ${main})`);
+    for (const id of set.ids.filter((x) => !present.includes(x))) out(`  gone   ${id}  (merged or deleted already: left out)`);
+    const named = Object.entries(sources);
+    out(named.length === 0 ? `  fields: on a conflict ${main}'s value stays (--from <field>=<profileId> takes another's)` : `  fields: ${named.map(([field, id]) => `${field} from ${id}`).join(', ')}; on any other conflict ${main}'s value stays`);
+    fail(`merge: merged profiles cannot be separated again; add --yes to merge set ${set.id} into ${main} as shown`);
+  }
   let message = 'nothing to merge: the other profiles are gone already';
   if (others.length > 0) message = await aws('MergeProfiles', 'profile:MergeProfiles', () => mergeProfiles(client, domain, main, others, sources));
   // every set that names a profile merged away is wrong now (this one among them); the cached lookups that

@@ -106,12 +106,19 @@ describe('duplicates seen live, merged on approval (two replicas + SDK + fake + 
     expect(show.stdout).not.to.contain('LastName');
     expect(show.stdout).to.contain('  5 field(s) differ:\n');
 
+    // without --yes: what the merge would do, and nothing done
     const unconfirmed = await duplicates(['merge', id, '--keep', main.ProfileId, '--from', `FirstName=${other.ProfileId}`]);
     expect(unconfirmed.code).to.equal(1);
-    expect(unconfirmed.stdout).to.equal('');
+    expect(unconfirmed.stdout).to.equal(
+      `merge of set ${id} (key _phone), not done:\n` +
+        `  keep   ${main.ProfileId}\n` +
+        `  merge  ${other.ProfileId}  (deleted: its keys and objects move to ${main.ProfileId})\n` +
+        `  fields: FirstName from ${other.ProfileId}; on any other conflict ${main.ProfileId}'s value stays\n`,
+    );
     expect(unconfirmed.stderr.trimEnd().split('\n')).to.have.length(1);
     expect(unconfirmed.stderr).to.contain('--yes');
     expect(fake.callsTo('MergeProfiles')).to.have.length(0);
+    expect(fake.profiles()).to.have.length(2);
 
     const indexed = async (profileId: string) => client.exists(keys.profileLookups(profileId));
     const survivorIndexed = await indexed(main.ProfileId);
@@ -203,10 +210,13 @@ describe('duplicates seen live, merged on approval (two replicas + SDK + fake + 
 
     for (const r of runs) {
       expect(r.code, r.stdout + r.stderr).to.equal(1);
-      expect(r.stdout).to.equal('');
+      // the unconfirmed merge shows what it would do (the test above); the others print nothing
+      if (r !== runs[0]) expect(r.stdout).to.equal('');
       expect(r.stderr.trimEnd().split('\n'), r.stderr).to.have.length.at.most(2); // a usage line may follow the reason
       expect(r.stderr).not.to.match(/\n\s+at /);
     }
+    expect(runs[0]!.stdout).to.contain(`  keep   ${p.ProfileId}\n  merge  ${q.ProfileId}`).and.to.contain(`  fields: on a conflict ${p.ProfileId}'s value stays`);
+    expect(runs[0]!.stderr).to.contain('add --yes');
     expect(runs[1]!.stderr).to.contain('no set 0123456789abcdef');
     expect(runs[2]!.stderr).to.contain('is not one of the set');
     expect(runs[3]!.stderr).to.contain('Nickname');
