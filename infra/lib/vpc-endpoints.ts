@@ -17,8 +17,8 @@ export interface AwsEndpointsProps {
  * What the tasks and the Lambda reach AWS through in private subnets without a NAT gateway:
  * ECR (`ecr.api`, `ecr.dkr`) for the image, CloudWatch Logs for the tasks' logs, Secrets Manager for
  * the tasks' secrets and the Lambda's token, Customer Profiles (`profile`), and with the event stream
- * Kinesis Data Streams (`kinesis-streams`: its private DNS also answers the account-specific
- * `<account>.data-kinesis` and `<account>.control-kinesis` names the SDK calls with a StreamARN); S3
+ * Kinesis Data Streams (`kinesis-streams`: the service names its stream by name, so the SDK calls the
+ * regional `kinesis.<region>` name this endpoint's private DNS answers; see src/stream/kinesis.ts); S3
  * as a gateway endpoint (free) for ECR's image layers. Not here: Connect (stamping), whose endpoint
  * not every region offers, and STS and KMS, which neither calls (ECS and Lambda hand out the
  * credentials; Customer Profiles uses the domain's key on its side, Kinesis the aws/kinesis key).

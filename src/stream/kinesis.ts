@@ -59,20 +59,34 @@ const KIND: Record<string, StreamFailure> = {
   ResourceNotFoundException: 'not-found',
 };
 
+/**
+ * The stream is named by its name, not its ARN: given a StreamARN the SDK calls the account-specific endpoints
+ * (`<account>.control-kinesis.<region>` and `<account>.data-kinesis.<region>`, the SDK's endpoint rules), which AWS
+ * does not document among the `kinesis-streams` interface endpoint's private DNS names and a strict egress allowlist
+ * must name too (General Reference, "Amazon Kinesis Data Streams endpoints"); by name it calls
+ * `kinesis.<region>.amazonaws.com`, which both cover. The name is looked up in the account of the service's
+ * credentials: the stream is the domain's, in the domain's account (CreateEventStream), as those credentials are.
+ */
 export class KinesisEventSource implements EventSource {
+  private readonly streamName: string;
+
   constructor(
     private readonly client: KinesisClient,
-    private readonly streamArn: string,
+    streamArn: string,
     /** per call: no call holds a shard's loop longer */
     private readonly timeoutMs = 5000,
-  ) {}
+  ) {
+    const name = /:stream\/([a-zA-Z0-9_.-]{1,128})$/.exec(streamArn)?.[1];
+    if (!name) throw new Error(`not a Kinesis stream ARN: ${streamArn}`);
+    this.streamName = name;
+  }
 
   async shards(): Promise<ShardInfo[]> {
     const shards: ShardInfo[] = [];
     let token: string | undefined;
     do {
       const page = await this.call('ListShards', (abortSignal) =>
-        this.client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamARN: this.streamArn }), { abortSignal }),
+        this.client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.streamName }), { abortSignal }),
       );
       for (const s of page.Shards ?? []) {
         if (s.ShardId) shards.push({ id: s.ShardId, parents: [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => p !== undefined) });
@@ -90,7 +104,7 @@ export class KinesisEventSource implements EventSource {
           ? { ShardIteratorType: 'AT_TIMESTAMP' as const, Timestamp: new Date(from.at) }
           : { ShardIteratorType: 'TRIM_HORIZON' as const };
     const out = await this.call('GetShardIterator', (abortSignal) =>
-      this.client.send(new GetShardIteratorCommand({ StreamARN: this.streamArn, ShardId: shardId, ...position }), { abortSignal }),
+      this.client.send(new GetShardIteratorCommand({ StreamName: this.streamName, ShardId: shardId, ...position }), { abortSignal }),
     );
     if (!out.ShardIterator) throw new StreamError('failed', 'GetShardIterator', 'no ShardIterator in the answer');
     return out.ShardIterator;
@@ -98,7 +112,7 @@ export class KinesisEventSource implements EventSource {
 
   async read(iterator: string, limit: number): Promise<ShardRead> {
     const out = await this.call('GetRecords', (abortSignal) =>
-      this.client.send(new GetRecordsCommand({ StreamARN: this.streamArn, ShardIterator: iterator, Limit: limit }), { abortSignal }),
+      this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal }),
     );
     return {
       records: (out.Records ?? []).map((r) => ({ sequence: r.SequenceNumber ?? '', data: r.Data ?? new Uint8Array(), arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? Date.now() })),
