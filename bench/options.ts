@@ -83,6 +83,8 @@ export const REPEAT_POOL = 2000;
 export const OUTAGE_CONNECTIONS = 16;
 /** the open-loop rates, in % of the service's own closed-loop maximum (the cache hit at --connections) */
 export const OPEN_PCTS = [25, 50] as const;
+/** the single-service rows' CUSTOMER_PROFILES_ACCOUNT_QUOTA: their fleet share (60% of it) above what they send (bench/servers.ts) */
+export const UNPACED_ACCOUNT_QUOTA = 1000;
 /** the hit-stream scenario: edits of other profiles a second during its measured run (agents at work), and how many profiles they go round */
 export const EDITS_PER_SECOND = 20;
 export const EDITED_PROFILES = 200;
