@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { percentiles } from './load.js';
 import { cpuMs, machineMs, selfCpuMs } from './procs.js';
 import { fmt } from './report.js';
-import { launchService, profileMappingFile, queueDepth, serviceEnv, type Env, type Server } from './servers.js';
+import { counters, launchService, profileMappingFile, queueDepth, serviceEnv, type Env, type Server } from './servers.js';
 import { send, warmUp } from './surge.js';
 import type { Outcome, Planned } from './surge-model.js';
 import { ASSOCIATION, burstSchedule, evenly, fifoDelays, keyDelays, recordRateOf, type AssociationShape, type CallerKind, type DelayStats, type KeyDelays } from './association-model.js';
@@ -70,20 +70,6 @@ export interface AssociationResult {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Counters of the replicas' /metrics, summed: `name{labels}` -> value, for the names asked. */
-async function counters(replicas: readonly Server[], names: readonly string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const r of replicas) {
-    const text = r.metricsUrl ? await (await fetch(`${r.metricsUrl}/metrics`)).text() : '';
-    for (const m of text.matchAll(/^(\w+)(\{[^}]*\})? (\S+)$/gm)) {
-      if (!names.includes(m[1]!)) continue;
-      const key = `${m[1]}${m[2] ?? ''}`;
-      out.set(key, (out.get(key) ?? 0) + Number(m[3]));
-    }
-  }
-  return out;
-}
 
 /** The record jobs' outcomes and background bookings between two readings. */
 function jobDeltas(before: Map<string, number>, after: Map<string, number>): Pick<AssociationPhase, 'recordJobs' | 'backgroundBookings'> {

@@ -3,7 +3,7 @@
 import { measure, type Plan, type Row, type Warmup } from './measure.js';
 import { EDITED_PROFILES, EDITS_PER_SECOND, ENRICH_OPS, REPEAT_POOL, SLOW_RECORD_WRITE_MS } from './options.js';
 import { SERVERS, type Scenario, type ServerName, type Traffic } from './scenarios.js';
-import { SHIPPED_MAPPING_FILE, editProfiles, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
+import { SHIPPED_MAPPING_FILE, counters, editProfiles, setFloorAnswer, startFloor, startNaive, startService, type Env, type Server } from './servers.js';
 import { runAssociation, type AssociationResult } from './association.js';
 import { runSurge, type SurgeResult } from './surge.js';
 import { cycling, inOrder, profileOf, seedCallers, seedEnrichedCallers } from './traffic.js';
@@ -148,11 +148,7 @@ async function planOf(env: Env, s: Scenario, r: Running, rows: readonly Row[]): 
 
 /** Records of the profile event stream the service has read so far (cpr_profile_events_total, every type and outcome). */
 async function eventsRead(server: Server): Promise<number> {
-  if (!server.metricsUrl) return 0;
-  const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
-  let sum = 0;
-  for (const m of text.matchAll(/^cpr_profile_events_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
-  return sum;
+  return [...(await counters([server], ['cpr_profile_events_total'])).values()].reduce((a, b) => a + b, 0);
 }
 
 /** What a run measured: the rows of the single-server scenarios, and the fleets' own results. */

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { CustomerProfilesClient } from '@aws-sdk/client-customer-profiles';
 import type { Redis } from 'ioredis';
 import type { RedisServer } from '../test/support/redis.js';
 import { percentiles, type Latency } from './load.js';
@@ -102,8 +103,8 @@ export async function startService(env: Env, label: string, mappingFile = profil
  * the SDK): each is an UPDATED record in the domain's event stream. Returns a stop that resolves to the edits made.
  */
 export async function editProfiles(env: Env, profileIds: readonly string[], perSecond: number): Promise<() => Promise<number>> {
-  const { CustomerProfilesClient, UpdateProfileCommand } = await import('@aws-sdk/client-customer-profiles');
-  const client = new CustomerProfilesClient({ region: 'us-east-1', endpoint: env.fake.url, credentials: { accessKeyId: 'AKIDBENCHFAKE', secretAccessKey: 'bench-fake-secret' } });
+  const { UpdateProfileCommand } = await import('@aws-sdk/client-customer-profiles');
+  const client = await fakeProfilesClient(env);
   let made = 0;
   const sending = new Set<Promise<unknown>>();
   const timer = setInterval(() => {
@@ -169,6 +170,20 @@ export async function startFake(latencyMs: number): Promise<{ child: Child; url:
   return { child, url: match };
 }
 
+/** Counters of the replicas' /metrics, summed: `name{labels}` -> value, for the names asked. */
+export async function counters(replicas: readonly Server[], names: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const r of replicas) {
+    const text = r.metricsUrl ? await (await fetch(`${r.metricsUrl}/metrics`)).text() : '';
+    for (const m of text.matchAll(/^(\w+)(\{[^}]*\})? (\S+)$/gm)) {
+      if (!names.includes(m[1]!)) continue;
+      const key = `${m[1]}${m[2] ?? ''}`;
+      out.set(key, (out.get(key) ?? 0) + Number(m[3]));
+    }
+  }
+  return out;
+}
+
 /** the service's record queue depth (cpr_record_queue_depth on /metrics); undefined for the others */
 export async function queueDepth(s: Server): Promise<number | undefined> {
   if (s.kind !== 'service' || !s.metricsUrl) return undefined;
@@ -177,10 +192,16 @@ export async function queueDepth(s: Server): Promise<number | undefined> {
   return m?.[1] ? Number(m[1]) : undefined;
 }
 
+/** A Customer Profiles client of this process, to the fake (the SDK loaded on first use). */
+async function fakeProfilesClient(env: Env): Promise<CustomerProfilesClient> {
+  const { CustomerProfilesClient } = await import('@aws-sdk/client-customer-profiles');
+  return new CustomerProfilesClient({ region: 'us-east-1', endpoint: env.fake.url, credentials: { accessKeyId: 'AKIDBENCHFAKE', secretAccessKey: 'bench-fake-secret' } });
+}
+
 /** One AWS call through the SDK to the fake, alone (this process is idle): what a call costs beyond the fake's latency. */
 export async function calibrate(env: Env): Promise<Latency> {
-  const { CustomerProfilesClient, SearchProfilesCommand } = await import('@aws-sdk/client-customer-profiles');
-  const client = new CustomerProfilesClient({ region: 'us-east-1', endpoint: env.fake.url, credentials: { accessKeyId: 'AKIDBENCHFAKE', secretAccessKey: 'bench-fake-secret' } });
+  const { SearchProfilesCommand } = await import('@aws-sdk/client-customer-profiles');
+  const client = await fakeProfilesClient(env);
   const times: number[] = [];
   try {
     for (let i = 0; i < 25; i++) {
